@@ -1,0 +1,149 @@
+"""The annotation model: one classification, its annotations grouped by task, its front end.
+
+Panoptes exports store annotations as a list of objects, each with a top-level ``task``. Two
+front ends write them differently:
+
+* PFE (classifier v1): drawing marks carry ``tool``; mark subtasks are inline ``details``.
+* FEM (classifier v2, ``metadata.classifier_version >= 2.0``): marks carry ``toolIndex``;
+  subtask answers are separate annotations ``{"task": "T0.0.0", "markIndex": k, ...}``;
+  the type is in ``taskType`` (API) or ``task_type`` (some CSV exports).
+
+>>> c = Classification.from_export(
+...     [{"task": "T0", "value": "Yes"}, {"task": "T1.0.0", "value": 1, "markIndex": 0}],
+...     {"classifier_version": "2.0"},
+...     classification_id=7,
+... )
+>>> c.is_fem
+True
+>>> [a["task"] for a in c.for_task("T1")]
+['T1.0.0']
+>>> Classification.from_export([{"value": 1}], {}, classification_id=8)
+Traceback (most recent call last):
+...
+core.errors.AnnotationParseError: classification 8, annotation #0: annotation has no 'task' key; ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.errors import AnnotationParseError
+
+__all__ = ["Classification", "version_tuple"]
+
+_VERSION_PART = re.compile(r"\d+")
+
+
+def version_tuple(text: Any) -> tuple[int, ...]:
+    """Numeric parts of a version string, for semantic ordering (``'14.55' > '14.6'``).
+
+    >>> version_tuple("14.55") > version_tuple("14.6")
+    True
+    >>> version_tuple("2.0.1")
+    (2, 0, 1)
+    >>> version_tuple(None)
+    ()
+    """
+    if text is None:
+        return ()
+    return tuple(int(p) for p in _VERSION_PART.findall(str(text).split("+")[0]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    """One volunteer's classification, ready for extractors.
+
+    ``annotations`` maps each task id to its annotations, in export order. Annotations are the
+    export's own dicts; extractors must treat them as read-only.
+    """
+
+    annotations: Mapping[str, Sequence[Mapping[str, Any]]]
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    classification_id: Any = None
+
+    @classmethod
+    def from_export(
+        cls,
+        annotations: Any,
+        metadata: Any = None,
+        *,
+        classification_id: Any = None,
+    ) -> Classification:
+        """Group an export's annotation list by task, validating its shape."""
+        if metadata is None:
+            metadata = {}
+        if not isinstance(metadata, Mapping):
+            raise AnnotationParseError(
+                f"metadata must be a JSON object, got {type(metadata).__name__} {metadata!r:.80}",
+                classification_id=classification_id,
+            )
+        if annotations is None:
+            annotations = []
+        if isinstance(annotations, Mapping):
+            # Already grouped by task (the form Caesar and the HTTP API use).
+            grouped: dict[str, list] = {}
+            for task, items in annotations.items():
+                if not isinstance(items, list):
+                    raise AnnotationParseError(
+                        f"annotations grouped by task must map task ids to lists, got {items!r:.80}",
+                        classification_id=classification_id,
+                        task=str(task),
+                    )
+                grouped[str(task)] = list(items)
+            return cls(grouped, metadata, classification_id)
+        if not isinstance(annotations, list):
+            raise AnnotationParseError(
+                "annotations must be a JSON list of objects with a 'task' key, "
+                f"got {type(annotations).__name__} {annotations!r:.80}",
+                classification_id=classification_id,
+            )
+        grouped = {}
+        for index, annotation in enumerate(annotations):
+            if not isinstance(annotation, Mapping):
+                raise AnnotationParseError(
+                    f"annotation must be a JSON object, got {annotation!r:.80}",
+                    classification_id=classification_id,
+                    index=index,
+                )
+            if "task" not in annotation:
+                raise AnnotationParseError(
+                    "annotation has no 'task' key; expected e.g. "
+                    '{"task": "T0", "value": ...} as in a Panoptes classification export',
+                    classification_id=classification_id,
+                    index=index,
+                )
+            grouped.setdefault(str(annotation["task"]), []).append(annotation)
+        return cls(grouped, metadata, classification_id)
+
+    @property
+    def classifier_version(self) -> tuple[int, ...]:
+        """The front end's version; ``(1, 0)`` when the metadata does not say."""
+        return version_tuple(self.metadata.get("classifier_version", "1.0")) or (1, 0)
+
+    @property
+    def is_fem(self) -> bool:
+        """True for the newer front end (FEM, classifier version 2.0 or later)."""
+        return self.classifier_version >= (2, 0)
+
+    def for_task(self, task: str) -> list[Mapping[str, Any]]:
+        """Every annotation of ``task``, including FEM subtask annotations ``task.i.j``.
+
+        ``task='all'`` gives every annotation, task by task.
+        """
+        if task == "all":
+            return [a for items in self.annotations.values() for a in items]
+        return [
+            a
+            for key, items in self.annotations.items()
+            if key.split(".", 1)[0] == task
+            for a in items
+        ]
+
+    def error(self, reason: str, *, task: str | None = None, index: int | None = None):
+        """An :class:`AnnotationParseError` naming this classification."""
+        return AnnotationParseError(
+            reason, classification_id=self.classification_id, task=task, index=index
+        )

@@ -1,0 +1,1 @@
+"""Tally's command line: ``tally config | extract | reduce`` and friends."""

@@ -18,6 +18,7 @@ __all__ = [
     "AnnotationParseError",
     "DuplicateNameError",
     "InvalidParameterError",
+    "MalformedExtractError",
     "StateSerializationError",
     "TallyError",
     "UnknownExtractorError",
@@ -90,6 +91,20 @@ class AnnotationParseError(TallyError, ValueError):
         if index is not None:
             where.append(f"annotation #{index}")
         super().__init__(f"{', '.join(where)}: {reason}")
+
+
+class MalformedExtractError(TallyError, ValueError):
+    """An extract handed to a reducer lacks a key the reducer needs, or has a value it cannot use.
+
+    Names the reducer and, when known, the classification the extract came from.
+    """
+
+    def __init__(self, reason: str, *, reducer: str, classification_id: Any = None) -> None:
+        self.reason = reason
+        self.reducer = reducer
+        self.classification_id = classification_id
+        where = reducer if classification_id is None else f"{reducer}, classification {classification_id}"
+        super().__init__(f"{where}: {reason}")
 
 
 class StateSerializationError(TallyError):

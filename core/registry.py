@@ -58,10 +58,16 @@ class Incremental(Protocol):
     """Pure incremental form of a reducer: state in, new state out, JSON-able state.
 
     ``result(fold(add, init(p), records), p)`` equals the batch reducer on ``records``;
-    ``merge`` is associative with ``init`` as identity. No method mutates its arguments.
+    ``merge`` is associative with ``init`` as identity (``merge(a, b)`` means a's records came
+    first). No method mutates its arguments.
+
+    ``order_sensitive`` is True when the result depends on the order records are added beyond
+    first-appearance order of keys and ties (e.g. "the first n extracts"); the engine feeds
+    records in ``created_at`` order, and such reducers are not checked for permutation invariance.
     """
 
     state_version: int
+    order_sensitive: bool
 
     def init(self, params: Any) -> Any: ...
 

@@ -1,0 +1,444 @@
+"""The incremental aggregation engine: classification events in, reduction records out.
+
+The engine is transport-agnostic. An adapter (the embedded runner, the Faust agent, a test)
+hands it a batch of :class:`ClassificationEvent` and an open state transaction; it extracts each
+classification, appends the extracts to the subject's log, brings every affected (reducer, task)
+reduction up to date and returns :class:`Reduction` records. The adapter commits the transaction
+and publishes the records.
+
+Guarantees
+----------
+* **Idempotent by classification id.** A classification already applied to a subject changes
+  nothing (status ``duplicate``), however often it is delivered.
+* **Order-independent.** Reductions always equal the batch reducer run over the subject's
+  extracts sorted by ``(created_at, classification_id)`` and filtered by the repeat mode
+  (``first``/``last``/``all``), whatever order events arrive in. In-order arrivals take the
+  incremental path (counting reducers fold one extract in); an arrival earlier than the
+  subject's latest, or one that displaces a ``last`` repeat, recomputes from the stored log.
+* **Bounded writes.** Each classification writes its marker, one log chunk of at most
+  ``CHUNK_ROWS`` rows, one small per-user entry per task and the subject head, whose size
+  depends on the number of distinct answers, not on the number of classifications.
+* **Crash-safe.** The subject head is written last and is the commit point: a marker with a
+  sequence number above the head's means the classification was interrupted mid-write and is
+  applied again, overwriting the same log positions.
+
+>>> from core.pipeline import Pipeline
+>>> from core.state import MemoryStore
+>>> pipeline = Pipeline.from_configs(
+...     {"workflow_id": 1, "extractor_config": {"question_extractor": [{"task": "T0"}]}},
+...     [{"reducer_config": {"question_reducer": {}}}])
+>>> engine, store = Engine(pipeline, repeat_filter="all"), MemoryStore()
+>>> def event(cid, answer):
+...     return ClassificationEvent(cid, subject_id=5, workflow_id=1, workflow_version="1.1",
+...         created_at=f"2024-01-0{cid} 00:00:00 UTC", user_id=None, user_name=f"u{cid}",
+...         annotations=[{"task": "T0", "value": answer}], metadata={})
+>>> with store.transaction() as txn:
+...     out = engine.process(txn, [event(1, "Yes"), event(2, "No"), event(1, "Yes")])
+>>> [o.status for o in out.outcomes]
+['applied', 'applied', 'duplicate']
+>>> out.reductions[-1].data, out.reductions[-1].classifications
+({'yes': 1, 'no': 1}, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from core.classification import Classification
+from core.errors import TallyError
+from core.pipeline import Pipeline, ReducerBinding
+from core.registry import ExtractRecord
+from core.repeats import REPEAT_MODES, select_repeats, time_key
+
+__all__ = ["CHUNK_ROWS", "BatchResult", "ClassificationEvent", "Engine", "Outcome", "Reduction"]
+
+CHUNK_ROWS = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationEvent:
+    """One classification, as the engine needs it (built from a CSV row or a Kafka message)."""
+
+    classification_id: int
+    subject_id: Any
+    workflow_id: int
+    workflow_version: str | None
+    created_at: str
+    user_id: int | None
+    user_name: str | None
+    annotations: Any
+    metadata: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What happened to one event: ``applied``, ``duplicate``, ``ignored`` (another workflow or
+    version; not an error) or ``rejected`` (bad input: goes to the dead-letter output)."""
+
+    classification_id: Any
+    status: str
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """One (subject, task, reducer) reduction, in the same structure ``tally reduce`` writes."""
+
+    workflow_id: int
+    subject_id: Any
+    task: str
+    reducer: str
+    reducer_index: int
+    extractor_key: str
+    data: Any
+    classifications: int
+    latest_created_at: str | None
+    config_version: str
+
+    @property
+    def key(self) -> str:
+        """Stable identity: one record per key is current (a compacted topic's key)."""
+        return (
+            f"{self.workflow_id}/{self.subject_id}/{self.task}/{self.reducer_index}:{self.reducer}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    outcomes: list[Outcome]
+    reductions: list[Reduction]
+
+
+# A row of the subject's extract log: [classification_id, created_at, user_id, user_name, task, data]
+Row = list
+
+
+class Engine:
+    """Applies classification events to per-subject state; see the module docstring."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        repeat_filter: str = "first",
+        normalize: Callable[[Any], Any] | None = None,
+    ) -> None:
+        if repeat_filter not in REPEAT_MODES:
+            raise ValueError(f"repeat_filter must be one of {REPEAT_MODES}, got {repeat_filter!r}")
+        self.pipeline = pipeline
+        self.repeat_filter = repeat_filter
+        # How an extract looks to a reducer: batch mode reads it back from the extraction CSV,
+        # so the adapters pass the same round trip here to make both modes identical.
+        self.normalize = normalize or (lambda data: data)
+
+    # -- keys --------------------------------------------------------------------------------
+    def _prefix(self, subject_id: Any) -> str:
+        return f"{self.pipeline.workflow_id}|{subject_id}"
+
+    def head_key(self, subject_id: Any) -> str:
+        return f"h|{self._prefix(subject_id)}"
+
+    def _marker_key(self, subject_id: Any, cid: Any) -> str:
+        return f"c|{self._prefix(subject_id)}|{cid}"
+
+    def _chunk_key(self, subject_id: Any, extractor_key: str, index: int) -> str:
+        return f"l|{self._prefix(subject_id)}|{extractor_key}|{index}"
+
+    def _user_key(self, subject_id: Any, extractor_key: str, task: str, user: str) -> str:
+        return f"u|{self._prefix(subject_id)}|{extractor_key}|{task}|{user}"
+
+    # -- extraction ---------------------------------------------------------------------------
+    def extract(self, event: ClassificationEvent) -> list[tuple[str, str, Any]]:
+        """``(extractor_key, task, data)`` rows for one classification, in config order.
+
+        All or nothing: an extractor that rejects the classification rejects all of it.
+        """
+        classification = Classification.from_export(
+            event.annotations, event.metadata, classification_id=event.classification_id
+        )
+        rows: list[tuple[str, str, Any]] = []
+        for entry in self.pipeline.extractors:
+            data = entry.spec.func(classification, entry.params)
+            if isinstance(data, list):
+                rows.extend((entry.key, entry.task, item) for item in data)
+            else:
+                rows.append((entry.key, entry.task, data))
+        return rows
+
+    # -- processing ---------------------------------------------------------------------------
+    def process(self, txn: Any, events: Sequence[ClassificationEvent]) -> BatchResult:
+        """Apply ``events`` (any subjects, any order) and return the updated reductions.
+
+        Events for one subject are coalesced: each affected reduction is computed once.
+        """
+        outcomes: list[tuple[int, Outcome]] = []
+        by_subject: dict[Any, list[tuple[int, ClassificationEvent]]] = {}
+        for position, event in enumerate(events):
+            if event.workflow_id != self.pipeline.workflow_id:
+                outcomes.append(
+                    (position, Outcome(event.classification_id, "ignored", "another workflow"))
+                )
+                continue
+            if not self.pipeline.accepts_version(event.workflow_version):
+                outcomes.append(
+                    (
+                        position,
+                        Outcome(
+                            event.classification_id,
+                            "ignored",
+                            f"workflow version {event.workflow_version} outside the configured range",
+                        ),
+                    )
+                )
+                continue
+            by_subject.setdefault(event.subject_id, []).append((position, event))
+        reductions: list[Reduction] = []
+        for subject_id, subject_events in by_subject.items():
+            o, r = self._process_subject(txn, subject_id, subject_events)
+            outcomes.extend(o)
+            reductions.extend(r)
+        outcomes.sort(key=lambda po: po[0])
+        return BatchResult([o for _, o in outcomes], reductions)
+
+    def _new_head(self) -> dict[str, Any]:
+        return {
+            "seq": 0,
+            "n": 0,
+            "latest": None,
+            "latest_at": None,
+            "logs": {},
+            "incr": {},
+            "config": self.pipeline.config_version,
+        }
+
+    def _process_subject(
+        self, txn: Any, subject_id: Any, events: list[tuple[int, ClassificationEvent]]
+    ) -> tuple[list[tuple[int, Outcome]], list[Reduction]]:
+        head = txn.get(self.head_key(subject_id)) or self._new_head()
+        outcomes: list[tuple[int, Outcome]] = []
+        stale: set[tuple[int, str]] = set()  # (reducer index, task) to recompute from the log
+        folded: dict[tuple[int, str], list[ExtractRecord]] = {}  # in-order rows to fold in
+        touched: set[tuple[str, str]] = set()  # (extractor key, task) that received rows
+        recompute_all = head.get("config") != self.pipeline.config_version
+        if recompute_all:
+            head["incr"] = {}  # states built under another config are not reusable
+        had_rows = head["n"] > 0
+        chunk_cache: dict[str, list] = {}
+        seen_in_batch: set[Any] = set()
+        ordered = sorted(events, key=lambda pe: (time_key(pe[1].created_at), _cid_key(pe[1])))
+        for position, event in ordered:
+            cid = event.classification_id
+            marker = txn.get(self._marker_key(subject_id, cid))
+            if cid in seen_in_batch or (marker is not None and marker["seq"] <= head["seq"]):
+                outcomes.append((position, Outcome(cid, "duplicate", "already applied")))
+                continue
+            try:
+                rows = self.extract(event)
+            except TallyError as exc:
+                outcomes.append((position, Outcome(cid, "rejected", str(exc))))
+                continue
+            seen_in_batch.add(cid)
+            head["seq"] += 1
+            txn.set(self._marker_key(subject_id, cid), {"seq": head["seq"]})
+            order_key = [*time_key(event.created_at), _cid_key(event)]
+            in_order = head["latest"] is None or order_key >= head["latest"]
+            if in_order:
+                head["latest"], head["latest_at"] = order_key, event.created_at
+            else:
+                recompute_all = True
+            head["n"] += 1
+            for extractor_key, task, data in rows:
+                self._append(
+                    txn,
+                    head,
+                    chunk_cache,
+                    subject_id,
+                    extractor_key,
+                    [cid, event.created_at, event.user_id, event.user_name, task, data],
+                )
+                touched.add((extractor_key, task))
+                record = ExtractRecord(
+                    self.normalize(data), event.user_id, event.created_at, cid, event.user_name
+                )
+                for index, binding in enumerate(self.pipeline.reducers):
+                    if binding.extractor_key != extractor_key:
+                        continue
+                    decision = self._repeat_decision(txn, subject_id, extractor_key, task, event)
+                    if binding.spec.incremental is None or decision == "recompute":
+                        stale.add((index, task))
+                    elif decision == "add":
+                        folded.setdefault((index, task), []).append(record)
+                # User index is updated once per row, after every binding has looked at it.
+                self._note_user(txn, subject_id, extractor_key, task, event)
+            outcomes.append((position, Outcome(cid, "applied")))
+        for key, chunk in chunk_cache.items():
+            txn.set(key, chunk)
+        reductions: list[Reduction] = []
+        for index, binding in enumerate(self.pipeline.reducers):
+            tasks = sorted(
+                {t for k, t in touched if k == binding.extractor_key}
+                | ({t for (i, t) in stale if i == index})
+            )
+            for task in tasks:
+                slot_missing = binding.spec.incremental is not None and task not in head[
+                    "incr"
+                ].get(str(index), {})
+                if recompute_all or (index, task) in stale or (slot_missing and had_rows):
+                    data, count = self._recompute(
+                        txn, head, chunk_cache, subject_id, index, binding, task
+                    )
+                else:
+                    data, count = self._fold(
+                        head, index, binding, task, folded.get((index, task), [])
+                    )
+                reductions.append(
+                    self._reduction(subject_id, task, index, binding, data, count, head)
+                )
+        head["config"] = self.pipeline.config_version
+        txn.set(self.head_key(subject_id), head)  # the commit point: written last
+        return outcomes, reductions
+
+    # -- repeat filter -------------------------------------------------------------------------
+    def _repeat_decision(
+        self, txn: Any, subject_id: Any, extractor_key: str, task: str, event: ClassificationEvent
+    ) -> str:
+        """``add`` (fold in), ``skip`` (filtered out, state unchanged) or ``recompute``."""
+        if self.repeat_filter == "all" or event.user_name is None:
+            return "add"
+        entry = txn.get(self._user_key(subject_id, extractor_key, task, event.user_name))
+        if entry is None:
+            return "add"
+        now = list(time_key(event.created_at))
+        boundary = entry["first"] if self.repeat_filter == "first" else entry["last"]
+        if now == boundary:
+            return "add"  # rows at the same instant are all kept
+        if self.repeat_filter == "first":
+            return "skip" if now > boundary else "recompute"
+        return "recompute"  # a later row displaces the user's previous last rows
+
+    def _note_user(
+        self, txn: Any, subject_id: Any, extractor_key: str, task: str, event: ClassificationEvent
+    ) -> None:
+        if event.user_name is None or self.repeat_filter == "all":
+            return
+        key = self._user_key(subject_id, extractor_key, task, event.user_name)
+        now = list(time_key(event.created_at))
+        entry = txn.get(key)
+        if entry is None:
+            txn.set(key, {"first": now, "last": now})
+        elif now < entry["first"] or now > entry["last"]:
+            txn.set(key, {"first": min(entry["first"], now), "last": max(entry["last"], now)})
+
+    # -- the log ------------------------------------------------------------------------------
+    def _append(
+        self, txn: Any, head: dict, cache: dict, subject_id: Any, extractor_key: str, row: Row
+    ) -> None:
+        length = head["logs"].get(extractor_key, 0)
+        index, offset = divmod(length, CHUNK_ROWS)
+        key = self._chunk_key(subject_id, extractor_key, index)
+        if key not in cache:
+            cache[key] = list(txn.get(key) or []) if offset else []
+        chunk = cache[key]
+        del chunk[offset:]  # rows past the head's length are leftovers of an interrupted write
+        chunk.append(row)
+        head["logs"][extractor_key] = length + 1
+
+    def _log_rows(
+        self, txn: Any, head: dict, cache: dict, subject_id: Any, extractor_key: str
+    ) -> list[Row]:
+        length = head["logs"].get(extractor_key, 0)
+        rows: list[Row] = []
+        for index in range((length + CHUNK_ROWS - 1) // CHUNK_ROWS):
+            key = self._chunk_key(subject_id, extractor_key, index)
+            rows.extend(cache[key] if key in cache else (txn.get(key) or []))
+        return rows[:length]
+
+    def subject_records(
+        self, txn: Any, subject_id: Any, extractor_key: str, task: str
+    ) -> list[ExtractRecord]:
+        """The subject's extracts for one task, sorted and filtered as the reducers see them."""
+        head = txn.get(self.head_key(subject_id))
+        if head is None:
+            return []
+        return self._records(self._log_rows(txn, head, {}, subject_id, extractor_key), task)
+
+    def _records(self, rows: list[Row], task: str) -> list[ExtractRecord]:
+        indexed = [(i, r) for i, r in enumerate(rows) if r[4] == task]
+        indexed.sort(key=lambda ir: (time_key(ir[1][1]), _order_cid(ir[1][0]), ir[0]))
+        records = [ExtractRecord(self.normalize(r[5]), r[2], r[1], r[0], r[3]) for _, r in indexed]
+        return select_repeats(records, self.repeat_filter)
+
+    # -- reducing -----------------------------------------------------------------------------
+    def _recompute(
+        self,
+        txn: Any,
+        head: dict,
+        cache: dict,
+        subject_id: Any,
+        index: int,
+        binding: ReducerBinding,
+        task: str,
+    ) -> tuple[Any, int]:
+        records = self._records(
+            self._log_rows(txn, head, cache, subject_id, binding.extractor_key), task
+        )
+        count = len({r.classification_id for r in records})
+        incremental = binding.spec.incremental
+        if incremental is None:
+            return binding.spec.func(records, binding.params), count
+        state = incremental.init(binding.params)
+        for record in records:
+            state = incremental.add(state, record, binding.params)
+        head["incr"].setdefault(str(index), {})[task] = {"state": state, "count": count}
+        return incremental.result(state, binding.params), count
+
+    def _fold(
+        self, head: dict, index: int, binding: ReducerBinding, task: str, records: list
+    ) -> tuple[Any, int]:
+        incremental = binding.spec.incremental
+        slot = head["incr"].setdefault(str(index), {}).get(task)
+        state = slot["state"] if slot else incremental.init(binding.params)
+        count = slot["count"] if slot else 0
+        for record in records:
+            state = incremental.add(state, record, binding.params)
+        count += len({r.classification_id for r in records})
+        head["incr"][str(index)][task] = {"state": state, "count": count}
+        return incremental.result(state, binding.params), count
+
+    def _reduction(
+        self,
+        subject_id: Any,
+        task: str,
+        index: int,
+        binding: ReducerBinding,
+        data: Any,
+        count: int,
+        head: dict,
+    ) -> Reduction:
+        return Reduction(
+            workflow_id=self.pipeline.workflow_id,
+            subject_id=subject_id,
+            task=task,
+            reducer=binding.name,
+            reducer_index=index,
+            extractor_key=binding.extractor_key,
+            data=data,
+            classifications=count,
+            latest_created_at=head.get("latest_at"),
+            config_version=self.pipeline.config_version,
+        )
+
+
+def _order_cid(cid: Any) -> tuple[int, Any]:
+    # Numeric ids order numerically; anything else after them, as text.
+    try:
+        return (0, int(cid))
+    except (TypeError, ValueError):
+        return (1, str(cid))
+
+
+def _cid_key(event: ClassificationEvent) -> Any:
+    value = _order_cid(event.classification_id)
+    return value[1] if value[0] == 0 else -1

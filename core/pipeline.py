@@ -1,0 +1,233 @@
+"""A workflow's aggregation pipeline: which extractors and reducers run, parsed and validated.
+
+The inputs are the YAML documents ``tally config`` (or ``panoptes_aggregation config``) writes:
+an extractor config and one reducer config per extractor key. Parsing resolves every name and
+keyword up front, so a typo fails at load time with a message naming the file's entry, not on
+the millionth classification.
+
+>>> pipeline = Pipeline.from_configs(
+...     {"workflow_id": 10, "workflow_version": "16.55",
+...      "extractor_config": {"question_extractor": [{"task": "T0"}, {"task": "T1"}]}},
+...     [{"reducer_config": {"question_reducer": {}}}],
+... )
+>>> [(e.key, e.task) for e in pipeline.extractors]
+[('question_extractor', 'T0'), ('question_extractor', 'T1')]
+>>> pipeline.reducers[0].extractor_key
+'question_extractor'
+>>> pipeline.accepts_version("16.55"), pipeline.accepts_version("16.6")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from core.classification import version_tuple
+from core.errors import TallyError
+from core.registry import ExtractorSpec, ReducerSpec, get_extractor, get_reducer
+
+__all__ = [
+    "ConfigError",
+    "ExtractorEntry",
+    "Pipeline",
+    "ReducerBinding",
+    "VersionRange",
+    "extractor_name_for_key",
+]
+
+# Which extractor keys a reducer can consume when a reducer config does not say.
+_REDUCER_INPUTS: dict[str, tuple[str, ...]] = {
+    "question_reducer": ("question_extractor", "shortcut_extractor"),
+    "question_consensus_reducer": ("question_extractor", "shortcut_extractor"),
+    "shortcut_reducer": ("shortcut_extractor", "question_extractor"),
+    "survey_reducer": ("survey_extractor",),
+    "slider_reducer": ("slider_extractor",),
+    "dropdown_reducer": ("dropdown_extractor",),
+    "text_reducer": ("text_extractor",),
+    "point_reducer_dbscan": ("point_extractor_by_frame",),
+    "point_reducer_hdbscan": ("point_extractor_by_frame",),
+    "first_n_true_reducer": ("all_tasks_empty_extractor",),
+    "first_n_false_reducer": ("all_tasks_empty_extractor",),
+}
+
+
+class ConfigError(TallyError, ValueError):
+    """An extractor or reducer config document is malformed."""
+
+
+def extractor_name_for_key(key: str) -> str:
+    """The registered extractor an extractor-config key runs (``shape_extractor_circle`` ->
+    ``shape_extractor``), as the reference resolves it.
+
+    >>> extractor_name_for_key("shape_extractor_rectangle")
+    'shape_extractor'
+    """
+    return "shape_extractor" if "shape_extractor" in key else key
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRange:
+    """Inclusive range of workflow versions, compared part by part (14.55 > 14.6)."""
+
+    minimum: tuple[int, ...] = ()
+    maximum: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_config(cls, spec: Any) -> VersionRange:
+        """From the extractor config's ``workflow_version``: ``'16.55'`` (exactly), ``'16'``
+        (16.x up to and including 17, as the reference reads it), ``{min, max}`` or nothing."""
+        if spec is None or spec == "":
+            return cls()
+        if isinstance(spec, Mapping):
+            low = version_tuple(spec.get("min")) if spec.get("min") is not None else ()
+            high_raw = spec.get("max")
+            high = None
+            if high_raw is not None:
+                high = version_tuple(high_raw)
+                if len(high) == 1:
+                    high = (high[0] + 1,)
+            return cls(low, high)
+        parts = version_tuple(spec)
+        if len(parts) == 1:
+            return cls(parts, (parts[0] + 1,))
+        return cls(parts, parts)
+
+    def __contains__(self, version: Any) -> bool:
+        parts = version_tuple(version)
+        if self.minimum and _pad(parts) < _pad(self.minimum):
+            return False
+        return not (self.maximum is not None and _pad(parts) > _pad(self.maximum))
+
+
+def _pad(parts: tuple[int, ...]) -> tuple[int, ...]:
+    return parts + (0,) * (3 - len(parts))
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorEntry:
+    """One task entry of the extractor config, resolved."""
+
+    key: str
+    task: str
+    spec: ExtractorSpec
+    params: Any
+    raw: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReducerBinding:
+    """One reducer config, bound to the extractor key whose extracts it reduces."""
+
+    name: str
+    extractor_key: str
+    spec: ReducerSpec
+    params: Any
+    raw: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    workflow_id: int
+    versions: VersionRange
+    extractors: tuple[ExtractorEntry, ...]
+    reducers: tuple[ReducerBinding, ...]
+    config_version: str
+
+    @classmethod
+    def from_configs(
+        cls,
+        extractor_config: Mapping[str, Any],
+        reducer_configs: Sequence[Mapping[str, Any]],
+        *,
+        reducer_keys: Sequence[str | None] | None = None,
+    ) -> Pipeline:
+        """Parse an extractor config and reducer configs (each with one reducer).
+
+        ``reducer_keys[i]`` names the extractor key reducer config ``i`` consumes; ``None``
+        (or no list) picks the one compatible extractor key in the extractor config.
+        """
+        if not isinstance(extractor_config, Mapping) or "extractor_config" not in extractor_config:
+            raise ConfigError(
+                "an extractor config must be a mapping with 'extractor_config' "
+                "(and 'workflow_id'), as written by `tally config`"
+            )
+        try:
+            workflow_id = int(extractor_config["workflow_id"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(
+                "the extractor config needs an integer 'workflow_id', got "
+                f"{extractor_config.get('workflow_id')!r}"
+            ) from None
+        entries: list[ExtractorEntry] = []
+        for key, tasks in (extractor_config["extractor_config"] or {}).items():
+            spec = get_extractor(extractor_name_for_key(key))
+            if not isinstance(tasks, list):
+                raise ConfigError(f"extractor_config.{key} must be a list of task entries")
+            for position, raw in enumerate(tasks):
+                if not isinstance(raw, Mapping) or "task" not in raw:
+                    raise ConfigError(
+                        f"extractor_config.{key}[{position}] must be a mapping with a 'task' key"
+                    )
+                entries.append(ExtractorEntry(key, str(raw["task"]), spec, spec.parse_params(raw), raw))
+        keys = list(dict.fromkeys(e.key for e in entries))
+        bindings: list[ReducerBinding] = []
+        for index, document in enumerate(reducer_configs):
+            section = document.get("reducer_config") if isinstance(document, Mapping) else None
+            if not isinstance(section, Mapping) or len(section) != 1:
+                raise ConfigError(
+                    f"reducer config #{index + 1} must have 'reducer_config' with exactly one "
+                    "reducer, as written by `tally config`"
+                )
+            ((name, raw),) = section.items()
+            spec = get_reducer(name)
+            wanted = reducer_keys[index] if reducer_keys else None
+            key = _bind(name, wanted, keys)
+            bindings.append(ReducerBinding(name, key, spec, spec.parse_params(raw or {}), raw or {}))
+        digest = hashlib.sha256(
+            orjson.dumps(
+                {"e": extractor_config, "r": list(reducer_configs)},
+                option=orjson.OPT_SORT_KEYS,
+                default=str,
+            )
+        ).hexdigest()[:12]
+        return cls(
+            workflow_id,
+            VersionRange.from_config(extractor_config.get("workflow_version")),
+            tuple(entries),
+            tuple(bindings),
+            digest,
+        )
+
+    def accepts_version(self, workflow_version: Any) -> bool:
+        return workflow_version in self.versions
+
+    def entries_for(self, key: str) -> list[ExtractorEntry]:
+        return [e for e in self.extractors if e.key == key]
+
+
+def _bind(reducer_name: str, wanted: str | None, keys: Sequence[str]) -> str:
+    if wanted is not None:
+        if wanted not in keys:
+            raise ConfigError(
+                f"{reducer_name} is bound to extractor key {wanted!r}, which the extractor "
+                f"config does not have; it has {', '.join(keys) or 'none'}"
+            )
+        return wanted
+    candidates = [
+        k for k in keys if extractor_name_for_key(k) in _REDUCER_INPUTS.get(reducer_name, ())
+    ]
+    if reducer_name.startswith("shape_reducer"):
+        candidates = [k for k in keys if "shape_extractor" in k]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise ConfigError(
+        f"cannot tell which extractor's output {reducer_name} reduces "
+        f"(candidates: {', '.join(candidates) or 'none'} of {', '.join(keys) or 'none'}); "
+        "name the reducer config file ..._<extractor_key>.yaml as `tally config` does, "
+        "or pass it as FILE:EXTRACTOR_KEY"
+    )

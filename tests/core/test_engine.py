@@ -1,0 +1,220 @@
+"""The incremental engine equals the batch reducers, whatever the arrival order, duplicates,
+batching or interrupted writes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.engine import ClassificationEvent, Engine
+from core.pipeline import Pipeline
+from core.registry import ExtractRecord
+from core.repeats import select_repeats, time_key
+from core.state import MemoryStore
+
+EXTRACTOR_CONFIG = {
+    "workflow_id": 7,
+    "workflow_version": "3.1",
+    "extractor_config": {"question_extractor": [{"task": "T0"}, {"task": "T1"}]},
+}
+REDUCER_CONFIGS = [
+    {"reducer_config": {"question_reducer": {}}},
+    {"reducer_config": {"question_reducer": {"pairs": True, "track_user_ids": True}}},
+]
+
+
+def make_event(cid, subject, user, minute, t0, t1, version="3.1", workflow=7):
+    annotations = [{"task": "T0", "value": t0}]
+    if t1 is not None:
+        annotations.append({"task": "T1", "value": t1})
+    return ClassificationEvent(
+        classification_id=cid,
+        subject_id=subject,
+        workflow_id=workflow,
+        workflow_version=version,
+        created_at=f"2024-03-01 10:{minute:02d}:00 UTC",
+        user_id=user,
+        user_name=f"user-{user}" if user is not None else f"not-logged-in-{cid % 3}",
+        annotations=annotations,
+        metadata={},
+    )
+
+
+def batch_reference(pipeline, events, mode):
+    """What `tally reduce` computes: per subject and task, rows sorted then filtered."""
+    engine = Engine(pipeline, repeat_filter=mode)
+    unique = {e.classification_id: e for e in events}.values()
+    out = {}
+    for index, binding in enumerate(pipeline.reducers):
+        rows = {}
+        for event in unique:
+            for key, task, data in engine.extract(event):
+                if key == binding.extractor_key:
+                    rows.setdefault((event.subject_id, task), []).append(
+                        ExtractRecord(
+                            data,
+                            event.user_id,
+                            event.created_at,
+                            event.classification_id,
+                            event.user_name,
+                        )
+                    )
+        for (subject, task), records in rows.items():
+            records.sort(key=lambda r: (time_key(r.created_at), r.classification_id))
+            chosen = select_repeats(records, mode)
+            out[(subject, task, index)] = binding.spec.func(chosen, binding.params)
+    return out
+
+
+def run_engine(pipeline, batches, mode, store=None):
+    store = MemoryStore() if store is None else store
+    engine = Engine(pipeline, repeat_filter=mode)
+    latest = {}
+    for batch in batches:
+        with store.transaction() as txn:
+            result = engine.process(txn, batch)
+        for r in result.reductions:
+            latest[(r.subject_id, r.task, r.reducer_index)] = r.data
+    return latest, store
+
+
+answers = st.sampled_from(["Yes", "No", "Maybe", ["Red", "Blue"], None, "Ñandú"])
+event_strategy = st.builds(
+    make_event,
+    cid=st.integers(1, 40),
+    subject=st.integers(1, 3),
+    user=st.one_of(st.none(), st.integers(1, 4)),
+    minute=st.integers(0, 20),
+    t0=answers,
+    t1=st.one_of(st.none(), answers),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(event_strategy, min_size=1, max_size=25),
+    mode=st.sampled_from(["first", "last", "all"]),
+    data=st.data(),
+)
+def test_engine_equals_batch_in_any_order_and_batching(events, mode, data):
+    # The same classification id always carries the same content (as in Panoptes).
+    canonical = {}
+    for e in events:
+        canonical.setdefault(e.classification_id, e)
+    events = [canonical[e.classification_id] for e in events]
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    shuffled = data.draw(st.permutations(events))
+    duplicated = shuffled + data.draw(st.lists(st.sampled_from(shuffled), max_size=5))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(duplicated)), max_size=4)))
+    batches, start = [], 0
+    for cut in [*cuts, len(duplicated)]:
+        batches.append(duplicated[start:cut])
+        start = cut
+    latest, _ = run_engine(pipeline, batches, mode)
+    assert latest == batch_reference(pipeline, events, mode)
+
+
+def test_duplicates_change_nothing():
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    events = [make_event(i, 1, i % 2, i, "Yes" if i % 3 else "No", None) for i in range(1, 9)]
+    store = MemoryStore()
+    first, store = run_engine(pipeline, [events], "all", store)
+    snapshot = store.snapshot()
+    engine = Engine(pipeline, repeat_filter="all")
+    with store.transaction() as txn:
+        result = engine.process(txn, events)
+    assert {o.status for o in result.outcomes} == {"duplicate"}
+    assert result.reductions == []
+    assert store.snapshot() == snapshot
+
+
+def test_failed_transaction_leaves_no_trace():
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    store = MemoryStore()
+    engine = Engine(pipeline, repeat_filter="all")
+    with pytest.raises(RuntimeError), store.transaction() as txn:
+        engine.process(txn, [make_event(1, 1, 1, 1, "Yes", None)])
+        raise RuntimeError("crash before commit")
+    assert len(store) == 0
+
+
+class TornStore(MemoryStore):
+    """Commits every write except the subject head: a crash in the middle of a commit."""
+
+    def transaction(self):
+        import contextlib
+
+        from core.state import DELETED, BufferedTransaction
+
+        @contextlib.contextmanager
+        def torn():
+            txn = BufferedTransaction(self.get)
+            yield txn
+            for key, value in txn.items():
+                if key.startswith("h|"):
+                    continue
+                if value is DELETED:
+                    self._data.pop(key, None)
+                else:
+                    self._data[key] = value
+
+        return torn()
+
+
+def test_interrupted_write_is_applied_once_on_redelivery():
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    base = [make_event(i, 1, i, i, "Yes", "No") for i in range(1, 5)]
+    later = [make_event(i, 1, i, i, "Maybe", None) for i in range(5, 8)]
+    store = MemoryStore()
+    run_engine(pipeline, [base], "all", store)
+    # Marker and log chunk land, the head does not: as if the worker died mid-commit.
+    torn = TornStore()
+    torn._data = store._data  # share the committed state  # noqa: SLF001
+    run_engine(pipeline, [later], "all", torn)
+    latest, _ = run_engine(pipeline, [later], "all", store)
+    reference = batch_reference(pipeline, base + later, "all")
+    assert latest[(1, "T0", 0)] == reference[(1, "T0", 0)] == {"yes": 4, "maybe": 3}
+
+
+def test_other_workflows_and_versions_are_ignored_not_rejected():
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    store = MemoryStore()
+    engine = Engine(pipeline)
+    with store.transaction() as txn:
+        result = engine.process(
+            txn,
+            [
+                make_event(1, 1, 1, 1, "Yes", None, workflow=8),
+                make_event(2, 1, 1, 1, "Yes", None, version="2.9"),
+            ],
+        )
+    assert [o.status for o in result.outcomes] == ["ignored", "ignored"]
+    assert "version 2.9" in result.outcomes[1].reason
+
+
+def test_bad_annotation_is_rejected_with_reason_and_the_rest_applies():
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    bad = ClassificationEvent(9, 1, 7, "3.1", "2024-03-01 10:00:00 UTC", 1, "u", [{"value": 1}], {})
+    store = MemoryStore()
+    with store.transaction() as txn:
+        result = Engine(pipeline).process(txn, [bad, make_event(2, 1, 1, 2, "Yes", None)])
+    assert result.outcomes[0].status == "rejected"
+    assert "classification 9" in result.outcomes[0].reason
+    assert result.outcomes[1].status == "applied"
+
+
+def test_log_writes_are_bounded_per_classification():
+    """A subject with many classifications writes O(1) bytes per new one."""
+    import orjson
+
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS[:1])
+    engine = Engine(pipeline, repeat_filter="all")
+    store = MemoryStore()
+    sizes = []
+    for i in range(1, 400):
+        with store.transaction() as txn:
+            engine.process(txn, [make_event(i, 1, i, i % 60, "Yes" if i % 2 else "No", None)])
+            written = sum(len(orjson.dumps(v)) for _, v in txn.items())
+        sizes.append(written)
+    assert max(sizes[-50:]) < 3 * max(sizes[:50])

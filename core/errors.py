@@ -24,6 +24,8 @@ __all__ = [
     "UnknownExtractorError",
     "UnknownNameError",
     "UnknownReducerError",
+    "WorkflowConfigError",
+    "WorkflowVersionError",
 ]
 
 
@@ -109,3 +111,17 @@ class MalformedExtractError(TallyError, ValueError):
 
 class StateSerializationError(TallyError):
     """A stored state value could not be encoded or decoded; names the key."""
+
+
+class WorkflowConfigError(TallyError, ValueError):
+    """A workflow export row cannot be turned into extractor and reducer configs.
+
+    The message names the workflow id and version (and the task or key at fault).
+    """
+
+
+class WorkflowVersionError(WorkflowConfigError):
+    """No workflow export row matches the requested workflow id and version(s), or a version is malformed.
+
+    The message lists the workflow ids, or that workflow's versions, that do exist.
+    """

@@ -1,0 +1,203 @@
+"""Classification events in the two shapes Tally accepts, parsed into ClassificationEvent.
+
+1. **Panoptes/Caesar envelope**, as Panoptes publishes it to its stream::
+
+       {"source": "panoptes", "type": "classification",
+        "data": {"id": "1", "annotations": [...], "metadata": {...}, "created_at": "...",
+                 "workflow_version": "16.55",
+                 "links": {"workflow": "10", "subjects": ["77"], "user": "5"}},
+        "linked": {"subjects": [{"id": "77", "metadata": {...}}]}}
+
+2. **Flat form**, what ``tally replay`` emits for each row of a classification export::
+
+       {"classification_id": 1, "subject_id": 77, "workflow_id": 10,
+        "workflow_version": "16.55", "created_at": "2024-02-23 16:17:26 UTC",
+        "user_id": 5, "user_name": "alice", "annotations": [...], "metadata": {...}}
+
+Anything else raises :class:`EventSchemaError` saying which field is missing or wrong, so the
+stream can send the record to the dead-letter topic with that reason.
+
+>>> event = event_from_message({"classification_id": 1, "subject_id": "77", "workflow_id": "10",
+...     "workflow_version": "16.55", "created_at": "2024-02-23 16:17:26 UTC", "user_id": None,
+...     "user_name": "not-logged-in-ab", "annotations": [], "metadata": {}})
+>>> event.subject_id, event.workflow_id, event.user_id
+(77, 10, None)
+>>> event_from_message({"source": "panoptes", "type": "classification", "data": {"id": "3"}})
+Traceback (most recent call last):
+...
+core.events.EventSchemaError: classification 3: missing 'data.links.workflow'; ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from core.engine import ClassificationEvent
+from core.errors import TallyError
+
+__all__ = [
+    "EventSchemaError",
+    "event_from_export_row",
+    "event_from_message",
+    "event_to_flat",
+    "parse_id",
+]
+
+
+class EventSchemaError(TallyError, ValueError):
+    """A message is not a classification event Tally understands."""
+
+
+def parse_id(value: Any) -> Any:
+    """Integer ids stay integers (``'77'`` -> 77, ``'77.0'`` -> 77); blanks become None;
+    anything else is kept as text.
+
+    >>> parse_id("77"), parse_id(""), parse_id("12.0"), parse_id("abc")
+    (77, None, 12, 'abc')
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else text
+
+
+def _require(payload: Mapping[str, Any], path: str, cid: Any) -> Any:
+    node: Any = payload
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise EventSchemaError(
+                f"classification {cid}: missing {path!r}; expected a Panoptes classification "
+                "event (source/type/data/linked) or Tally's flat replay form (docs/events.md)"
+            )
+        node = node[part]
+    return node
+
+
+def event_from_message(payload: Any) -> ClassificationEvent:
+    """Parse a decoded JSON message in either accepted shape."""
+    if not isinstance(payload, Mapping):
+        raise EventSchemaError(
+            f"a classification event must be a JSON object, got {type(payload).__name__}"
+        )
+    if "data" in payload and "source" in payload:
+        return _from_envelope(payload)
+    cid = payload.get("classification_id")
+    for name in ("classification_id", "subject_id", "workflow_id", "annotations"):
+        _require(payload, name, cid)
+    return ClassificationEvent(
+        classification_id=parse_id(cid),
+        subject_id=parse_id(payload["subject_id"]),
+        workflow_id=_int(payload["workflow_id"], "workflow_id", cid),
+        workflow_version=_text(payload.get("workflow_version")),
+        created_at=str(payload.get("created_at") or ""),
+        user_id=parse_id(payload.get("user_id")),
+        user_name=payload.get("user_name"),
+        annotations=payload["annotations"],
+        metadata=payload.get("metadata") or {},
+    )
+
+
+def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
+    if payload.get("source") != "panoptes" or payload.get("type") != "classification":
+        raise EventSchemaError(
+            f"not a classification event: source={payload.get('source')!r}, "
+            f"type={payload.get('type')!r} (expected 'panoptes' / 'classification')"
+        )
+    data = payload["data"]
+    cid = data.get("id") if isinstance(data, Mapping) else None
+    _require(payload, "data.links.workflow", cid)
+    links = data["links"]
+    subjects = _require(payload, "data.links.subjects", cid)
+    if not isinstance(subjects, list) or not subjects:
+        raise EventSchemaError(
+            f"classification {cid}: 'data.links.subjects' must be a non-empty list"
+        )
+    metadata = data.get("metadata") or {}
+    user_id = parse_id(links.get("user"))
+    # Live events carry no user_name; anonymous volunteers are told apart by session, which is
+    # what the export's not-logged-in-<hash> name approximates.
+    if user_id is not None:
+        user_name = f"user-{user_id}"
+        for user in (payload.get("linked") or {}).get("users") or []:
+            if parse_id(user.get("id")) == user_id and user.get("login"):
+                user_name = user["login"]
+    else:
+        user_name = f"not-logged-in-{metadata.get('session', cid)}"
+    return ClassificationEvent(
+        classification_id=parse_id(_require(payload, "data.id", cid)),
+        subject_id=parse_id(subjects[0]),
+        workflow_id=_int(links["workflow"], "data.links.workflow", cid),
+        workflow_version=_text(data.get("workflow_version") or metadata.get("workflow_version")),
+        created_at=str(_require(payload, "data.created_at", cid)),
+        user_id=user_id,
+        user_name=user_name,
+        annotations=_require(payload, "data.annotations", cid),
+        metadata=metadata,
+    )
+
+
+def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
+    """Parse one row of a Panoptes classification export (all cells are text)."""
+    cid = parse_id(row.get("classification_id"))
+    try:
+        annotations = orjson.loads(row.get("annotations") or "[]")
+        metadata = orjson.loads(row.get("metadata") or "{}")
+    except orjson.JSONDecodeError as exc:
+        raise EventSchemaError(
+            f"classification {cid}: annotations or metadata is not valid JSON ({exc})"
+        ) from None
+    subject = str(row.get("subject_ids") or "").split(";")[0]
+    return ClassificationEvent(
+        classification_id=cid,
+        subject_id=parse_id(subject),
+        workflow_id=_int(row.get("workflow_id"), "workflow_id", cid),
+        workflow_version=_text(row.get("workflow_version")),
+        created_at=row.get("created_at") or "",
+        user_id=parse_id(row.get("user_id")),
+        user_name=row.get("user_name") or None,
+        annotations=annotations,
+        metadata=metadata,
+    )
+
+
+def event_to_flat(event: ClassificationEvent) -> dict[str, Any]:
+    """The flat message form of an event (what ``tally replay`` publishes)."""
+    return {
+        "classification_id": event.classification_id,
+        "subject_id": event.subject_id,
+        "workflow_id": event.workflow_id,
+        "workflow_version": event.workflow_version,
+        "created_at": event.created_at,
+        "user_id": event.user_id,
+        "user_name": event.user_name,
+        "annotations": event.annotations,
+        "metadata": event.metadata,
+    }
+
+
+def _int(value: Any, name: str, cid: Any) -> int:
+    parsed = parse_id(value)
+    if not isinstance(parsed, int):
+        raise EventSchemaError(f"classification {cid}: {name!r} must be an integer, got {value!r}")
+    return parsed
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)

@@ -1,0 +1,1 @@
+"""State-store backends for the engine (core.state.StateStore): rocksdict (embedded) and Faust."""

@@ -1,41 +1,67 @@
-"""``question_reducer``: how many volunteers gave each answer."""
+"""``question_reducer``: how many volunteers gave each answer (optionally, which volunteers)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from core.reducers._counting import add_counts, answer_keys
 from core.registry import ExtractRecord, reducer
 
-__all__ = ["QuestionCounter", "QuestionReducerParams", "question_reducer"]
+__all__ = ["QuestionCounter", "QuestionReducerParams", "count_question", "question_reducer"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class QuestionReducerParams:
+    """Keywords of ``question_reducer`` (and ``shortcut_reducer``).
+
+    pairs
+        Count each extract's whole set of answers as one answer, ``'+'``-joined in sorted order
+        (a blank extract then counts as the answer ``''``, as in the reference).
+    track_user_ids
+        Also list, per answer, the ``user_id`` of every extract that gave it (None for anonymous).
+    """
+
     pairs: bool = False
     track_user_ids: bool = False
 
 
-def _answer_keys(data: Mapping[str, Any], pairs: bool) -> list[str]:
-    keys = [k for k in data if k != "aggregation_version"]
-    if pairs:
-        return ["+".join(sorted(keys))] if keys else []
-    return keys
+def _tally(state: dict, record: ExtractRecord, params: QuestionReducerParams, *, in_place: bool):
+    """Count ``record`` into ``state``'s dicts (which the caller owns).
+
+    ``in_place`` appends to the user-id lists; otherwise a touched list is replaced by a new one,
+    so a shallow copy of the state can be updated without changing the original.
+    """
+    counts = state["counts"]
+    user_ids = state["user_ids"]
+    for key in answer_keys(record.data, pairs=params.pairs):
+        counts[key] = counts.get(key, 0) + 1
+        if params.track_user_ids:
+            if in_place:
+                user_ids.setdefault(key, []).append(record.user_id)
+            else:
+                user_ids[key] = [*user_ids.get(key, ()), record.user_id]
 
 
 class QuestionCounter:
     """Incremental form: state ``{"counts": {answer: n}, "user_ids": {answer: [ids]}}``.
 
     Dict insertion order is first-seen order, which is also the batch reducer's key order.
+    ``user_ids`` stays empty unless ``track_user_ids`` is set; with it the state grows by one id
+    per answer given (bounded by the subject's number of classifications).
 
-    >>> p = QuestionReducerParams()
-    >>> s = QuestionCounter.add(QuestionCounter.init(p), ExtractRecord({"yes": 1}), p)
+    Examples
+    --------
+    >>> p = QuestionReducerParams(track_user_ids=True)
+    >>> s = QuestionCounter.add(QuestionCounter.init(p), ExtractRecord({"yes": 1}, user_id=4), p)
+    >>> s = QuestionCounter.merge(s, QuestionCounter.add(s, ExtractRecord({"no": 1}), p), p)
     >>> QuestionCounter.result(s, p)
-    {'yes': 1}
+    {'yes': 2, 'user_ids_yes': [4, 4], 'no': 1, 'user_ids_no': [None]}
     """
 
     state_version = 1
+    order_sensitive = False
 
     @staticmethod
     def init(params: QuestionReducerParams) -> dict[str, Any]:
@@ -43,31 +69,38 @@ class QuestionCounter:
 
     @staticmethod
     def add(state: dict, record: ExtractRecord, params: QuestionReducerParams) -> dict:
-        counts = dict(state["counts"])
-        user_ids = dict(state["user_ids"])
-        for key in _answer_keys(record.data, params.pairs):
-            counts[key] = counts.get(key, 0) + 1
-            if params.track_user_ids:
-                user_ids[key] = [*user_ids.get(key, []), record.user_id]
-        return {"counts": counts, "user_ids": user_ids}
+        new = {"counts": dict(state["counts"]), "user_ids": dict(state["user_ids"])}
+        _tally(new, record, params, in_place=False)
+        return new
 
     @staticmethod
     def merge(a: dict, b: dict, params: QuestionReducerParams) -> dict:
         counts = dict(a["counts"])
+        add_counts(counts, b["counts"])
         user_ids = dict(a["user_ids"])
-        for key, n in b["counts"].items():
-            counts[key] = counts.get(key, 0) + n
         for key, ids in b["user_ids"].items():
-            user_ids[key] = [*user_ids.get(key, []), *ids]
+            user_ids[key] = [*user_ids.get(key, ()), *ids]
         return {"counts": counts, "user_ids": user_ids}
 
     @staticmethod
     def result(state: dict, params: QuestionReducerParams) -> dict[str, Any]:
-        out: dict[str, Any] = dict(state["counts"])
-        if params.track_user_ids:
-            for key, ids in state["user_ids"].items():
-                out[f"user_ids_{key}"] = list(ids)
+        # The reference writes each answer's id list right after its count.
+        out: dict[str, Any] = {}
+        for key, n in state["counts"].items():
+            out[key] = n
+            if params.track_user_ids:
+                out[f"user_ids_{key}"] = list(state["user_ids"].get(key, ()))
         return out
+
+
+def count_question(
+    records: Sequence[ExtractRecord], params: QuestionReducerParams
+) -> dict[str, Any]:
+    """The batch fold shared by ``question_reducer`` and ``shortcut_reducer``: O(records)."""
+    state = QuestionCounter.init(params)
+    for record in records:
+        _tally(state, record, params, in_place=True)
+    return QuestionCounter.result(state, params)
 
 
 @reducer("question_reducer", params=QuestionReducerParams, incremental=QuestionCounter)
@@ -76,13 +109,27 @@ def question_reducer(
 ) -> dict[str, Any]:
     """Count, per answer, the extracts that contain it (the extract's own counts are ignored).
 
+    Parameters
+    ----------
+    records
+        ``question_extractor`` extracts (``{answer: count}``), with their ``user_id``.
+    params
+        ``pairs`` and ``track_user_ids``; see :class:`QuestionReducerParams`.
+
+    Returns
+    -------
+    dict
+        ``{answer: number of extracts}`` in first-seen order; with ``track_user_ids`` each answer
+        is followed by ``user_ids_<answer>``. No extracts give ``{}``.
+
     Examples
     --------
-    >>> recs = [ExtractRecord({"a": 1, "b": 1}), ExtractRecord({"a": 1})]
+    >>> recs = [ExtractRecord({"a": 1, "b": 1}, user_id=1), ExtractRecord({"a": 1}, user_id=2)]
+    >>> question_reducer(recs, QuestionReducerParams())
+    {'a': 2, 'b': 1}
     >>> question_reducer(recs, QuestionReducerParams(pairs=True))
     {'a+b': 1, 'a': 1}
+    >>> question_reducer(recs, QuestionReducerParams(track_user_ids=True))
+    {'a': 2, 'user_ids_a': [1, 2], 'b': 1, 'user_ids_b': [1]}
     """
-    state = QuestionCounter.init(params)
-    for record in records:
-        state = QuestionCounter.add(state, record, params)
-    return QuestionCounter.result(state, params)
+    return count_question(records, params)

@@ -1,0 +1,1 @@
+"""Rules: Caesar's JSON condition language, rule files and fire-once effect decisions."""

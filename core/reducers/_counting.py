@@ -40,22 +40,35 @@ def answer_keys(data: Mapping[str, Any], *, pairs: bool) -> list[str]:
 
 
 def as_counts(value: Any, *, reducer: str, what: str, record: Any = None) -> Mapping[str, Any]:
-    """``value`` checked to be an answer -> count mapping with numeric counts."""
+    """``value`` read the way ``collections.Counter(value)`` reads it, checked for a JSON state.
+
+    A mapping is taken as answer -> count (counts must be numbers). A list, or a string, counts
+    its elements (a string's characters: garbage in, the reference's garbage out). Anything
+    else, or a non-string answer, raises :class:`~core.errors.MalformedExtractError`.
+
+    >>> as_counts(["1", "1", "2"], reducer="r", what="answers")
+    {'1': 2, '2': 1}
+    """
     cid = getattr(record, "classification_id", None)
-    if not isinstance(value, Mapping):
-        raise MalformedExtractError(
-            f"{what} must be an object of answer counts, got {value!r:.80}",
-            reducer=reducer,
-            classification_id=cid,
-        )
-    for answer, count in value.items():
-        if not isinstance(count, int | float):
-            raise MalformedExtractError(
-                f"{what}: the count of {answer!r} must be a number, got {count!r:.80}",
-                reducer=reducer,
-                classification_id=cid,
-            )
-    return value
+
+    def bad(reason: str) -> MalformedExtractError:
+        return MalformedExtractError(f"{what}: {reason}", reducer=reducer, classification_id=cid)
+
+    if isinstance(value, Mapping):
+        for answer, count in value.items():
+            if not isinstance(answer, str):
+                raise bad(f"answers must be strings, got {answer!r:.80}")
+            if not isinstance(count, int | float):
+                raise bad(f"the count of {answer!r} must be a number, got {count!r:.80}")
+        return value
+    if isinstance(value, str | list | tuple):
+        counts: dict[str, int] = {}
+        for answer in value:
+            if not isinstance(answer, str):
+                raise bad(f"answers must be strings, got {answer!r:.80}")
+            counts[answer] = counts.get(answer, 0) + 1
+        return counts
+    raise bad(f"expected an object of answer counts, got {value!r:.80}")
 
 
 def add_counts(into: dict[str, Any], counts: Mapping[str, Any]) -> None:

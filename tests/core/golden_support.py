@@ -26,8 +26,12 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def run_case(case: dict[str, Any]) -> Any:
-    """Run our registered function on a golden case's input."""
+def case_input(case: dict[str, Any]) -> tuple[Any, Any]:
+    """The registered spec a golden case names and the input it describes.
+
+    The input is a :class:`Classification` for extractor cases and a list of
+    :class:`ExtractRecord` for reducer cases.
+    """
     if case["kind"] == "extractor":
         spec = get_extractor(case["name"])
         raw = case["classification"]
@@ -36,7 +40,7 @@ def run_case(case: dict[str, Any]) -> Any:
             raw.get("metadata") or {},
             classification_id=raw.get("classification_id"),
         )
-        return spec(classification, spec.parse_params(case.get("kwargs") or {}))
+        return spec, classification
     spec = get_reducer(case["name"])
     extracts = case["extracts"]
     user_ids = case.get("user_id") or [None] * len(extracts)
@@ -45,7 +49,13 @@ def run_case(case: dict[str, Any]) -> Any:
         ExtractRecord(data=e, user_id=u, created_at=t)
         for e, u, t in zip(extracts, user_ids, created, strict=True)
     ]
-    return spec(records, spec.parse_params(case.get("kwargs") or {}))
+    return spec, records
+
+
+def run_case(case: dict[str, Any]) -> Any:
+    """Run our registered function on a golden case's input."""
+    spec, argument = case_input(case)
+    return spec(argument, spec.parse_params(case.get("kwargs") or {}))
 
 
 def to_plain(value: Any) -> Any:

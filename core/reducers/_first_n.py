@@ -42,6 +42,8 @@ class FirstNFlags:
     """Incremental base: state ``{"first": [flag, ...]}``, at most ``n`` flags.
 
     ``merge(a, b)`` treats a's records as earlier than b's. Subclasses define ``result``.
+    The state only holds ``n`` flags, so it is tied to the ``n`` it was built with: after a
+    config change to a larger ``n`` it must be rebuilt from the subject's stored extracts.
     """
 
     state_version = 1

@@ -300,6 +300,29 @@ class Engine:
         txn.set(self.head_key(subject_id), head)  # the commit point: written last
         return outcomes, reductions
 
+    def rereduce(self, txn: Any, subject_id: Any) -> list[Reduction]:
+        """Recompute every reduction of a stored subject from its extract log.
+
+        Used when a workflow's reducer configuration changes: the extracts stay, the reductions
+        and incremental states are rebuilt under the new configuration.
+        """
+        head = txn.get(self.head_key(subject_id))
+        if head is None:
+            return []
+        head["incr"] = {}
+        cache: dict[str, list] = {}
+        reductions: list[Reduction] = []
+        for index, binding in enumerate(self.pipeline.reducers):
+            rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
+            for task in sorted({row[4] for row in rows}):
+                data, count = self._recompute(txn, head, cache, subject_id, index, binding, task)
+                reductions.append(
+                    self._reduction(subject_id, task, index, binding, data, count, head)
+                )
+        head["config"] = self.pipeline.config_version
+        txn.set(self.head_key(subject_id), head)
+        return reductions
+
     # -- repeat filter -------------------------------------------------------------------------
     def _repeat_decision(
         self, txn: Any, subject_id: Any, extractor_key: str, task: str, event: ClassificationEvent

@@ -218,3 +218,18 @@ def test_log_writes_are_bounded_per_classification():
             written = sum(len(orjson.dumps(v)) for _, v in txn.items())
         sizes.append(written)
     assert max(sizes[-50:]) < 3 * max(sizes[:50])
+
+
+def test_rereduce_after_reducer_config_change_equals_batch_under_new_config():
+    events = [make_event(i, 1, i % 3, i, "Yes" if i % 2 else "No", "Maybe") for i in range(1, 9)]
+    old = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS[:1])
+    new = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS[1:])
+    _, store = run_engine(old, [events], "first")
+    with store.transaction() as txn:
+        reductions = Engine(new, repeat_filter="first").rereduce(txn, 1)
+    got = {(r.subject_id, r.task, r.reducer_index): r.data for r in reductions}
+    assert got == batch_reference(new, events, "first")
+    # and later classifications keep folding correctly under the new config
+    more = [make_event(20, 1, 9, 30, "Yes", None)]
+    latest, _ = run_engine(new, [more], "first", store)
+    assert latest[(1, "T0", 0)] == batch_reference(new, events + more, "first")[(1, "T0", 0)]

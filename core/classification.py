@@ -26,6 +26,7 @@ core.errors.AnnotationParseError: classification 8, annotation #0: annotation ha
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -63,6 +64,8 @@ class Classification:
     annotations: Mapping[str, Sequence[Mapping[str, Any]]]
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     classification_id: Any = None
+    #: The classification's own ``gold_standard`` flag (Caesar/HTTP input only; exports lack it).
+    gold_standard: Any = False
 
     @classmethod
     def from_export(
@@ -71,6 +74,7 @@ class Classification:
         metadata: Any = None,
         *,
         classification_id: Any = None,
+        gold_standard: Any = False,
     ) -> Classification:
         """Group an export's annotation list by task, validating its shape."""
         if metadata is None:
@@ -92,8 +96,16 @@ class Classification:
                         classification_id=classification_id,
                         task=str(task),
                     )
+                for index, annotation in enumerate(items):
+                    if not isinstance(annotation, Mapping):
+                        raise AnnotationParseError(
+                            f"annotation must be a JSON object, got {annotation!r:.80}",
+                            classification_id=classification_id,
+                            task=str(task),
+                            index=index,
+                        )
                 grouped[str(task)] = list(items)
-            return cls(grouped, metadata, classification_id)
+            return cls(grouped, metadata, classification_id, gold_standard)
         if not isinstance(annotations, list):
             raise AnnotationParseError(
                 "annotations must be a JSON list of objects with a 'task' key, "
@@ -116,14 +128,14 @@ class Classification:
                     index=index,
                 )
             grouped.setdefault(str(annotation["task"]), []).append(annotation)
-        return cls(grouped, metadata, classification_id)
+        return cls(grouped, metadata, classification_id, gold_standard)
 
-    @property
+    @functools.cached_property
     def classifier_version(self) -> tuple[int, ...]:
         """The front end's version; ``(1, 0)`` when the metadata does not say."""
         return version_tuple(self.metadata.get("classifier_version", "1.0")) or (1, 0)
 
-    @property
+    @functools.cached_property
     def is_fem(self) -> bool:
         """True for the newer front end (FEM, classifier version 2.0 or later)."""
         return self.classifier_version >= (2, 0)

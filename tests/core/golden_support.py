@@ -39,6 +39,7 @@ def case_input(case: dict[str, Any]) -> tuple[Any, Any]:
             raw.get("annotations"),
             raw.get("metadata") or {},
             classification_id=raw.get("classification_id"),
+            gold_standard=raw.get("gold_standard", False),
         )
         return spec, classification
     spec = get_reducer(case["name"])

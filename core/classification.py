@@ -137,8 +137,9 @@ class Classification:
 
     @functools.cached_property
     def is_fem(self) -> bool:
-        """True for the newer front end (FEM, classifier version 2.0 or later)."""
-        return self.classifier_version >= (2, 0)
+        """True for the newer front end (FEM, classifier version 2.0 or later; ``'2'`` counts)."""
+        version = self.classifier_version
+        return version + (0,) * (2 - len(version)) >= (2, 0)
 
     def for_task(self, task: str) -> list[Mapping[str, Any]]:
         """Every annotation of ``task``, including FEM subtask annotations ``task.i.j``.

@@ -1,0 +1,183 @@
+"""point_extractor_by_frame: PFE points per frame and tool, inline (v1) subtask details."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import AnnotationParseError, InvalidParameterError
+from core.extractors._subtasks import NO_EXTRACTOR
+from tests.core.extractors.support import FEM, run
+
+NAME = "point_extractor_by_frame"
+
+
+def point(tool, frame, x, y, details=()):
+    return {"tool": tool, "frame": frame, "x": x, "y": y, "details": list(details)}
+
+
+def test_reference_example_with_details():
+    annotations = [{"task": "T2", "value": [point(0, 0, 5, 10, [{"value": 1}])]}]
+    out = run(NAME, annotations, task="T2", details={"T2_tool0": ["question_extractor"]})
+    assert out == {
+        "frame0": {"T2_tool0_x": [5], "T2_tool0_y": [10], "T2_tool0_details": [[{"1": 1}]]}
+    }
+
+
+def test_frames_and_tools_in_first_seen_order():
+    marks = [
+        point(0, 0, 1.5, 2.5),
+        point(1, 0, 3, 4),
+        point(0, 2, 5, 6),
+        point(1, 1, 7, 8),
+        point(0, 0, 9, 10),
+    ]
+    out = run(NAME, [{"task": "T0", "value": marks}], task="T0", tools=[0, 1])
+    assert out == {
+        "frame0": {
+            "T0_tool0_x": [1.5, 9],
+            "T0_tool0_y": [2.5, 10],
+            "T0_tool1_x": [3],
+            "T0_tool1_y": [4],
+        },
+        "frame2": {"T0_tool0_x": [5], "T0_tool0_y": [6]},
+        "frame1": {"T0_tool1_x": [7], "T0_tool1_y": [8]},
+    }
+
+
+def test_tools_filter():
+    marks = [point(1, 0, 3, 4), point(0, 0, 1, 2)]
+    assert run(NAME, [{"task": "T0", "value": marks}], task="T0", tools=[0]) == {
+        "frame0": {"T0_tool0_x": [1], "T0_tool0_y": [2]}
+    }
+    assert run(NAME, [{"task": "T0", "value": marks}], task="T0", tools=[3]) == {}
+
+
+def test_a_mark_without_x_or_y_opens_its_frame_but_adds_no_point():
+    marks = [{"tool": 0, "frame": 1, "x": 3}, point(0, 0, 1, 2)]
+    assert run(NAME, [{"task": "T0", "value": marks}], task="T0") == {
+        "frame1": {},
+        "frame0": {"T0_tool0_x": [1], "T0_tool0_y": [2]},
+    }
+
+
+def test_details_lists_stay_aligned_with_marks_not_with_points():
+    # As in the reference: the point list skips the mark without x/y, the details list does not.
+    marks = [{"tool": 0, "frame": 0, "details": [{"value": 1}]}, point(0, 0, 3, 4, [{"value": 0}])]
+    out = run(
+        NAME,
+        [{"task": "T0", "value": marks}],
+        task="T0",
+        details={"T0_tool0": ["question_extractor"]},
+    )
+    assert out == {
+        "frame0": {
+            "T0_tool0_x": [3],
+            "T0_tool0_y": [4],
+            "T0_tool0_details": [[{"1": 1}], [{"0": 1}]],
+        }
+    }
+
+
+def test_details_null_or_unknown_extractor_is_written_as_the_reference_string():
+    marks = [point(0, 0, 1, 2, [{"value": "free text"}, {"value": 0}, {"value": 1}])]
+    details = {"T0_tool0": [None, "question_extractor", "no_such_extractor"]}
+    out = run(NAME, [{"task": "T0", "value": marks}], task="T0", details=details)
+    assert out["frame0"]["T0_tool0_details"] == [[NO_EXTRACTOR, {"0": 1}, NO_EXTRACTOR]]
+    assert NO_EXTRACTOR == "No extractor for this subtask type"
+
+
+def test_details_run_any_subtask_extractor_on_the_detail():
+    marks = [
+        point(
+            0,
+            0,
+            1,
+            2,
+            [
+                {"value": [{"value": "abc123", "option": True}]},
+                {"value": "0.7"},
+                {"value": "Größe"},
+            ],
+        )
+    ]
+    details = {"T0_tool0": ["dropdown_extractor", "slider_extractor", "text_extractor"]}
+    out = run(NAME, [{"task": "T0", "value": marks}], task="T0", details=details)
+    assert out["frame0"]["T0_tool0_details"] == [
+        [
+            {"value": [{"abc123": 1}]},
+            {"slider_value": "0.7"},
+            {"text": "Größe", "gold_standard": False},
+        ]
+    ]
+
+
+def test_details_for_another_tool_only():
+    marks = [point(0, 0, 1, 2, [{"value": 0}]), point(1, 0, 3, 4, [{"value": [0, 1]}])]
+    out = run(
+        NAME,
+        [{"task": "T0", "value": marks}],
+        task="T0",
+        details={"T0_tool1": ["question_extractor"]},
+    )
+    assert out == {
+        "frame0": {
+            "T0_tool0_x": [1], "T0_tool0_y": [2], "T0_tool1_x": [3], "T0_tool1_y": [4],
+            "T0_tool1_details": [[{"0": 1, "1": 1}]],
+        }
+    }  # fmt: skip
+
+
+def test_more_subtasks_than_configured_extractors_is_a_config_error():
+    marks = [point(0, 0, 1, 2, [{"value": 0}, {"value": 1}])]
+    with pytest.raises(InvalidParameterError, match="names 1 subtask extractor"):
+        run(
+            NAME,
+            [{"task": "T0", "value": marks}],
+            task="T0",
+            details={"T0_tool0": ["question_extractor"]},
+        )
+
+
+def test_fem_marks_point_to_shape_extractor():
+    marks = [{"toolIndex": 0, "toolType": "point", "frame": 0, "x": 3, "y": 4, "details": []}]
+    with pytest.raises(AnnotationParseError, match="shape_extractor with shape: point") as info:
+        run(NAME, [{"task": "T0", "taskType": "drawing", "value": marks}], FEM, task="T0")
+    assert (info.value.classification_id, info.value.task) == (42, "T0")
+
+
+def test_fem_metadata_with_pfe_marks_adds_classifier_version():
+    out = run(
+        NAME, [{"task": "T0", "taskType": "drawing", "value": [point(0, 0, 1, 2)]}], FEM, task="T0"
+    )
+    assert out == {"frame0": {"T0_tool0_x": [1], "T0_tool0_y": [2]}, "classifier_version": "2.0"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([{"tool": 0, "x": 3, "y": 4}], "no 'frame' key"),
+        ([{"frame": 0, "x": 3, "y": 4}], "no 'tool' key"),
+        (["abc"], "mark #0 must be a JSON object"),
+        ([None], "mark #0 must be a JSON object"),
+        (None, "must be a list of marks"),
+        ("ab", "mark #0 must be a JSON object"),
+    ],
+    ids=["no_frame", "no_tool", "string_mark", "null_mark", "null_value", "string_value"],
+)
+def test_malformed_marks_raise_a_named_error(value, message):
+    with pytest.raises(AnnotationParseError, match=message):
+        run(NAME, [{"task": "T0", "value": value}], task="T0")
+
+
+def test_tools_filter_drops_string_marks_as_the_reference_does():
+    marks = ["abc", point(0, 0, 1, 2)]
+    assert run(NAME, [{"task": "T0", "value": marks}], task="T0", tools=[0]) == {
+        "frame0": {"T0_tool0_x": [1], "T0_tool0_y": [2]}
+    }
+    with pytest.raises(AnnotationParseError):
+        run(NAME, [{"task": "T0", "value": ["a tool"]}], task="T0", tools=[0])
+
+
+def test_bad_details_keyword():
+    with pytest.raises(InvalidParameterError, match="'details' must map"):
+        run(NAME, [], details={"T0_tool0": [1]})

@@ -61,3 +61,15 @@ DIVERGENCES.update(
         "truthiness; numpy turns [0, ''] into the strings ['0', ''] and '0' is true",
     }
 )
+
+# --- issue-3 extractors (docs/compatibility.md, "Extractors: questions, surveys, drawings") ----
+DIVERGENCES.update(
+    {
+        "shape_extractor/synth/v2_tools_filter_markindex_bug": "FEM subtask answers are matched "
+        "by the mark's markIndex; the reference uses the position after the tools filter and "
+        "raises KeyError",
+        "question_extractor/synth/recursive": "'recursive' is a wrapper keyword (like "
+        "no_version) for the caller that runs extractors, not an extractor parameter; core "
+        "extractors reject it with InvalidParameterError",
+    }
+)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from core.classification import Classification
 from core.errors import AnnotationParseError, InvalidParameterError
 from core.extractors._common import OBJECT, iter_json, version_text
-from core.extractors._tools import mark_field
+from core.extractors._tools import frame_key, mark_field
 from core.registry import EXTRACTORS
 
 if TYPE_CHECKING:
@@ -71,23 +71,16 @@ def _details_of(
     return items
 
 
-def _frame_key(
-    classification: Classification, task: Any, index: int, mark: Mapping[str, Any]
-) -> str:
-    # The reference reads every mark's frame here (no default), configured subtasks or not.
-    return f"frame{mark_field(classification, task, index, mark, 'frame')}"
-
-
 def _frame_of(
     classification: Classification,
     extract: dict[str, Any],
-    frame: str,
+    frame_name: str,
     task: Any,
     index: int,
     mark: Mapping[str, Any],
 ) -> dict[str, Any]:
     try:
-        return extract[frame]
+        return extract[frame_name]
     except KeyError:
         raise classification.error(
             f"mark #{index} has subtask answers but was not extracted itself "
@@ -139,10 +132,11 @@ def _add_pfe(
         task = annotation.task
         for index, mark in annotation.marks:
             prefix = f"{task}_tool{mark_field(classification, task, index, mark, 'tool')}"
-            frame_key = _frame_key(classification, task, index, mark)
+            # The reference reads every mark's frame here (no default), configured or not.
+            frame_name = frame_key(classification, task, index, mark)
             if prefix not in details:
                 continue
-            frame = _frame_of(classification, extract, frame_key, task, index, mark)
+            frame = _frame_of(classification, extract, frame_name, task, index, mark)
             per_detail: list[Any] = []
             frame.setdefault(f"{prefix}_details", []).append(per_detail)
             names = details[prefix]
@@ -172,7 +166,8 @@ def _add_fem(
     for annotation in drawn:
         task = annotation.task
         for index, mark in annotation.marks:
-            frame_key = _frame_key(classification, task, index, mark)
+            # The reference reads every mark's frame here (no default), configured or not.
+            frame_name = frame_key(classification, task, index, mark)
             for detail in _details_of(classification, task, index, mark):
                 subtask = detail.get("task") if isinstance(detail, OBJECT) else None
                 parts = subtask.split(".") if isinstance(subtask, str) else ()
@@ -185,7 +180,7 @@ def _add_fem(
                 key = f"{parts[0]}_toolIndex{parts[1]}_subtask{parts[2]}"
                 if key not in details:
                     continue
-                frame = _frame_of(classification, extract, frame_key, task, index, mark)
+                frame = _frame_of(classification, extract, frame_name, task, index, mark)
                 name = details[key]
                 if not (isinstance(name, str) and name in EXTRACTORS):
                     raise InvalidParameterError(

@@ -35,6 +35,7 @@ __all__ = [
     "Mark",
     "check_details",
     "drawing_task",
+    "frame_key",
     "mark_field",
 ]
 
@@ -143,6 +144,13 @@ def mark_field(
         raise classification.error(
             f"mark #{index} has no {field!r} key: {dict(mark)!r:.120}", task=str(task)
         ) from None
+
+
+def frame_key(
+    classification: Classification, task: Any, index: int, mark: Mapping[str, Any]
+) -> str:
+    """``frame<N>`` for a mark that must have a ``frame`` (no default here, as in the reference)."""
+    return f"frame{mark_field(classification, task, index, mark, 'frame')}"
 
 
 def check_details(details: Mapping[str, Any] | None, *, owner: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.classification import Classification
 from core.extractors._subtasks import finish_drawing_extract
-from core.extractors._tools import check_details, drawing_task, mark_field
+from core.extractors._tools import check_details, drawing_task, frame_key, mark_field
 from core.registry import extractor
 
 __all__ = ["PointByFrameParams", "point_extractor_by_frame"]
@@ -61,9 +61,7 @@ def point_extractor_by_frame(
                     "{'T0_toolIndex0_subtask0': 'question_extractor'}).",
                     task=str(task),
                 )
-            frame = extract.setdefault(
-                f"frame{mark_field(classification, task, index, mark, 'frame')}", {}
-            )
+            frame = extract.setdefault(frame_key(classification, task, index, mark), {})
             key = f"{task}_tool{mark_field(classification, task, index, mark, 'tool')}"
             if "x" in mark and "y" in mark:
                 frame.setdefault(f"{key}_x", []).append(mark["x"])

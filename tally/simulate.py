@@ -256,7 +256,7 @@ class SimulationParams:
     #: share of subjects made of two frames (a pair of time-lapse photos)
     two_frame_fraction: float = 0.3
     #: mean number of penguins on a non-empty frame (negative binomial, capped at max_penguins)
-    mean_penguins: float = 12.0
+    mean_penguins: float = 11.5
     max_penguins: int = 80
     #: probability that a session is anonymous (anonymous sessions are shorter)
     anonymous_session_fraction: float = 0.6
@@ -598,6 +598,7 @@ class _Session:
     remaining: int
     session_hash: str
     last_subject: _Subject | None = None
+    meta_parts: tuple | None = None
 
 
 class _Normals:
@@ -771,8 +772,8 @@ class _Simulator:
             "#season": f"{season}a",
             "frames": len(frames),
         }
-        head = b'{"' + str(sid).encode() + b'":{"retired":'
-        tail = b"," + orjson.dumps(_jsonb_order(meta))[1:] + b"}"
+        head = _cell(b'{"' + str(sid).encode() + b'":{"retired":')[:-1]
+        tail = _cell(b"," + orjson.dumps(_jsonb_order(meta))[1:] + b"}")[1:]
         subj = _Subject(
             subject_id=sid,
             site=site,
@@ -848,8 +849,9 @@ class _Simulator:
         """A subject for this session and whether its user has classified it before.
 
         Like Panoptes: a random active subject the volunteer has not seen; if the sampled ones
-        were all seen, a fresh subject is activated. When none is left, None (the volunteer has
-        finished the workflow), or with ``last_resort`` a subject they have seen.
+        were all seen, a fresh subject is activated while the pool may grow (up to twice its
+        size, which keeps memory flat). Otherwise None (this volunteer is served nothing new and
+        leaves), or with ``last_resort`` a subject they have seen.
         A small share of classifications deliberately repeat the session's previous subject.
         """
         r = self.r
@@ -862,13 +864,14 @@ class _Simulator:
             s = pool[r.randrange(len(pool))]
             if key not in s.seen_by:
                 return s, False
-        if self.subjects_made < self.p.n_subjects:
+        if self.subjects_made < self.p.n_subjects and len(pool) < 2 * self.p.pool_size:
             s = self._new_subject(gt_out)
             pool.append(s)
             return s, False
-        for s in pool:
-            if key not in s.seen_by:
-                return s, False
+        if self.subjects_made >= self.p.n_subjects:  # the last few subjects: look harder
+            for s in pool:
+                if key not in s.seen_by:
+                    return s, False
         if not last_resort:
             return None
         s = pool[r.randrange(len(pool))]
@@ -973,38 +976,57 @@ class _Simulator:
 
     def _metadata(self, session: _Session, subj: _Subject, started_ms: int, finished_ms: int,
                   already_seen: bool) -> bytes:  # fmt: skip
+        """The metadata cell, already CSV-quoted: constant parts are cached per session."""
+        n_frames = len(subj.frames)
+        parts = session.meta_parts
+        if parts is None or parts[0] != n_frames:
+            parts = session.meta_parts = (n_frames, *self._meta_parts(session, n_frames))
+        started = _fmt_iso(started_ms).encode()
+        return b"".join((
+            parts[1], started, parts[2], _fmt_iso(finished_ms).encode(), parts[3], started,
+            b'"",""already_seen"":true,' if already_seen else b'"",""already_seen"":false,',
+            parts[4],
+        ))  # fmt: skip
+
+    def _meta_parts(self, session: _Session, n_frames: int) -> tuple[bytes, bytes, bytes, bytes]:
         user = session.user
         vw, vh = user.viewport
         cw = int(vw * 0.55)
         ch = int(cw * IMAGE_HEIGHT / IMAGE_WIDTH)
-        started = _fmt_iso(started_ms)
         dims = {"clientWidth": cw, "clientHeight": ch, "naturalWidth": IMAGE_WIDTH,
                 "naturalHeight": IMAGE_HEIGHT}  # fmt: skip
+        marker = "\x00"
         meta = {
             "source": "api",
             "session": session.session_hash,
             "viewport": {"width": vw, "height": vh},
-            "started_at": started,
+            "started_at": marker,
             "user_agent": user.agent,
             "utc_offset": user.utc_offset,
-            "finished_at": _fmt_iso(finished_ms),
+            "finished_at": marker,
             "live_project": True,
             "interventions": {"opt_in": False, "messageShown": False},
             "user_language": "en",
-            "subject_dimensions": [dims] * len(subj.frames),
+            "subject_dimensions": [dims] * n_frames,
             "subject_selection_state": {
                 "retired": False,
-                "selected_at": started,
-                "already_seen": already_seen,
+                "selected_at": marker,
+                "already_seen": marker,
                 "selection_state": "normal",
                 "finished_workflow": False,
                 "user_has_finished_workflow": False,
             },
             "workflow_translation_id": "61204",
         }
-        return orjson.dumps(meta)
+        text = _cell(orjson.dumps(meta))
+        # split at the markers: started_at, finished_at, selected_at (+ already_seen)
+        mark = b"\\u0000"
+        a, b, c, rest = text.split(mark, 3)
+        _, d = rest.split(b'""already_seen"":""' + mark + b'"",', 1)
+        return a, b, c, d
 
     def _subject_data(self, subj: _Subject, retired_ms: int | None) -> bytes:
+        """The subject_data cell, already CSV-quoted."""
         if retired_ms is None:
             return subj.sd_head + b"null" + subj.sd_tail
         stamp = _fmt_iso(retired_ms)
@@ -1018,7 +1040,7 @@ class _Simulator:
             "subject_id": subj.subject_id,
             "retirement_reason": "classification_count",
         }
-        return subj.sd_head + orjson.dumps(retired) + subj.sd_tail
+        return subj.sd_head + orjson.dumps(retired).replace(b'"', b'""') + subj.sd_tail
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -1073,9 +1095,9 @@ class _Simulator:
                     user.ip,
                     self.row_const,
                     created,
-                    _cell(meta),
+                    meta,
                     _cell(annotations),
-                    _cell(sdata),
+                    sdata,
                     subj.subject_id,
                 )
             )

@@ -73,3 +73,17 @@ DIVERGENCES.update(
         "extractors reject it with InvalidParameterError",
     }
 )
+
+# --- clustering reducers for points (docs/compatibility.md, "Clustering reducers for points") -
+DIVERGENCES.update(
+    {
+        f"{name}/synth/{case}": _KEYWORDS
+        for name, case in (
+            ("point_reducer_dbscan", "bad_kwarg_falls_back"),
+            ("point_reducer_dbscan", "string_kwargs"),
+            ("point_reducer_hdbscan", "bad_kwarg_falls_back"),
+            ("point_reducer_hdbscan", "string_kwargs"),
+            ("shape_reducer_dbscan", "string_kwargs"),
+        )
+    }
+)

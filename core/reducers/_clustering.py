@@ -1,0 +1,194 @@
+"""Clustering helpers shared by the point and shape reducers.
+
+The reference groups every extract's marks by frame and tool, clusters each group with
+scikit-learn, and summarises each cluster. These helpers reproduce the parts whose details show
+in the output:
+
+* marks are collected in extract order, one ``(x, y, ...)`` row per mark (lists of unequal length
+  are cut to the shortest, as ``zip`` does);
+* the all-marks lists keep numpy's type inference (ints stay ints, a ``None`` stays ``None``);
+* clusters are visited in the order of ``set(labels)``, the reference's loop order;
+* frames and tools come out in natural order (``frame2`` before ``frame10``). The reference uses
+  ``set`` order of strings there, which changes from run to run with Python's hash seed; natural
+  order is the deterministic choice (see docs/compatibility.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.errors import InvalidParameterError, MalformedExtractError
+from core.registry import ExtractRecord
+
+__all__ = [
+    "ALGORITHMS",
+    "METRICS",
+    "cluster_order",
+    "frame_keys",
+    "mark_array",
+    "natural_key",
+    "numeric_points",
+    "run_dbscan",
+    "run_hdbscan",
+]
+
+#: Distance metrics accepted for clustering marks (numeric metrics scikit-learn's neighbour
+#: searches support; a metric/algorithm pair it rejects is reported when clustering runs).
+METRICS: tuple[str, ...] = (
+    "braycurtis",
+    "canberra",
+    "chebyshev",
+    "cityblock",
+    "correlation",
+    "cosine",
+    "euclidean",
+    "haversine",
+    "infinity",
+    "l1",
+    "l2",
+    "manhattan",
+    "minkowski",
+    "seuclidean",
+    "sqeuclidean",
+)
+
+#: Neighbour-search algorithms of scikit-learn's DBSCAN and HDBSCAN.
+ALGORITHMS: tuple[str, ...] = ("auto", "ball_tree", "kd_tree", "brute")
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key that orders the numbers inside a string by value.
+
+    >>> sorted(["frame10", "frame2", "T1_tool0", "T0_tool10", "T0_tool9"], key=natural_key)
+    ['T0_tool9', 'T0_tool10', 'T1_tool0', 'frame2', 'frame10']
+    """
+    return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(text))
+
+
+def frame_keys(records: Sequence[ExtractRecord]) -> list[str]:
+    """Every ``frameN`` key of any extract, in natural order."""
+    seen: set[str] = set()
+    for record in records:
+        seen.update(k for k in record.data if isinstance(k, str) and k.startswith("frame"))
+    return sorted(seen, key=natural_key)
+
+
+def group_rows(
+    records: Sequence[ExtractRecord],
+    frames: Iterable[str],
+    tool_of: Callable[[str], str],
+    columns_of: Callable[[str], Sequence[str]],
+    transform: Callable[[tuple], tuple] | None = None,
+) -> dict[str, dict[str, list[tuple]]]:
+    """``{frame: {tool: [row, ...]}}`` with one row per mark, in extract order.
+
+    ``tool_of`` maps an extract key to its tool prefix; ``columns_of(tool)`` names the keys whose
+    lists are zipped into rows. An extract contributes rows for a tool only when it has every
+    column. A tool seen in a frame always gets an entry, possibly empty.
+    """
+    grouped: dict[str, dict[str, list[tuple]]] = {}
+    for frame in frames:
+        tools: set[str] = set()
+        for record in records:
+            tools.update(tool_of(key) for key in _frame_of(record, frame))
+        by_tool: dict[str, list[tuple]] = {}
+        for tool in sorted(tools, key=natural_key):
+            rows: list[tuple] = []
+            columns = columns_of(tool)
+            for record in records:
+                frame_data = _frame_of(record, frame)
+                if all(c in frame_data for c in columns):
+                    new = list(zip(*(frame_data[c] for c in columns), strict=False))
+                    rows.extend(map(transform, new) if transform else new)
+            by_tool[tool] = rows
+        grouped[frame] = by_tool
+    return grouped
+
+
+def _frame_of(record: ExtractRecord, frame: str) -> Mapping[str, Any]:
+    value = record.data.get(frame)
+    return value if isinstance(value, Mapping) else {}
+
+
+def mark_array(rows: Sequence[tuple], *, reducer: str, where: str) -> np.ndarray:
+    """The rows as a 2-D numpy array, with numpy's own type inference (as the reference builds it).
+
+    An empty group cannot be laid out as columns; the reference fails there with an IndexError.
+    """
+    if not rows:
+        raise MalformedExtractError(
+            f"{where} has keys but no complete marks (empty or all-None coordinate lists)",
+            reducer=reducer,
+        )
+    try:
+        array = np.array(rows)
+    except ValueError as exc:
+        raise MalformedExtractError(
+            f"{where}: mark values are not scalars ({exc})", reducer=reducer
+        ) from exc
+    if array.ndim != 2:
+        raise MalformedExtractError(f"{where}: mark values are not scalars", reducer=reducer)
+    return array
+
+
+def numeric_points(array: np.ndarray, *, reducer: str, where: str) -> np.ndarray:
+    """``array`` as finite float64, or a clear error (scikit-learn would raise a bare ValueError)."""
+    if array.dtype.kind not in "biuf":
+        raise MalformedExtractError(
+            f"{where}: marks to cluster must be numbers, got {array.tolist()!r:.200}",
+            reducer=reducer,
+        )
+    points = array.astype(np.float64)
+    if not np.isfinite(points).all():
+        raise MalformedExtractError(
+            f"{where}: marks to cluster contain NaN or infinity", reducer=reducer
+        )
+    return points
+
+
+def cluster_order(labels: np.ndarray) -> list[int]:
+    """Cluster labels (noise excluded) in the order the reference visits them, ``set(labels)``.
+
+    >>> cluster_order(np.array([1, -1, 0, 1]))
+    [0, 1]
+    """
+    return [k for k in set(labels.tolist()) if k > -1]
+
+
+def run_dbscan(points: np.ndarray, *, reducer: str, **kwargs: Any) -> np.ndarray:
+    """DBSCAN labels of ``points``; scikit-learn's parameter errors become InvalidParameterError."""
+    from sklearn.cluster import DBSCAN
+
+    try:
+        return DBSCAN(**kwargs).fit(points).labels_
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameterError(f"{reducer}: DBSCAN rejected the parameters: {exc}") from exc
+
+
+def run_hdbscan(
+    points: np.ndarray, *, reducer: str, **kwargs: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """HDBSCAN labels and membership probabilities of ``points``.
+
+    scikit-learn refuses ``min_samples`` larger than the number of marks (the reference crashes
+    there); that and other parameter errors become InvalidParameterError.
+    """
+    from sklearn.cluster import HDBSCAN
+
+    n = points.shape[0]
+    if kwargs.get("min_samples") is not None and kwargs["min_samples"] > n:
+        raise InvalidParameterError(
+            f"{reducer}: min_samples ({kwargs['min_samples']}) is larger than the number of marks "
+            f"({n}); lower min_samples to at most min_cluster_size"
+        )
+    try:
+        fitted = HDBSCAN(copy=True, **kwargs).fit(points)
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameterError(f"{reducer}: HDBSCAN rejected the parameters: {exc}") from exc
+    return fitted.labels_, fitted.probabilities_

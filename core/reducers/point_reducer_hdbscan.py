@@ -1,0 +1,120 @@
+"""``point_reducer_hdbscan``: cluster point marks per frame and tool with HDBSCAN."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.params import field_with
+from core.reducers._clustering import (
+    ALGORITHMS,
+    METRICS,
+    cluster_order,
+    numeric_points,
+    run_hdbscan,
+)
+from core.reducers._points import point_groups
+from core.reducers._subtasks import add_subtask_reductions
+from core.registry import ExtractRecord, reducer
+
+__all__ = ["PointHdbscanParams", "point_reducer_hdbscan"]
+
+NAME = "point_reducer_hdbscan"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointHdbscanParams:
+    min_cluster_size: int = field_with(
+        5, minimum=2, doc="smallest group of marks kept as a cluster"
+    )
+    min_samples: int = field_with(3, minimum=1, doc="neighbours defining a core mark")
+    metric: str = field_with("euclidean", choices=METRICS)
+    algorithm: str = field_with("auto", choices=ALGORITHMS)
+    leaf_size: int = field_with(40, minimum=1)
+    cluster_selection_method: str = field_with("eom", choices=("eom", "leaf"))
+    allow_single_cluster: bool = False
+    details: Mapping[str, Any] | None = field_with(
+        None, doc='subtask reducers, e.g. {"T0_tool0": ["question_reducer"]}'
+    )
+
+
+@reducer(NAME, params=PointHdbscanParams)
+def point_reducer_hdbscan(
+    records: Sequence[ExtractRecord], params: PointHdbscanParams
+) -> dict[str, Any]:
+    """Cluster each frame's points by tool with HDBSCAN; summarise every cluster.
+
+    Keys as ``point_reducer_dbscan`` plus ``<tool>_cluster_probabilities`` (HDBSCAN membership
+    strength, 0 for noise). Clustering runs when a tool has at least ``min_cluster_size``
+    points. A cluster's centre is the plain mean of its points; its variances are the
+    probability-weighted sample covariance (``numpy.cov`` with ``aweights``), as in the reference.
+
+    Examples
+    --------
+    >>> recs = [
+    ...     ExtractRecord({"frame0": {"T0_tool0_x": [1, 2, 3, 50, 51], "T0_tool0_y": [1, 2, 1, 50, 52]}}),
+    ...     ExtractRecord({"frame0": {"T0_tool0_x": [2, 52, 200], "T0_tool0_y": [2, 51, 0]}}),
+    ... ]
+    >>> out = point_reducer_hdbscan(recs, PointHdbscanParams(min_cluster_size=3, min_samples=2))
+    >>> out["frame0"]["T0_tool0_cluster_labels"]
+    [0, 0, 0, 1, 1, 0, 1, -1]
+    >>> out["frame0"]["T0_tool0_clusters_x"], out["frame0"]["T0_tool0_clusters_var_x_y"]
+    ([2.0, 51.0], [0.0, 0.5])
+    """
+    output: dict[str, Any] = {}
+    for frame, tools in point_groups(records, reducer=NAME).items():
+        out: dict[str, Any] = {}
+        for tool, loc in tools.items():
+            n = loc.shape[0]
+            out[f"{tool}_points_x"] = loc[:, 0].tolist()
+            out[f"{tool}_points_y"] = loc[:, 1].tolist()
+            out[f"{tool}_cluster_labels"] = [-1] * n
+            out[f"{tool}_cluster_probabilities"] = [0] * n
+            if n < params.min_cluster_size:
+                continue
+            points = numeric_points(loc, reducer=NAME, where=f"{frame} {tool}")
+            labels, probabilities = run_hdbscan(
+                points,
+                reducer=NAME,
+                min_cluster_size=params.min_cluster_size,
+                min_samples=params.min_samples,
+                metric=params.metric,
+                algorithm=params.algorithm,
+                leaf_size=params.leaf_size,
+                cluster_selection_method=params.cluster_selection_method,
+                allow_single_cluster=params.allow_single_cluster,
+            )
+            out[f"{tool}_cluster_labels"] = labels.tolist()
+            out[f"{tool}_cluster_probabilities"] = probabilities.tolist()
+            _summarise(out, tool, points, labels, probabilities)
+        output[frame] = out
+    return add_subtask_reductions(output, records, params.details, reducer=NAME)
+
+
+def _summarise(
+    out: dict[str, Any],
+    tool: str,
+    points: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+) -> None:
+    """Count, plain mean and probability-weighted covariance of each cluster."""
+    keys = ("count", "x", "y", "var_x", "var_y", "var_x_y")
+    columns: dict[str, list[Any]] = {k: [] for k in keys}
+    for label in cluster_order(labels):
+        in_cluster = labels == label
+        members = points[in_cluster]
+        centre = members.mean(axis=0)
+        cov = np.cov(members.T, aweights=probabilities[in_cluster])
+        columns["count"].append(int(in_cluster.sum()))
+        columns["x"].append(float(centre[0]))
+        columns["y"].append(float(centre[1]))
+        columns["var_x"].append(float(cov[0, 0]))
+        columns["var_y"].append(float(cov[1, 1]))
+        columns["var_x_y"].append(float(cov[0, 1]))
+    if columns["count"]:
+        for key in keys:
+            out[f"{tool}_clusters_{key}"] = columns[key]

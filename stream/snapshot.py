@@ -1,0 +1,169 @@
+"""Reductions -> the CSV files ``tally reduce`` writes, whatever produced the reductions.
+
+``tally export`` (reading the compacted reductions topic) uses this; so can any other runner of
+:class:`core.engine.Engine` (the embedded mode). Nothing here knows about Kafka: the input is the
+latest reduction record per key, as plain dicts (:func:`stream.records.reduction_record`).
+
+What ``tally reduce`` does and this reproduces, per reducer config (one output file each):
+
+* every subject that has any extract of the reducer's extractor key gets a row group, subjects
+  in ascending order (numerically when every subject id is an integer, else as text);
+* within a subject, one group per task seen *anywhere* in that extractor's extracts, even when
+  the subject has no extract for that task: the reducer is run on no extracts there, as
+  ``tally reduce`` (and panoptes_aggregation) do;
+* tasks are in order of first appearance in the extraction file. The stream does not know the
+  file's row order; the order used is: the first subject (in subject order) having the task,
+  then the extractor config's task order. That is the file's order whenever a classification
+  gives a row for each task of the extractor (true of the question, shortcut, survey and
+  drawing extractors, which always write one row per configured task);
+* ``aggregation_version`` is added to every reduction unless the reducer config says
+  ``no_version``; list reductions give one row per element;
+* the ``data.*`` columns, cell text and column types come from the batch CLI's own writer
+  (:mod:`core.csv_layout` + ``tally.commands.reduce``), so the bytes are the same.
+
+File names: ``<reducer_name>_<output>.csv`` as ``tally reduce -o <output>`` writes them, with
+``<output>`` = ``<extractor_key>_<name>`` (``-o NAME`` of ``tally export``, default
+``reductions``) so two reducers of the same name (for two extractor keys) do not collide; a
+remaining collision (the same reducer twice on one key) appends the reducer's position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.csv_layout import ColumnStats, ReadKinds, flatten, reformat_cell, with_version
+from core.pipeline import Pipeline
+from tally.commands.reduce import _write_reduction_csv, subject_sort_key
+
+__all__ = ["FRONT_COLUMNS", "SnapshotFile", "output_names", "write_snapshot"]
+
+#: The ``-O/--order`` front columns of ``tally reduce``.
+FRONT_COLUMNS = ("choice", "total_vote_count", "choice_count")
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotFile:
+    """One written CSV: which reducer, where, how many subjects and rows."""
+
+    reducer_index: int
+    reducer: str
+    extractor_key: str
+    path: Path
+    subjects: int
+    rows: int
+
+
+def output_names(pipeline: Pipeline, name: str = "reductions") -> list[str]:
+    """The file name of each reducer config's CSV, in pipeline order.
+
+    >>> p = Pipeline.from_configs(
+    ...     {"workflow_id": 1, "extractor_config": {"question_extractor": [{"task": "T0"}],
+    ...      "shortcut_extractor": [{"task": "T1"}]}},
+    ...     [{"reducer_config": {"question_reducer": {}}},
+    ...      {"reducer_config": {"question_reducer": {}}}],
+    ...     reducer_keys=["question_extractor", "shortcut_extractor"])
+    >>> output_names(p)
+    ['question_reducer_question_extractor_reductions.csv', 'question_reducer_shortcut_extractor_reductions.csv']
+    """
+    base = name[:-4] if name.lower().endswith(".csv") else name
+    names = [f"{b.name}_{b.extractor_key}_{base}.csv" for b in pipeline.reducers]
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    return [n if seen[n] == 1 else f"{n[:-4]}_{i}.csv" for i, n in enumerate(names)]
+
+
+def _id_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def write_snapshot(
+    records: Iterable[Mapping[str, Any]],
+    pipeline: Pipeline,
+    output_dir: str | Path,
+    *,
+    name: str = "reductions",
+    no_version: Sequence[bool] | None = None,
+    order: bool = False,
+) -> list[SnapshotFile]:
+    """Write one ``tally reduce`` CSV per reducer config of ``pipeline``.
+
+    ``records`` are the current reductions of the pipeline's workflow (any order, one per
+    (subject, task, reducer index)); records of other workflows or of reducer indexes the
+    pipeline does not have are ignored. ``no_version[i]`` leaves ``aggregation_version`` out of
+    reducer ``i``'s rows, as ``no_version: true`` in its reducer config does for ``tally reduce``.
+    """
+    output_dir = Path(output_dir)
+    flags = list(no_version or [False] * len(pipeline.reducers))
+    by_index: list[dict[tuple[str, str], Any]] = [{} for _ in pipeline.reducers]
+    for record in records:
+        if record.get("workflow_id") != pipeline.workflow_id:
+            continue
+        index = record.get("reducer_index")
+        if not isinstance(index, int) or not 0 <= index < len(pipeline.reducers):
+            continue
+        binding = pipeline.reducers[index]
+        if record.get("reducer") != binding.name:
+            continue
+        by_index[index][(_id_text(record["subject_id"]), str(record["task"]))] = record["data"]
+
+    written = []
+    for index, (binding, filename) in enumerate(
+        zip(pipeline.reducers, output_names(pipeline, name), strict=True)
+    ):
+        groups = by_index[index]
+        kinds = ReadKinds(["subject_id", "task"])
+        for subject, task in groups:
+            kinds.add([subject, task])
+        column_kinds = kinds.kinds()
+        subject_kind, task_kind = column_kinds["subject_id"], column_kinds["task"]
+        sort_key = subject_sort_key(subject_kind)
+        subjects = sorted({s for s, _ in groups}, key=sort_key)
+        config_order = {
+            e.task: i for i, e in enumerate(pipeline.entries_for(binding.extractor_key))
+        }
+        first_subject: dict[str, Any] = {}
+        for subject, task in groups:
+            key = sort_key(subject)
+            if task not in first_subject or key < first_subject[task]:
+                first_subject[task] = key
+        tasks = sorted(
+            first_subject,
+            key=lambda t: (first_subject[t], config_order.get(t, len(config_order)), t),
+        )
+        empty: Any = None
+        stats = ColumnStats()
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        for subject in subjects:
+            subject_cell = reformat_cell(subject, subject_kind)
+            for task in tasks:
+                data = groups.get((subject, task))
+                if data is None and (subject, task) not in groups:
+                    if empty is None:
+                        empty = binding.spec.func([], binding.params)
+                    data = empty
+                items = data if isinstance(data, list) else [data]
+                if not flags[index]:
+                    items = with_version(items)
+                task_cell = reformat_cell(task, task_kind)
+                for item in items:
+                    flat = flatten(item)
+                    stats.add(flat)
+                    rows.append((subject_cell, task_cell, flat))
+        path = output_dir / filename
+        _write_reduction_csv(
+            path,
+            iter(rows),
+            stats,
+            str(pipeline.workflow_id) if groups else "",
+            binding.name,
+            order,
+            FRONT_COLUMNS,
+        )
+        written.append(
+            SnapshotFile(index, binding.name, binding.extractor_key, path, len(subjects), len(rows))
+        )
+    return written

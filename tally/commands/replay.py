@@ -1,0 +1,211 @@
+"""``tally replay``: a Panoptes classification export into the classifications topic.
+
+Each row becomes one message in the flat form of docs/events.md (``event_from_export_row`` ->
+``event_to_flat``), keyed by its subject id, in file order. A row that cannot be parsed (its
+annotations or metadata are not JSON, the workflow id is not a number) is still sent, as
+``{"export_row": {...the CSV cells...}}``: the worker dead-letters it with the reason and the
+row, so the dead-letter topic is the one place to look for every rejected input. The count of
+such rows is printed.
+
+``--wait`` returns once every replayed classification is reflected in the reductions topic: it
+records, per partition, the offset after the last message it produced, then waits until the
+worker group's committed offsets reach them. A worker commits an offset only after the
+reductions of every record before it were acknowledged by the broker (it waits for them, and
+Faust flushes its producer before committing), so a committed offset means published
+reductions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from core.events import EventSchemaError, event_from_export_row, event_to_flat
+from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
+from tally.progress import progress_bar
+from tally.tables import CsvSource
+
+__all__ = ["add_parser", "replay", "run", "wait_for_group"]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay a classification export into the stream",
+        description="Publish the rows of a Panoptes classification export to the "
+        "classifications topic, keyed by subject id, as the stream workers read them.",
+    )
+    parser.add_argument("classification_csv", help="the classification export (CSV)")
+    add_topic_arguments(parser, partitions=True)
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=None,
+        help="messages per second (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="return only when the worker group has processed every replayed classification "
+        "and published its reductions",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=600.0,
+        help="with --wait: give up after this many seconds (default: 600)",
+    )
+    parser.add_argument(
+        "--workflow-id",
+        type=int,
+        default=None,
+        help="replay only the rows of this workflow",
+    )
+    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
+    parser.set_defaults(run=run)
+
+
+def replay(
+    path: str,
+    settings: Any,
+    topic: str,
+    *,
+    rate: float | None = None,
+    workflow_id: int | None = None,
+    hide_bar: bool = True,
+) -> tuple[int, int, dict[int, int]]:
+    """Publish the export; return (messages sent, unparseable rows, partition -> end offset)."""
+    from stream.kafka_io import make_producer
+
+    producer = make_producer(settings, linger_ms=20, batch_size=262144)
+    ends: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def sent(metadata: Any) -> None:
+        if metadata.offset + 1 > ends.get(metadata.partition, 0):
+            ends[metadata.partition] = metadata.offset + 1
+
+    sent_count = bad = 0
+    started = time.monotonic()
+    try:
+        with (
+            CsvSource(path, what="classification export") as source,
+            progress_bar(
+                "Replaying", total=source.size, unit="B", hide=hide_bar, unit_scale=True
+            ) as bar,
+        ):
+            header = source.header
+            done = 0
+            for cells in source:
+                row = dict(zip(header, cells, strict=False))
+                if workflow_id is not None and row.get("workflow_id", "").strip() != str(
+                    workflow_id
+                ):
+                    continue
+                try:
+                    event = event_from_export_row(row)
+                    value = orjson.dumps(event_to_flat(event))
+                    key = None if event.subject_id is None else str(event.subject_id).encode()
+                except EventSchemaError:
+                    bad += 1
+                    value = orjson.dumps({"export_row": row})
+                    subject = (row.get("subject_ids") or "").split(";")[0].strip()
+                    key = subject.encode() or None
+                future = producer.send(topic, key=key, value=value)
+                future.add_callback(sent)
+                future.add_errback(errors.append)
+                sent_count += 1
+                if rate is not None:
+                    ahead = sent_count / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                if sent_count % 1000 == 0:
+                    now = source.position()
+                    bar.update(now - done)
+                    done = now
+            bar.update(source.size - done)
+        producer.flush(timeout=120)
+    finally:
+        producer.close()
+    if errors:
+        raise RuntimeError(f"{len(errors)} messages could not be published: {errors[0]!r}")
+    return sent_count, bad, ends
+
+
+def wait_for_group(
+    settings: Any,
+    group_id: str,
+    topic: str,
+    targets: dict[int, int],
+    *,
+    timeout: float,
+    quiet: bool = False,
+) -> float:
+    """Wait until ``group_id`` committed at least ``targets[p]`` on every partition ``p``;
+    return the seconds waited. Raises TimeoutError."""
+    from stream.kafka_io import committed_offsets
+
+    started = time.monotonic()
+    last_report = 0.0
+    while True:
+        committed = committed_offsets(settings, group_id, topic)
+        behind = {p: t - committed.get(p, 0) for p, t in targets.items() if committed.get(p, 0) < t}
+        if not behind:
+            return time.monotonic() - started
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            raise TimeoutError(
+                f"worker group {group_id!r} still has {sum(behind.values())} replayed "
+                f"classifications to process after {timeout:.0f}s (partitions {sorted(behind)}); "
+                "is a `tally worker` with this app id running?"
+            )
+        if not quiet and elapsed - last_report >= 5:
+            print(
+                f"waiting for {group_id}: {sum(behind.values())} classifications to go",
+                file=sys.stderr,
+            )
+            last_report = elapsed
+        time.sleep(0.25)
+
+
+def run(args: argparse.Namespace) -> int:
+    topics = StreamTopics.from_args(args)
+    settings = settings_from_args(args, "tally-replay")
+    ensure_topics(settings, topics)
+    sent, bad, ends = replay(
+        args.classification_csv,
+        settings,
+        topics.classifications,
+        rate=args.rate,
+        workflow_id=args.workflow_id,
+        hide_bar=args.hide_bar,
+    )
+    print(f"replayed {sent} classifications to {topics.classifications}")
+    if bad:
+        print(
+            f"note: {bad} rows could not be parsed; they were sent as export_row messages and "
+            f"the workers will dead-letter them to {topics.dead_letters} with the reason",
+            file=sys.stderr,
+        )
+    if args.wait and ends:
+        waited = wait_for_group(
+            settings, topics.app_id, topics.classifications, ends, timeout=args.timeout
+        )
+        print(
+            f"all {sent} classifications processed by {topics.app_id} ({waited:.1f}s after the last was sent)"
+        )
+    return 0

@@ -1,0 +1,95 @@
+"""``tally worker``: one stream worker (a Faust app) aggregating classifications from Kafka.
+
+Workers started with the same app id (``--app-id``, default ``<topic prefix>-aggregator``) form
+one consumer group and share the classifications topic's partitions; each needs its own
+``--state`` directory (RocksDB locks it). Stop one with Ctrl-C / SIGTERM: it finishes the batch
+in hand, commits and leaves the group, and the others take over its partitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
+from tally.commands.extract import positive_int
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run one stream worker (Faust on Kafka)",
+        description="Run one worker of the streaming aggregator: read classifications from "
+        "Kafka, keep each subject's extracts in a local RocksDB table backed by a Kafka "
+        "changelog, publish reductions and dead letters. Several workers with the same app id "
+        "share the work.",
+    )
+    add_topic_arguments(parser, partitions=True)
+    parser.add_argument(
+        "--state",
+        default=None,
+        help="directory for this worker's RocksDB tables "
+        "(default: $TALLY_STATE_DIR or ./tally-state/<app id>); one per worker",
+    )
+    parser.add_argument(
+        "--web-port",
+        type=positive_int,
+        default=None,
+        help="serve Faust's web view and /tally/stats/ (counters, dead letters) on this port",
+    )
+    parser.add_argument(
+        "--web-host", default="127.0.0.1", help="address for --web-port (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--batch-max",
+        type=positive_int,
+        default=500,
+        help="most classifications processed together (default: 500)",
+    )
+    parser.add_argument(
+        "--batch-ms",
+        type=positive_int,
+        default=20,
+        help="longest wait for a batch to fill, in milliseconds (default: 20)",
+    )
+    parser.add_argument(
+        "-l",
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="log level (default: info)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+
+    from stream.app import WorkerOptions, create_app
+
+    topics = StreamTopics.from_args(args)
+    settings = settings_from_args(args, topics.app_id)
+    described = ensure_topics(settings, topics)
+    partitions = described[topics.classifications]
+    state = Path(
+        args.state or os.environ.get("TALLY_STATE_DIR") or Path("tally-state") / topics.app_id
+    )
+    state.mkdir(parents=True, exist_ok=True)
+    options = WorkerOptions(
+        topics=topics,
+        settings=settings,
+        datadir=state.resolve(),
+        partitions=partitions,
+        web_port=args.web_port,
+        web_host=args.web_host,
+        batch_max=args.batch_max,
+        batch_within=args.batch_ms / 1000.0,
+    )
+    app, _ = create_app(options)
+    worker = faust.Worker(app, loglevel=args.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,115 @@
+"""point_reducer_hdbscan: hand examples (expected values from the 5.3.1 oracle) and edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import InvalidParameterError
+from core.registry import ExtractRecord, get_reducer
+from tests.core.golden_support import differences
+
+EXTRACTS = [
+    {"frame0": {"T0_tool0_x": [1, 2, 3, 50, 51], "T0_tool0_y": [1, 2, 1, 50, 52]}},
+    {"frame0": {"T0_tool0_x": [2, 52, 200, 2.5], "T0_tool0_y": [2, 51, 0, 1.5]}},
+    {"frame0": {"T0_tool0_x": [1.5, 49], "T0_tool0_y": [1.8, 50.5]}},
+]
+
+
+def _reduce(extracts, **kwargs):
+    spec = get_reducer("point_reducer_hdbscan")
+    records = [ExtractRecord(e, user_id=i) for i, e in enumerate(extracts)]
+    return spec(records, spec.parse_params(kwargs))
+
+
+def test_oracle_example_eom():
+    out = _reduce(EXTRACTS, min_cluster_size=3, min_samples=2)
+    expected = {
+        "frame0": {
+            "T0_tool0_points_x": [1.0, 2.0, 3.0, 50.0, 51.0, 2.0, 52.0, 200.0, 2.5, 1.5, 49.0],
+            "T0_tool0_points_y": [1.0, 2.0, 1.0, 50.0, 52.0, 2.0, 51.0, 0.0, 1.5, 1.8, 50.5],
+            "T0_tool0_cluster_labels": [0, 0, 0, 1, 1, 0, 1, -1, 0, 0, 1],
+            "T0_tool0_cluster_probabilities": [
+                0.5708263279047432, 1.0, 0.7615773105863907, 1.0, 1.0, 1.0, 1.0, 0.0,
+                0.7615773105863907, 1.0, 1.0,
+            ],
+            "T0_tool0_clusters_count": [6, 4],
+            "T0_tool0_clusters_x": [2.0, 50.5],
+            "T0_tool0_clusters_y": [1.55, 50.875],
+            "T0_tool0_clusters_var_x": [0.42051742909786877, 1.6666666666666665],
+            "T0_tool0_clusters_var_y": [0.20037266672909257, 0.7291666666666666],
+            "T0_tool0_clusters_var_x_y": [-0.06034999245952596, 0.5833333333333333],
+        }
+    }  # fmt: skip
+    assert not differences(out, expected)
+
+
+def test_oracle_example_leaf_weighted_variances():
+    frame = _reduce(EXTRACTS, min_cluster_size=3, min_samples=3, cluster_selection_method="leaf")[
+        "frame0"
+    ]
+    assert frame["T0_tool0_clusters_var_x"] == pytest.approx(
+        [0.3268741846676298, 1.6295146066661061]
+    )
+    assert frame["T0_tool0_clusters_var_x_y"] == pytest.approx(
+        [-0.03429352288855209, 0.5786893258332633]
+    )
+    # the centre is the plain mean although the variances are weighted
+    assert frame["T0_tool0_clusters_x"] == [2.0, 50.5]
+
+
+def test_weighted_covariance_formula():
+    frame = _reduce(EXTRACTS, min_cluster_size=3, min_samples=2)["frame0"]
+    labels = np.array(frame["T0_tool0_cluster_labels"])
+    w = np.array(frame["T0_tool0_cluster_probabilities"])[labels == 0]
+    x = np.array(frame["T0_tool0_points_x"])[labels == 0]
+    v1, v2 = w.sum(), (w**2).sum()
+    mean = (w * x).sum() / v1
+    assert frame["T0_tool0_clusters_var_x"][0] == pytest.approx(
+        (w * (x - mean) ** 2).sum() / (v1 - v2 / v1)
+    )
+
+
+def test_below_min_cluster_size_gives_integer_zero_probabilities():
+    assert _reduce([{"frame0": {"T0_tool0_x": [1, 2], "T0_tool0_y": [1, 1]}}]) == {
+        "frame0": {
+            "T0_tool0_points_x": [1, 2],
+            "T0_tool0_points_y": [1, 1],
+            "T0_tool0_cluster_labels": [-1, -1],
+            "T0_tool0_cluster_probabilities": [0, 0],
+        }
+    }
+
+
+def test_min_samples_above_the_number_of_points_is_a_parameter_error():
+    # The reference lets sklearn raise a bare ValueError here.
+    with pytest.raises(InvalidParameterError, match="min_samples"):
+        _reduce([{"frame0": {"T0_tool0_x": [1, 2], "T0_tool0_y": [1, 1]}}], min_cluster_size=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_cluster_size": 1},
+        {"cluster_selection_method": "excess"},
+        {"allow_single_cluster": "no"},
+    ],
+)
+def test_bad_parameters_raise(kwargs):
+    with pytest.raises(InvalidParameterError):
+        get_reducer("point_reducer_hdbscan").parse_params(kwargs)
+
+
+def test_details_use_the_same_subtask_step():
+    extracts = [
+        {"frame0": {"T0_tool0_x": [1, 60], "T0_tool0_y": [1, 60], "T0_tool0_details": [[{"a": 1}], [{"b": 1}]]}}
+        for _ in range(3)
+    ]  # fmt: skip
+    frame = _reduce(
+        extracts,
+        min_cluster_size=2,
+        min_samples=1,
+        details={"T0_tool0": ["question_reducer"]},
+    )["frame0"]
+    assert frame["T0_tool0_cluster_labels"] == [0, 1, 0, 1, 0, 1]
+    assert frame["T0_tool0_clusters_details"] == [[{"a": 3}], [{"b": 3}]]

@@ -1,0 +1,66 @@
+"""The ``tally`` command line, one module per subcommand under ``tally/commands/``.
+
+``config``, ``extract`` and ``reduce`` are drop-ins for ``panoptes_aggregation`` (same arguments,
+file names and CSV layouts); the other subcommands run the simulator and the stream.
+
+Exit status: 0 success, 1 bad input (the message says what is wrong and how to fix it),
+2 usage error (unknown option, missing argument, nonexistent path).
+
+>>> main(["--help"])  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+SystemExit: 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core.errors import TallyError
+from tally.commands import config, export, extract, reduce, replay, simulate, worker, workflow
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (config, extract, reduce, simulate, workflow, worker, replay, export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tally",
+        description=(
+            "Aggregate Zooniverse (Panoptes) classifications: a faster drop-in for the "
+            "panoptes_aggregation command. The workshop recipe is: tally config (workflow export "
+            "-> YAML configs), tally extract (classification export -> extraction CSVs), "
+            "tally reduce (extraction CSV -> reduction CSV)."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tally`` with ``argv`` (default: the process arguments); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except TallyError as exc:
+        print(f"tally {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the output directory is not writable
+        print(f"tally {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"tally {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

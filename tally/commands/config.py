@@ -1,0 +1,192 @@
+"""``tally config``: workflow export -> extractor, reducer and task-label YAML configs.
+
+A drop-in for ``panoptes_aggregation config``: same arguments, file names
+(``Extractor_config_workflow_<id>_V<version>.yaml``,
+``Reducer_config_workflow_<id>_V<version>_<extractor_key>.yaml``,
+``Task_labels_workflow_<id>_V<version>.yaml``) and YAML text (PyYAML, keys sorted, block style,
+indent 4, as the reference writes them). The configuration itself comes from
+:func:`core.workflow_config.build_config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.workflow_config import build_config
+from tally.commands.extract import existing_dir
+from tally.errors import InputError
+from tally.tables import CsvSource, missing_columns_error
+
+__all__ = ["add_parser", "run", "write_configs"]
+
+REQUIRED_COLUMNS = ("workflow_id", "version", "minor_version", "tasks", "strings")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "config",
+        help="make extractor and reducer configs from a workflow export",
+        description=(
+            "Make the configuration files for extraction and reduction from a Panoptes workflow "
+            "export: Extractor_config_workflow_<id>_V<version>.yaml, one "
+            "Reducer_config_workflow_<id>_V<version>_<extractor>.yaml per extractor and "
+            "Task_labels_workflow_<id>_V<version>.yaml. The config is built from the highest "
+            "matching workflow version."
+        ),
+    )
+    parser.add_argument(
+        "workflow_csv", help="the workflow export (CSV) from the project's Data Exports page"
+    )
+    parser.add_argument("workflow_id", type=_workflow_id, help="the workflow ID to configure")
+    parser.add_argument(
+        "-v",
+        "--version",
+        help=(
+            "the workflow version: a major version (e.g. 3) takes every 3.x, a full version "
+            "(e.g. 3.14) only that one (default: the latest version)"
+        ),
+    )
+    parser.add_argument(
+        "--min_version",
+        help="lowest workflow version to extract, inclusive (3 or 3.14); overrides -v",
+    )
+    parser.add_argument(
+        "--max_version",
+        help="highest workflow version to extract, inclusive (3 or 3.14); overrides -v",
+    )
+    parser.add_argument(
+        "-k",
+        "--keywords",
+        type=_json_object,
+        default={},
+        help=(
+            "keywords added to a task's extractor entries, as JSON, e.g. "
+            '\'{"T0": {"dot_freq": "line"}}\' (double quotes inside)'
+        ),
+    )
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=".",
+        type=existing_dir,
+        help="existing directory for the config files (default: .)",
+    )
+    parser.add_argument(
+        "-vv", "--verbose", action="store_true", help="say which version the config was built from"
+    )
+    parser.set_defaults(run=run)
+
+
+def _workflow_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer workflow ID, got {text!r}") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f'not valid JSON ({exc.msg}); write e.g. \'{{"T0": {{"dot_freq": "line"}}}}\''
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of task ids, got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    write_configs(
+        args.workflow_csv,
+        args.workflow_id,
+        version=args.version,
+        min_version=args.min_version,
+        max_version=args.max_version,
+        keywords=args.keywords,
+        output_dir=args.dir,
+        verbose=args.verbose,
+    )
+    return 0
+
+
+def read_workflow_rows(path: str) -> list[dict[str, str]]:
+    with CsvSource(path, what="Panoptes workflow export") as source:
+        header = source.header
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise missing_columns_error(source.path, missing, header, "Panoptes workflow export")
+        rows = []
+        for row in source:
+            if len(row) != len(header):
+                raise InputError(
+                    f"{source.path}, line {source.line_number}: {len(row)} fields where the header "
+                    f"has {len(header)}"
+                )
+            rows.append(dict(zip(header, row, strict=True)))
+    if not rows:
+        raise InputError(f"{path} has a header but no workflow rows")
+    return rows
+
+
+def dump_yaml(document: Any, path: Path) -> None:
+    """Write ``document`` exactly as the reference does (sorted keys, block style, indent 4)."""
+    with open(path, "w", encoding="utf-8") as stream:
+        yaml.dump(document, stream=stream, default_flow_style=False, indent=4)
+
+
+def write_configs(
+    workflow_csv: str,
+    workflow_id: int,
+    *,
+    version: str | None = None,
+    min_version: str | None = None,
+    max_version: str | None = None,
+    keywords: dict[str, Any] | None = None,
+    output_dir: str = ".",
+    verbose: bool = False,
+) -> list[Path]:
+    """Build the configs for ``workflow_id`` and write them into ``output_dir``; return the paths."""
+    rows = read_workflow_rows(workflow_csv)
+    config = build_config(
+        rows,
+        workflow_id,
+        version=version,
+        min_version=min_version,
+        max_version=max_version,
+        keywords=keywords or {},
+    )
+    if verbose:
+        if version is None and min_version is None and max_version is None:
+            print(
+                f"tally config: warning: no workflow version was specified, defaulting to version "
+                f"{config.version_label}",
+                file=sys.stderr,
+            )
+        elif len(config.matched_versions) > 1:
+            print(
+                f"tally config: warning: a workflow version range was specified "
+                f"({', '.join(config.matched_versions)}); the configuration is based on "
+                f"{config.version_label}",
+                file=sys.stderr,
+            )
+    written = []
+    labels = {
+        config.extractor_file_name: "Extractor config",
+        config.task_labels_file_name: "task key look up table",
+    }
+    for name, document in config.files().items():
+        path = Path(os.path.abspath(output_dir)) / name
+        dump_yaml(document, path)
+        print(f"Saving {labels.get(name, 'Reducer config')} to:\n{path}")
+        if name != config.task_labels_file_name:
+            print()
+        written.append(path)
+    return written

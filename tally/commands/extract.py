@@ -1,0 +1,591 @@
+"""``tally extract``: classification export + extractor config -> one extraction CSV per extractor.
+
+A drop-in for ``panoptes_aggregation extract``: same arguments, file names
+(``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: rows are read one at
+a time, parsed with orjson and extracted in chunks (in ``-c`` worker processes), and extracts are
+spilled to a temporary file until the column set is known; the output keeps the input order
+whatever ``-c`` is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.classification import Classification
+from core.csv_layout import (
+    DATA_PREFIX,
+    EXTRACT_INFO_COLUMNS,
+    NA_STRINGS,
+    ColumnStats,
+    ReadKinds,
+    flatten,
+    format_cell,
+    order_columns,
+    reformat_cell,
+    with_version,
+)
+from core.errors import AnnotationParseError, TallyError
+from core.pipeline import Pipeline
+from core.workflow_config.versions import WorkflowVersion
+from tally.errors import InputError
+from tally.parallel import ordered_map
+from tally.progress import progress_bar
+from tally.tables import CsvSource, Spill, atomic_csv_writer, load_yaml, missing_columns_error
+
+__all__ = ["VersionFilter", "add_parser", "extract_file", "run"]
+
+REQUIRED_COLUMNS = (
+    "classification_id",
+    "workflow_id",
+    "workflow_version",
+    "created_at",
+    "annotations",
+    "metadata",
+    "subject_ids",
+)
+#: Columns copied into every extract row, in the layout's order (``task`` and ``extractor`` come
+#: from the config). ``user_name`` and ``user_id`` are optional: some exports lack them.
+INFO_SOURCES = (
+    "classification_id",
+    "user_name",
+    "user_id",
+    "workflow_id",
+    "created_at",
+    "subject_ids",
+)
+#: Extractor-config keywords the batch wrapper handles itself rather than the extractor.
+WRAPPER_KEYWORDS = ("no_version",)
+CHUNK_ROWS = 400
+SHOW_FIRST_IDS = 5
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "extract",
+        help="extract data from a Panoptes classification export",
+        description=(
+            "Extract data from a Panoptes classification export with the extractors of an "
+            "extractor config (as written by `tally config`). Writes one CSV per extractor key, "
+            "named <extractor_key>_<output>.csv, with the columns classification_id, user_name, "
+            "user_id, workflow_id, task, created_at, subject_id, extractor, data.*. Rows that "
+            "cannot be extracted are skipped and summarised at the end (see --strict)."
+        ),
+    )
+    parser.add_argument(
+        "classification_csv",
+        help="the classification export (CSV) from the project's Data Exports page",
+    )
+    parser.add_argument("extractor_config", help="the extractor config (YAML)")
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=".",
+        type=existing_dir,
+        help="existing directory for the output files (default: .)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="extractions",
+        help="base name of the output files; an extension is dropped (default: extractions)",
+    )
+    parser.add_argument(
+        "-O",
+        "--order",
+        action="store_true",
+        help="sort the data.* columns alphabetically, data.choice first",
+    )
+    parser.add_argument(
+        "-c",
+        "--cpu_count",
+        type=positive_int,
+        default=1,
+        help="worker processes for extraction; the output order does not depend on it (default: 1)",
+    )
+    parser.add_argument(
+        "-vv", "--verbose", action="store_true", help="print every skipped classification and why"
+    )
+    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first row that cannot be extracted instead of skipping it",
+    )
+    parser.set_defaults(run=run)
+
+
+def existing_dir(text: str) -> str:
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"path does not exist: {text!r}")
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"path is not a directory: {text!r}")
+    return os.path.abspath(text)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = extract_file(
+        args.classification_csv,
+        args.extractor_config,
+        output_dir=args.dir,
+        output_name=args.output,
+        order=args.order,
+        cpu_count=args.cpu_count,
+        verbose=args.verbose,
+        hide_bar=args.hide_bar,
+        strict=args.strict,
+    )
+    for path in paths:
+        print(f"Saved extractions to {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionFilter:
+    """The workflow versions an extractor config covers, as the reference reads ``workflow_version``.
+
+    ``'16.55'`` means exactly 16.55; a major-only ``'16'`` means 16 up to and including 17;
+    ``{min, max}`` is inclusive, with a major-only ``max`` raised to the next major.
+
+    >>> f = VersionFilter.from_config("16")
+    >>> [v in f for v in ("15.9", "16.1", "16.55", "17", "17.1")]
+    [False, True, True, True, False]
+    >>> "14.6" in VersionFilter.from_config({"min": "14.55"})
+    False
+    """
+
+    minimum: WorkflowVersion | None = None
+    maximum: WorkflowVersion | None = None
+    text: str = "any version"
+
+    @classmethod
+    def from_config(cls, spec: Any) -> VersionFilter:
+        if spec is None:
+            return cls()
+        if isinstance(spec, Mapping):
+            low = _config_version(spec.get("min"), "workflow_version.min")
+            high = _config_version(spec.get("max"), "workflow_version.max")
+            if high is not None and high.is_major_only:
+                high = WorkflowVersion((high.major + 1,))
+            return cls(low, high, f"{spec.get('min', '-')} to {spec.get('max', '-')}")
+        version = _config_version(spec, "workflow_version")
+        assert version is not None
+        if version.is_major_only:
+            return cls(
+                version, WorkflowVersion((version.major + 1,)), f"{spec} (every {version.major}.x)"
+            )
+        return cls(version, version, str(spec))
+
+    def __contains__(self, text: str) -> bool:
+        version = WorkflowVersion.parse(text)
+        if self.minimum is not None and version < self.minimum:
+            return False
+        return not (self.maximum is not None and version > self.maximum)
+
+
+def _config_version(value: Any, where: str) -> WorkflowVersion | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        raise InputError(
+            f"{where} is the number {value!r}; write it as text ('{value}') so that trailing "
+            "zeros survive (16.50 is not 16.5)"
+        )
+    try:
+        return WorkflowVersion.parse(str(value))
+    except TallyError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractPlan:
+    """The parsed extractor config: which extractor runs on which task, for which rows."""
+
+    workflow_id: int
+    versions: VersionFilter
+    document: dict[str, Any]  # the config with wrapper keywords removed (sent to workers)
+    no_version: tuple[bool, ...]  # per entry, in Pipeline order
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.document["extractor_config"])
+
+
+def load_plan(path: str) -> ExtractPlan:
+    document = load_yaml(path, "extractor config")
+    if not isinstance(document, Mapping) or not isinstance(
+        document.get("extractor_config"), Mapping
+    ):
+        raise InputError(
+            f"{path}: an extractor config must be a YAML mapping with 'workflow_id', "
+            "'workflow_version' and 'extractor_config' (as written by `tally config`)"
+        )
+    stripped: dict[str, list[dict[str, Any]]] = {}
+    no_version: list[bool] = []
+    for key, entries in document["extractor_config"].items():
+        if not isinstance(entries, list):
+            raise InputError(f"{path}: extractor_config.{key} must be a list of task entries")
+        stripped[key] = []
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, Mapping) or "task" not in entry:
+                raise InputError(
+                    f"{path}: extractor_config.{key}[{position}] must be a mapping with a 'task' key"
+                )
+            kept = {k: v for k, v in entry.items() if k not in WRAPPER_KEYWORDS}
+            stripped[key].append(kept)
+            no_version.append(bool(entry.get("no_version", False)))
+    clean = {**document, "extractor_config": stripped}
+    try:
+        pipeline = Pipeline.from_configs(clean, [])
+    except TallyError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    versions = VersionFilter.from_config(document.get("workflow_version"))
+    return ExtractPlan(pipeline.workflow_id, versions, clean, tuple(no_version))
+
+
+# ------------------------------------------------------------------------------------------
+# the per-chunk work (runs in worker processes)
+
+
+@dataclasses.dataclass
+class ChunkResult:
+    rows: dict[str, list[tuple[tuple[str, ...], str, dict[str, Any]]]]
+    stats: dict[str, ColumnStats]
+    skips: list[tuple[int, str, str, str]]  # (row number, classification id, reason, detail)
+    count: int
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(document: dict[str, Any], no_version: tuple[bool, ...]) -> None:
+    pipeline = Pipeline.from_configs(document, [])
+    _WORKER["entries"] = [
+        (entry, flag) for entry, flag in zip(pipeline.extractors, no_version, strict=True)
+    ]
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # NaN/Infinity literals and integers beyond 64 bits, which Python's json accepts
+        return json.loads(text)
+
+
+def _extract_chunk(chunk: list[tuple[int, tuple[str, ...], str, str]]) -> ChunkResult:
+    entries = _WORKER["entries"]
+    out: dict[str, list[Any]] = {}
+    stats: dict[str, ColumnStats] = {}
+    skips: list[tuple[int, str, str, str]] = []
+    for row_number, info, annotations_text, metadata_text in chunk:
+        cid = info[0]
+        parsed = []
+        for column, text in (("annotations", annotations_text), ("metadata", metadata_text)):
+            if text in NA_STRINGS:
+                skips.append((row_number, cid, f"empty {column}", f"the {column} cell is empty"))
+                break
+            try:
+                parsed.append(_loads(text))
+            except ValueError as exc:
+                skips.append((row_number, cid, f"invalid JSON in {column}", str(exc)))
+                break
+        if len(parsed) != 2:
+            continue
+        try:
+            classification = Classification.from_export(parsed[0], parsed[1], classification_id=cid)
+        except AnnotationParseError as exc:
+            skips.append((row_number, cid, "malformed annotations", str(exc)))
+            continue
+        for entry, no_version in entries:
+            try:
+                result = entry.spec(classification, entry.params)
+            except AnnotationParseError as exc:
+                skips.append(
+                    (row_number, cid, f"{entry.key} could not read task {entry.task}", str(exc))
+                )
+                continue
+            except Exception as exc:  # noqa: BLE001 - the reference skips any failing extract too
+                skips.append(
+                    (
+                        row_number,
+                        cid,
+                        f"{entry.key} failed on task {entry.task}",
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                )
+                continue
+            items = result if isinstance(result, list) else [result]
+            if not no_version:
+                items = with_version(items)
+            rows = out.setdefault(entry.key, [])
+            column_stats = stats.setdefault(entry.key, ColumnStats())
+            for item in items:
+                flat = flatten(item)
+                column_stats.add(flat)
+                rows.append((info, entry.task, flat))
+    return ChunkResult(out, stats, skips, len(chunk))
+
+
+# ------------------------------------------------------------------------------------------
+# the command
+
+
+@dataclasses.dataclass
+class _SkipSummary:
+    counts: Counter = dataclasses.field(default_factory=Counter)
+    ids: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    rows: set[int] = dataclasses.field(default_factory=set)
+
+    def add(self, row_number: int, cid: str, reason: str) -> None:
+        self.counts[reason] += 1
+        self.rows.add(row_number)
+        ids = self.ids.setdefault(reason, [])
+        if len(ids) < SHOW_FIRST_IDS:
+            ids.append(cid)
+
+    def report(self, total: int) -> str:
+        lines = [
+            f"skipped {len(self.rows)} of {total} classifications (rows kept for other extractors where possible):"
+        ]
+        for reason, n in self.counts.most_common():
+            more = ", ..." if n > len(self.ids[reason]) else ""
+            lines.append(
+                f"  {n} x {reason} (classification ids {', '.join(self.ids[reason])}{more})"
+            )
+        lines.append("  (run with -vv to print each one, or --strict to stop at the first)")
+        return "\n".join(lines)
+
+
+def _workflow_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def extract_file(
+    classification_csv: str,
+    extractor_config: str,
+    *,
+    output_dir: str = ".",
+    output_name: str = "extractions",
+    order: bool = False,
+    cpu_count: int = 1,
+    verbose: bool = False,
+    hide_bar: bool = False,
+    strict: bool = False,
+) -> list[Path]:
+    """Run the extractor config over the export; return the CSV files written, in config order."""
+    plan = load_plan(extractor_config)
+    base, _ = os.path.splitext(output_name)
+    with (
+        CsvSource(classification_csv, what="Panoptes classification export") as source,
+        tempfile.TemporaryDirectory(prefix=".tally-extract-", dir=output_dir) as tmp,
+    ):
+        header = source.header
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise missing_columns_error(
+                source.path, missing, header, "Panoptes classification export"
+            )
+        position = {name: header.index(name) for name in header[::-1]}  # first occurrence wins
+        info_index = [position.get(name) for name in INFO_SOURCES]
+        i_workflow, i_version = position["workflow_id"], position["workflow_version"]
+        i_annotations, i_metadata = position["annotations"], position["metadata"]
+        width = len(header)
+        kinds = ReadKinds(INFO_SOURCES)
+        workflows_seen: Counter[str] = Counter()
+        versions_seen: Counter[str] = Counter()
+        workflow_match: dict[str, bool] = {}
+        version_match: dict[str, bool | None] = {}
+        summary = _SkipSummary()
+        spills = {key: Spill(Path(tmp) / f"{n}.spill") for n, key in enumerate(plan.keys)}
+        stats = {key: ColumnStats() for key in plan.keys}
+        total_rows = 0
+        matched = 0
+
+        def bad_row(row_number: int, cid: str, reason: str, detail: str) -> None:
+            if strict:
+                raise InputError(
+                    f"{source.path}: classification {cid} (data row {row_number + 1}): {reason}: {detail}"
+                )
+            if verbose:
+                print(f"skipped classification {cid}: {reason}: {detail}", file=sys.stderr)
+            summary.add(row_number, cid, reason)
+
+        def chunks() -> Iterator[list[tuple[int, tuple[str, ...], str, str]]]:
+            nonlocal total_rows, matched
+            chunk: list[tuple[int, tuple[str, ...], str, str]] = []
+            for row_number, row in enumerate(source):
+                total_rows += 1
+                if len(row) != width:
+                    cid = (
+                        row[position["classification_id"]]
+                        if len(row) > position["classification_id"]
+                        else "?"
+                    )
+                    bad_row(
+                        row_number,
+                        cid,
+                        "malformed CSV row",
+                        f"{len(row)} fields where the header has {width} (line {source.line_number})",
+                    )
+                    continue
+                info = tuple("" if i is None else row[i] for i in info_index)
+                kinds.add(info)
+                workflow = row[i_workflow]
+                hit = workflow_match.get(workflow)
+                if hit is None:
+                    hit = workflow_match[workflow] = _workflow_number(workflow) == plan.workflow_id
+                workflows_seen[workflow] += 1
+                if not hit:
+                    continue
+                version = row[i_version]
+                versions_seen[version] += 1
+                ok = version_match.get(version, False)
+                if version not in version_match:
+                    try:
+                        ok = version_match[version] = version in plan.versions
+                    except TallyError:
+                        ok = version_match[version] = None
+                if ok is None:
+                    bad_row(row_number, info[0], "invalid workflow_version", repr(version))
+                    continue
+                if not ok:
+                    continue
+                matched += 1
+                chunk.append((row_number, info, row[i_annotations], row[i_metadata]))
+                if len(chunk) >= CHUNK_ROWS:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        bar = progress_bar(
+            "Extracting", total=source.size, unit="B", hide=hide_bar, unit_scale=True
+        )
+        done_bytes = 0
+        with bar:
+            for result in ordered_map(
+                _extract_chunk,
+                chunks(),
+                workers=cpu_count,
+                initializer=_init_worker,
+                initargs=(plan.document, plan.no_version),
+            ):
+                for row_number, cid, reason, detail in result.skips:
+                    bad_row(row_number, cid, reason, detail)
+                for key, rows in result.rows.items():
+                    spills[key].append(rows)
+                    stats[key].merge(result.stats[key])
+                now = source.position()
+                bar.update(now - done_bytes)
+                done_bytes = now
+                bar.set_postfix(classifications=matched, skipped=len(summary.rows), refresh=False)
+        if matched == 0:
+            raise _no_match_error(source.path, total_rows, plan, workflows_seen, versions_seen)
+        info_kinds = kinds.kinds()
+        written = []
+        for key in plan.keys:
+            path = Path(output_dir) / f"{key}_{base}.csv"
+            n = _write_extract_csv(path, key, spills[key], stats[key], info_kinds, order)
+            if n == 0:
+                tasks = ", ".join(str(e["task"]) for e in plan.document["extractor_config"][key])
+                print(
+                    f"note: {key} produced no extracts (task {tasks}); {path.name} has only the header",
+                    file=sys.stderr,
+                )
+            written.append(path)
+    if summary.rows:
+        print(f"tally extract: {summary.report(matched)}", file=sys.stderr)
+    return written
+
+
+def _no_match_error(
+    path: Path, total_rows: int, plan: ExtractPlan, workflows: Counter[str], versions: Counter[str]
+) -> InputError:
+    if total_rows == 0:
+        return InputError(f"{path} has a header but no classification rows")
+    if not versions:
+        present = ", ".join(
+            f"{w} ({n} rows)" for w, n in sorted(workflows.items(), key=lambda kv: -kv[1])[:20]
+        )
+        return InputError(
+            f"no classifications of workflow {plan.workflow_id} in {path}; workflow ids present: {present}"
+        )
+
+    def version_key(item: tuple[str, int]) -> Any:
+        try:
+            return (0, WorkflowVersion.parse(item[0]))
+        except TallyError:
+            return (1, item[0])
+
+    listed = sorted(versions.items(), key=version_key)
+    present = ", ".join(f"{v} ({n} rows)" for v, n in listed[:30])
+    if len(listed) > 30:
+        present += f", ... ({len(listed)} versions)"
+    return InputError(
+        f"no classifications of workflow {plan.workflow_id} match workflow_version "
+        f"{plan.versions.text} in {path}; versions present: {present}. Edit workflow_version in "
+        "the extractor config (e.g. '16.55', '16' for every 16.x, or {min: '16.1', max: '17.2'})"
+    )
+
+
+def _write_extract_csv(
+    path: Path,
+    key: str,
+    spill: Spill,
+    stats: ColumnStats,
+    info_kinds: Mapping[str, str],
+    order: bool,
+) -> int:
+    data_columns = stats.columns()
+    header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in data_columns]
+    if order:
+        header = order_columns(header, front=("choice",))
+    ordered_data = [c[len(DATA_PREFIX) :] for c in header[len(EXTRACT_INFO_COLUMNS) :]]
+    data_kinds = stats.kinds()
+    column_kinds = [data_kinds[c] for c in ordered_data]
+    source_kinds = [info_kinds[name] for name in INFO_SOURCES]
+    n = 0
+    with atomic_csv_writer(path, header) as writer:
+        for chunk in spill:
+            lines = []
+            for info, task, flat in chunk:
+                cid, user_name, user_id, workflow_id, created_at, subject = (
+                    reformat_cell(text, kind) for text, kind in zip(info, source_kinds, strict=True)
+                )
+                line = [cid, user_name, user_id, workflow_id, task, created_at, subject, key]
+                line.extend(
+                    format_cell(flat.get(c), kind)
+                    for c, kind in zip(ordered_data, column_kinds, strict=True)
+                )
+                lines.append(line)
+            writer.writerows(lines)
+            n += len(lines)
+    return n

@@ -1,0 +1,685 @@
+"""``tally reduce``: extraction CSV + reducer config -> one reduction CSV.
+
+A drop-in for ``panoptes_aggregation reduce``: same arguments, file name
+(``<reducer_name>_<output>.csv``) and CSV layout. Every subject is reduced for every task found
+in the file (groups without extracts too, as the reference does), subjects in ascending order,
+each group's extracts ordered by ``created_at``.
+
+How it scales: the file is read once, its rows spilled to a temporary file and routed into
+buckets of consecutive subjects; each bucket (at most a few tens of MB) is grouped by subject
+in one pass and reduced in a worker process (``-c``), buckets in subject order. Memory is bounded
+by the bucket size, not the file size; the reference instead scans the whole table once per
+(subject, task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import math
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.csv_layout import (
+    DATA_PREFIX,
+    NA_STRINGS,
+    REDUCE_INFO_COLUMNS,
+    ColumnStats,
+    ReadKinds,
+    convert_cell,
+    flatten,
+    format_cell,
+    order_columns,
+    python_literal,
+    reformat_cell,
+    unflatten,
+    with_version,
+)
+from core.errors import TallyError
+from core.registry import ExtractRecord, get_reducer
+from core.repeats import REPEAT_MODES, select_repeats, time_key
+from tally.commands.extract import existing_dir, positive_int
+from tally.errors import InputError
+from tally.parallel import ordered_map
+from tally.progress import progress_bar
+from tally.tables import CsvSource, Spill, atomic_csv_writer, load_yaml, missing_columns_error
+
+__all__ = ["add_parser", "reduce_file", "run"]
+
+REQUIRED_COLUMNS = ("subject_id", "task", "created_at", "workflow_id")
+WRAPPER_KEYWORDS = ("no_version",)
+JOURNAL_HEADER = ["subject_id", "workflow_id", "task", "reducer", "data"]
+_JOURNAL_NAMES = {"nan": math.nan, "inf": math.inf, "null": None, "true": True, "false": False}
+SPILL_ROWS = 2000
+BUCKET_BYTES = 32 << 20
+SUBJECTS_PER_BUCKET = 2000
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reduce",
+        help="reduce an extraction CSV, subject by subject",
+        description=(
+            "Reduce the extracts of an extraction CSV (from `tally extract`) with the one reducer "
+            "of a reducer config. Writes <reducer_name>_<output>.csv with the columns subject_id, "
+            "workflow_id, task, reducer, data.*: one row per subject and task (list reductions "
+            "give one row per element)."
+        ),
+    )
+    parser.add_argument("extracted_csv", help="the extraction CSV")
+    parser.add_argument("reducer_config", help="the reducer config (YAML) with exactly one reducer")
+    parser.add_argument(
+        "-F",
+        "--filter",
+        choices=REPEAT_MODES,
+        default="first",
+        help=(
+            "which classifications to keep when a volunteer (by user_name, so anonymous "
+            "sessions too) classified a subject more than once: their first, their last, or all "
+            "(default: first). panoptes_aggregation 5.3.1 ignores this option and always uses all"
+        ),
+    )
+    parser.add_argument(
+        "-O",
+        "--order",
+        action="store_true",
+        help="sort the data.* columns alphabetically, data.choice, data.total_vote_count, data.choice_count first",
+    )
+    parser.add_argument(
+        "-c",
+        "--cpu_count",
+        type=positive_int,
+        default=1,
+        help="worker processes for reduction; the output does not depend on it (default: 1)",
+    )
+    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=".",
+        type=existing_dir,
+        help="existing directory for the output file (default: .)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="reductions",
+        help="base name of the output file; an extension is dropped (default: reductions)",
+    )
+    parser.add_argument(
+        "-s",
+        "--stream",
+        action="store_true",
+        help=(
+            "write each subject's reductions to the output file as soon as they are done; if the "
+            "run stops, running it again resumes after the subjects already written. The "
+            "finished file is identical to one written without -s"
+        ),
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = reduce_file(
+        args.extracted_csv,
+        args.reducer_config,
+        filter=args.filter,
+        output_name=args.output,
+        output_dir=args.dir,
+        order=args.order,
+        stream=args.stream,
+        cpu_count=args.cpu_count,
+        hide_bar=args.hide_bar,
+    )
+    print(f"Saved reductions to {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class ReducerPlan:
+    name: str
+    keywords: dict[str, Any]
+    no_version: bool
+
+
+def load_plan(path: str) -> ReducerPlan:
+    document = load_yaml(path, "reducer config")
+    section = document.get("reducer_config") if isinstance(document, Mapping) else None
+    if not isinstance(section, Mapping) or len(section) != 1:
+        found = (
+            f"{len(section)} reducers"
+            if isinstance(section, Mapping)
+            else "no 'reducer_config' mapping"
+        )
+        raise InputError(
+            f"{path}: a reducer config must hold exactly one reducer under 'reducer_config' "
+            f"(e.g. reducer_config: {{question_reducer: {{}}}}), found {found}"
+        )
+    ((name, keywords),) = section.items()
+    if keywords is None:
+        keywords = {}
+    if not isinstance(keywords, Mapping):
+        raise InputError(f"{path}: the keywords of {name} must be a mapping, got {keywords!r}")
+    kept = {k: v for k, v in keywords.items() if k not in WRAPPER_KEYWORDS}
+    try:
+        spec = get_reducer(str(name))
+        spec.parse_params(kept)
+    except TallyError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return ReducerPlan(str(name), kept, bool(keywords.get("no_version", False)))
+
+
+# ------------------------------------------------------------------------------------------
+# ordering keys (pandas sort_values(['subject_id', 'created_at']), NaN last, stable)
+
+
+def subject_sort_key(kind: str) -> Callable[[str], Any]:
+    """Sort key for raw subject cells in a column pandas reads as ``kind``."""
+    if kind in ("int", "float"):
+
+        def numeric(text: str) -> Any:
+            return (1, 0.0) if text in NA_STRINGS else (0, float(text))
+
+        return numeric
+
+    def textual(text: str) -> Any:
+        return (1, "") if text in NA_STRINGS else (0, text)
+
+    return textual
+
+
+def created_key(text: str) -> Any:
+    return (1, ()) if text in NA_STRINGS else (0, time_key(text))
+
+
+def _numeric_or_none(text: str) -> Any:
+    if text in NA_STRINGS:
+        return (1, 0.0)
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (2, 0.0)
+
+
+class _FirstRows:
+    """The earliest row (in sorted order) per key, under both readings of the subject column."""
+
+    def __init__(self) -> None:
+        self.numeric: dict[str, tuple[Any, Any]] = {}
+        self.textual: dict[str, tuple[Any, Any]] = {}
+
+    def add(self, key: str, subject: str, created: Any, row_number: int, payload: Any) -> None:
+        n = ((_numeric_or_none(subject), created, row_number), payload)
+        t = ((subject_sort_key("str")(subject), created, row_number), payload)
+        if key not in self.numeric or n[0] < self.numeric[key][0]:
+            self.numeric[key] = n
+        if key not in self.textual or t[0] < self.textual[key][0]:
+            self.textual[key] = t
+
+    def ordered(self, subject_kind: str) -> list[tuple[str, Any]]:
+        table = self.numeric if subject_kind in ("int", "float") else self.textual
+        return [(k, v[1]) for k, v in sorted(table.items(), key=lambda kv: kv[1][0])]
+
+
+# ------------------------------------------------------------------------------------------
+# bucket reduction (runs in worker processes)
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketJob:
+    index: int
+    rows_path: str
+    out_path: str
+
+
+@dataclasses.dataclass
+class BucketResult:
+    index: int
+    out_path: str
+    stats: ColumnStats
+    subjects: int
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """What a worker needs to know about the extraction file and the run."""
+
+    header: tuple[str, ...]
+    kinds: dict[str, str]
+    tasks: tuple[tuple[str, str], ...]  # (raw task, output cell)
+    reducer: str
+    keywords: dict[str, Any]
+    no_version: bool
+    repeat_filter: str
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(layout: _Layout) -> None:
+    spec = get_reducer(layout.reducer)
+    header = layout.header
+    index = {name: header.index(name) for name in header[::-1]}
+    data_columns = tuple(
+        (name, i, layout.kinds[name]) for i, name in enumerate(header) if DATA_PREFIX in name
+    )
+    _WORKER.update(
+        layout=layout,
+        spec=spec,
+        params=spec.parse_params(layout.keywords),
+        index=index,
+        data_columns=data_columns,
+    )
+
+
+def _cell(row: Sequence[str], i: int | None, kind: str) -> Any:
+    if i is None:
+        return math.nan
+    value = convert_cell(row[i], kind)
+    return math.nan if value is None else value
+
+
+def _reduce_bucket(job: BucketJob) -> BucketResult:
+    layout: _Layout = _WORKER["layout"]
+    spec = _WORKER["spec"]
+    params = _WORKER["params"]
+    index: dict[str, int] = _WORKER["index"]
+    data_columns = _WORKER["data_columns"]
+    kinds = layout.kinds
+    i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
+    i_user_id, i_user_name = index.get("user_id"), index.get("user_name")
+    i_cid = index.get("classification_id")
+    subject_kind = kinds["subject_id"]
+    groups: dict[str, list[tuple[int, list[str]]]] = {}
+    for row_number, row in Spill(job.rows_path).rows():
+        groups.setdefault(row[i_subject], []).append((row_number, row))
+    stats = ColumnStats()
+    out = Spill(job.out_path)
+    batch: list[tuple[str, str, dict[str, Any]]] = []
+    rows_out = 0
+    sort_key = subject_sort_key(subject_kind)
+    n_subjects = len(groups)
+    for subject in sorted(groups, key=sort_key):
+        members = sorted(groups.pop(subject), key=lambda r: (created_key(r[1][i_created]), r[0]))
+        by_task: dict[str, list[list[str]]] = {}
+        seen: set[tuple[str, ...]] = set()
+        for _, row in members:
+            frozen = tuple(row)
+            if frozen in seen:  # drop_duplicates(): identical rows count once
+                continue
+            seen.add(frozen)
+            by_task.setdefault(row[i_task], []).append(row)
+        subject_cell = reformat_cell(subject, subject_kind)
+        for task, task_cell in layout.tasks:
+            records = []
+            for row in by_task.get(task, ()):
+                data = unflatten(
+                    (name, convert_cell(row[i], kind))
+                    for name, i, kind in data_columns
+                    if row[i] not in NA_STRINGS
+                )
+                user_name = None if i_user_name is None else convert_cell(row[i_user_name], "str")
+                records.append(
+                    ExtractRecord(
+                        data=data,
+                        user_id=_cell(row, i_user_id, kinds.get("user_id", "float")),
+                        created_at=row[i_created],
+                        classification_id=None
+                        if i_cid is None
+                        else _cell(row, i_cid, kinds["classification_id"]),
+                        user_name=user_name,
+                    )
+                )
+            if layout.repeat_filter != "all":
+                records = select_repeats(records, layout.repeat_filter)
+            try:
+                result = spec(records, params)
+            except Exception as exc:  # noqa: BLE001 - re-raised with the group named, picklable
+                raise InputError(
+                    f"{layout.reducer} failed on subject {subject_cell}, task {task_cell} "
+                    f"({len(records)} extracts): {type(exc).__name__}: {exc}"
+                ) from None
+            items = result if isinstance(result, list) else [result]
+            if not layout.no_version:
+                items = with_version(items)
+            for item in items:
+                flat = flatten(item)
+                stats.add(flat)
+                batch.append((subject_cell, task_cell, flat))
+        if len(batch) >= SPILL_ROWS:
+            out.append(batch)
+            rows_out += len(batch)
+            batch = []
+    out.append(batch)
+    rows_out += len(batch)
+    out.close()
+    return BucketResult(job.index, job.out_path, stats, n_subjects, rows_out)
+
+
+# ------------------------------------------------------------------------------------------
+# the stream journal (-s)
+
+
+def _read_journal(path: Path) -> tuple[str, list[list[str]]]:
+    """Classify an existing output file: ``('journal', rows)``, ``('final', rows)`` or ``('none', [])``."""
+    if not path.exists() or path.stat().st_size == 0:
+        return "none", []
+    rows: list[list[str]] = []
+    with CsvSource(path, what="reduction file") as source:
+        header = source.header
+        with contextlib.suppress(InputError):  # a run stopped mid-line: keep what is complete
+            for row in source:
+                if len(row) == len(header):
+                    rows.append(row)
+    if header == JOURNAL_HEADER:
+        return "journal", rows
+    if header[: len(REDUCE_INFO_COLUMNS)] == list(REDUCE_INFO_COLUMNS):
+        return "final", rows
+    raise InputError(
+        f"{path} exists but is not a reduction file (header {', '.join(header[:6])}); "
+        "move it away or choose another -o"
+    )
+
+
+def _rewrite_journal(path: Path, rows: list[list[str]]) -> None:
+    with atomic_csv_writer(path, JOURNAL_HEADER) as writer:
+        writer.writerows(rows)
+
+
+# ------------------------------------------------------------------------------------------
+# the command
+
+
+def reduce_file(
+    extracted_csv: str,
+    reducer_config: str,
+    *,
+    filter: str = "first",  # noqa: A002 - the reference's keyword
+    output_name: str = "reductions",
+    output_dir: str = ".",
+    order: bool = False,
+    stream: bool = False,
+    cpu_count: int = 1,
+    hide_bar: bool = False,
+) -> Path:
+    """Reduce ``extracted_csv`` with the reducer config; return the CSV written."""
+    if filter not in REPEAT_MODES:
+        raise InputError(f"-F/--filter must be one of {', '.join(REPEAT_MODES)}, got {filter!r}")
+    plan = load_plan(reducer_config)
+    base, _ = os.path.splitext(output_name)
+    output_path = Path(output_dir) / f"{plan.name}_{base}.csv"
+    front = ("choice", "total_vote_count", "choice_count")
+
+    done_cells: set[str] = set()
+    state = "none"
+    if stream:
+        state, journal_rows = _read_journal(output_path)
+        if state == "journal":
+            if journal_rows and any(r[3] != plan.name for r in journal_rows):
+                raise InputError(
+                    f"{output_path} is a partial run of another reducer; move it away or choose another -o"
+                )
+            if journal_rows:
+                last = journal_rows[-1][0]  # the last subject may be incomplete: redo it
+                journal_rows = [r for r in journal_rows if r[0] != last]
+                _rewrite_journal(output_path, journal_rows)
+                print("resuming from last run", file=sys.stderr)
+            done_cells = {r[0] for r in journal_rows}
+        elif state == "final":
+            done_cells = {r[0] for r in journal_rows}
+            # A finished file is kept if it already covers every subject (checked below).
+
+    with (
+        CsvSource(extracted_csv, what="extraction CSV") as source,
+        tempfile.TemporaryDirectory(prefix=".tally-reduce-", dir=output_dir) as tmp,
+    ):
+        header = source.header
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise missing_columns_error(
+                source.path, missing, header, "extraction CSV (from `tally extract`)"
+            )
+        index = {name: header.index(name) for name in header[::-1]}
+        i_subject, i_task, i_created, i_workflow = (index[c] for c in REQUIRED_COLUMNS)
+        width = len(header)
+        kinds = ReadKinds(header)
+        counts: Counter[str] = Counter()
+        first_task = _FirstRows()
+        first_row = _FirstRows()
+        rows_spill = Spill(Path(tmp) / "rows.spill")
+        total = 0
+        chunk: list[tuple[int, list[str]]] = []
+        with progress_bar(
+            "Reading", total=source.size, unit="B", hide=hide_bar, unit_scale=True
+        ) as bar:
+            done_bytes = 0
+            for row_number, row in enumerate(source):
+                if len(row) != width:
+                    raise InputError(
+                        f"{source.path}, line {source.line_number}: {len(row)} fields where the header "
+                        f"has {width}; the file is truncated or not a CSV written by `tally extract`"
+                    )
+                total += 1
+                kinds.add(row)
+                subject = row[i_subject]
+                counts[subject] += 1
+                created = created_key(row[i_created])
+                first_task.add(row[i_task], subject, created, row_number, None)
+                first_row.add("", subject, created, row_number, row[i_workflow])
+                chunk.append((row_number, row))
+                if len(chunk) >= SPILL_ROWS:
+                    rows_spill.append(chunk)
+                    chunk = []
+                    now = source.position()
+                    bar.update(now - done_bytes)
+                    done_bytes = now
+            rows_spill.append(chunk)
+            bar.update(source.size - done_bytes)
+        column_kinds = kinds.kinds()
+        subject_kind = column_kinds["subject_id"]
+        tasks = tuple(
+            (task, reformat_cell(task, column_kinds["task"]))
+            for task, _ in first_task.ordered(subject_kind)
+        )
+        workflow_cell = ""
+        if total:
+            ((_, workflow_raw),) = first_row.ordered(subject_kind)
+            workflow_cell = reformat_cell(workflow_raw, column_kinds["workflow_id"])
+        sort_key = subject_sort_key(subject_kind)
+        subjects = sorted(counts, key=sort_key)
+        pending = [s for s in subjects if reformat_cell(s, subject_kind) not in done_cells]
+
+        if stream and state == "final":
+            if not pending:
+                print(f"{output_path} already has every subject; nothing to do", file=sys.stderr)
+                return output_path
+            print(
+                f"{output_path} is a finished reduction without {len(pending)} of the "
+                f"{len(subjects)} subjects; reducing everything again",
+                file=sys.stderr,
+            )
+            pending, state = subjects, "none"
+        if total == 0:
+            print(
+                f"note: {source.path} has no extracts; writing a header-only file", file=sys.stderr
+            )
+
+        layout = _Layout(
+            header=tuple(header),
+            kinds=column_kinds,
+            tasks=tasks,
+            reducer=plan.name,
+            keywords=plan.keywords,
+            no_version=plan.no_version,
+            repeat_filter=filter,
+        )
+        jobs = _route(rows_spill, pending, counts, i_subject, Path(tmp), cpu_count, sort_key)
+        stats = ColumnStats()
+        results: list[BucketResult] = []
+        journal = None
+        if stream:
+            if state != "journal" or not output_path.exists():
+                _rewrite_journal(output_path, [])
+            journal = open(output_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        try:
+            with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
+                for result in ordered_map(
+                    _reduce_bucket,
+                    jobs,
+                    workers=cpu_count,
+                    initializer=_init_worker,
+                    initargs=(layout,),
+                ):
+                    results.append(result)
+                    stats.merge(result.stats)
+                    if journal is not None:
+                        _append_journal(journal, result, workflow_cell, plan.name)
+                    bar.update(result.subjects)
+        finally:
+            if journal is not None:
+                journal.close()
+
+        if stream:
+            _finalize_journal(output_path, Path(tmp), order, front, sort_key)
+            return output_path
+        _write_reduction_csv(
+            output_path,
+            (row for r in results for row in Spill(r.out_path).rows()),
+            stats,
+            workflow_cell,
+            plan.name,
+            order,
+            front,
+        )
+    return output_path
+
+
+def _route(
+    rows_spill: Spill,
+    pending: list[str],
+    counts: Mapping[str, int],
+    i_subject: int,
+    tmp: Path,
+    cpu_count: int,
+    sort_key: Callable[[str], Any],
+) -> list[BucketJob]:
+    """Split the rows into buckets of consecutive subjects (sorted), one spill file each."""
+    if not pending:
+        return []
+    wanted = max(
+        4 * cpu_count,
+        math.ceil(rows_spill.size() / BUCKET_BYTES),
+        math.ceil(len(pending) / SUBJECTS_PER_BUCKET),
+    )
+    n_buckets = max(1, min(len(pending), wanted))
+    per_bucket = sum(counts[s] for s in pending) / n_buckets
+    bucket_of: dict[str, int] = {}
+    bucket, filled = 0, 0
+    for subject in pending:
+        if filled >= per_bucket and bucket < n_buckets - 1:
+            bucket, filled = bucket + 1, 0
+        bucket_of[subject] = bucket
+        filled += counts[subject]
+    n_buckets = bucket + 1
+    spills = [Spill(tmp / f"bucket{b}.spill") for b in range(n_buckets)]
+    buffers: list[list[Any]] = [[] for _ in range(n_buckets)]
+    for chunk in rows_spill:
+        for item in chunk:
+            b = bucket_of.get(item[1][i_subject])
+            if b is None:
+                continue
+            buffers[b].append(item)
+            if len(buffers[b]) >= SPILL_ROWS:
+                spills[b].append(buffers[b])
+                buffers[b] = []
+    for b in range(n_buckets):
+        spills[b].append(buffers[b])
+        spills[b].close()
+    with contextlib.suppress(FileNotFoundError):
+        rows_spill.path.unlink()
+    return [
+        BucketJob(b, str(spills[b].path), str(tmp / f"bucket{b}.out")) for b in range(n_buckets)
+    ]
+
+
+def _append_journal(journal: Any, result: BucketResult, workflow_cell: str, reducer: str) -> None:
+    writer = csv.writer(journal, lineterminator="\n")
+    for subject_cell, task_cell, flat in Spill(result.out_path).rows():
+        writer.writerow([subject_cell, workflow_cell, task_cell, reducer, repr(flat)])
+    journal.flush()
+    os.fsync(journal.fileno())
+
+
+def _finalize_journal(
+    path: Path, tmp: Path, order: bool, front: Sequence[str], sort_key: Callable[[str], Any]
+) -> None:
+    """Turn the finished journal into the flattened reduction file (same bytes as without -s)."""
+    spill = Spill(tmp / "journal.spill")
+    stats = ColumnStats()
+    workflow_cell = reducer = ""
+    in_order = True
+    previous = None
+    with CsvSource(path, what="reduction journal") as source:
+        chunk = []
+        for row in source:
+            subject_cell, task_cell, data = row[0], row[2], row[4]
+            workflow_cell, reducer = row[1], row[3]
+            try:
+                flat = flatten(python_literal(data, _JOURNAL_NAMES))
+            except ValueError as exc:
+                raise InputError(
+                    f"{path}, line {source.line_number}: unreadable data cell: {exc}"
+                ) from None
+            key = sort_key(subject_cell)
+            if previous is not None and key < previous:
+                in_order = False
+            previous = key
+            stats.add(flat)
+            chunk.append((subject_cell, task_cell, flat))
+            if len(chunk) >= SPILL_ROWS:
+                spill.append(chunk)
+                chunk = []
+        spill.append(chunk)
+    rows: Any = spill.rows()
+    if not in_order:  # the input gained subjects between runs: restore subject order (stable)
+        rows = sorted(rows, key=lambda r: sort_key(r[0]))
+    _write_reduction_csv(path, iter(rows), stats, workflow_cell, reducer, order, front)
+
+
+def _write_reduction_csv(
+    path: Path,
+    rows: Iterator[tuple[str, str, dict[str, Any]]],
+    stats: ColumnStats,
+    workflow_cell: str,
+    reducer: str,
+    order: bool,
+    front: Sequence[str],
+) -> None:
+    header = list(REDUCE_INFO_COLUMNS) + [DATA_PREFIX + c for c in stats.columns()]
+    if order:
+        header = order_columns(header, front=front)
+    columns = [c[len(DATA_PREFIX) :] for c in header[len(REDUCE_INFO_COLUMNS) :]]
+    data_kinds = stats.kinds()
+    kinds = [data_kinds[c] for c in columns]
+    with atomic_csv_writer(path, header) as writer:
+        lines = []
+        for subject_cell, task_cell, flat in rows:
+            line = [subject_cell, workflow_cell, task_cell, reducer]
+            line.extend(format_cell(flat.get(c), k) for c, k in zip(columns, kinds, strict=True))
+            lines.append(line)
+            if len(lines) >= SPILL_ROWS:
+                writer.writerows(lines)
+                lines = []
+        writer.writerows(lines)

@@ -1,0 +1,286 @@
+"""core/csv_layout.py: the pandas rules of the reference's CSV files, as pure functions.
+
+The expected values were checked against pandas 2.3.3 (``json_normalize`` + ``to_csv`` and
+``read_csv`` + the reference's ``unflatten_data``) with a differential fuzzer while writing the
+module; these tests pin the rules without needing pandas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.csv_layout import (
+    ColumnStats,
+    LayoutError,
+    ReadKinds,
+    convert_cell,
+    flatten,
+    format_cell,
+    literal_cell,
+    order_columns,
+    python_literal,
+    reformat_cell,
+    unflatten,
+    with_version,
+)
+
+NAMES = {"nan": None, "null": None, "true": True, "false": False}
+
+
+def written(rows):
+    """The cells the reference writes for these records (column order, text)."""
+    stats = ColumnStats()
+    flat = [flatten(r) for r in rows]
+    for r in flat:
+        stats.add(r)
+    kinds = stats.kinds()
+    return stats.columns(), [
+        [format_cell(r.get(c), kinds[c]) for c in stats.columns()] for r in flat
+    ]
+
+
+def test_flatten_puts_top_level_values_before_nested_ones():
+    record = {"frame0": {"x": [1]}, "a": 1, "frame1": {"y": {"z": 2}, "w": 3}, "b": "t"}
+    assert list(flatten(record)) == ["a", "b", "frame0.x", "frame1.y.z", "frame1.w"]
+
+
+def test_flatten_drops_empty_nested_dicts_and_writes_lists_with_str():
+    assert flatten({"a": {}, "b": [1.0, None, True, "x"], "c": ({"k": 1},)}) == {
+        "b": "[1.0, None, True, 'x']",
+        "c": "({'k': 1},)",
+    }
+
+
+def test_columns_in_order_of_first_appearance():
+    columns, _ = written([{"b": 1}, {"a": 1, "b": 2}, {"c": 1, "a": 2}])
+    assert columns == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize(
+    ("values", "cells"),
+    [
+        ([1, 2], ["1", "2"]),  # ints only: int64
+        ([1, None], ["1.0", ""]),  # a gap turns the column to float64
+        ([1, 1.5], ["1.0", "1.5"]),
+        ([True, False], ["True", "False"]),
+        ([True, None], ["True", ""]),
+        ([True, 1], ["True", "1"]),  # bools and ints: object column, str() each
+        ([1, "x"], ["1", "x"]),
+        ([0.1, "x"], ["0.1", "x"]),
+        ([None, None], ["", ""]),
+        ([math.nan, 2], ["", "2.0"]),
+        ([1e16, 1e-05], ["1e+16", "1e-05"]),
+        ([math.inf, -0.0], ["inf", "-0.0"]),
+    ],
+)
+def test_cell_text_follows_pandas_dtypes(values, cells):
+    _, rows = written([{"v": v} for v in values])
+    assert [r[0] for r in rows] == cells
+
+
+def test_missing_key_is_a_gap():
+    _, rows = written([{"v": 1}, {"w": 1}])
+    assert rows == [["1.0", ""], ["", "1.0"]]
+
+
+def test_column_stats_merge_equals_adding_in_order():
+    rows = [{"a": 1}, {"b": True}, {"a": 2.5, "c": "x"}, {"c": None}]
+    whole = ColumnStats()
+    for r in rows:
+        whole.add(r)
+    first, second = ColumnStats(), ColumnStats()
+    for r in rows[:2]:
+        first.add(r)
+    for r in rows[2:]:
+        second.add(r)
+    first.merge(second)
+    assert first.columns() == whole.columns() and first.kinds() == whole.kinds()
+
+
+def test_with_version_goes_before_echoed_parameters():
+    assert list(with_version({"a": 1, "parameters": {}})) == [
+        "a",
+        "aggregation_version",
+        "parameters",
+    ]
+    assert with_version([{"x": 1}, {"y": 2}]) == [
+        {"x": 1, "aggregation_version": "5.3.1"},
+        {"y": 2, "aggregation_version": "5.3.1"},
+    ]
+
+
+def test_order_columns_sorts_data_columns_with_front_first():
+    header = ["subject_id", "data.b", "data.choice_count", "data.choice", "data.a"]
+    assert order_columns(header, ("choice", "total_vote_count", "choice_count")) == [
+        "subject_id",
+        "data.choice",
+        "data.choice_count",
+        "data.a",
+        "data.b",
+    ]
+    assert order_columns(["x", "y"]) == ["x", "y"]  # no data columns: nothing is lost
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind"),
+    [
+        (["1", "2"], "int"),
+        (["1", ""], "float"),
+        (["1", "2.5"], "float"),
+        (["1", "inf"], "float"),
+        (["True", "false", "NA"], "bool"),
+        (["True", "1"], "str"),
+        (["x", "1"], "str"),
+        (["", "nan", "None", "NULL"], "float"),  # all missing
+    ],
+)
+def test_read_kinds(cells, kind):
+    k = ReadKinds(["c"])
+    for c in cells:
+        k.add([c])
+    assert k.kinds() == {"c": kind}
+
+
+def test_convert_and_reformat_cells():
+    assert convert_cell("None", "str") is None
+    assert convert_cell("true", "bool") is True
+    assert reformat_cell("2820500", "float") == "2820500.0"
+    assert reformat_cell("", "float") == ""
+    assert reformat_cell("x", "str") == "x"
+
+
+def test_unflatten_nests_and_reads_literals():
+    cells = [
+        ("classification_id", 1),
+        ("data.frame0.T0_tool0_x", "[1.5, 2]"),
+        ("data.frame0.T0_tool0_details", "[[{'0': 1}], [{'1': 1}]]"),
+        ("data.gold", True),
+        ("data.text", "[not a literal"),
+        ("data.missing", None),
+        ("data.", 3.0),  # a blank answer key, as question_reducer writes with pairs
+    ]
+    assert unflatten(cells) == {
+        "frame0": {"T0_tool0_x": [1.5, 2], "T0_tool0_details": [[{"0": 1}], [{"1": 1}]]},
+        "gold": True,
+        "text": "[not a literal",
+        "": 3.0,
+    }
+
+
+def test_unflatten_reports_clashing_columns():
+    with pytest.raises(LayoutError, match="clash"):
+        unflatten([("data.a", 1), ("data.a.b", 2)])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('true')",
+        "[x for x in ()]",
+        "().__class__",
+        "lambda: 1",
+        "[1] * 10",
+        "{**{}}",
+        "[inf]",
+        "open('f')",
+    ],
+)
+def test_python_literal_never_evaluates_code(text):
+    with pytest.raises(ValueError):
+        python_literal(text)
+    assert literal_cell(text) == text  # unreadable cells stay text, as in the reference
+
+
+def test_python_literal_names_and_signs():
+    assert python_literal("[nan, null, true, false, None, -1, +2.5, (1,), {1, 2}]") == [
+        None,
+        None,
+        True,
+        False,
+        None,
+        -1,
+        2.5,
+        (1,),
+        {1, 2},
+    ]
+    assert literal_cell("['banana', 'nan']") == ["banana", "nan"]  # names only outside strings
+
+
+scalars = st.one_of(
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=8),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(max_size=5), inner, max_size=4),
+        st.tuples(inner, inner),
+    ),
+    max_leaves=12,
+)
+
+
+plain_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text("abcxyz_0", min_size=1, max_size=4), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(values, max_size=4), st.dictionaries(st.text(max_size=5), values, max_size=4)
+    )
+)
+def test_json_fast_path_reads_cells_exactly_like_python(value):
+    text = str(value)
+    assert _same(literal_cell(text), python_literal(text, NAMES))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "frame0", "T0"]), plain_values, min_size=1, max_size=4
+    )
+)
+def test_one_row_round_trip(record):
+    """Scalars written then read back are the scalars (keys without dots; ints may turn float)."""
+    columns, (row,) = written([record])
+    kinds = ReadKinds(columns)
+    kinds.add(row)
+    read = kinds.kinds()
+    back = unflatten(
+        (f"data.{c}", convert_cell(cell, read[c])) for c, cell in zip(columns, row, strict=True)
+    )
+    for column in columns:
+        node = back
+        for part in column.split(".")[:-1]:
+            node = node.get(part, {})
+        leaf = node.get(column.split(".")[-1])
+        original = flatten(record)[column]
+        if original is None or (isinstance(original, float) and math.isnan(original)):
+            assert leaf is None
+        elif isinstance(original, bool | int | float):
+            assert leaf == original or (math.isnan(leaf) and math.isnan(original))

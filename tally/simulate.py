@@ -62,7 +62,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import yaml
 
@@ -607,6 +606,8 @@ class _Normals:
     __slots__ = ("_buf", "_gen", "_i")
 
     def __init__(self, seed: int) -> None:
+        import numpy as np  # here, not at the top: `tally --help` should not pay for numpy
+
         self._gen = np.random.default_rng(seed)
         self._buf: list[float] = []
         self._i = 0

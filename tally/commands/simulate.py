@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tally.progress import progress_bar
-from tally.simulate import SimulationParams, simulate
-
 __all__ = ["add_parser", "run"]
+
+# tally.simulate's default; repeated here so that building the parser imports nothing heavy
+DEFAULT_WORKFLOW_ID = 21434
 
 
 def _positive_int(text: str) -> int:
@@ -71,7 +71,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--workflow-id",
         type=_positive_int,
-        default=SimulationParams.workflow_id,
+        default=DEFAULT_WORKFLOW_ID,
         help=argparse.SUPPRESS,
     )
     parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
@@ -79,6 +79,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tally.progress import progress_bar
+    from tally.simulate import SimulationParams, simulate
+
     if args.subjects is not None and args.subjects > args.classifications:
         print(
             f"tally simulate: error: --subjects ({args.subjects}) cannot exceed --classifications "

@@ -286,3 +286,9 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert exc.value.code == 2
     assert main(["simulate", "-d", str(tmp_path), "-n", "5", "--subjects", "6", "-hb"]) == 2
     assert "cannot exceed" in capsys.readouterr().err
+
+
+def test_command_module_defaults_agree_with_the_generator():
+    from tally.commands.simulate import DEFAULT_WORKFLOW_ID
+
+    assert SimulationParams().workflow_id == DEFAULT_WORKFLOW_ID

@@ -31,6 +31,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.reducers.consensus import vote_key
+from core.reducers.summary_stats import OPERATIONS as SUMMARY_OPERATIONS
 from core.registry import REDUCERS, ExtractRecord, get_reducer
 from tests.core.golden_support import to_plain
 
@@ -106,6 +108,42 @@ _n_params = st.fixed_dictionaries({"n": st.integers(0, 5)})
 
 _no_params = st.just({})
 
+# Caesar's reducers (caesar.md §2.2)
+_caesar_answers = st.sampled_from(["LION", "HOG", "BIRD", "ZEBRA"])
+_counts = st.dictionaries(_caesar_answers, st.integers(0, 3), max_size=3)
+_sum_values = st.one_of(
+    st.integers(-5, 5), st.booleans(), st.floats(-1e6, 1e6, allow_nan=False), st.just(0.1)
+)
+_stats = _with_version(st.dictionaries(_caesar_answers, _sum_values, max_size=3))
+_unique_value = st.one_of(
+    st.none(),
+    st.integers(0, 3),
+    st.sampled_from([1.0, 2.5]),
+    _caesar_answers,
+    st.lists(_caesar_answers, max_size=3),
+    st.lists(st.integers(0, 3), max_size=3),
+)
+_unique = st.one_of(st.just({}), st.fixed_dictionaries({"c": _unique_value}))
+_summary_value = st.one_of(
+    st.none(),
+    st.just(""),
+    st.just(False),
+    st.integers(-10, 10),
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.sampled_from(["2.5", "3kg", "abc", " ", "-1e3"]),
+)
+_summary = st.one_of(st.just({}), st.fixed_dictionaries({"v": _summary_value}))
+_summary_params = st.fixed_dictionaries(
+    {
+        "summarize_field": st.sampled_from(["v", "slider.v"]),
+        "operations": st.one_of(
+            st.sampled_from(SUMMARY_OPERATIONS),
+            st.lists(st.sampled_from(SUMMARY_OPERATIONS), min_size=1, max_size=6),
+        ),
+    }
+)
+_any_extract = st.dictionaries(_caesar_answers, st.one_of(st.integers(0, 3), _caesar_answers))
+
 #: One entry per incremental reducer; ``test_every_incremental_reducer_has_extracts`` fails if a
 #: registered incremental reducer is missing here, so none is forgotten.
 EXTRACTS: dict[str, tuple[st.SearchStrategy[dict], st.SearchStrategy[dict]]] = {
@@ -117,6 +155,15 @@ EXTRACTS: dict[str, tuple[st.SearchStrategy[dict], st.SearchStrategy[dict]]] = {
     "slider_reducer": (_slider, _no_params),
     "first_n_true_reducer": (_flag, _n_params),
     "first_n_false_reducer": (_flag, _n_params),
+    "count": (_any_extract, _no_params),
+    "stats": (_stats, _no_params),
+    "unique_count": (_unique, st.just({"field": "c"})),
+    "consensus": (
+        _with_version(_counts),
+        st.fixed_dictionaries({"ignore_empty_extracts": st.booleans()}),
+    ),
+    "first_extract": (_with_version(_any_extract), _no_params),
+    "summary_stats": (_summary, _summary_params),
 }
 
 
@@ -130,11 +177,30 @@ def _records(data: st.SearchStrategy[dict]) -> st.SearchStrategy[list[ExtractRec
     return st.lists(record, max_size=8)
 
 
+def _contiguous_records(data: st.SearchStrategy[dict]) -> st.SearchStrategy[list[ExtractRecord]]:
+    """Records whose classifications each arrive together (runs of one classification id, ids
+    distinct across runs): how the engine feeds a classification's extracts."""
+    run = st.tuples(
+        st.one_of(st.none(), st.integers(1, 10**6)), st.lists(data, min_size=1, max_size=3)
+    )
+    return st.lists(run, max_size=5, unique_by=lambda r: r[0]).map(
+        lambda runs: [ExtractRecord(d, classification_id=cid) for cid, ds in runs for d in ds]
+    )
+
+
+#: Reducers whose incremental form has a documented precondition on the record sequence get
+#: their own record strategy here (the default is ``_records``).
+RECORDS: dict[str, Callable[[st.SearchStrategy[dict]], st.SearchStrategy[list[ExtractRecord]]]] = {
+    # count's O(1) state counts a classification once per run of its id (CountTally).
+    "count": _contiguous_records,
+}
+
+
 def _draw(data: st.DataObject, name: str) -> tuple[Any, Any, list[ExtractRecord]]:
     spec = REDUCERS[name]
     extract, raw_params = EXTRACTS[name]
     params = spec.parse_params(data.draw(raw_params, label="params"))
-    records = data.draw(_records(extract), label="records")
+    records = data.draw(RECORDS.get(name, _records)(extract), label="records")
     return spec, params, records
 
 
@@ -186,6 +252,23 @@ def _canon_survey(result: list, records: list, params: Any) -> Any:
     return sorted(to_plain(result), key=lambda row: row["choice"])
 
 
+def _canon_caesar_consensus(result: dict, records: list, params: Any) -> Any:
+    """Caesar's consensus: a tie may go to any tied vote key (the later one in first-seen order)."""
+    if "most_likely" not in result:
+        return to_plain(result)
+    votes = [
+        vote_key(r)
+        for r in records
+        if not (
+            params.ignore_empty_extracts
+            and not [k for k in (r.data or {}) if k != "aggregation_version"]
+        )
+    ]
+    tied = sorted({k for k in votes if votes.count(k) == result["num_votes"]})
+    assert result["most_likely"] in tied
+    return {"num_votes": result["num_votes"], "agreement": result["agreement"], "tied": tied}
+
+
 #: Canonical forms for the permutation property; the default is ``to_plain`` (dict equality
 #: already ignores key order).
 CANONICAL: dict[str, Callable[[Any, list, Any], Any]] = {
@@ -193,6 +276,7 @@ CANONICAL: dict[str, Callable[[Any, list, Any], Any]] = {
     "shortcut_reducer": _canon_question,
     "question_consensus_reducer": _canon_consensus,
     "survey_reducer": _canon_survey,
+    "consensus": _canon_caesar_consensus,
 }
 
 

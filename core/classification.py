@@ -66,6 +66,13 @@ class Classification:
     classification_id: Any = None
     #: The classification's own ``gold_standard`` flag (Caesar/HTTP input only; exports lack it).
     gold_standard: Any = False
+    #: The volunteer's Panoptes user id (None: anonymous or unknown), for Caesar's ``who``.
+    user_id: Any = None
+    #: The rest of Caesar's classification payload (``Classification#prepare``) when the caller
+    #: knows it: ``project_id``, ``workflow_id``, ``workflow_version``, ``subject_id``,
+    #: ``subject`` (``{id, metadata, created_at, updated_at}``), ``created_at``,
+    #: ``updated_at``. Read by Caesar's ``pluck_field``; other extractors ignore it.
+    context: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_export(
@@ -75,8 +82,11 @@ class Classification:
         *,
         classification_id: Any = None,
         gold_standard: Any = False,
+        user_id: Any = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Classification:
         """Group an export's annotation list by task, validating its shape."""
+        context = {} if context is None else context
         if metadata is None:
             metadata = {}
         if not isinstance(metadata, Mapping):
@@ -105,7 +115,7 @@ class Classification:
                             index=index,
                         )
                 grouped[str(task)] = list(items)
-            return cls(grouped, metadata, classification_id, gold_standard)
+            return cls(grouped, metadata, classification_id, gold_standard, user_id, context)
         if not isinstance(annotations, list):
             raise AnnotationParseError(
                 "annotations must be a JSON list of objects with a 'task' key, "
@@ -128,7 +138,7 @@ class Classification:
                     index=index,
                 )
             grouped.setdefault(str(annotation["task"]), []).append(annotation)
-        return cls(grouped, metadata, classification_id, gold_standard)
+        return cls(grouped, metadata, classification_id, gold_standard, user_id, context)
 
     @functools.cached_property
     def classifier_version(self) -> tuple[int, ...]:

@@ -136,3 +136,93 @@ def substitute(argv: Sequence[str], mapping: dict[str, Path]) -> list[str]:
             arg = arg.replace(placeholder, str(path))
         out.append(arg)
     return out
+
+
+EXPORT_COLUMNS = [
+    "classification_id",
+    "user_name",
+    "user_id",
+    "user_ip",
+    "workflow_id",
+    "workflow_name",
+    "workflow_version",
+    "created_at",
+    "gold_standard",
+    "expert",
+    "metadata",
+    "annotations",
+    "subject_data",
+    "subject_ids",
+]
+
+
+def export_row(
+    cid: int,
+    subject: int,
+    annotations: Any,
+    *,
+    user: str = "alice",
+    user_id: str = "1",
+    version: str = "1.1",
+    workflow: int = 7,
+    created_at: str | None = None,
+    metadata: Any = None,
+) -> dict[str, str]:
+    """One classification export row; ``annotations``/``metadata`` may be objects or raw text."""
+    import json
+
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return {
+        "classification_id": str(cid),
+        "user_name": user,
+        "user_id": user_id,
+        "user_ip": "abc",
+        "workflow_id": str(workflow),
+        "workflow_name": "wf",
+        "workflow_version": version,
+        "created_at": created_at or f"2024-01-01 00:00:{cid % 60:02d} UTC",
+        "gold_standard": "",
+        "expert": "",
+        "metadata": text({"classifier_version": "1.0"} if metadata is None else metadata),
+        "annotations": text(annotations),
+        "subject_data": "{}",
+        "subject_ids": str(subject),
+    }
+
+
+def write_export(
+    path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = EXPORT_COLUMNS
+) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([row.get(c, "") for c in columns])
+    return path
+
+
+def write_yaml(path: Path, document: Any) -> Path:
+    import yaml
+
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.dump(document, f, default_flow_style=False, indent=4)
+    return path
+
+
+def question_config(
+    path: Path, tasks: Sequence[str] = ("T0",), *, version: Any = "1.1", workflow: int = 7
+) -> Path:
+    return write_yaml(
+        path,
+        {
+            "workflow_id": workflow,
+            "workflow_version": version,
+            "extractor_config": {"question_extractor": [{"task": t} for t in tasks]},
+        },
+    )
+
+
+def answer(task: str, value: Any) -> list[dict[str, Any]]:
+    return [{"task": task, "value": value}]

@@ -1,0 +1,108 @@
+"""The installed ``tally`` console script: help texts, exit statuses, progress bars."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.cli_support import (
+    DATA,
+    answer,
+    export_row,
+    question_config,
+    run_tally,
+    run_tally_process,
+    write_export,
+)
+
+
+def test_top_level_help_lists_the_commands():
+    result = run_tally_process("--help")
+    assert result.code == 0
+    for command in ("config", "extract", "reduce"):
+        assert f"\n    {command} " in result.out
+
+
+def test_no_command_is_a_usage_error():
+    result = run_tally_process()
+    assert result.code == 2
+    assert "usage: tally" in result.err
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        (
+            "config",
+            [
+                "workflow_csv",
+                "workflow_id",
+                "-v",
+                "--min_version",
+                "--max_version",
+                "-k",
+                "-d",
+                "-vv",
+            ],
+        ),
+        (
+            "extract",
+            [
+                "classification_csv",
+                "extractor_config",
+                "-d",
+                "-o",
+                "-O",
+                "-c",
+                "-vv",
+                "-hb",
+                "--strict",
+            ],
+        ),
+        ("reduce", ["extracted_csv", "reducer_config", "-F", "-O", "-c", "-hb", "-d", "-o", "-s"]),
+    ],
+)
+def test_command_help_names_every_option(command, flags):
+    result = run_tally(command, "--help")
+    assert result.code == 0
+    for flag in flags:
+        assert flag in result.out, flag
+    if command == "reduce":
+        assert "{first,last,all}" in result.out and "default: first" in result.out
+
+
+def test_exit_status_one_for_bad_input_and_no_progress_bar_off_a_terminal(tmp_path):
+    export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    config = question_config(tmp_path / "c.yaml")
+    ok = run_tally_process("extract", export, config, "-d", tmp_path)  # no -hb: stderr is a pipe
+    assert ok.code == 0, ok.err
+    assert ok.err == ""  # no bar, no summary
+    bad = run_tally_process(
+        "extract", export, question_config(tmp_path / "c2.yaml", workflow=9), "-d", tmp_path
+    )
+    assert bad.code == 1
+    assert bad.err.startswith("tally extract: error: no classifications of workflow 9")
+
+
+def test_workshop_recipe_end_to_end(tmp_path):
+    """config -> extract -> reduce with the files config wrote, as the workshop notebooks do."""
+    config = run_tally_process(
+        "config", DATA / "aggregation-for-caesar" / "wf_export.csv", "10", "-d", tmp_path
+    )
+    assert config.code == 0, config.err
+    extract = run_tally_process(
+        "extract",
+        DATA / "aggregation-for-caesar" / "cls_export.csv",
+        tmp_path / "Extractor_config_workflow_10_V16.55.yaml",
+        "-d",
+        tmp_path,
+    )
+    assert extract.code == 0, extract.err
+    reduce = run_tally_process(
+        "reduce",
+        tmp_path / "question_extractor_extractions.csv",
+        tmp_path / "Reducer_config_workflow_10_V16.55_question_extractor.yaml",
+        "-d",
+        tmp_path,
+    )
+    assert reduce.code == 0, reduce.err
+    assert (tmp_path / "question_reducer_reductions.csv").read_text().count("\n") == 15

@@ -1,0 +1,336 @@
+"""`tally reduce`: grouping, every subject x task, -F, -s (resume), -c, and every input error."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from tests.cli.cli_support import (
+    DATA,
+    answer,
+    export_row,
+    question_config,
+    read_csv,
+    run_tally,
+    write_export,
+    write_yaml,
+)
+
+REDUCE_INFO = ["subject_id", "workflow_id", "task", "reducer"]
+
+
+def extract(tmp_path, rows, tasks=("T0",)):
+    export = write_export(tmp_path / "export.csv", rows)
+    config = question_config(tmp_path / "ext.yaml", tasks)
+    result = run_tally("extract", export, config, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    return tmp_path / "question_extractor_extractions.csv"
+
+
+@pytest.fixture
+def question_reducer(tmp_path):
+    return write_yaml(tmp_path / "red.yaml", {"reducer_config": {"question_reducer": {}}})
+
+
+def test_every_subject_and_task_in_subject_order(tmp_path, question_reducer):
+    rows = [
+        export_row(1, 30, answer("T1", "b")),  # T1 first in the file, but subject 20 sorts first
+        export_row(2, 20, answer("T0", "a") + answer("T1", "a")),
+        export_row(3, 100, answer("T0", "a")),  # numeric order: 100 after 30
+    ]
+    extracted = extract(tmp_path, rows, tasks=("T1", "T0"))
+    result = run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-hb", "-F", "all")
+    assert result.code == 0, result.err
+    header, out = read_csv(tmp_path / "question_reducer_reductions.csv")
+    # tasks in order of first appearance after sorting by subject: T1 (subject 20 row ...)
+    assert [r[:3] for r in out] == [
+        ["20", "7", "T1"],
+        ["20", "7", "T0"],
+        ["30", "7", "T1"],
+        ["30", "7", "T0"],  # no extracts: still a row, with only the version
+        ["100", "7", "T1"],
+        ["100", "7", "T0"],
+    ]
+    assert header == [*REDUCE_INFO, "data.a", "data.aggregation_version", "data.b"]
+    assert out[3][4:] == ["", "5.3.1", ""]
+    assert out[0][4:] == ["1.0", "5.3.1", ""]
+
+
+def _repeats(tmp_path):
+    rows = [
+        export_row(1, 5, answer("T0", "first"), user="ann", created_at="2024-01-01 10:00:00 UTC"),
+        export_row(2, 5, answer("T0", "second"), user="ann", created_at="2024-01-02 10:00:00 UTC"),
+        export_row(
+            3,
+            5,
+            answer("T0", "anon1"),
+            user="not-logged-in-x",
+            user_id="",
+            created_at="2024-01-01 09:00:00 UTC",
+        ),
+        export_row(
+            4,
+            5,
+            answer("T0", "anon2"),
+            user="not-logged-in-x",
+            user_id="",
+            created_at="2024-01-03 09:00:00 UTC",
+        ),
+        export_row(
+            5, 5, answer("T0", "bob"), user="bob", user_id="2", created_at="2024-01-02 11:00:00 UTC"
+        ),
+    ]
+    return extract(tmp_path, rows)
+
+
+@pytest.mark.parametrize(
+    ("flag", "kept"),
+    [
+        (["-F", "all"], {"first", "second", "anon1", "anon2", "bob"}),
+        (["-F", "first"], {"first", "anon1", "bob"}),
+        ([], {"first", "anon1", "bob"}),  # default: first, as documented (the reference ignores -F)
+        (["-F", "last"], {"second", "anon2", "bob"}),
+    ],
+)
+def test_repeat_filter_by_user_name(tmp_path, question_reducer, flag, kept):
+    extracted = _repeats(tmp_path)
+    assert run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-hb", *flag).code == 0
+    header, (row,) = read_csv(tmp_path / "question_reducer_reductions.csv")
+    answers = {
+        name[5:]
+        for name, cell in zip(header, row, strict=True)
+        if name.startswith("data.") and cell
+    }
+    assert answers - {"aggregation_version"} == kept
+
+
+def test_track_user_ids_gets_pandas_values(tmp_path):
+    """The reference hands reducers float user ids and NaN for anonymous volunteers."""
+    extracted = _repeats(tmp_path)
+    config = write_yaml(
+        tmp_path / "r.yaml", {"reducer_config": {"question_reducer": {"track_user_ids": True}}}
+    )
+    assert run_tally("reduce", extracted, config, "-d", tmp_path, "-hb", "-F", "all").code == 0
+    header, (row,) = read_csv(tmp_path / "question_reducer_reductions.csv")
+    cells = dict(zip(header, row, strict=True))
+    assert cells["data.user_ids_anon1"] == "[nan]"
+    assert cells["data.user_ids_bob"] == "[2.0]"
+
+
+def test_duplicate_rows_count_once(tmp_path, question_reducer):
+    extracted = extract(
+        tmp_path, [export_row(1, 5, answer("T0", "a")), export_row(2, 5, answer("T0", "a"))]
+    )
+    lines = extracted.read_text(encoding="utf-8").splitlines(keepends=True)
+    extracted.write_text("".join([*lines, lines[1]]), encoding="utf-8")  # classification 1 twice
+    assert (
+        run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-hb", "-F", "all").code
+        == 0
+    )
+    header, (row,) = read_csv(tmp_path / "question_reducer_reductions.csv")
+    assert dict(zip(header, row, strict=True))["data.a"] == "2"
+
+
+@pytest.fixture(scope="module")
+def kenya(tmp_path_factory):
+    """Real extracts (kenya-sample: points, questions, survey) for the -c/-s/-O checks."""
+    root = tmp_path_factory.mktemp("kenya")
+    config = write_yaml(
+        root / "ext.yaml",
+        {
+            "workflow_id": 2030,
+            "workflow_version": {"min": "73.6", "max": "90"},
+            "extractor_config": {
+                "survey_extractor": [{"task": "T3"}],
+                "point_extractor_by_frame": [{"task": "T2", "tools": [0], "details": {}}],
+            },
+        },
+    )
+    result = run_tally(
+        "extract", DATA / "Data-digging" / "kenya-sample.csv", config, "-d", root, "-hb"
+    )
+    assert result.code == 0, result.err
+    survey = write_yaml(root / "survey.yaml", {"reducer_config": {"survey_reducer": {}}})
+    points = write_yaml(
+        root / "points.yaml",
+        {"reducer_config": {"point_reducer_dbscan": {"eps": 30, "min_samples": 2}}},
+    )
+    return root, [
+        ("survey_extractor_extractions.csv", survey),
+        ("point_extractor_by_frame_extractions.csv", points),
+    ]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_workers_and_stream_give_identical_files(kenya, tmp_path, case):
+    root, cases = kenya
+    extracted, config = cases[case]
+    variants = {"plain": [], "c2": ["-c", "2"], "stream": ["-s"], "stream_c2": ["-s", "-c", "2"]}
+    outputs = {}
+    for name, flags in variants.items():
+        out = tmp_path / name
+        out.mkdir()
+        result = run_tally(
+            "reduce", root / extracted, config, "-d", out, "-hb", "-F", "all", *flags
+        )
+        assert result.code == 0, result.err
+        (path,) = out.glob("*_reductions.csv")
+        outputs[name] = path.read_bytes()
+    assert len(set(outputs.values())) == 1
+
+
+def test_stream_resumes_after_an_interruption(kenya, tmp_path):
+    root, cases = kenya
+    extracted, config = cases[0]
+    full = tmp_path / "full"
+    full.mkdir()
+    assert run_tally("reduce", root / extracted, config, "-d", full, "-hb", "-s").code == 0
+    expected = (full / "survey_reducer_reductions.csv").read_bytes()
+
+    # A journal as a stopped -s run leaves it: the first subjects done, the last line cut short.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    partial = root / "partial"
+    partial.mkdir(exist_ok=True)
+    assert run_tally("reduce", root / extracted, config, "-d", partial, "-hb", "-s").code == 0
+    journal_rows = _journal_of(
+        partial / "survey_reducer_reductions.csv", root / extracted, config, tmp_path
+    )
+    text = "".join(journal_rows[:40]) + journal_rows[40][: len(journal_rows[40]) // 2]
+    (resumed / "survey_reducer_reductions.csv").write_text(text, encoding="utf-8")
+    result = run_tally("reduce", root / extracted, config, "-d", resumed, "-hb", "-s")
+    assert result.code == 0, result.err
+    assert "resuming from last run" in result.err
+    assert (resumed / "survey_reducer_reductions.csv").read_bytes() == expected
+
+    # Running -s again over a finished file does nothing.
+    again = run_tally("reduce", root / extracted, config, "-d", resumed, "-hb", "-s")
+    assert "nothing to do" in again.err
+    assert (resumed / "survey_reducer_reductions.csv").read_bytes() == expected
+
+
+def _journal_of(final_path, extracted, config, tmp_path):
+    """The journal lines a -s run writes before finalizing (captured by stopping the finalizer)."""
+    import tally.commands.reduce as reduce_module
+
+    captured = {}
+    original = reduce_module._finalize_journal
+
+    def capture(path, *args, **kwargs):
+        captured["text"] = path.read_text(encoding="utf-8")
+        return original(path, *args, **kwargs)
+
+    reduce_module._finalize_journal = capture
+    try:
+        out = tmp_path / "journal"
+        out.mkdir()
+        assert run_tally("reduce", extracted, config, "-d", out, "-hb", "-s").code == 0
+    finally:
+        reduce_module._finalize_journal = original
+    lines = captured["text"].splitlines(keepends=True)
+    assert lines[0].startswith("subject_id,workflow_id,task,reducer,data")
+    assert len(lines) > 41
+    return lines
+
+
+def test_order_flag_puts_survey_columns_first(kenya, tmp_path):
+    root, cases = kenya
+    extracted, config = cases[0]
+    assert run_tally("reduce", root / extracted, config, "-d", tmp_path, "-hb", "-O").code == 0
+    header, _ = read_csv(tmp_path / "survey_reducer_reductions.csv")
+    assert header[4:7] == ["data.choice", "data.total_vote_count", "data.choice_count"]
+    assert header[7:] == sorted(header[7:])
+
+
+def test_header_only_extraction_gives_header_only_reduction(tmp_path, question_reducer):
+    extracted = tmp_path / "e.csv"
+    extracted.write_text(
+        "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,extractor\n",
+        encoding="utf-8",
+    )
+    result = run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    assert "has no extracts" in result.err
+    assert read_csv(tmp_path / "question_reducer_reductions.csv") == (REDUCE_INFO, [])
+
+
+# ------------------------------------------------------------------------------------------
+# input errors
+
+
+def _error(result) -> str:
+    assert result.code == 1, (result.code, result.err)
+    assert "Traceback" not in result.err
+    return result.err
+
+
+def test_reducer_config_errors(tmp_path):
+    extracted = extract(tmp_path, [export_row(1, 5, answer("T0", "a"))])
+    typo = write_yaml(tmp_path / "t.yaml", {"reducer_config": {"question_reduce": {}}})
+    assert "did you mean 'question_reducer'?" in _error(
+        run_tally("reduce", extracted, typo, "-d", tmp_path)
+    )
+    two = write_yaml(
+        tmp_path / "two.yaml", {"reducer_config": {"question_reducer": {}, "survey_reducer": {}}}
+    )
+    assert "exactly one reducer" in _error(run_tally("reduce", extracted, two, "-d", tmp_path))
+    bad = write_yaml(
+        tmp_path / "b.yaml", {"reducer_config": {"question_reducer": {"pairs": "yes"}}}
+    )
+    assert "'pairs' must be bool" in _error(run_tally("reduce", extracted, bad, "-d", tmp_path))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("reducer_config: [", encoding="utf-8")
+    assert "is not valid YAML" in _error(run_tally("reduce", extracted, broken, "-d", tmp_path))
+
+
+def test_extraction_file_errors(tmp_path, question_reducer):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert "is empty" in _error(run_tally("reduce", empty, question_reducer, "-d", tmp_path))
+    export = write_export(tmp_path / "export.csv", [export_row(1, 5, answer("T0", "a"))])
+    err = _error(
+        run_tally("reduce", export, question_reducer, "-d", tmp_path)
+    )  # the export, not extracts
+    assert "missing column(s) subject_id, task" in err
+    extracted = extract(tmp_path, [export_row(1, 5, answer("T0", "a"))])
+    with open(extracted, "a", encoding="utf-8") as f:
+        f.write("1,2\n")
+    assert "2 fields where the header has" in _error(
+        run_tally("reduce", extracted, question_reducer, "-d", tmp_path)
+    )
+
+
+def test_reducer_failure_names_the_group(tmp_path):
+    rows = [export_row(1, 5, answer("T0", "x")), export_row(2, 6, answer("T0", "exploring"))]
+    export = write_export(tmp_path / "export.csv", rows)
+    config = write_yaml(
+        tmp_path / "ext.yaml",
+        {
+            "workflow_id": 7,
+            "workflow_version": "1.1",
+            "extractor_config": {"slider_extractor": [{"task": "T0"}]},
+        },
+    )
+    assert run_tally("extract", export, config, "-d", tmp_path, "-hb").code == 0
+    slider = write_yaml(tmp_path / "s.yaml", {"reducer_config": {"slider_reducer": {}}})
+    err = _error(
+        run_tally(
+            "reduce", tmp_path / "slider_extractor_extractions.csv", slider, "-d", tmp_path, "-hb"
+        )
+    )
+    assert "slider_reducer failed on subject 5, task T0" in err
+
+
+def test_stream_refuses_a_foreign_file(tmp_path, question_reducer):
+    extracted = extract(tmp_path, [export_row(1, 5, answer("T0", "a"))])
+    with open(tmp_path / "question_reducer_reductions.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow(["some", "other", "table"])
+    err = _error(run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-s", "-hb"))
+    assert "is not a reduction file" in err
+
+
+def test_usage_errors(tmp_path, question_reducer):
+    assert run_tally("reduce", "x.csv", question_reducer, "-F", "newest").code == 2
+    assert run_tally("reduce", "x.csv").code == 2
+    assert run_tally("reduce", "x.csv", question_reducer, "-d", tmp_path / "missing").code == 2

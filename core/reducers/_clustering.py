@@ -28,6 +28,7 @@ __all__ = [
     "ALGORITHMS",
     "METRICS",
     "cluster_order",
+    "dbscan_labels",
     "frame_keys",
     "mark_array",
     "natural_key",
@@ -161,14 +162,102 @@ def cluster_order(labels: np.ndarray) -> list[int]:
     return [k for k in set(labels.tolist()) if k > -1]
 
 
+#: Above this many marks the dense pairwise matrices of the fast path cost more than sklearn.
+FAST_DBSCAN_MAX_POINTS = 1500
+
+
 def run_dbscan(points: np.ndarray, *, reducer: str, **kwargs: Any) -> np.ndarray:
-    """DBSCAN labels of ``points``; scikit-learn's parameter errors become InvalidParameterError."""
+    """DBSCAN labels of ``points``, exactly as scikit-learn's ``DBSCAN(**kwargs)`` labels them.
+
+    For the euclidean metric and for precomputed distances a dense numpy version runs instead
+    (:func:`dbscan_labels`): scikit-learn spends ~10 ms per call on validation and dispatch, more
+    than the clustering itself for a subject's marks. It falls back to scikit-learn when a pair of
+    marks lies so close to ``eps`` that floating-point rounding in scikit-learn's neighbour search
+    could decide it either way. scikit-learn's parameter errors become InvalidParameterError.
+    """
+    labels = _fast_dbscan(points, **kwargs)
+    if labels is not None:
+        return labels
     from sklearn.cluster import DBSCAN
 
     try:
         return DBSCAN(**kwargs).fit(points).labels_
     except (ValueError, TypeError) as exc:
         raise InvalidParameterError(f"{reducer}: DBSCAN rejected the parameters: {exc}") from exc
+
+
+def _fast_dbscan(
+    points: np.ndarray, *, eps: float, min_samples: int, metric: str, **_: Any
+) -> np.ndarray | None:
+    n = points.shape[0]
+    if n > FAST_DBSCAN_MAX_POINTS:
+        return None
+    if metric == "precomputed":
+        return dbscan_labels(points <= eps, min_samples)
+    if metric != "euclidean":
+        return None
+    # Summed column by column, in the order scikit-learn's k-d tree sums them.
+    squared = np.zeros((n, n))
+    for column in points.T:
+        diff = column[:, None] - column[None, :]
+        squared += diff * diff
+    radius2 = eps * eps
+    # scikit-learn computes these distances in other ways (k-d tree, or |x|^2 - 2x.y + |y|^2 for
+    # small inputs); they agree with ours except within rounding error of the radius.
+    scale = radius2 + float(np.einsum("ij,ij->i", points, points).max(initial=0.0))
+    if np.any(np.abs(squared - radius2) <= 1e-10 * scale):
+        return None
+    return dbscan_labels(squared <= radius2, min_samples)
+
+
+def dbscan_labels(adjacency: np.ndarray, min_samples: int) -> np.ndarray:
+    """DBSCAN labels from a symmetric boolean "within eps" matrix (diagonal included).
+
+    Same result as scikit-learn's ``dbscan_inner``: core marks have at least ``min_samples``
+    neighbours (themselves included); clusters are the connected groups of core marks, numbered
+    in order of their lowest-indexed mark; a non-core mark joins the lowest-numbered cluster it
+    neighbours, if any (scikit-learn expands clusters one at a time in that order).
+
+    >>> a = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=bool)
+    >>> dbscan_labels(a, 2).tolist(), dbscan_labels(a, 3).tolist()
+    ([0, 0, 0, -1], [0, 0, 0, -1])
+    """
+    n = adjacency.shape[0]
+    labels = np.full(n, -1, dtype=np.intp)
+    core = adjacency.sum(axis=1) >= min_samples
+    core_idx = np.flatnonzero(core)
+    if core_idx.size == 0:
+        return labels
+    _, rank = np.unique(
+        _lowest_reachable(adjacency[np.ix_(core_idx, core_idx)]), return_inverse=True
+    )
+    labels[core_idx] = rank
+    border_idx = np.flatnonzero(~core)
+    if border_idx.size:
+        touching = adjacency[np.ix_(border_idx, core_idx)]
+        candidates = np.where(touching, labels[core_idx][None, :], n)
+        nearest = candidates.min(axis=1)
+        joined = nearest < n
+        labels[border_idx[joined]] = nearest[joined]
+    return labels
+
+
+def _lowest_reachable(adjacency: np.ndarray) -> np.ndarray:
+    """For each node, the lowest index in its connected component (diagonal must be True).
+
+    Minimum-label propagation with pointer jumping: each round a node takes the lowest label
+    among its neighbours, then the label of that label. Labels only decrease and always point to
+    a node of the same component at or below the node, so the loop ends, and it ends with every
+    component labelled by its lowest index.
+    """
+    m = adjacency.shape[0]
+    label = np.arange(m)
+    while True:
+        lowest = np.where(adjacency, label[None, :], m).min(axis=1)
+        lowest = lowest[lowest]
+        if np.array_equal(lowest, label):
+            return label
+        label = lowest
 
 
 def run_hdbscan(

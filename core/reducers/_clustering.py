@@ -86,6 +86,8 @@ def group_rows(
     tool_of: Callable[[str], str],
     columns_of: Callable[[str], Sequence[str]],
     transform: Callable[[tuple], tuple] | None = None,
+    *,
+    reducer: str,
 ) -> dict[str, dict[str, list[tuple]]]:
     """``{frame: {tool: [row, ...]}}`` with one row per mark, in extract order.
 
@@ -105,6 +107,13 @@ def group_rows(
             for record in records:
                 frame_data = _frame_of(record, frame)
                 if all(c in frame_data for c in columns):
+                    for c in columns:
+                        if not isinstance(frame_data[c], list | tuple):
+                            raise MalformedExtractError(
+                                f"{frame} {c} must be a list with one value per mark, "
+                                f"got {frame_data[c]!r:.80}",
+                                reducer=reducer,
+                            )
                     new = list(zip(*(frame_data[c] for c in columns), strict=False))
                     rows.extend(map(transform, new) if transform else new)
             by_tool[tool] = rows

@@ -24,7 +24,9 @@ def point_groups(
     records: Sequence[ExtractRecord], *, reducer: str
 ) -> dict[str, dict[str, np.ndarray]]:
     """``{frame: {tool: array of (x, y) rows}}``; points with a ``None`` coordinate are dropped."""
-    grouped = group_rows(records, frame_keys(records), _tool_of, lambda t: (f"{t}_x", f"{t}_y"))
+    grouped = group_rows(
+        records, frame_keys(records), _tool_of, lambda t: (f"{t}_x", f"{t}_y"), reducer=reducer
+    )
     return {
         frame: {
             tool: mark_array(

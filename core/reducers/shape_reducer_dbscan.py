@@ -125,6 +125,7 @@ def shape_reducer_dbscan(
         _tool_of,
         lambda tool: [f"{tool}_{name}" for name in names],
         _normaliser(shape, params.symmetric),
+        reducer=NAME,
     )
     output: dict[str, Any] = {}
     for frame, tools in grouped.items():

@@ -245,6 +245,7 @@ def test_metric_type_is_case_insensitive():
     [
         ({"frame0": {"tool0_x": [1], "tool0_y": [1]}}, "does not name a task and tool"),
         ({"frame0": {"T0_tool0_x": [], "T0_tool0_y": []}}, "no complete marks"),
+        ({"frame0": {"T0_tool0_x": 1.0, "T0_tool0_y": 2.0}}, "must be a list"),
     ],
 )
 def test_malformed_extracts(extract, message):

@@ -19,11 +19,33 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import TallyError
-from tally.commands import config, export, extract, reduce, replay, simulate, worker, workflow
+from tally.commands import (
+    aggregate,
+    config,
+    effects,
+    export,
+    extract,
+    reduce,
+    replay,
+    simulate,
+    worker,
+    workflow,
+)
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (config, extract, reduce, simulate, workflow, worker, replay, export)
+COMMANDS = (
+    config,
+    extract,
+    reduce,
+    aggregate,
+    simulate,
+    workflow,
+    worker,
+    replay,
+    export,
+    effects,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,10 @@ test: install lint
 	ops/kafka-local start
 	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; ops/kafka-local stop; exit $$status
 
+# The main job on the embedded default: simulate a project, aggregate it, summarise.
+demo: install
+	VENV=$(VENV) DEMO_DIR=$(DEMO_DIR) ops/demo.sh
+
 kafka-start:
 	ops/kafka-local start
 

@@ -43,6 +43,7 @@ from core.engine import Engine
 from core.errors import TallyError
 from core.pipeline import ConfigError, Pipeline
 from core.repeats import REPEAT_MODES
+from core.roundtrip import read_back
 
 __all__ = [
     "LoadedWorkflow",
@@ -135,7 +136,8 @@ def build_workflow(message: Mapping[str, Any]) -> LoadedWorkflow:
     return LoadedWorkflow(
         workflow_id=pipeline.workflow_id,
         pipeline=pipeline,
-        engine=Engine(pipeline, repeat_filter=repeat_filter),
+        # Reducers see each extract as `tally reduce` reads it back from the extraction CSV.
+        engine=Engine(pipeline, repeat_filter=repeat_filter, normalize=read_back),
         repeat_filter=repeat_filter,
         no_version=tuple(flag for _, flag in stripped),
         message=message,

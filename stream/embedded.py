@@ -1,0 +1,224 @@
+"""Embedded mode: the incremental engine in one process, state in a local RocksDB directory.
+
+``tally aggregate`` reads a classification export row by row, feeds the rows to the engine in
+batches (one RocksDB write batch each, so an interrupted run loses at most the batch in flight
+and re-running finishes it), keeps each reduction's latest value in the same database, and
+writes one CSV per reducer config in exactly the ``tally reduce`` layout
+(:func:`stream.snapshot.write_snapshot`).
+
+Running it again on a newer export of the same project applies only the classifications it has
+not seen (the engine is idempotent by classification id) and rewrites only the CSVs whose
+reductions changed. Changing the reducer configs re-reduces every stored subject from its stored
+extracts; changing the extractor config needs a fresh state directory (the stored extracts were
+made by the old extractors), which the runner detects and refuses with a clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.engine import ClassificationEvent, Reduction
+from core.errors import TallyError
+from core.events import EventSchemaError, event_from_export_row
+from stream.records import reduction_record
+from stream.snapshot import SnapshotFile, output_names, write_snapshot
+from stream.state.rocksdict_store import RocksdictStore
+from stream.workflows import LoadedWorkflow
+
+__all__ = ["AggregateSummary", "StateMismatchError", "aggregate"]
+
+BATCH_ROWS = 2000
+REQUIRED_COLUMNS = (
+    "classification_id",
+    "workflow_id",
+    "workflow_version",
+    "created_at",
+    "annotations",
+    "subject_ids",
+)
+
+
+class StateMismatchError(TallyError, ValueError):
+    """The state directory was built for another workflow or extractor config."""
+
+
+@dataclasses.dataclass
+class AggregateSummary:
+    rows: int = 0
+    outcomes: Counter = dataclasses.field(default_factory=Counter)
+    rejected: list[tuple[Any, str]] = dataclasses.field(default_factory=list)
+    reductions_updated: int = 0
+    subjects: int = 0
+    clusters: int = 0
+    files: list[SnapshotFile] = dataclasses.field(default_factory=list)
+    rereduced_subjects: int = 0
+    seconds: float = 0.0
+
+    def report(self) -> str:
+        applied = self.outcomes["applied"]
+        lines = [
+            f"{self.rows} rows read: {applied} classifications applied, "
+            f"{self.outcomes['duplicate']} already applied, {self.outcomes['ignored']} for other "
+            f"workflows/versions, {self.outcomes['rejected']} rejected",
+        ]
+        if self.rejected:
+            by_reason = Counter(reason.split(": ", 1)[-1][:120] for _, reason in self.rejected)
+            for reason, n in by_reason.most_common(5):
+                lines.append(f"  rejected x{n}: {reason}")
+            lines.append(
+                "  first rejected classification ids: "
+                + ", ".join(str(cid) for cid, _ in self.rejected[:5])
+            )
+        if self.rereduced_subjects:
+            lines.append(f"{self.rereduced_subjects} stored subjects re-reduced (config changed)")
+        lines.append(
+            f"{self.subjects} subjects, {self.reductions_updated} reductions updated, "
+            f"{self.clusters} clusters, {self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
+
+
+def _extractor_digest(workflow: LoadedWorkflow) -> str:
+    document = workflow.message.get("extractor_config", {})
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def _count_clusters(data: Any) -> int:
+    if isinstance(data, list):
+        return sum(_count_clusters(d) for d in data)
+    if not isinstance(data, dict):
+        return 0
+    total = 0
+    for key, value in data.items():
+        if key.endswith("_clusters_count") and isinstance(value, list):
+            total += len(value)
+        elif isinstance(value, dict):
+            total += _count_clusters(value)
+    return total
+
+
+def _reduction_key(workflow_id: int, reduction_key: str) -> str:
+    return f"r|{workflow_id}|{reduction_key}"
+
+
+def aggregate(
+    rows: Iterator[dict[str, str]],
+    workflow: LoadedWorkflow,
+    *,
+    state_dir: str | Path,
+    output_dir: str | Path,
+    name: str = "reductions",
+    on_progress: Callable[[int], None] | None = None,
+    strict: bool = False,
+) -> AggregateSummary:
+    """Apply export ``rows`` (dicts of column text) to the stored state; write the CSVs."""
+    started = time.perf_counter()
+    summary = AggregateSummary()
+    engine = workflow.engine
+    wf = workflow.workflow_id
+    changed: set[int] = set()
+    with RocksdictStore(state_dir) as store:
+        _check_state(store, workflow)
+        if store.get_meta("config_version") not in (None, workflow.config_version):
+            summary.rereduced_subjects = _rereduce_all(store, workflow, changed)
+        store.set_meta("workflow_id", wf)
+        store.set_meta("extractor_digest", _extractor_digest(workflow))
+
+        def flush(batch: list[ClassificationEvent]) -> None:
+            with store.transaction() as txn:
+                result = engine.process(txn, batch)
+                _store_reductions(txn, wf, result.reductions, changed)
+            summary.reductions_updated += len(result.reductions)
+            for outcome in result.outcomes:
+                summary.outcomes[outcome.status] += 1
+                if outcome.status == "rejected":
+                    if strict:
+                        raise TallyError(
+                            f"classification {outcome.classification_id}: {outcome.reason}"
+                        )
+                    summary.rejected.append((outcome.classification_id, outcome.reason))
+
+        batch: list[ClassificationEvent] = []
+        for row in rows:
+            summary.rows += 1
+            try:
+                batch.append(event_from_export_row(row))
+            except EventSchemaError as exc:
+                if strict:
+                    raise
+                summary.outcomes["rejected"] += 1
+                summary.rejected.append((row.get("classification_id"), str(exc)))
+            if len(batch) >= BATCH_ROWS:
+                flush(batch)
+                batch = []
+                if on_progress:
+                    on_progress(summary.rows)
+        if batch:
+            flush(batch)
+        if on_progress:
+            on_progress(summary.rows)
+        store.set_meta("config_version", workflow.config_version)
+
+        records = [value for _, value in store.items(f"r|{wf}|")]
+        summary.subjects = len({r["subject_id"] for r in records})
+        summary.clusters = sum(_count_clusters(r["data"]) for r in records)
+        output_dir = Path(output_dir)
+        names = output_names(workflow.pipeline, name)
+        missing = {i for i, n in enumerate(names) if not (output_dir / n).exists()}
+        if changed | missing or not names:
+            summary.files = write_snapshot(
+                records,
+                workflow.pipeline,
+                output_dir,
+                name=name,
+                no_version=workflow.no_version,
+            )
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _check_state(store: RocksdictStore, workflow: LoadedWorkflow) -> None:
+    stored_wf = store.get_meta("workflow_id")
+    if stored_wf is not None and stored_wf != workflow.workflow_id:
+        raise StateMismatchError(
+            f"the state directory {store.path} holds workflow {stored_wf}, not "
+            f"{workflow.workflow_id}; pass another --state directory"
+        )
+    digest = store.get_meta("extractor_digest")
+    if digest is not None and digest != _extractor_digest(workflow):
+        raise StateMismatchError(
+            f"the extractor config differs from the one the state in {store.path} was built "
+            "with, so its stored extracts are stale; delete that directory (or pass a new "
+            "--state) to rebuild from the export"
+        )
+
+
+def _store_reductions(
+    txn: Any, workflow_id: int, reductions: list[Reduction], changed: set[int]
+) -> None:
+    for reduction in reductions:
+        txn.set(_reduction_key(workflow_id, reduction.key), reduction_record(reduction))
+        changed.add(reduction.reducer_index)
+
+
+def _rereduce_all(store: RocksdictStore, workflow: LoadedWorkflow, changed: set[int]) -> int:
+    wf = workflow.workflow_id
+    prefix = f"h|{wf}|"
+    subjects = [key[len(prefix) :] for key, _ in store.items(prefix)]
+    with store.transaction() as txn:
+        for key, _ in store.items(f"r|{wf}|"):
+            txn.delete(key)
+    for subject_text in subjects:
+        subject_id: Any = int(subject_text) if subject_text.lstrip("-").isdigit() else subject_text
+        with store.transaction() as txn:
+            _store_reductions(txn, wf, workflow.engine.rereduce(txn, subject_id), changed)
+    changed.update(range(len(workflow.pipeline.reducers)))
+    return len(subjects)

@@ -118,13 +118,27 @@ def _tree_rss_bytes(root: int) -> int:
     return total
 
 
+def child_env() -> dict[str, str]:
+    """The environment for measured commands.
+
+    PYTHONDONTWRITEBYTECODE is dropped: with it every run recompiles tally's modules (an editable
+    install has no byte code until first import), a cost no installed tool pays; the reference's
+    site-packages were compiled by pip at install time.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run_measured(stage: str, cmd: list[str], *, cwd: Path, log: Path, interval: float = 0.2) -> Run:
     run = Run(stage=stage, cmd=[str(c) for c in cmd])
     with open(log, "ab") as out:
         out.write(f"$ {' '.join(run.cmd)}\n".encode())
         out.flush()
         start = time.perf_counter()
-        proc = subprocess.Popen(run.cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            run.cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=child_env()
+        )
         peak = 0
         stop = threading.Event()
 
@@ -171,20 +185,31 @@ def find_reference(explicit: str | None) -> Path | None:
 
 
 def how_to_build_reference() -> str:
-    regen = REPO / "tests" / "golden" / "regenerate.py"
-    lines = ["No panoptes_aggregation reference found."]
-    if regen.exists():
-        lines.append(
-            f"Build it as the goldens do:  .venv/bin/python {regen.relative_to(REPO)} --help"
-        )
-    lines += [
-        "Or by hand (Python 3.11):",
-        f"  python3.11 -m venv {DEFAULT_REFERENCE.parents[1]}",
-        f"  {DEFAULT_REFERENCE.parent}/pip install {REFERENCE_PINS}",
-        "and pass --reference PATH (or set TALLY_REFERENCE) if you put it elsewhere;",
+    lines = [
+        "No panoptes_aggregation reference found. Build it as the goldens do (pinned, in",
+        f"{DEFAULT_REFERENCE.parents[1].relative_to(REPO)}) with",
+        "  .venv/bin/python bench/batch.py --build-reference ...",
+        "(that runs ensure_venv() of tests/golden/regenerate.py, i.e. pip install -r",
+        "tests/golden/oracle-requirements.txt into a fresh venv), or by hand with Python 3.11:",
+        f"  python3.11 -m venv /tmp/oracle && /tmp/oracle/bin/pip install {REFERENCE_PINS}",
+        "and pass --reference /tmp/oracle/bin/panoptes_aggregation (or set TALLY_REFERENCE);",
         "or run tally alone with --skip-reference.",
     ]
     return "\n".join(lines)
+
+
+def build_reference() -> Path:
+    """Create tests/golden/.oracle-venv exactly as tests/golden/regenerate.py does."""
+    import importlib.util
+
+    path = REPO / "tests" / "golden" / "regenerate.py"
+    spec = importlib.util.spec_from_file_location("_tally_golden_regenerate", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.ensure_venv(False)
+    return DEFAULT_REFERENCE
 
 
 def simulate_data(
@@ -221,11 +246,14 @@ def run_pipeline(
     record: dict,
     out: Path,
     cpu: int,
-) -> list[Run]:
+) -> tuple[list[Run], Run]:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "commands.log"
     log.write_text("")
     files = record["files"]
+    # warm up (byte code, page cache), then time a bare start: interpreter + imports + --help
+    run_measured("startup", [*base_cmd, "--help"], cwd=out, log=log)
+    startup = run_measured("startup (--help)", [*base_cmd, "--help"], cwd=out, log=log)
     runs = []
     wf_id = str(record["workflow_id"])
     cfg_dir = out / "config"
@@ -280,7 +308,7 @@ def run_pipeline(
                 log=log,
             )
         )
-    return runs
+    return runs, startup
 
 
 # ------------------------------------------------------------------------------------------
@@ -399,7 +427,12 @@ def _fmt_s(x: float | None) -> str:
     return f"{x:8.2f}"
 
 
-def print_table(tally_runs: list[Run], ref_runs: list[Run] | None) -> None:
+def print_table(
+    tally_runs: list[Run],
+    ref_runs: list[Run] | None,
+    tally_startup: Run | None = None,
+    ref_startup: Run | None = None,
+) -> None:
     head = f"{'stage':30} {'tally wall':>10} {'tally cpu':>9} {'tally MB':>8}"
     if ref_runs:
         head += f" {'ref wall':>10} {'ref cpu':>9} {'ref MB':>8} {'ratio':>7}"
@@ -422,6 +455,19 @@ def print_table(tally_runs: list[Run], ref_runs: list[Run] | None) -> None:
         rm = max(r.peak_mb for r in ref_runs)
         line += f" {_fmt_s(rw):>10} {_fmt_s(rc):>9} {rm:8.0f} {rw / tw:6.1f}x"
     print(line)
+    if ref_runs:
+        print(
+            f"{'  (CPU-time ratio)':30} {'':>10} {'':>9} {'':>8} {'':>10} {'':>9} {'':>8} {rc / tc:6.1f}x"
+        )
+    if tally_startup is not None:
+        t = tally_startup
+        line = (
+            f"{'startup only (--help)':30} {_fmt_s(t.wall):>10} {_fmt_s(t.cpu):>9} {t.peak_mb:8.0f}"
+        )
+        if ref_startup is not None:
+            r = ref_startup
+            line += f" {_fmt_s(r.wall):>10} {_fmt_s(r.cpu):>9} {r.peak_mb:8.0f}"
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--reference", help=f"panoptes_aggregation executable (default {DEFAULT_REFERENCE})"
     )
+    ap.add_argument("--build-reference", action="store_true",
+                    help="build tests/golden/.oracle-venv (as tests/golden/regenerate.py does) if missing")  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="where data and outputs go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary work dir")
     ap.add_argument("--json", type=Path, help="also write the results here as JSON")
@@ -450,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = None
     if not args.skip_reference:
         reference = find_reference(args.reference)
+        if reference is None and args.build_reference:
+            reference = build_reference()
         if reference is None:
             print(how_to_build_reference(), file=sys.stderr)
             return 2
@@ -478,17 +528,18 @@ def main(argv: list[str] | None = None) -> int:
                      if sim_run else " (reused)"))  # fmt: skip
             tag = f"n{n}-s{args.seed}"
             tally_out = workdir / f"out-tally-{tag}-c{args.cpu}"
-            tally_runs = run_pipeline("tally", tally_command(), data=data, record=record,
-                                      out=tally_out, cpu=args.cpu)  # fmt: skip
-            ref_runs = None
+            tally_runs, tally_startup = run_pipeline("tally", tally_command(), data=data,
+                                                     record=record, out=tally_out, cpu=args.cpu)  # fmt: skip
+            ref_runs = ref_startup = None
             comparison = None
             if reference is not None:
                 ref_out = workdir / f"out-reference-{tag}-c{args.reference_cpu}"
-                ref_runs = run_pipeline("reference", [str(reference)], data=data, record=record,
-                                        out=ref_out, cpu=args.reference_cpu)  # fmt: skip
+                ref_runs, ref_startup = run_pipeline("reference", [str(reference)], data=data,
+                                                     record=record, out=ref_out,
+                                                     cpu=args.reference_cpu)  # fmt: skip
                 comparison = compare_outputs(tally_out, ref_out, record)
             print()
-            print_table(tally_runs, ref_runs)
+            print_table(tally_runs, ref_runs, tally_startup, ref_startup)
             tw = sum(t.wall for t in tally_runs)
             print(f"\ntally: {tw / n * 1e6:.1f} µs/classification wall, "
                   f"{sum(t.cpu for t in tally_runs) / n * 1e6:.1f} µs/classification CPU, "
@@ -503,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
                 "counts": counts,
                 "simulate": dataclasses.asdict(sim_run) if sim_run else None,
                 "tally": [dataclasses.asdict(r) for r in tally_runs],
+                "tally_startup": dataclasses.asdict(tally_startup),
+                "reference_startup": dataclasses.asdict(ref_startup) if ref_startup else None,
                 "reference": [dataclasses.asdict(r) for r in ref_runs] if ref_runs else None,
                 "comparison": comparison,
             })  # fmt: skip

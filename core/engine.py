@@ -48,9 +48,11 @@ from typing import Any
 
 from core.classification import Classification
 from core.errors import TallyError
-from core.pipeline import Pipeline, ReducerBinding
+from core.pipeline import ConfigError, Pipeline, ReducerBinding
 from core.registry import ExtractRecord
 from core.repeats import REPEAT_MODES, select_repeats, time_key
+from core.rules.actions import ActionRecord
+from core.rules.rulebook import RuleBook, RuleError, subject_bindings
 
 __all__ = ["CHUNK_ROWS", "BatchResult", "ClassificationEvent", "Engine", "Outcome", "Reduction"]
 
@@ -70,6 +72,7 @@ class ClassificationEvent:
     user_name: str | None
     annotations: Any
     metadata: Mapping[str, Any]
+    subject_metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +112,10 @@ class Reduction:
 class BatchResult:
     outcomes: list[Outcome]
     reductions: list[Reduction]
+    #: Effects that rules fired in this batch, each for the first and only time.
+    actions: list[ActionRecord] = dataclasses.field(default_factory=list)
+    #: Rules that could not be evaluated (e.g. comparing a number with text), with the subject.
+    rule_errors: list[tuple[Any, RuleError]] = dataclasses.field(default_factory=list)
 
 
 # A row of the subject's extract log: [classification_id, created_at, user_id, user_name, task, data]
@@ -124,6 +131,7 @@ class Engine:
         *,
         repeat_filter: str = "first",
         normalize: Callable[[Any], Any] | None = None,
+        rules: RuleBook | None = None,
     ) -> None:
         if repeat_filter not in REPEAT_MODES:
             raise ValueError(f"repeat_filter must be one of {REPEAT_MODES}, got {repeat_filter!r}")
@@ -132,6 +140,18 @@ class Engine:
         # How an extract looks to a reducer: batch mode reads it back from the extraction CSV,
         # so the adapters pass the same round trip here to make both modes identical.
         self.normalize = normalize or (lambda data: data)
+        self.rules = rules
+        if rules is not None:
+            unknown = rules.reducer_keys("subject") - pipeline.rule_keys()
+            if unknown:
+                raise ConfigError(
+                    f"the rules read reductions {', '.join(sorted(unknown))} that this "
+                    f"pipeline does not make; its reductions are {', '.join(sorted(pipeline.rule_keys()))}"
+                )
+            self._rule_keys = rules.reducer_keys("subject")
+            self._rules_read_subject = any(
+                "subject" in repr(rule.condition) for rule in rules.rules("subject")
+            )
 
     # -- keys --------------------------------------------------------------------------------
     def _prefix(self, subject_id: Any) -> str:
@@ -195,12 +215,16 @@ class Engine:
                 continue
             by_subject.setdefault(event.subject_id, []).append((position, event))
         reductions: list[Reduction] = []
+        actions: list[ActionRecord] = []
+        rule_errors: list[tuple[Any, RuleError]] = []
         for subject_id, subject_events in by_subject.items():
-            o, r = self._process_subject(txn, subject_id, subject_events)
+            o, r, a, e = self._process_subject(txn, subject_id, subject_events)
             outcomes.extend(o)
             reductions.extend(r)
+            actions.extend(a)
+            rule_errors.extend((subject_id, error) for error in e)
         outcomes.sort(key=lambda po: po[0])
-        return BatchResult([o for _, o in outcomes], reductions)
+        return BatchResult([o for _, o in outcomes], reductions, actions, rule_errors)
 
     def _new_head(self) -> dict[str, Any]:
         return {
@@ -215,7 +239,7 @@ class Engine:
 
     def _process_subject(
         self, txn: Any, subject_id: Any, events: list[tuple[int, ClassificationEvent]]
-    ) -> tuple[list[tuple[int, Outcome]], list[Reduction]]:
+    ) -> tuple[list[tuple[int, Outcome]], list[Reduction], list[ActionRecord], list[RuleError]]:
         head = txn.get(self.head_key(subject_id)) or self._new_head()
         outcomes: list[tuple[int, Outcome]] = []
         stale: set[tuple[int, str]] = set()  # (reducer index, task) to recompute from the log
@@ -249,6 +273,8 @@ class Engine:
             else:
                 recompute_all = True
             head["n"] += 1
+            if self.rules is not None and self._rules_read_subject and event.subject_metadata:
+                head["subject"] = dict(event.subject_metadata)
             for extractor_key, task, data in rows:
                 self._append(
                     txn,
@@ -297,18 +323,60 @@ class Engine:
                     self._reduction(subject_id, task, index, binding, data, count, head)
                 )
         head["config"] = self.pipeline.config_version
+        actions, errors = self._fire_rules(txn, subject_id, head, reductions)
         txn.set(self.head_key(subject_id), head)  # the commit point: written last
-        return outcomes, reductions
+        return outcomes, reductions, actions, errors
+
+    # -- rules --------------------------------------------------------------------------------
+    def _fired_key(self, action_id: str) -> str:
+        return f"f|{self.pipeline.workflow_id}|{action_id}"
+
+    def _fire_rules(
+        self, txn: Any, subject_id: Any, head: dict, reductions: list[Reduction]
+    ) -> tuple[list[ActionRecord], list[RuleError]]:
+        """Evaluate the subject rules on the updated reductions; each effect fires once.
+
+        The reductions rules read are kept in the head (only those: a rule file names them), so
+        a rule sees the subject's current value of every reduction, not just the updated ones.
+        An effect's id is stored when it fires, in the same transaction as the state it fired
+        on, so no later classification, re-delivery, replay or re-reduce fires it again.
+        """
+        if self.rules is None or not reductions:
+            return [], []
+        current = head.setdefault("rules", {})
+        for reduction in reductions:
+            name = self.pipeline.rule_key(reduction.reducer_index, reduction.task)
+            if name in self._rule_keys:
+                current[name] = reduction.data
+        bindings = subject_bindings(current, subject_id=subject_id, metadata=head.get("subject"))
+        candidates, errors = self.rules.subject_actions(
+            bindings,
+            workflow_id=self.pipeline.workflow_id,
+            subject_id=subject_id,
+            time=head.get("latest_at"),
+        )
+        fired: list[ActionRecord] = []
+        for action in candidates:
+            key = self._fired_key(action.action_id)
+            if txn.get(key) is None:
+                txn.set(key, {"rule": action.rule_id, "time": action.time})
+                fired.append(action)
+        return fired, errors
 
     def rereduce(self, txn: Any, subject_id: Any) -> list[Reduction]:
+        """The reductions of :meth:`rereduce_subject`."""
+        return self.rereduce_subject(txn, subject_id).reductions
+
+    def rereduce_subject(self, txn: Any, subject_id: Any) -> BatchResult:
         """Recompute every reduction of a stored subject from its extract log.
 
         Used when a workflow's reducer configuration changes: the extracts stay, the reductions
-        and incremental states are rebuilt under the new configuration.
+        and incremental states are rebuilt under the new configuration, and the rules are
+        evaluated on them (effects that already fired stay fired).
         """
         head = txn.get(self.head_key(subject_id))
         if head is None:
-            return []
+            return BatchResult([], [])
         head["incr"] = {}
         cache: dict[str, list] = {}
         reductions: list[Reduction] = []
@@ -320,8 +388,10 @@ class Engine:
                     self._reduction(subject_id, task, index, binding, data, count, head)
                 )
         head["config"] = self.pipeline.config_version
+        head["rules"] = {}
+        actions, errors = self._fire_rules(txn, subject_id, head, reductions)
         txn.set(self.head_key(subject_id), head)
-        return reductions
+        return BatchResult([], reductions, actions, [(subject_id, e) for e in errors])
 
     # -- repeat filter -------------------------------------------------------------------------
     def _repeat_decision(

@@ -111,6 +111,7 @@ def event_from_message(payload: Any) -> ClassificationEvent:
         user_name=payload.get("user_name"),
         annotations=payload["annotations"],
         metadata=payload.get("metadata") or {},
+        subject_metadata=payload.get("subject_metadata") or {},
     )
 
 
@@ -130,6 +131,10 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
             f"classification {cid}: 'data.links.subjects' must be a non-empty list"
         )
     metadata = data.get("metadata") or {}
+    subject_metadata: Any = {}
+    for linked in (payload.get("linked") or {}).get("subjects") or []:
+        if isinstance(linked, Mapping) and str(linked.get("id")) == str(subjects[0]):
+            subject_metadata = linked.get("metadata") or {}
     user_id = parse_id(links.get("user"))
     # Live events carry no user_name; anonymous volunteers are told apart by session, which is
     # what the export's not-logged-in-<hash> name approximates.
@@ -150,6 +155,7 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
         user_name=user_name,
         annotations=_require(payload, "data.annotations", cid),
         metadata=metadata,
+        subject_metadata=subject_metadata if isinstance(subject_metadata, Mapping) else {},
     )
 
 
@@ -164,6 +170,16 @@ def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
             f"classification {cid}: annotations or metadata is not valid JSON ({exc})"
         ) from None
     subject = str(row.get("subject_ids") or "").split(";")[0]
+    subject_metadata: Any = {}
+    if row.get("subject_data"):
+        # {"<subject id>": {"retired": ..., <metadata>...}}; rules read it as subject.<field>
+        try:
+            subject_data = orjson.loads(row["subject_data"])
+        except orjson.JSONDecodeError:
+            subject_data = {}
+        entry = subject_data.get(subject) if isinstance(subject_data, Mapping) else None
+        if isinstance(entry, Mapping):
+            subject_metadata = {k: v for k, v in entry.items() if k != "retired"}
     return ClassificationEvent(
         classification_id=cid,
         subject_id=parse_id(subject),
@@ -174,6 +190,7 @@ def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
         user_name=row.get("user_name") or None,
         annotations=annotations,
         metadata=metadata,
+        subject_metadata=subject_metadata,
     )
 
 
@@ -189,6 +206,7 @@ def event_to_flat(event: ClassificationEvent) -> dict[str, Any]:
         "user_name": event.user_name,
         "annotations": event.annotations,
         "metadata": event.metadata,
+        "subject_metadata": event.subject_metadata,
     }
 
 

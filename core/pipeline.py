@@ -128,6 +128,7 @@ class ReducerBinding:
     spec: ReducerSpec
     params: Any
     raw: Mapping[str, Any]
+    key: str | None = None  # the reducer config's optional top-level `key:` (for rules)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +174,9 @@ class Pipeline:
                     raise ConfigError(
                         f"extractor_config.{key}[{position}] must be a mapping with a 'task' key"
                     )
-                entries.append(ExtractorEntry(key, str(raw["task"]), spec, spec.parse_params(raw), raw))
+                entries.append(
+                    ExtractorEntry(key, str(raw["task"]), spec, spec.parse_params(raw), raw)
+                )
         keys = list(dict.fromkeys(e.key for e in entries))
         bindings: list[ReducerBinding] = []
         for index, document in enumerate(reducer_configs):
@@ -187,7 +190,15 @@ class Pipeline:
             spec = get_reducer(name)
             wanted = reducer_keys[index] if reducer_keys else None
             key = _bind(name, wanted, keys)
-            bindings.append(ReducerBinding(name, key, spec, spec.parse_params(raw or {}), raw or {}))
+            rule_key = document.get("key")
+            if rule_key is not None and (not isinstance(rule_key, str) or "." in rule_key):
+                raise ConfigError(
+                    f"reducer config #{index + 1}: 'key' must be a name without dots "
+                    f"(rules read it as key.field), got {rule_key!r}"
+                )
+            bindings.append(
+                ReducerBinding(name, key, spec, spec.parse_params(raw or {}), raw or {}, rule_key)
+            )
         digest = hashlib.sha256(
             orjson.dumps(
                 {"e": extractor_config, "r": list(reducer_configs)},
@@ -208,6 +219,27 @@ class Pipeline:
 
     def entries_for(self, key: str) -> list[ExtractorEntry]:
         return [e for e in self.extractors if e.key == key]
+
+    def rule_key(self, reducer_index: int, task: str) -> str:
+        """The name rules use for reducer ``reducer_index``'s reduction of ``task``.
+
+        The reducer config's ``key:`` (default: the reducer's name), suffixed with ``_<task>``
+        when its extractor runs on more than one task, so every reduction has its own name:
+        ``["lookup", "shortcut_reducer.nothing-here", 0]``.
+        """
+        binding = self.reducers[reducer_index]
+        base = binding.key or binding.name
+        if len(self.entries_for(binding.extractor_key)) > 1:
+            return f"{base}_{task}"
+        return base
+
+    def rule_keys(self) -> set[str]:
+        """Every reduction name rules can read."""
+        return {
+            self.rule_key(i, e.task)
+            for i, b in enumerate(self.reducers)
+            for e in self.entries_for(b.extractor_key)
+        }
 
 
 def _bind(reducer_name: str, wanted: str | None, keys: Sequence[str]) -> str:

@@ -34,16 +34,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from core.engine import Engine
 from core.errors import TallyError
 from core.pipeline import ConfigError, Pipeline
 from core.repeats import REPEAT_MODES
 from core.roundtrip import read_back
+from core.rules.rulebook import RuleBook
 
 __all__ = [
     "LoadedWorkflow",
@@ -126,18 +130,27 @@ def build_workflow(message: Mapping[str, Any]) -> LoadedWorkflow:
     keys = message.get("reducer_keys") or [None] * len(reducers)
     if len(keys) != len(reducers):
         raise ConfigError("'reducer_keys' must have one entry per reducer config")
+    rules = None
+    if message.get("rules") is not None:
+        rules = RuleBook.from_document(
+            message["rules"], str((message.get("sources") or {}).get("rules", "rules"))
+        )
     stripped = [_strip_reducer(r) for r in reducers]
     pipeline = Pipeline.from_configs(
         _strip_extractor(extractor), [r for r, _ in stripped], reducer_keys=list(keys)
     )
-    pipeline = dataclasses.replace(
-        pipeline, config_version=f"{pipeline.config_version}-{repeat_filter}"
-    )
+    version = f"{pipeline.config_version}-{repeat_filter}"
+    if rules is not None:
+        # New or changed rules are evaluated on every stored subject (a re-reduce), not only
+        # on subjects that happen to get another classification.
+        digest = hashlib.sha256(orjson.dumps(message["rules"], option=orjson.OPT_SORT_KEYS))
+        version += f"-rules{digest.hexdigest()[:8]}"
+    pipeline = dataclasses.replace(pipeline, config_version=version)
     return LoadedWorkflow(
         workflow_id=pipeline.workflow_id,
         pipeline=pipeline,
         # Reducers see each extract as `tally reduce` reads it back from the extraction CSV.
-        engine=Engine(pipeline, repeat_filter=repeat_filter, normalize=read_back),
+        engine=Engine(pipeline, repeat_filter=repeat_filter, normalize=read_back, rules=rules),
         repeat_filter=repeat_filter,
         no_version=tuple(flag for _, flag in stripped),
         message=message,
@@ -151,6 +164,7 @@ def workflow_message(
     repeat_filter: str = "first",
     *,
     sources: Mapping[str, Any] | None = None,
+    rules: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The message ``tally workflow load`` publishes; validated by building it first."""
     message = {
@@ -161,6 +175,7 @@ def workflow_message(
         "reducer_keys": list(reducer_keys),
         "repeat_filter": repeat_filter,
         "sources": dict(sources or {}),
+        "rules": None if rules is None else dict(rules),
         "loaded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     loaded = build_workflow(message)

@@ -43,7 +43,7 @@ import ast
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -59,6 +59,7 @@ __all__ = [
     "ColumnStats",
     "LayoutError",
     "ReadKinds",
+    "cell_formatter",
     "convert_cell",
     "flatten",
     "format_cell",
@@ -66,6 +67,7 @@ __all__ = [
     "order_columns",
     "python_literal",
     "reformat_cell",
+    "text_formatter",
     "unflatten",
     "with_version",
 ]
@@ -142,6 +144,8 @@ def with_version(
     [{'choice': 'zebra', 'aggregation_version': '5.3.1'}]
     """
     if isinstance(result, Mapping):
+        if "parameters" not in result and "aggregation_version" not in result:
+            return {**result, "aggregation_version": version}
         out = {k: v for k, v in result.items() if k not in ("aggregation_version", "parameters")}
         out["aggregation_version"] = version
         if "parameters" in result:
@@ -150,11 +154,18 @@ def with_version(
     return [with_version(item, version) for item in result]  # type: ignore[misc]
 
 
+_PLAIN = (str, int, float, bool, type(None))
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
 def _scalar(value: Any) -> Any:
     """A cell value: containers become their ``str()``, numpy scalars plain Python."""
-    if isinstance(value, list | tuple | set | frozenset | dict):
+    cls = value.__class__
+    if cls in _PLAIN:
+        return value
+    if cls in _CONTAINERS or isinstance(value, _CONTAINERS):
         return str(value)
-    if value is None or isinstance(value, str | bool | int | float):
+    if isinstance(value, _PLAIN):
         return value
     item = getattr(value, "item", None)  # numpy scalar
     if callable(item):
@@ -218,15 +229,27 @@ class ColumnStats:
             if key not in flags:
                 flags[key] = 0
                 present[key] = 0
-            if _is_missing(value):
+            cls = value.__class__
+            if cls is str:
+                flag = _OTHER
+            elif cls is int:
+                flag = _INT
+            elif cls is float:
+                if value != value:  # NaN: a gap
+                    continue
+                flag = _FLOAT
+            elif value is None:
                 continue
-            present[key] += 1
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                flags[key] |= _OTHER
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                flag = _OTHER
             elif isinstance(value, int):
-                flags[key] |= _INT
+                flag = _INT
+            elif math.isnan(value):
+                continue
             else:
-                flags[key] |= _FLOAT
+                flag = _FLOAT
+            present[key] += 1
+            flags[key] |= flag
 
     def merge(self, later: ColumnStats) -> None:
         """Fold in the stats of rows that come after this object's rows."""
@@ -266,6 +289,36 @@ def format_cell(value: Any, kind: str) -> str:
     if kind == "float" and not isinstance(value, str | bool):
         return repr(float(value))
     return str(value)
+
+
+def _format_int(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _format_float(value: Any) -> str:
+    if value is None or value != value:
+        return ""
+    if value.__class__ is float:
+        return repr(value)
+    return format_cell(value, "float")
+
+
+def _format_object(value: Any) -> str:
+    cls = value.__class__
+    if cls is str:
+        return value
+    if value is None or (cls is float and value != value):
+        return ""
+    return format_cell(value, "object")
+
+
+def cell_formatter(kind: str) -> Callable[[Any], str]:
+    """A fast ``format_cell`` for one column kind (``lambda v: format_cell(v, kind)``).
+
+    >>> [cell_formatter(k)(v) for k, v in (("int", 3), ("float", 3), ("object", None))]
+    ['3', '3.0', '']
+    """
+    return {"int": _format_int, "float": _format_float}.get(kind, _format_object)
 
 
 def order_columns(columns: Sequence[str], front: Sequence[str] = ("choice",)) -> list[str]:
@@ -373,6 +426,21 @@ def reformat_cell(text: str, kind: str) -> str:
     ('1234.0', '7', '')
     """
     return format_cell(convert_cell(text, kind), "float" if kind == "float" else "object")
+
+
+def text_formatter(kind: str) -> Callable[[str], str]:
+    """A fast ``reformat_cell`` for one column kind.
+
+    >>> [text_formatter(k)(t) for k, t in (("int", "07"), ("float", "7"), ("str", "NA"), ("bool", "true"))]
+    ['7', '7.0', '', 'True']
+    """
+    if kind == "int":
+        return lambda text: str(int(text))
+    if kind == "float":
+        return lambda text: "" if text in NA_STRINGS else repr(float(text))
+    if kind == "bool":
+        return lambda text: "" if text in NA_STRINGS else str(text in _TRUE_STRINGS)
+    return lambda text: "" if text in NA_STRINGS else text
 
 
 _NAMES_UNFLATTEN = {"nan": None, "null": None, "true": True, "false": False}

@@ -22,6 +22,7 @@ __all__ = [
     "CsvSource",
     "Spill",
     "atomic_csv_writer",
+    "atomic_text_file",
     "load_yaml",
     "missing_columns_error",
 ]
@@ -164,6 +165,20 @@ class Spill:
     def size(self) -> int:
         self.close()
         return self.path.stat().st_size if self.path.exists() else 0
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[io.TextIOWrapper]:
+    """A UTF-8 text file that replaces ``path`` only when the block finishes cleanly."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="", buffering=1 << 20) as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 @contextlib.contextmanager

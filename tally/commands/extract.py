@@ -10,7 +10,9 @@ whatever ``-c`` is.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -29,10 +31,10 @@ from core.csv_layout import (
     NA_STRINGS,
     ColumnStats,
     ReadKinds,
+    cell_formatter,
     flatten,
-    format_cell,
     order_columns,
-    reformat_cell,
+    text_formatter,
     with_version,
 )
 from core.errors import AnnotationParseError, TallyError
@@ -41,7 +43,7 @@ from core.workflow_config.versions import WorkflowVersion
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
-from tally.tables import CsvSource, Spill, atomic_csv_writer, load_yaml, missing_columns_error
+from tally.tables import CsvSource, Spill, atomic_text_file, load_yaml, missing_columns_error
 
 __all__ = ["VersionFilter", "add_parser", "extract_file", "run"]
 
@@ -271,10 +273,21 @@ def load_plan(path: str) -> ExtractPlan:
 # the per-chunk work (runs in worker processes)
 
 
+@dataclasses.dataclass(frozen=True)
+class ChunkJob:
+    index: int
+    rows: list[
+        tuple[int, tuple[str, ...], str, str]
+    ]  # (row number, info cells, annotations, metadata)
+
+
 @dataclasses.dataclass
 class ChunkResult:
-    rows: dict[str, list[tuple[tuple[str, ...], str, dict[str, Any]]]]
-    stats: dict[str, ColumnStats]
+    """What a worker sends back: the extracts themselves stay in its spill files."""
+
+    index: int
+    files: dict[int, tuple[str, int]]  # extractor key index -> (spill file, rows)
+    stats: dict[int, ColumnStats]
     skips: list[tuple[int, str, str, str]]  # (row number, classification id, reason, detail)
     count: int
 
@@ -282,11 +295,14 @@ class ChunkResult:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(document: dict[str, Any], no_version: tuple[bool, ...]) -> None:
+def _init_worker(document: dict[str, Any], no_version: tuple[bool, ...], spill_dir: str) -> None:
     pipeline = Pipeline.from_configs(document, [])
+    keys = list(document["extractor_config"])
     _WORKER["entries"] = [
-        (entry, flag) for entry, flag in zip(pipeline.extractors, no_version, strict=True)
+        (entry, keys.index(entry.key), flag)
+        for entry, flag in zip(pipeline.extractors, no_version, strict=True)
     ]
+    _WORKER["spill_dir"] = spill_dir
 
 
 def _loads(text: str) -> Any:
@@ -297,12 +313,12 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
-def _extract_chunk(chunk: list[tuple[int, tuple[str, ...], str, str]]) -> ChunkResult:
+def _extract_chunk(job: ChunkJob) -> ChunkResult:
     entries = _WORKER["entries"]
-    out: dict[str, list[Any]] = {}
-    stats: dict[str, ColumnStats] = {}
+    out: dict[int, list[Any]] = {}
+    stats: dict[int, ColumnStats] = {}
     skips: list[tuple[int, str, str, str]] = []
-    for row_number, info, annotations_text, metadata_text in chunk:
+    for row_number, info, annotations_text, metadata_text in job.rows:
         cid = info[0]
         parsed = []
         for column, text in (("annotations", annotations_text), ("metadata", metadata_text)):
@@ -321,7 +337,7 @@ def _extract_chunk(chunk: list[tuple[int, tuple[str, ...], str, str]]) -> ChunkR
         except AnnotationParseError as exc:
             skips.append((row_number, cid, "malformed annotations", str(exc)))
             continue
-        for entry, no_version in entries:
+        for entry, key_index, no_version in entries:
             try:
                 result = entry.spec(classification, entry.params)
             except AnnotationParseError as exc:
@@ -342,13 +358,55 @@ def _extract_chunk(chunk: list[tuple[int, tuple[str, ...], str, str]]) -> ChunkR
             items = result if isinstance(result, list) else [result]
             if not no_version:
                 items = with_version(items)
-            rows = out.setdefault(entry.key, [])
-            column_stats = stats.setdefault(entry.key, ColumnStats())
+            rows = out.setdefault(key_index, [])
+            column_stats = stats.setdefault(key_index, ColumnStats())
             for item in items:
                 flat = flatten(item)
                 column_stats.add(flat)
                 rows.append((info, entry.task, flat))
-    return ChunkResult(out, stats, skips, len(chunk))
+    files = {}
+    for key_index, rows in out.items():
+        if not rows:
+            continue
+        path = Path(_WORKER["spill_dir"]) / f"k{key_index}-{job.index:08d}.spill"
+        spill = Spill(path)
+        spill.append(rows)
+        spill.close()
+        files[key_index] = (str(path), len(rows))
+    return ChunkResult(job.index, files, stats, skips, len(job.rows))
+
+
+@dataclasses.dataclass(frozen=True)
+class FormatJob:
+    """Turn one spilled chunk of an extractor's rows into CSV text, once the columns are known."""
+
+    path: str
+    key: str
+    columns: tuple[tuple[str, str], ...]  # (column without "data.", kind)
+    info_kinds: tuple[str, ...]
+
+
+def _format_chunk(job: FormatJob) -> str:
+    columns = [(c, cell_formatter(kind)) for c, kind in job.columns]
+    info_formatters = [text_formatter(kind) for kind in job.info_kinds]
+    key = job.key
+    lines = []
+    formatted: dict[tuple[str, ...], list[str]] = {}
+    for chunk in Spill(job.path):
+        for info, task, flat in chunk:
+            cells = formatted.get(info)
+            if cells is None:
+                cells = formatted[info] = [
+                    f(text) for f, text in zip(info_formatters, info, strict=True)
+                ]
+            cid, user_name, user_id, workflow_id, created_at, subject = cells
+            line = [cid, user_name, user_id, workflow_id, task, created_at, subject, key]
+            line.extend([f(flat.get(c)) for c, f in columns])
+            lines.append(line)
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(lines)
+    Path(job.path).unlink()
+    return text.getvalue()
 
 
 # ------------------------------------------------------------------------------------------
@@ -424,8 +482,9 @@ def extract_file(
         workflow_match: dict[str, bool] = {}
         version_match: dict[str, bool | None] = {}
         summary = _SkipSummary()
-        spills = {key: Spill(Path(tmp) / f"{n}.spill") for n, key in enumerate(plan.keys)}
-        stats = {key: ColumnStats() for key in plan.keys}
+        keys = plan.keys
+        chunk_files: list[list[tuple[str, int]]] = [[] for _ in keys]
+        stats = [ColumnStats() for _ in keys]
         total_rows = 0
         matched = 0
 
@@ -438,9 +497,10 @@ def extract_file(
                 print(f"skipped classification {cid}: {reason}: {detail}", file=sys.stderr)
             summary.add(row_number, cid, reason)
 
-        def chunks() -> Iterator[list[tuple[int, tuple[str, ...], str, str]]]:
+        def chunks() -> Iterator[ChunkJob]:
             nonlocal total_rows, matched
             chunk: list[tuple[int, tuple[str, ...], str, str]] = []
+            index = 0
             for row_number, row in enumerate(source):
                 total_rows += 1
                 if len(row) != width:
@@ -481,10 +541,11 @@ def extract_file(
                 matched += 1
                 chunk.append((row_number, info, row[i_annotations], row[i_metadata]))
                 if len(chunk) >= CHUNK_ROWS:
-                    yield chunk
+                    yield ChunkJob(index, chunk)
+                    index += 1
                     chunk = []
             if chunk:
-                yield chunk
+                yield ChunkJob(index, chunk)
 
         bar = progress_bar(
             "Extracting", total=source.size, unit="B", hide=hide_bar, unit_scale=True
@@ -496,13 +557,13 @@ def extract_file(
                 chunks(),
                 workers=cpu_count,
                 initializer=_init_worker,
-                initargs=(plan.document, plan.no_version),
+                initargs=(plan.document, plan.no_version, tmp),
             ):
                 for row_number, cid, reason, detail in result.skips:
                     bad_row(row_number, cid, reason, detail)
-                for key, rows in result.rows.items():
-                    spills[key].append(rows)
-                    stats[key].merge(result.stats[key])
+                for key_index, file in result.files.items():
+                    chunk_files[key_index].append(file)
+                    stats[key_index].merge(result.stats[key_index])
                 now = source.position()
                 bar.update(now - done_bytes)
                 done_bytes = now
@@ -511,9 +572,11 @@ def extract_file(
             raise _no_match_error(source.path, total_rows, plan, workflows_seen, versions_seen)
         info_kinds = kinds.kinds()
         written = []
-        for key in plan.keys:
+        for key_index, key in enumerate(keys):
             path = Path(output_dir) / f"{key}_{base}.csv"
-            n = _write_extract_csv(path, key, spills[key], stats[key], info_kinds, order)
+            n = _write_extract_csv(
+                path, key, chunk_files[key_index], stats[key_index], info_kinds, order, cpu_count
+            )
             if n == 0:
                 tasks = ", ".join(str(e["task"]) for e in plan.document["extractor_config"][key])
                 print(
@@ -559,33 +622,25 @@ def _no_match_error(
 def _write_extract_csv(
     path: Path,
     key: str,
-    spill: Spill,
+    files: list[tuple[str, int]],
     stats: ColumnStats,
     info_kinds: Mapping[str, str],
     order: bool,
+    cpu_count: int,
 ) -> int:
-    data_columns = stats.columns()
-    header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in data_columns]
+    """Write one extraction file from its spilled chunks, formatting chunks in parallel."""
+    header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in stats.columns()]
     if order:
         header = order_columns(header, front=("choice",))
-    ordered_data = [c[len(DATA_PREFIX) :] for c in header[len(EXTRACT_INFO_COLUMNS) :]]
     data_kinds = stats.kinds()
-    column_kinds = [data_kinds[c] for c in ordered_data]
-    source_kinds = [info_kinds[name] for name in INFO_SOURCES]
-    n = 0
-    with atomic_csv_writer(path, header) as writer:
-        for chunk in spill:
-            lines = []
-            for info, task, flat in chunk:
-                cid, user_name, user_id, workflow_id, created_at, subject = (
-                    reformat_cell(text, kind) for text, kind in zip(info, source_kinds, strict=True)
-                )
-                line = [cid, user_name, user_id, workflow_id, task, created_at, subject, key]
-                line.extend(
-                    format_cell(flat.get(c), kind)
-                    for c, kind in zip(ordered_data, column_kinds, strict=True)
-                )
-                lines.append(line)
-            writer.writerows(lines)
-            n += len(lines)
-    return n
+    columns = tuple(
+        (c, data_kinds[c])
+        for c in (name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
+    )
+    source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
+    jobs = (FormatJob(file, key, columns, source_kinds) for file, _ in files)
+    with atomic_text_file(path) as f:
+        csv.writer(f, lineterminator="\n").writerow(header)
+        for text in ordered_map(_format_chunk, jobs, workers=min(cpu_count, len(files))):
+            f.write(text)
+    return sum(n for _, n in files)

@@ -15,8 +15,10 @@ made by the old extractors), which the runner detects and refuses with a clear m
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,6 +30,7 @@ import orjson
 from core.engine import ClassificationEvent, Reduction
 from core.errors import TallyError
 from core.events import EventSchemaError, event_from_export_row
+from core.rules.actions import ACTION_COLUMNS
 from stream.records import reduction_record
 from stream.snapshot import SnapshotFile, output_names, write_snapshot
 from stream.state.rocksdict_store import RocksdictStore
@@ -61,6 +64,9 @@ class AggregateSummary:
     files: list[SnapshotFile] = dataclasses.field(default_factory=list)
     rereduced_subjects: int = 0
     seconds: float = 0.0
+    actions_path: Path | None = None
+    actions_written: int = 0
+    rule_errors: list[tuple[Any, Any]] = dataclasses.field(default_factory=list)
 
     def report(self) -> str:
         applied = self.outcomes["applied"]
@@ -77,6 +83,10 @@ class AggregateSummary:
                 "  first rejected classification ids: "
                 + ", ".join(str(cid) for cid, _ in self.rejected[:5])
             )
+        if self.rule_errors:
+            lines.append(f"{len(self.rule_errors)} rule evaluations failed, e.g.:")
+            for subject, error in self.rule_errors[:3]:
+                lines.append(f"  subject {subject}, rule {error.rule_id}: {error.message}")
         if self.rereduced_subjects:
             lines.append(f"{self.rereduced_subjects} stored subjects re-reduced (config changed)")
         lines.append(
@@ -125,10 +135,13 @@ def aggregate(
     engine = workflow.engine
     wf = workflow.workflow_id
     changed: set[int] = set()
+    actions = (
+        _ActionsFile(Path(output_dir) / f"actions_{Path(name).stem}.csv") if engine.rules else None
+    )
     with RocksdictStore(state_dir) as store:
         _check_state(store, workflow)
         if store.get_meta("config_version") not in (None, workflow.config_version):
-            summary.rereduced_subjects = _rereduce_all(store, workflow, changed)
+            summary.rereduced_subjects = _rereduce_all(store, workflow, changed, summary, actions)
         store.set_meta("workflow_id", wf)
         store.set_meta("extractor_digest", _extractor_digest(workflow))
 
@@ -136,6 +149,10 @@ def aggregate(
             with store.transaction() as txn:
                 result = engine.process(txn, batch)
                 _store_reductions(txn, wf, result.reductions, changed)
+                # Appended (and fsynced) before the state commits: a crash in between re-runs
+                # the batch and appends the same action ids again, which the executor performs
+                # once (it is idempotent by action id); the other order could lose an action.
+                _record_actions(result, summary, actions)
             summary.reductions_updated += len(result.reductions)
             for outcome in result.outcomes:
                 summary.outcomes[outcome.status] += 1
@@ -209,7 +226,41 @@ def _store_reductions(
         changed.add(reduction.reducer_index)
 
 
-def _rereduce_all(store: RocksdictStore, workflow: LoadedWorkflow, changed: set[int]) -> int:
+def _record_actions(result: Any, summary: AggregateSummary, actions: _ActionsFile | None) -> None:
+    summary.rule_errors.extend(result.rule_errors)
+    if actions is not None and result.actions:
+        actions.append(result.actions)
+        summary.actions_path = actions.path
+        summary.actions_written += len(result.actions)
+    elif actions is not None:
+        summary.actions_path = actions.path
+
+
+class _ActionsFile:
+    """The embedded mode's actions CSV: fired effects appended once each (core ACTION_COLUMNS),
+    read by ``tally effects run --actions``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, records: list[Any]) -> None:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(ACTION_COLUMNS))
+            if new:
+                writer.writeheader()
+            writer.writerows(record.to_row() for record in records)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _rereduce_all(
+    store: RocksdictStore,
+    workflow: LoadedWorkflow,
+    changed: set[int],
+    summary: AggregateSummary,
+    actions: _ActionsFile | None,
+) -> int:
     wf = workflow.workflow_id
     prefix = f"h|{wf}|"
     subjects = [key[len(prefix) :] for key, _ in store.items(prefix)]
@@ -219,6 +270,8 @@ def _rereduce_all(store: RocksdictStore, workflow: LoadedWorkflow, changed: set[
     for subject_text in subjects:
         subject_id: Any = int(subject_text) if subject_text.lstrip("-").isdigit() else subject_text
         with store.transaction() as txn:
-            _store_reductions(txn, wf, workflow.engine.rereduce(txn, subject_id), changed)
+            result = workflow.engine.rereduce_subject(txn, subject_id)
+            _store_reductions(txn, wf, result.reductions, changed)
+            _record_actions(result, summary, actions)
     changed.update(range(len(workflow.pipeline.reducers)))
     return len(subjects)

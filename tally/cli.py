@@ -27,6 +27,7 @@ from tally.commands import (
     extract,
     reduce,
     replay,
+    rules,
     simulate,
     worker,
     workflow,
@@ -45,6 +46,7 @@ COMMANDS = (
     replay,
     export,
     effects,
+    rules,
 )
 
 

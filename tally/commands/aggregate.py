@@ -63,6 +63,14 @@ def add_parser(subparsers: Any) -> None:
         help="which of a volunteer's repeat classifications of a subject to use (default: first)",
     )
     parser.add_argument(
+        "--rules",
+        metavar="RULES.yaml",
+        help=(
+            "subject rules to evaluate after every reduction update (docs/rules.md); effects "
+            "that fire are appended once each to OUTDIR/actions_<output>.csv"
+        ),
+    )
+    parser.add_argument(
         "--state",
         help="state directory (default: OUTDIR/.tally-state); keep it to run incrementally",
     )
@@ -106,7 +114,20 @@ def _from_workflow_csv(args: argparse.Namespace) -> LoadedWorkflow:
             "write the configs by hand and pass --extractor-config/--reducer-config"
         )
     extractor["extractor_config"] = section
-    return build_workflow(workflow_message(extractor, reducers, keys, args.filter))
+    return build_workflow(
+        workflow_message(extractor, reducers, keys, args.filter, rules=_rules(args))
+    )
+
+
+def _rules(args: argparse.Namespace) -> dict[str, Any] | None:
+    if not args.rules:
+        return None
+    from tally.tables import load_yaml
+
+    document = load_yaml(args.rules, "rules file")
+    if not isinstance(document, dict):
+        raise InputError(f"{args.rules}: a rules file must be a mapping (see docs/rules.md)")
+    return document
 
 
 def _load_workflow(args: argparse.Namespace) -> LoadedWorkflow:
@@ -121,7 +142,18 @@ def _load_workflow(args: argparse.Namespace) -> LoadedWorkflow:
         )
     from tally.commands.workflow import load
 
-    return build_workflow(load(args.extractor_config, args.reducer_config, args.filter))
+    message = load(args.extractor_config, args.reducer_config, args.filter)
+    rules = _rules(args)
+    if rules is not None:
+        message = workflow_message(
+            message["extractor_config"],
+            message["reducer_configs"],
+            message["reducer_keys"],
+            args.filter,
+            sources={**message["sources"], "rules": args.rules},
+            rules=rules,
+        )
+    return build_workflow(message)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,6 +192,11 @@ def run(args: argparse.Namespace) -> int:
             except TallyError as exc:
                 raise InputError(f"{source.path}, line {source.line_number}: {exc}") from None
     print(summary.report(), file=sys.stderr)
+    if summary.actions_path is not None:
+        print(
+            f"{summary.actions_written} new actions appended to {summary.actions_path}",
+            file=sys.stderr,
+        )
     for f in summary.files:
         print(f"wrote {f.path} ({f.subjects} subjects, {f.rows} rows)", file=sys.stderr)
     if not summary.files:

@@ -176,7 +176,20 @@ class Engine:
         All or nothing: an extractor that rejects the classification rejects all of it.
         """
         classification = Classification.from_export(
-            event.annotations, event.metadata, classification_id=event.classification_id
+            event.annotations,
+            event.metadata,
+            classification_id=event.classification_id,
+            user_id=event.user_id,
+            # What Caesar's extractors (who, pluck_field) read besides the annotations.
+            context={
+                "id": event.classification_id,
+                "workflow_id": event.workflow_id,
+                "workflow_version": event.workflow_version,
+                "subject_id": event.subject_id,
+                "user_id": event.user_id,
+                "created_at": event.created_at,
+                "subject": {"id": event.subject_id, "metadata": dict(event.subject_metadata)},
+            },
         )
         rows: list[tuple[str, str, Any]] = []
         for entry in self.pipeline.extractors:

@@ -150,8 +150,8 @@ def aggregate(
                 result = engine.process(txn, batch)
                 _store_reductions(txn, wf, result.reductions, changed)
                 # Appended (and fsynced) before the state commits: a crash in between re-runs
-                # the batch and appends the same action ids again, which the executor performs
-                # once (it is idempotent by action id); the other order could lose an action.
+                # the batch, whose action ids are then already in the file and skipped; the
+                # other order could lose an action.
                 _record_actions(result, summary, actions)
             summary.reductions_updated += len(result.reductions)
             for outcome in result.outcomes:
@@ -228,12 +228,9 @@ def _store_reductions(
 
 def _record_actions(result: Any, summary: AggregateSummary, actions: _ActionsFile | None) -> None:
     summary.rule_errors.extend(result.rule_errors)
-    if actions is not None and result.actions:
-        actions.append(result.actions)
+    if actions is not None:
         summary.actions_path = actions.path
-        summary.actions_written += len(result.actions)
-    elif actions is not None:
-        summary.actions_path = actions.path
+        summary.actions_written += actions.append(result.actions)
 
 
 class _ActionsFile:
@@ -242,16 +239,27 @@ class _ActionsFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Ids already in the file: a run interrupted between appending and committing its
+        # state re-fires that batch's effects, which must not appear twice.
+        self.ids: set[str] = set()
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as f:
+                self.ids = {row["action_id"] for row in csv.DictReader(f)}
 
-    def append(self, records: list[Any]) -> None:
+    def append(self, records: list[Any]) -> int:
+        fresh = [r for r in records if r.action_id not in self.ids]
+        if not fresh:
+            return 0
         new = not self.path.exists() or self.path.stat().st_size == 0
         with self.path.open("a", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(ACTION_COLUMNS))
             if new:
                 writer.writeheader()
-            writer.writerows(record.to_row() for record in records)
+            writer.writerows(record.to_row() for record in fresh)
             f.flush()
             os.fsync(f.fileno())
+        self.ids.update(r.action_id for r in fresh)
+        return len(fresh)
 
 
 def _rereduce_all(

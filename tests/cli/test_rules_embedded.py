@@ -1,0 +1,127 @@
+"""Issue 6 in embedded mode: "retire when the shortcut nothing-here count reaches 5 or 20
+classifications are in" retires exactly the subjects a hand computation from the reduction CSVs
+says, each once, also after a kill -9 mid-run and a full replay."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tally.cli import main
+
+RULES = """
+rules_applied: all_matching_rules
+subject_rules:
+  - id: retire-nothing-here-or-enough
+    condition: ["or", ["gte", ["lookup", "shortcut_reducer.nothing-here", 0], ["const", 5]],
+                      ["gte", ["lookup", "count.classifications", 0], ["const", 20]]]
+    effects:
+      - action: retire_subject
+        config: {reason: nothing_here}
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("penguins")
+    assert main(["simulate", "-d", str(directory), "-n", "2500", "--seed", "11"]) == 0
+    (directory / "Reducer_config_count_question_extractor.yaml").write_text(
+        "reducer_config:\n    count: {}\n"
+    )
+    (directory / "rules.yaml").write_text(RULES)
+    return directory
+
+
+def args_for(project: Path, out: Path) -> list[str]:
+    return [
+        "aggregate",
+        str(next(project.glob("*classifications.csv"))),
+        "--extractor-config",
+        str(next(project.glob("Extractor_config_*.yaml"))),
+        "--reducer-config",
+        *sorted(str(p) for p in project.glob("Reducer_config_*.yaml")),
+        "--rules",
+        str(project / "rules.yaml"),
+        "-d",
+        str(out),
+        "-hb",
+    ]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def hand_computed(out: Path) -> set[str]:
+    """Subjects whose final reductions satisfy the rule (counts only grow, so a subject that
+    satisfies it now made it true at some point)."""
+    nothing = {
+        r["subject_id"]: float(r.get("data.nothing-here") or 0)
+        for r in read_csv(next(out.glob("shortcut_reducer_*.csv")))
+    }
+    counted = {
+        r["subject_id"]: float(r["data.classifications"] or 0)
+        for r in read_csv(next(out.glob("count_*.csv")))
+    }
+    return {
+        s
+        for s in nothing.keys() | counted.keys()
+        if nothing.get(s, 0) >= 5 or counted.get(s, 0) >= 20
+    }
+
+
+def retired(out: Path) -> list[str]:
+    return [r["subject_id"] for r in read_csv(out / "actions_reductions.csv")]
+
+
+def test_rule_retires_exactly_the_hand_computed_subjects_once(project, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(args_for(project, out)) == 0
+    subjects = retired(out)
+    assert len(subjects) == len(set(subjects)), "a subject was retired twice"
+    expected = hand_computed(out)
+    assert expected, "the simulated data should retire some subjects"
+    assert set(subjects) == expected
+    rows = read_csv(out / "actions_reductions.csv")
+    assert {r["effect"] for r in rows} == {"retire_subject"}
+    assert {r["status"] for r in rows} == {"pending"}
+    # a full replay of the same export fires nothing again
+    assert main(args_for(project, out)) == 0
+    assert retired(out) == subjects
+
+
+def test_kill_minus_nine_mid_run_then_rerun_fires_each_effect_once(project, tmp_path):
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    assert main(args_for(project, reference)) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-c", "import sys; from tally.cli import main; sys.exit(main())"]
+    process = subprocess.Popen([*command, *args_for(project, out)], stderr=subprocess.DEVNULL)
+    state = out / ".tally-state"
+    deadline = time.monotonic() + 120
+    # kill once the run has committed some state but has not finished
+    while time.monotonic() < deadline and process.poll() is None:
+        if (out / "actions_reductions.csv").exists():
+            break
+        time.sleep(0.05)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert state.exists()
+    assert main(args_for(project, out)) == 0
+    subjects = retired(out)
+    assert len(subjects) == len(set(subjects))
+    assert set(subjects) == set(retired(reference)) == hand_computed(out)
+    for name in ("shortcut_reducer", "count", "question_reducer", "point_reducer_hdbscan"):
+        ours = next(out.glob(f"{name}_*.csv")).read_bytes()
+        assert ours == next(reference.glob(f"{name}_*.csv")).read_bytes(), name

@@ -416,6 +416,15 @@ def machine() -> dict[str, Any]:
         info["loadavg_at_start"] = Path("/proc/loadavg").read_text().split()[:3]
     except OSError:
         pass
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.split("\n")  # fmt: skip
+        n_dirty = sum(1 for line in dirty if line.strip())
+        info["git"] = head + (f" (+{n_dirty} modified files)" if n_dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        pass
     if hasattr(os, "sched_getaffinity"):
         info["affinity"] = len(os.sched_getaffinity(0))
     return info

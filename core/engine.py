@@ -52,7 +52,7 @@ from core.pipeline import ConfigError, Pipeline, ReducerBinding
 from core.registry import ExtractRecord
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from core.rules.actions import ActionRecord
-from core.rules.rulebook import RuleBook, RuleError, subject_bindings
+from core.rules.rulebook import RuleBook, RuleError, subject_bindings, user_bindings
 
 __all__ = ["CHUNK_ROWS", "BatchResult", "ClassificationEvent", "Engine", "Outcome", "Reduction"]
 
@@ -99,13 +99,14 @@ class Reduction:
     classifications: int
     latest_created_at: str | None
     config_version: str
+    #: Set (and ``subject_id`` None) for a user reduction (``topic: reduce_by_user``).
+    user_id: Any = None
 
     @property
     def key(self) -> str:
         """Stable identity: one record per key is current (a compacted topic's key)."""
-        return (
-            f"{self.workflow_id}/{self.subject_id}/{self.task}/{self.reducer_index}:{self.reducer}"
-        )
+        target = self.subject_id if self.user_id is None else f"user:{self.user_id}"
+        return f"{self.workflow_id}/{target}/{self.task}/{self.reducer_index}:{self.reducer}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Engine:
         repeat_filter: str = "first",
         normalize: Callable[[Any], Any] | None = None,
         rules: RuleBook | None = None,
+        topic: str = "subject",
     ) -> None:
         if repeat_filter not in REPEAT_MODES:
             raise ValueError(f"repeat_filter must be one of {REPEAT_MODES}, got {repeat_filter!r}")
@@ -140,22 +142,44 @@ class Engine:
         # How an extract looks to a reducer: batch mode reads it back from the extraction CSV,
         # so the adapters pass the same round trip here to make both modes identical.
         self.normalize = normalize or (lambda data: data)
+        if topic not in ("subject", "user"):
+            raise ValueError(f"topic must be 'subject' or 'user', got {topic!r}")
+        # The subject engine reduces each subject's extracts; the user engine each volunteer's
+        # (anonymous volunteers excluded), with the same log, filters and guarantees.
+        self.topic = topic
+        self.bindings = [(i, b) for i, b in enumerate(pipeline.reducers) if b.topic == topic]
         self.rules = rules
+        self._rule_keys: set[str] = set()
+        self._rules_read_subject = False
         if rules is not None:
-            unknown = rules.reducer_keys("subject") - pipeline.rule_keys()
+            available = pipeline.rule_keys(topic)
+            unknown = rules.reducer_keys(topic) - available
             if unknown:
                 raise ConfigError(
-                    f"the rules read reductions {', '.join(sorted(unknown))} that this "
-                    f"pipeline does not make; its reductions are {', '.join(sorted(pipeline.rule_keys()))}"
+                    f"the {topic} rules read reductions {', '.join(sorted(unknown))} that this "
+                    f"pipeline does not make; its {topic} reductions are "
+                    f"{', '.join(sorted(available)) or 'none'}"
                 )
-            self._rule_keys = rules.reducer_keys("subject")
-            self._rules_read_subject = any(
+            self._rule_keys = rules.reducer_keys(topic)
+            self._rules_read_subject = topic == "subject" and any(
                 "subject" in repr(rule.condition) for rule in rules.rules("subject")
             )
 
     # -- keys --------------------------------------------------------------------------------
     def _prefix(self, subject_id: Any) -> str:
+        if self.topic == "user":
+            return f"{self.pipeline.workflow_id}|user:{subject_id}"
         return f"{self.pipeline.workflow_id}|{subject_id}"
+
+    def _group_key(self, event: ClassificationEvent) -> Any:
+        return event.subject_id if self.topic == "subject" else event.user_id
+
+    def _repeat_identity(self, event: ClassificationEvent) -> str | None:
+        """Whose repeats the -F filter collapses: per subject, each volunteer's classifications
+        (by user_name); per user, each subject the volunteer classified more than once."""
+        if self.topic == "user":
+            return f"subject:{event.subject_id}"
+        return event.user_name
 
     def head_key(self, subject_id: Any) -> str:
         return f"h|{self._prefix(subject_id)}"
@@ -226,7 +250,13 @@ class Engine:
                     )
                 )
                 continue
-            by_subject.setdefault(event.subject_id, []).append((position, event))
+            group = self._group_key(event)
+            if group is None:  # user reductions exclude anonymous volunteers
+                outcomes.append(
+                    (position, Outcome(event.classification_id, "ignored", "anonymous volunteer"))
+                )
+                continue
+            by_subject.setdefault(group, []).append((position, event))
         reductions: list[Reduction] = []
         actions: list[ActionRecord] = []
         rule_errors: list[tuple[Any, RuleError]] = []
@@ -295,13 +325,24 @@ class Engine:
                     chunk_cache,
                     subject_id,
                     extractor_key,
-                    [cid, event.created_at, event.user_id, event.user_name, task, data],
+                    [
+                        cid,
+                        event.created_at,
+                        event.user_id,
+                        self._repeat_identity(event),
+                        task,
+                        data,
+                    ],
                 )
                 touched.add((extractor_key, task))
                 record = ExtractRecord(
-                    self.normalize(data), event.user_id, event.created_at, cid, event.user_name
+                    self.normalize(data),
+                    event.user_id,
+                    event.created_at,
+                    cid,
+                    self._repeat_identity(event),
                 )
-                for index, binding in enumerate(self.pipeline.reducers):
+                for index, binding in self.bindings:
                     if binding.extractor_key != extractor_key:
                         continue
                     decision = self._repeat_decision(txn, subject_id, extractor_key, task, event)
@@ -315,7 +356,7 @@ class Engine:
         for key, chunk in chunk_cache.items():
             txn.set(key, chunk)
         reductions: list[Reduction] = []
-        for index, binding in enumerate(self.pipeline.reducers):
+        for index, binding in self.bindings:
             tasks = sorted(
                 {t for k, t in touched if k == binding.extractor_key}
                 | ({t for (i, t) in stale if i == index})
@@ -361,13 +402,20 @@ class Engine:
             name = self.pipeline.rule_key(reduction.reducer_index, reduction.task)
             if name in self._rule_keys:
                 current[name] = reduction.data
-        bindings = subject_bindings(current, subject_id=subject_id, metadata=head.get("subject"))
-        candidates, errors = self.rules.subject_actions(
-            bindings,
-            workflow_id=self.pipeline.workflow_id,
-            subject_id=subject_id,
-            time=head.get("latest_at"),
-        )
+        if self.topic == "user":
+            candidates, errors = self.rules.user_actions(
+                user_bindings(current),
+                workflow_id=self.pipeline.workflow_id,
+                user_id=subject_id,
+                time=head.get("latest_at"),
+            )
+        else:
+            candidates, errors = self.rules.subject_actions(
+                subject_bindings(current, subject_id=subject_id, metadata=head.get("subject")),
+                workflow_id=self.pipeline.workflow_id,
+                subject_id=subject_id,
+                time=head.get("latest_at"),
+            )
         fired: list[ActionRecord] = []
         for action in candidates:
             key = self._fired_key(action.action_id)
@@ -393,7 +441,7 @@ class Engine:
         head["incr"] = {}
         cache: dict[str, list] = {}
         reductions: list[Reduction] = []
-        for index, binding in enumerate(self.pipeline.reducers):
+        for index, binding in self.bindings:
             rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
             for task in sorted({row[4] for row in rows}):
                 data, count = self._recompute(txn, head, cache, subject_id, index, binding, task)
@@ -411,9 +459,10 @@ class Engine:
         self, txn: Any, subject_id: Any, extractor_key: str, task: str, event: ClassificationEvent
     ) -> str:
         """``add`` (fold in), ``skip`` (filtered out, state unchanged) or ``recompute``."""
-        if self.repeat_filter == "all" or event.user_name is None:
+        identity = self._repeat_identity(event)
+        if self.repeat_filter == "all" or identity is None:
             return "add"
-        entry = txn.get(self._user_key(subject_id, extractor_key, task, event.user_name))
+        entry = txn.get(self._user_key(subject_id, extractor_key, task, identity))
         if entry is None:
             return "add"
         now = list(time_key(event.created_at))
@@ -427,9 +476,10 @@ class Engine:
     def _note_user(
         self, txn: Any, subject_id: Any, extractor_key: str, task: str, event: ClassificationEvent
     ) -> None:
-        if event.user_name is None or self.repeat_filter == "all":
+        identity = self._repeat_identity(event)
+        if identity is None or self.repeat_filter == "all":
             return
-        key = self._user_key(subject_id, extractor_key, task, event.user_name)
+        key = self._user_key(subject_id, extractor_key, task, identity)
         now = list(time_key(event.created_at))
         entry = txn.get(key)
         if entry is None:
@@ -525,7 +575,8 @@ class Engine:
     ) -> Reduction:
         return Reduction(
             workflow_id=self.pipeline.workflow_id,
-            subject_id=subject_id,
+            subject_id=subject_id if self.topic == "subject" else None,
+            user_id=subject_id if self.topic == "user" else None,
             task=task,
             reducer=binding.name,
             reducer_index=index,

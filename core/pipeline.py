@@ -56,6 +56,9 @@ _REDUCER_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+_TOPICS = {"reduce_by_subject": "subject", "reduce_by_user": "user"}
+
+
 class ConfigError(TallyError, ValueError):
     """An extractor or reducer config document is malformed."""
 
@@ -129,6 +132,9 @@ class ReducerBinding:
     params: Any
     raw: Mapping[str, Any]
     key: str | None = None  # the reducer config's optional top-level `key:` (for rules)
+    #: ``subject`` (reduce each subject's extracts) or ``user`` (each volunteer's; Caesar's
+    #: ``topic: reduce_by_user``), from the reducer config's optional top-level ``topic:``.
+    topic: str = "subject"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,8 +202,16 @@ class Pipeline:
                     f"reducer config #{index + 1}: 'key' must be a name without dots "
                     f"(rules read it as key.field), got {rule_key!r}"
                 )
+            topic = _TOPICS.get(document.get("topic", "reduce_by_subject"))
+            if topic is None:
+                raise ConfigError(
+                    f"reducer config #{index + 1}: 'topic' must be reduce_by_subject or "
+                    f"reduce_by_user, got {document.get('topic')!r}"
+                )
             bindings.append(
-                ReducerBinding(name, key, spec, spec.parse_params(raw or {}), raw or {}, rule_key)
+                ReducerBinding(
+                    name, key, spec, spec.parse_params(raw or {}), raw or {}, rule_key, topic
+                )
             )
         digest = hashlib.sha256(
             orjson.dumps(
@@ -233,13 +247,17 @@ class Pipeline:
             return f"{base}_{task}"
         return base
 
-    def rule_keys(self) -> set[str]:
-        """Every reduction name rules can read."""
+    def rule_keys(self, topic: str = "subject") -> set[str]:
+        """Every reduction name subject (or user) rules can read."""
         return {
             self.rule_key(i, e.task)
             for i, b in enumerate(self.reducers)
+            if b.topic == topic
             for e in self.entries_for(b.extractor_key)
         }
+
+    def has_topic(self, topic: str) -> bool:
+        return any(b.topic == topic for b in self.reducers)
 
 
 def _bind(reducer_name: str, wanted: str | None, keys: Sequence[str]) -> str:

@@ -153,6 +153,11 @@ def aggregate(
                 # the batch, whose action ids are then already in the file and skipped; the
                 # other order could lose an action.
                 _record_actions(result, summary, actions)
+                if workflow.user_engine is not None:
+                    by_user = workflow.user_engine.process(txn, batch)
+                    _store_reductions(txn, wf, by_user.reductions, changed)
+                    _record_actions(by_user, summary, actions)
+                    summary.reductions_updated += len(by_user.reductions)
             summary.reductions_updated += len(result.reductions)
             for outcome in result.outcomes:
                 summary.outcomes[outcome.status] += 1
@@ -185,7 +190,11 @@ def aggregate(
         store.set_meta("config_version", workflow.config_version)
 
         records = [value for _, value in store.items(f"r|{wf}|")]
-        summary.subjects = len({r["subject_id"] for r in records})
+        summary.subjects = len({r["subject_id"] for r in records if r.get("user_id") is None})
+        # User reductions are written like subject ones, keyed by user (header: user_id).
+        records = [
+            r if r.get("user_id") is None else {**r, "subject_id": r["user_id"]} for r in records
+        ]
         summary.clusters = sum(_count_clusters(r["data"]) for r in records)
         output_dir = Path(output_dir)
         names = output_names(workflow.pipeline, name)
@@ -198,8 +207,17 @@ def aggregate(
                 name=name,
                 no_version=workflow.no_version,
             )
+            for written in summary.files:
+                if workflow.pipeline.reducers[written.reducer_index].topic == "user":
+                    _rename_first_column(written.path, "user_id")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _rename_first_column(path: Path, name: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    first, sep, rest = text.partition(",")
+    path.write_text(name + sep + rest if first == "subject_id" else text, encoding="utf-8")
 
 
 def _check_state(store: RocksdictStore, workflow: LoadedWorkflow) -> None:
@@ -272,13 +290,18 @@ def _rereduce_all(
     wf = workflow.workflow_id
     prefix = f"h|{wf}|"
     subjects = [key[len(prefix) :] for key, _ in store.items(prefix)]
+    users = [s[len("user:") :] for s in subjects if s.startswith("user:")]
+    subjects = [s for s in subjects if not s.startswith("user:")]
     with store.transaction() as txn:
         for key, _ in store.items(f"r|{wf}|"):
             txn.delete(key)
-    for subject_text in subjects:
-        subject_id: Any = int(subject_text) if subject_text.lstrip("-").isdigit() else subject_text
+    targets = [(workflow.engine, s) for s in subjects]
+    if workflow.user_engine is not None:
+        targets += [(workflow.user_engine, u) for u in users]
+    for target_engine, text in targets:
+        target: Any = int(text) if text.lstrip("-").isdigit() else text
         with store.transaction() as txn:
-            result = workflow.engine.rereduce_subject(txn, subject_id)
+            result = target_engine.rereduce_subject(txn, target)
             _store_reductions(txn, wf, result.reductions, changed)
             _record_actions(result, summary, actions)
     changed.update(range(len(workflow.pipeline.reducers)))

@@ -79,6 +79,7 @@ def reduction_record(reduction: Reduction) -> dict[str, Any]:
     return {
         "workflow_id": reduction.workflow_id,
         "subject_id": reduction.subject_id,
+        "user_id": reduction.user_id,
         "task": reduction.task,
         "reducer": reduction.reducer,
         "reducer_index": reduction.reducer_index,

@@ -73,10 +73,16 @@ class LoadedWorkflow:
     repeat_filter: str
     no_version: tuple[bool, ...]
     message: Mapping[str, Any]
+    #: Reduces by volunteer (``topic: reduce_by_user`` reducers, user rules); None if unused.
+    user_engine: Engine | None = None
 
     @property
     def config_version(self) -> str:
         return self.pipeline.config_version
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        return (self.engine,) if self.user_engine is None else (self.engine, self.user_engine)
 
 
 def _strip_extractor(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +160,17 @@ def build_workflow(message: Mapping[str, Any]) -> LoadedWorkflow:
         repeat_filter=repeat_filter,
         no_version=tuple(flag for _, flag in stripped),
         message=message,
+        user_engine=(
+            Engine(
+                pipeline,
+                repeat_filter=repeat_filter,
+                normalize=read_back,
+                rules=rules,
+                topic="user",
+            )
+            if pipeline.has_topic("user") or (rules is not None and rules.rules("user"))
+            else None
+        ),
     )
 
 

@@ -125,3 +125,38 @@ def test_kill_minus_nine_mid_run_then_rerun_fires_each_effect_once(project, tmp_
     for name in ("shortcut_reducer", "count", "question_reducer", "point_reducer_hdbscan"):
         ours = next(out.glob(f"{name}_*.csv")).read_bytes()
         assert ours == next(reference.glob(f"{name}_*.csv")).read_bytes(), name
+
+
+USER_RULES = """
+subject_rules: []
+user_rules:
+  - id: promote-busy-volunteers
+    condition: ["gte", ["lookup", "activity.classifications", 0], ["const", 25]]
+    effects:
+      - action: promote_user
+        config: {workflow_id: 9999}
+"""
+
+
+def test_user_reductions_and_user_rules(project, tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    for path in project.glob("*.yaml"):
+        (configs / path.name).write_text(path.read_text())
+    (configs / "Reducer_config_count_question_extractor.yaml").unlink()
+    (configs / "Reducer_config_activity_question_extractor.yaml").write_text(
+        "reducer_config:\n    count: {}\ntopic: reduce_by_user\nkey: activity\n"
+    )
+    (configs / "rules.yaml").write_text(USER_RULES)
+    (configs / "x_classifications.csv").symlink_to(next(project.glob("*classifications.csv")))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(args_for(configs, out)) == 0
+    users = read_csv(next(out.glob("count_*.csv")))
+    assert users and list(users[0])[0] == "user_id"
+    busy = {r["user_id"] for r in users if float(r["data.classifications"]) >= 25}
+    assert busy, "the simulated data should have busy volunteers"
+    actions = read_csv(out / "actions_reductions.csv")
+    assert [a["effect"] for a in actions] == ["promote_user"] * len(busy)
+    assert {a["user_id"] for a in actions} == busy
+    assert all(a["target_kind"] == "user" and a["subject_id"] == "" for a in actions)

@@ -233,3 +233,33 @@ def test_rereduce_after_reducer_config_change_equals_batch_under_new_config():
     more = [make_event(20, 1, 9, 30, "Yes", None)]
     latest, _ = run_engine(new, [more], "first", store)
     assert latest[(1, "T0", 0)] == batch_reference(new, events + more, "first")[(1, "T0", 0)]
+
+
+def test_user_topology_reduces_each_volunteer_and_excludes_anonymous():
+    reducers = [
+        {"reducer_config": {"question_reducer": {}}},
+        {"reducer_config": {"count": {}}, "topic": "reduce_by_user"},
+    ]
+    pipeline = Pipeline.from_configs(
+        EXTRACTOR_CONFIG, reducers, reducer_keys=["question_extractor", "question_extractor"]
+    )
+    events = [
+        make_event(1, 10, 5, 1, "Yes", None),
+        make_event(2, 11, 5, 2, "No", None),
+        make_event(3, 10, 5, 3, "No", None),  # user 5 again on subject 10: a repeat
+        make_event(4, 10, None, 4, "Yes", None),  # anonymous
+        make_event(5, 12, 6, 5, "Yes", None),
+    ]
+    store = MemoryStore()
+    by_user = Engine(pipeline, repeat_filter="first", topic="user")
+    with store.transaction() as txn:
+        result = by_user.process(txn, events)
+    assert result.outcomes[3].status == "ignored" and "anonymous" in result.outcomes[3].reason
+    latest = {(r.user_id, r.task): r.data for r in result.reductions}
+    # user 5: subjects 10 and 11, the repeat on subject 10 filtered out (first)
+    assert latest[(5, "T0")] == {"classifications": 2, "extracts": 2}
+    assert latest[(6, "T0")] == {"classifications": 1, "extracts": 1}
+    assert all(r.subject_id is None and r.reducer == "count" for r in result.reductions)
+    with store.transaction() as txn:
+        by_subject = Engine(pipeline, repeat_filter="first").process(txn, events)
+    assert {r.reducer for r in by_subject.reductions} == {"question_reducer"}

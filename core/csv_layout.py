@@ -116,9 +116,9 @@ NA_STRINGS = frozenset(
 )
 _TRUE_STRINGS = frozenset(["True", "TRUE", "true"])
 _FALSE_STRINGS = frozenset(["False", "FALSE", "false"])
-_INT_RE = re.compile(r"\s*[+-]?\d+\s*\Z")
+_INT_RE = re.compile(r"\s*[+-]?\d+\s*\Z", re.ASCII)
 _FLOAT_RE = re.compile(
-    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)\s*\Z", re.IGNORECASE
+    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)\s*\Z", re.IGNORECASE | re.ASCII
 )
 
 
@@ -363,19 +363,34 @@ class ReadKinds:
         self.not_int = [False] * n
         self.not_float = [False] * n
         self.not_bool = [False] * n
+        self._open = list(range(n))  # columns whose kind can still change
 
     def add(self, cells: Sequence[str]) -> None:
         """Observe one row's cells (aligned with ``names``)."""
-        for i, text in enumerate(cells):
-            self.add_cell(i, text)
+        na, not_int = self.na, self.not_int
+        settled = False
+        for i in self._open:
+            text = cells[i]
+            if text in NA_STRINGS:
+                na[i] = True
+            elif not_int[i] or not (text.isdigit() and text.isascii()):
+                self.add_cell(i, text)
+                settled = settled or (self.not_float[i] and self.not_bool[i])
+            else:  # plain digits: an int (the common case, kept fast)
+                self.not_bool[i] = True
+        if settled:  # text columns: nothing can change their kind any more
+            self._open = [i for i in self._open if not (self.not_float[i] and self.not_bool[i])]
 
     def add_cell(self, i: int, text: str) -> None:
         if text in NA_STRINGS:
             self.na[i] = True
             return
-        if not self.not_int[i] and not _INT_RE.match(text):
+        if not self.not_int[i]:
+            if _INT_RE.match(text):
+                self.not_bool[i] = True
+                return
             self.not_int[i] = True
-        if self.not_int[i] and not self.not_float[i] and not _FLOAT_RE.match(text):
+        if not self.not_float[i] and not _FLOAT_RE.match(text):
             self.not_float[i] = True
         if not self.not_bool[i] and text not in _TRUE_STRINGS and text not in _FALSE_STRINGS:
             self.not_bool[i] = True

@@ -33,9 +33,9 @@ from core.csv_layout import (
     REDUCE_INFO_COLUMNS,
     ColumnStats,
     ReadKinds,
+    cell_formatter,
     convert_cell,
     flatten,
-    format_cell,
     order_columns,
     python_literal,
     reformat_cell,
@@ -219,13 +219,16 @@ class _FirstRows:
         self.numeric: dict[str, tuple[Any, Any]] = {}
         self.textual: dict[str, tuple[Any, Any]] = {}
 
-    def add(self, key: str, subject: str, created: Any, row_number: int, payload: Any) -> None:
-        n = ((_numeric_or_none(subject), created, row_number), payload)
-        t = ((subject_sort_key("str")(subject), created, row_number), payload)
-        if key not in self.numeric or n[0] < self.numeric[key][0]:
-            self.numeric[key] = n
-        if key not in self.textual or t[0] < self.textual[key][0]:
-            self.textual[key] = t
+    def add(
+        self, key: str, numeric: Any, textual: Any, created: str, row_number: int, payload: Any
+    ) -> None:
+        """Offer a row; ``created_at`` is only parsed when the subject can win."""
+        for table, subject_key in ((self.numeric, numeric), (self.textual, textual)):
+            best = table.get(key)
+            if best is None or subject_key <= best[0][0]:
+                candidate = ((subject_key, created_key(created), row_number), payload)
+                if best is None or candidate[0] < best[0]:
+                    table[key] = candidate
 
     def ordered(self, subject_kind: str) -> list[tuple[str, Any]]:
         table = self.numeric if subject_kind in ("int", "float") else self.textual
@@ -475,9 +478,10 @@ def reduce_file(
                 kinds.add(row)
                 subject = row[i_subject]
                 counts[subject] += 1
-                created = created_key(row[i_created])
-                first_task.add(row[i_task], subject, created, row_number, None)
-                first_row.add("", subject, created, row_number, row[i_workflow])
+                numeric = _numeric_or_none(subject)
+                textual = (1, "") if subject in NA_STRINGS else (0, subject)
+                first_task.add(row[i_task], numeric, textual, row[i_created], row_number, None)
+                first_row.add("", numeric, textual, row[i_created], row_number, row[i_workflow])
                 chunk.append((row_number, row))
                 if len(chunk) >= SPILL_ROWS:
                     rows_spill.append(chunk)
@@ -670,14 +674,16 @@ def _write_reduction_csv(
     header = list(REDUCE_INFO_COLUMNS) + [DATA_PREFIX + c for c in stats.columns()]
     if order:
         header = order_columns(header, front=front)
-    columns = [c[len(DATA_PREFIX) :] for c in header[len(REDUCE_INFO_COLUMNS) :]]
     data_kinds = stats.kinds()
-    kinds = [data_kinds[c] for c in columns]
+    columns = [
+        (c, cell_formatter(data_kinds[c]))
+        for c in (name[len(DATA_PREFIX) :] for name in header[len(REDUCE_INFO_COLUMNS) :])
+    ]
     with atomic_csv_writer(path, header) as writer:
         lines = []
         for subject_cell, task_cell, flat in rows:
             line = [subject_cell, workflow_cell, task_cell, reducer]
-            line.extend(format_cell(flat.get(c), k) for c, k in zip(columns, kinds, strict=True))
+            line.extend([f(flat.get(c)) for c, f in columns])
             lines.append(line)
             if len(lines) >= SPILL_ROWS:
                 writer.writerows(lines)

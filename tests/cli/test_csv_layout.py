@@ -136,6 +136,9 @@ def test_order_columns_sorts_data_columns_with_front_first():
         (["True", "1"], "str"),
         (["x", "1"], "str"),
         (["", "nan", "None", "NULL"], "float"),  # all missing
+        (["\uff11", "2"], "str"),  # a full-width digit is not a number to pandas
+        ([" 3", "+4", "007"], "int"),
+        (["1e5", ".5", "5.", "-Infinity"], "float"),
     ],
 )
 def test_read_kinds(cells, kind):

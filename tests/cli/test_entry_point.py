@@ -106,3 +106,45 @@ def test_workshop_recipe_end_to_end(tmp_path):
     )
     assert reduce.code == 0, reduce.err
     assert (tmp_path / "question_reducer_reductions.csv").read_text().count("\n") == 15
+
+
+def _run_in_terminal(argv, cwd):
+    """Run the console script with a pseudo-terminal (120 columns) as stdout and stderr."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("tally"))
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cwd)
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.execv(exe, ["tally", *map(str, argv)])
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.waitpid(pid, 0)
+    return data.decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_and_hidden_by_hb(tmp_path):
+    export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    config = question_config(tmp_path / "c.yaml")
+    shown = _run_in_terminal(["extract", export, config], tmp_path)
+    assert "Extracting: 100%" in shown and "classifications=1, skipped=0" in shown
+    hidden = _run_in_terminal(["extract", export, config, "-hb"], tmp_path)
+    assert "Extracting" not in hidden
+    reducer = tmp_path / "r.yaml"
+    reducer.write_text("reducer_config:\n    question_reducer: {}\n", encoding="utf-8")
+    shown = _run_in_terminal(["reduce", "question_extractor_extractions.csv", reducer], tmp_path)
+    assert "Reducing: 100%" in shown and "1/1" in shown

@@ -375,21 +375,44 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
 # the stream journal (-s)
 
 
-def _read_journal(path: Path) -> tuple[str, list[list[str]]]:
-    """Classify an existing output file: ``('journal', rows)``, ``('final', rows)`` or ``('none', [])``."""
+def _journal_rows(path: Path) -> Iterator[list[str]]:
+    """The complete rows of an existing output file (a run stopped mid-line ends early)."""
+    with CsvSource(path, what="reduction file") as source:
+        width = len(source.header)
+        with contextlib.suppress(InputError):
+            for row in source:
+                if len(row) == width:
+                    yield row
+
+
+def _scan_existing(path: Path, reducer: str) -> tuple[str, set[str]]:
+    """What a previous ``-s`` run left at ``path``: ``('journal' | 'final' | 'none', subjects done)``.
+
+    A journal's last subject may be incomplete, so it is removed from the file and not counted.
+    """
     if not path.exists() or path.stat().st_size == 0:
-        return "none", []
-    rows: list[list[str]] = []
+        return "none", set()
     with CsvSource(path, what="reduction file") as source:
         header = source.header
-        with contextlib.suppress(InputError):  # a run stopped mid-line: keep what is complete
-            for row in source:
-                if len(row) == len(header):
-                    rows.append(row)
     if header == JOURNAL_HEADER:
-        return "journal", rows
+        order: dict[str, None] = {}
+        for row in _journal_rows(path):
+            if row[3] != reducer:
+                raise InputError(
+                    f"{path} is a partial run of {row[3]}, not {reducer}; move it away or choose "
+                    "another -o"
+                )
+            order[row[0]] = None
+        if not order:
+            return "journal", set()
+        last = next(reversed(order))
+        with atomic_csv_writer(path, JOURNAL_HEADER) as writer:
+            writer.writerows(row for row in _journal_rows(path) if row[0] != last)
+        del order[last]
+        print("resuming from last run", file=sys.stderr)
+        return "journal", set(order)
     if header[: len(REDUCE_INFO_COLUMNS)] == list(REDUCE_INFO_COLUMNS):
-        return "final", rows
+        return "final", {row[0] for row in _journal_rows(path)}
     raise InputError(
         f"{path} exists but is not a reduction file (header {', '.join(header[:6])}); "
         "move it away or choose another -o"
@@ -428,21 +451,7 @@ def reduce_file(
     done_cells: set[str] = set()
     state = "none"
     if stream:
-        state, journal_rows = _read_journal(output_path)
-        if state == "journal":
-            if journal_rows and any(r[3] != plan.name for r in journal_rows):
-                raise InputError(
-                    f"{output_path} is a partial run of another reducer; move it away or choose another -o"
-                )
-            if journal_rows:
-                last = journal_rows[-1][0]  # the last subject may be incomplete: redo it
-                journal_rows = [r for r in journal_rows if r[0] != last]
-                _rewrite_journal(output_path, journal_rows)
-                print("resuming from last run", file=sys.stderr)
-            done_cells = {r[0] for r in journal_rows}
-        elif state == "final":
-            done_cells = {r[0] for r in journal_rows}
-            # A finished file is kept if it already covers every subject (checked below).
+        state, done_cells = _scan_existing(output_path, plan.name)
 
     with (
         CsvSource(extracted_csv, what="extraction CSV") as source,

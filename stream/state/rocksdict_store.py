@@ -2,7 +2,7 @@
 
 One engine transaction is one RocksDB ``WriteBatch``, written atomically with ``sync`` off and
 the write-ahead log on, so a process killed mid-run keeps either all or none of a batch's
-writes. Values are JSON (orjson); a value that cannot be decoded raises
+writes. Values are JSON (NaN and infinities kept, as on the topics: stream.records); a value that cannot be decoded raises
 :class:`core.errors.StateSerializationError` naming the key.
 
 >>> import tempfile
@@ -22,13 +22,41 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rocksdict import Options, Rdict, WriteBatch
 
 from core.errors import StateSerializationError
-from core.state import DELETED, BufferedTransaction
+from stream.records import decode, encode
 
 __all__ = ["RocksdictStore"]
+
+
+class _EncodedTransaction:
+    """Buffers writes already encoded as JSON: that detaches them from the caller's objects
+    (a later in-place change cannot leak into the store) and finds unstorable values at once."""
+
+    def __init__(self, store: RocksdictStore) -> None:
+        self._store = store
+        self.writes: dict[str, bytes | None] = {}
+
+    def get(self, key: str) -> Any | None:
+        if key in self.writes:
+            raw = self.writes[key]
+            return None if raw is None else decode(raw)
+        return self._store.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        try:
+            self.writes[key] = encode(value)
+        except TypeError as exc:
+            raise StateSerializationError(
+                f"cannot store {type(value).__name__} at key {key!r}: {exc}"
+            ) from exc
+
+    def delete(self, key: str) -> None:
+        self.writes[key] = None
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        return ((k, None if v is None else decode(v)) for k, v in self.writes.items())
 
 
 class RocksdictStore:
@@ -46,28 +74,23 @@ class RocksdictStore:
         if raw is None:
             return None
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            return decode(raw)
+        except ValueError as exc:
             raise StateSerializationError(
                 f"state at key {key!r} in {self.path} is not valid JSON ({exc}); "
                 "the state directory is damaged: delete it to rebuild from the export"
             ) from exc
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[BufferedTransaction]:
-        txn = BufferedTransaction(self.get)
+    def transaction(self) -> Iterator[_EncodedTransaction]:
+        txn = _EncodedTransaction(self)
         yield txn
         batch = WriteBatch(raw_mode=True)
-        for key, value in txn.items():
-            if value is DELETED:
+        for key, raw in txn.writes.items():
+            if raw is None:
                 batch.delete(key.encode())
             else:
-                try:
-                    batch.put(key.encode(), orjson.dumps(value))
-                except TypeError as exc:
-                    raise StateSerializationError(
-                        f"cannot store {type(value).__name__} at key {key!r}: {exc}"
-                    ) from exc
+                batch.put(key.encode(), raw)
         self._db.write(batch)
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -77,7 +100,7 @@ class RocksdictStore:
             key = raw_key.decode()
             if not key.startswith(prefix):
                 break
-            yield key, orjson.loads(raw_value)
+            yield key, decode(raw_value)
 
     def get_meta(self, name: str) -> Any | None:
         return self.get(f"meta|{name}")

@@ -20,13 +20,52 @@ Caesar is a Rails application, so its reducers inherit Ruby's (and ActiveSupport
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from core.errors import TallyError
-from core.rules.conditions import RuleEvaluationError, _to_f
 
-__all__ = ["RubyTypeError", "blank", "float_to_s", "kind", "sort_join", "to_f", "to_s"]
+__all__ = [
+    "RubyTypeError",
+    "blank",
+    "float_to_s",
+    "kind",
+    "lenient_float",
+    "lenient_int",
+    "sort_join",
+    "to_f",
+    "to_s",
+]
+
+_INT_PREFIX = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
+_FLOAT_PREFIX = re.compile(r"\s*([+-]?(?:\d+(?:_\d+)*)?(?:\.\d+(?:_\d+)*)?(?:[eE][+-]?\d+)?)")
+
+
+def lenient_int(text: str) -> int:
+    """Ruby's ``String#to_i``: the leading integer, ``_`` separators allowed, else 0.
+
+    >>> lenient_int(" -12abc"), lenient_int("1_000"), lenient_int("abc")
+    (-12, 1000, 0)
+    """
+    match = _INT_PREFIX.match(text)
+    return int(match.group(1).replace("_", "")) if match else 0
+
+
+def lenient_float(text: str) -> float:
+    """Ruby's ``String#to_f``: the longest leading number, else 0.0.
+
+    >>> lenient_float("1.5kg"), lenient_float("1e3"), lenient_float(".5"), lenient_float("x")
+    (1.5, 1000.0, 0.5, 0.0)
+    """
+    match = _FLOAT_PREFIX.match(text)
+    number = match.group(1).replace("_", "") if match else ""
+    while number and number not in ("+", "-"):
+        try:
+            return float(number)
+        except ValueError:  # "1e" and the like: Ruby reads the longest valid prefix
+            number = number[:-1]
+    return 0.0
 
 
 class RubyTypeError(TallyError, TypeError):
@@ -66,10 +105,7 @@ def to_f(value: Any) -> float:
     """Ruby's ``to_f`` on a string or a number; other values raise :class:`RubyTypeError`."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RubyTypeError(f"{kind(value)} {value!r:.80} has no numeric value (Ruby's to_f)")
-    try:
-        return _to_f(value)
-    except RuleEvaluationError as exc:  # pragma: no cover - guarded above
-        raise RubyTypeError(str(exc)) from None
+    return lenient_float(value) if isinstance(value, str) else float(value)
 
 
 def float_to_s(x: float) -> str:

@@ -35,11 +35,12 @@ core.rules.conditions.RuleConfigError: condition: 'lookup' needs exactly 2 argum
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.errors import TallyError
+from core.ruby import kind as _kind
+from core.ruby import lenient_float, lenient_int
 
 __all__ = [
     "OPERATORS",
@@ -81,22 +82,6 @@ class _Whole:
         return f"<reduction {self.key}>"
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
 def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
@@ -124,19 +109,12 @@ def _ordered(op: str) -> Callable[[Any, Any], bool]:
     return check
 
 
-_INT_PREFIX = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
-_FLOAT_PREFIX = re.compile(r"\s*([+-]?(?:\d+(?:_\d+)*)?(?:\.\d+(?:_\d+)*)?(?:[eE][+-]?\d+)?)")
-
-
 def _to_i(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise RuleEvaluationError(
             f"'int' needs a string or an integer, got {_kind(value)} {value!r}"
         )
-    if isinstance(value, int):
-        return value
-    match = _INT_PREFIX.match(value)
-    return int(match.group(1).replace("_", "")) if match else 0
+    return value if isinstance(value, int) else lenient_int(value)
 
 
 def _to_f(value: Any) -> float:
@@ -144,14 +122,7 @@ def _to_f(value: Any) -> float:
         raise RuleEvaluationError(
             f"'float' needs a string or a number, got {_kind(value)} {value!r}"
         )
-    if not isinstance(value, str):
-        return float(value)
-    match = _FLOAT_PREFIX.match(value)
-    text = match.group(1).replace("_", "") if match else ""
-    try:
-        return float(text) if text not in ("", "+", "-") else 0.0
-    except ValueError:  # "1e" and the like: Ruby reads the longest valid prefix
-        return _to_f(text[:-1]) if text else 0.0
+    return lenient_float(value) if isinstance(value, str) else float(value)
 
 
 def _arith(op: str, a: Any, b: Any) -> Any:

@@ -15,6 +15,7 @@ SystemExit: 0
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    # `kill` and job schedulers send SIGTERM: the batch commands then exit through the normal
+    # path, so temporary files are removed and worker processes stopped.
+    handle_term = args.command in BATCH_COMMANDS and _set_sigterm(_terminate)
     try:
         return int(args.run(args) or 0)
     except TallyError as exc:
@@ -81,9 +85,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. the output directory is not writable
         print(f"tally {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except _Terminated:
+        print(f"tally {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"tally {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if handle_term:
+            _set_sigterm(signal.SIG_DFL)
+
+
+BATCH_COMMANDS = ("config", "extract", "reduce")
+
+
+class _Terminated(KeyboardInterrupt):
+    pass
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _set_sigterm(handler: object) -> bool:
+    try:
+        signal.signal(signal.SIGTERM, handler)  # type: ignore[arg-type]
+    except ValueError:  # not the main thread
+        return False
+    return True
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["ordered_map"]
+
+
+def _start_worker(initializer: Callable[..., None] | None, *initargs: Any) -> None:
+    # The parent turns SIGTERM into a clean exit; workers just stop when the pool terminates them.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,7 +45,9 @@ def ordered_map(
             yield func(item)
         return
     limit = in_flight or 2 * workers + 2
-    with multiprocessing.get_context().Pool(workers, initializer, initargs) as pool:
+    with multiprocessing.get_context().Pool(
+        workers, _start_worker, (initializer, *initargs)
+    ) as pool:
         pending: deque[Any] = deque()
         for item in items:
             pending.append(pool.apply_async(func, (item,)))

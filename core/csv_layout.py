@@ -43,6 +43,7 @@ import ast
 import dataclasses
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -504,48 +505,53 @@ def python_literal(text: str, names: Mapping[str, Any] = _NAMES_UNFLATTEN) -> An
     ValueError: not a Python literal: "__import__('os')"
     """
     try:
-        tree = ast.parse(text.lstrip(" \t"), mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for "[1x]"
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.lstrip(" \t"), mode="eval")
         return _literal(tree.body, names)
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, _NotLiteral):
         raise ValueError(f"not a Python literal: {text!r:.200}") from None
 
 
-_JSON_WORDS = re.compile(r"\b(?:True|False|None|nan|null|true|false)\b")
+# One token of a Python repr that JSON reads the same way; atomic and possessive, so a
+# non-matching cell fails in linear time.
+_JSON_TOKENS = re.compile(
+    r"(?>\s|[\[\]{}:,]|'[^'\\\"\r\n]*+'|-?[0-9]++(?:\.[0-9]++)?+(?:[eE][+-]?[0-9]++)?+"
+    r"|True|False|None|nan|null|true|false)*+"
+)
+_JSON_REWRITE = re.compile(r"'[^']*+'|True|False|None|nan")
 _JSON_WORD_VALUES = {"True": "true", "False": "false", "None": "null", "nan": "null"}
-_JSON_OUTSIDE = re.compile(r"[\s\[\]{}:,0-9.eE+\-]*\Z")
+_LETTER_OR_QUOTE = re.compile(r"[A-Za-z']")
 
 
-def _json_word(match: re.Match[str]) -> str:
-    word = match.group(0)
-    return _JSON_WORD_VALUES.get(word, word)
+def _json_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if token[0] == "'":
+        return f'"{token[1:-1]}"'
+    return _JSON_WORD_VALUES[token]
 
 
 def _as_json(text: str) -> str | None:
-    """``text`` rewritten as JSON with the same meaning as the Python literal, or None.
+    """``text`` rewritten as candidate JSON with the Python literal's meaning, or None.
 
     Most cells are Python reprs of lists and dicts of numbers and plain strings
-    (``"[{'0': 1}, None]"``); as JSON they parse many times faster. Only text without
-    backslashes and double quotes qualifies (escapes are where the languages differ), and only
-    if everything outside the single-quoted strings is punctuation, numbers or the reference's
-    names (``True``/``true``, ``False``/``false``, ``None``/``null``/``nan``); anything else
-    (tuples, sets, other names) returns None and takes the slow path.
+    (``"[{'0': 1}, None]"``); as JSON they parse many times faster. Only text made of brackets,
+    numbers, single-quoted strings without quotes, backslashes or line breaks inside, and the
+    reference's names (``True``/``true``, ``False``/``false``, ``None``/``null``/``nan``)
+    qualifies; anything else (tuples, sets, escapes, other names) returns None and takes the
+    slow path. Text that qualifies but is not valid JSON (``1.``, ``'a' 'b'``) fails in orjson
+    and takes the slow path too.
 
     >>> _as_json("[{'a': 1.5, 'b': [True, None, nan]}]")
     '[{"a": 1.5, "b": [true, null, null]}]'
-    >>> _as_json("(1, 2)") is None
+    >>> _as_json("(True, 2)") is None
     True
     """
-    if "\\" in text or '"' in text:
+    if not _LETTER_OR_QUOTE.search(text):
+        return text  # numbers and brackets only
+    if _JSON_TOKENS.fullmatch(text) is None:
         return None
-    parts = text.split("'")
-    if len(parts) % 2 == 0:
-        return None
-    for i in range(0, len(parts), 2):
-        outside = _JSON_WORDS.sub(_json_word, parts[i])
-        if not _JSON_OUTSIDE.match(_JSON_WORDS.sub("", outside)):
-            return None
-        parts[i] = outside
-    return '"'.join(parts)
+    return _JSON_REWRITE.sub(_json_token, text)
 
 
 def literal_cell(text: str) -> Any:

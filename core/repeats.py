@@ -18,6 +18,7 @@ documentation promises; its 5.3.1 code ignores the flag (docs/compatibility.md).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Literal
@@ -32,6 +33,7 @@ REPEAT_MODES: tuple[str, ...] = ("first", "last", "all")
 _TIME_PARTS = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=65536)
 def time_key(created_at: str | None) -> tuple[int, ...]:
     """A sortable key for the export's ``created_at`` text, whatever its separators.
 

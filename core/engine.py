@@ -77,7 +77,8 @@ class ClassificationEvent:
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What happened to one event: ``applied``, ``duplicate``, ``ignored`` (another workflow or
+    """What happened to one event: ``applied``, ``partial`` (applied, but some extractor entries
+    could not read it: ``reason`` says which), ``duplicate``, ``ignored`` (another workflow or
     version; not an error) or ``rejected`` (bad input: goes to the dead-letter output)."""
 
     classification_id: Any
@@ -195,9 +196,18 @@ class Engine:
 
     # -- extraction ---------------------------------------------------------------------------
     def extract(self, event: ClassificationEvent) -> list[tuple[str, str, Any]]:
-        """``(extractor_key, task, data)`` rows for one classification, in config order.
+        """``(extractor_key, task, data)`` rows for one classification, in config order."""
+        rows, _ = self.extract_with_problems(event)
+        return rows
 
-        All or nothing: an extractor that rejects the classification rejects all of it.
+    def extract_with_problems(
+        self, event: ClassificationEvent
+    ) -> tuple[list[tuple[str, str, Any]], list[str]]:
+        """Rows, and one message per extractor entry that could not read this classification.
+
+        As ``tally extract`` does, a failing entry is skipped and the others kept, so batch and
+        incremental modes reduce the same extracts; annotations that cannot be parsed at all
+        raise :class:`~core.errors.AnnotationParseError` (the whole classification is rejected).
         """
         classification = Classification.from_export(
             event.annotations,
@@ -216,13 +226,18 @@ class Engine:
             },
         )
         rows: list[tuple[str, str, Any]] = []
+        problems: list[str] = []
         for entry in self.pipeline.extractors:
-            data = entry.spec.func(classification, entry.params)
+            try:
+                data = entry.spec.func(classification, entry.params)
+            except Exception as exc:  # noqa: BLE001 - skipped and reported, as tally extract does
+                problems.append(f"{entry.key} failed on task {entry.task}: {exc}")
+                continue
             if isinstance(data, list):
                 rows.extend((entry.key, entry.task, item) for item in data)
             else:
                 rows.append((entry.key, entry.task, data))
-        return rows
+        return rows, problems
 
     # -- processing ---------------------------------------------------------------------------
     def process(self, txn: Any, events: Sequence[ClassificationEvent]) -> BatchResult:
@@ -302,7 +317,7 @@ class Engine:
                 outcomes.append((position, Outcome(cid, "duplicate", "already applied")))
                 continue
             try:
-                rows = self.extract(event)
+                rows, problems = self.extract_with_problems(event)
             except TallyError as exc:
                 outcomes.append((position, Outcome(cid, "rejected", str(exc))))
                 continue
@@ -352,7 +367,10 @@ class Engine:
                         folded.setdefault((index, task), []).append(record)
                 # User index is updated once per row, after every binding has looked at it.
                 self._note_user(txn, subject_id, extractor_key, task, event)
-            outcomes.append((position, Outcome(cid, "applied")))
+            # "partial": applied without the extractor entries that failed (dead-lettered with
+            # the reason by the stream, reported by the CLI), exactly as tally extract skips them.
+            status = "partial" if problems else "applied"
+            outcomes.append((position, Outcome(cid, status, "; ".join(problems))))
         for key, chunk in chunk_cache.items():
             txn.set(key, chunk)
         reductions: list[Reduction] = []

@@ -69,18 +69,23 @@ class AggregateSummary:
     rule_errors: list[tuple[Any, Any]] = dataclasses.field(default_factory=list)
 
     def report(self) -> str:
-        applied = self.outcomes["applied"]
+        applied = self.outcomes["applied"] + self.outcomes["partial"]
+        partial = (
+            f" ({self.outcomes['partial']} without a failing extractor)"
+            if self.outcomes["partial"]
+            else ""
+        )
         lines = [
-            f"{self.rows} rows read: {applied} classifications applied, "
+            f"{self.rows} rows read: {applied} classifications applied{partial}, "
             f"{self.outcomes['duplicate']} already applied, {self.outcomes['ignored']} for other "
             f"workflows/versions, {self.outcomes['rejected']} rejected",
         ]
         if self.rejected:
             by_reason = Counter(reason.split(": ", 1)[-1][:120] for _, reason in self.rejected)
             for reason, n in by_reason.most_common(5):
-                lines.append(f"  rejected x{n}: {reason}")
+                lines.append(f"  skipped x{n}: {reason}")
             lines.append(
-                "  first rejected classification ids: "
+                "  first classification ids with problems: "
                 + ", ".join(str(cid) for cid, _ in self.rejected[:5])
             )
         if self.rule_errors:
@@ -161,7 +166,7 @@ def aggregate(
             summary.reductions_updated += len(result.reductions)
             for outcome in result.outcomes:
                 summary.outcomes[outcome.status] += 1
-                if outcome.status == "rejected":
+                if outcome.status in ("rejected", "partial"):
                     if strict:
                         raise TallyError(
                             f"classification {outcome.classification_id}: {outcome.reason}"

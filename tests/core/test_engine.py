@@ -263,3 +263,28 @@ def test_user_topology_reduces_each_volunteer_and_excludes_anonymous():
     with store.transaction() as txn:
         by_subject = Engine(pipeline, repeat_filter="first").process(txn, events)
     assert {r.reducer for r in by_subject.reductions} == {"question_reducer"}
+
+
+def test_a_failing_extractor_entry_is_skipped_and_reported_like_tally_extract():
+    config = {
+        "workflow_id": 7,
+        "extractor_config": {
+            "question_extractor": [{"task": "T0"}],
+            "point_extractor_by_frame": [{"task": "T1"}],
+        },
+    }
+    reducers = [{"reducer_config": {"question_reducer": {}}}]
+    pipeline = Pipeline.from_configs(config, reducers)
+    fem_marks = ClassificationEvent(
+        1, 1, 7, "3.1", "2024-03-01 10:00:00 UTC", 1, "u",
+        [{"task": "T0", "value": "Yes"},
+         {"task": "T1", "value": [{"toolIndex": 0, "x": 1, "y": 2, "frame": 0}]}],
+        {"classifier_version": "2.0"},
+    )  # fmt: skip
+    store = MemoryStore()
+    with store.transaction() as txn:
+        result = Engine(pipeline).process(txn, [fem_marks])
+    (outcome,) = result.outcomes
+    assert outcome.status == "partial"
+    assert "point_extractor_by_frame failed on task T1" in outcome.reason
+    assert result.reductions[0].data == {"yes": 1}

@@ -333,6 +333,7 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
                     for name, i, kind in data_columns
                     if row[i] not in NA_STRINGS
                 )
+                data.pop("aggregation_version", None)  # as the reference's reducer wrapper does
                 user_name = None if i_user_name is None else convert_cell(row[i_user_name], "str")
                 records.append(
                     ExtractRecord(

@@ -55,11 +55,13 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--min_version",
-        help="lowest workflow version to extract, inclusive (3 or 3.14); overrides -v",
+        help="lowest workflow version, inclusive (3 or 3.14); ignored when -v is given",
     )
     parser.add_argument(
         "--max_version",
-        help="highest workflow version to extract, inclusive (3 or 3.14); overrides -v",
+        help=(
+            "highest workflow version, inclusive (3.14, or 3 for every 3.x); ignored when -v is given"
+        ),
     )
     parser.add_argument(
         "-k",

@@ -520,9 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# tally batch benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}")
     print(f"# machine: {info.get('cpu', '?')}, nproc {info['nproc']}, {info.get('ram_gb', '?')} GB RAM, "
           f"Python {info['python']}, load {' '.join(info.get('loadavg_at_start', []))}")  # fmt: skip
-    print(
-        f"# tally: {' '.join(tally_command())} (-c {args.cpu});  reference: {reference or 'skipped'}"
-    )
+    print(f"# tally: {' '.join(tally_command())} (-c {args.cpu}) at git {info.get('git', '?')}")
+    print(f"# reference: {reference or 'skipped'}")
     print(f"# work dir: {workdir}")
     results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
                                "runs": []}  # fmt: skip

@@ -330,7 +330,7 @@ def _literal(text: str) -> Any:
     return text
 
 
-def _close(a: Any, b: Any, tol: float = 1e-6) -> bool:
+def _close(a: Any, b: Any, tol: float = 1e-6, *, ordered: bool = True) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
@@ -338,47 +338,78 @@ def _close(a: Any, b: Any, tol: float = 1e-6) -> bool:
             return True
         return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(
+            _close(x, y, tol, ordered=ordered) for x, y in zip(a, b, strict=True)
+        )
     if isinstance(a, dict) and isinstance(b, dict):
-        return list(a) == list(b) and all(_close(a[k], b[k], tol) for k in a)
+        same_keys = list(a) == list(b) if ordered else set(a) == set(b)
+        return same_keys and all(_close(a[k], b[k], tol, ordered=ordered) for k in a)
     return a == b
 
 
 def compare_csv(ours: Path, theirs: Path, *, examples: int = 3) -> dict[str, Any]:
-    """Cell-for-cell comparison; numbers (also inside Python-literal lists) to 1e-6."""
+    """Cell-for-cell comparison; numbers (also inside Python-literal lists) to 1e-6.
+
+    Columns are matched by name. A different column order, or a different key order inside
+    cells, still counts as a match but is reported: the reference orders frames and tools of the
+    clustering reducers by string hash, so its order changes from run to run (see
+    docs/compatibility.md, "Order of frames and tools").
+    """
+    name = theirs.name
     if not ours.exists() or not theirs.exists():
         missing = [p.name for p in (ours, theirs) if not p.exists()]
-        return {"file": theirs.name, "match": False, "detail": f"missing: {missing}"}
+        return {"file": name, "match": False, "detail": f"missing: {missing}"}
     if ours.read_bytes() == theirs.read_bytes():
-        return {"file": theirs.name, "match": True, "detail": "identical bytes"}
+        return {"file": name, "match": True, "detail": "identical bytes"}
     with (
         open(ours, newline="", encoding="utf-8") as f1,
         open(theirs, newline="", encoding="utf-8") as f2,
     ):
         a, b = list(csv.reader(f1)), list(csv.reader(f2))
-    if a[:1] != b[:1]:
-        return {"file": theirs.name, "match": False,
-                "detail": f"headers differ: tally {a[:1]} vs reference {b[:1]}"}  # fmt: skip
+    if not a or not b:
+        return {"file": name, "match": False, "detail": "one file is empty"}
+    head_a, head_b = a[0], b[0]
+    if set(head_a) != set(head_b) or len(head_a) != len(head_b):
+        only_a = sorted(set(head_a) - set(head_b))[:5]
+        only_b = sorted(set(head_b) - set(head_a))[:5]
+        return {"file": name, "match": False,
+                "detail": f"columns differ: only tally {only_a}, only reference {only_b}"}  # fmt: skip
     if len(a) != len(b):
-        return {"file": theirs.name, "match": False,
+        return {"file": name, "match": False,
                 "detail": f"row counts differ: tally {len(a) - 1} vs reference {len(b) - 1}"}  # fmt: skip
-    header = b[0]
-    bad, shown = 0, []
+    notes = []
+    if head_a != head_b:
+        notes.append("column order differs")
+    position = {col: i for i, col in enumerate(head_a)}
+    remap = [position[col] for col in head_b]
+    bad, key_order, approx, shown = 0, 0, 0, []
     for i, (ra, rb) in enumerate(zip(a[1:], b[1:], strict=True), start=2):
-        for col, (x, y) in enumerate(zip(ra, rb, strict=True)):
-            if x != y and not _close(_literal(x), _literal(y)):
-                bad += 1
-                if len(shown) < examples:
-                    shown.append(
-                        f"line {i} {header[col]}: tally {x[:80]!r} vs reference {y[:80]!r}"
-                    )
+        for col, y in enumerate(rb):
+            x = ra[remap[col]]
+            if x == y:
+                continue
+            lx, ly = _literal(x), _literal(y)
+            if _close(lx, ly):
+                approx += 1
+                continue
+            if _close(lx, ly, ordered=False):
+                key_order += 1
+                continue
+            bad += 1
+            if len(shown) < examples:
+                shown.append(f"line {i} {head_b[col]}: tally {x[:80]!r} vs reference {y[:80]!r}")
+    if key_order:
+        notes.append(f"key order inside {key_order} cells differs")
     if bad:
-        return {
-            "file": theirs.name,
-            "match": False,
-            "detail": f"{bad} cells differ; " + "; ".join(shown),
-        }
-    return {"file": theirs.name, "match": True, "detail": "equal within 1e-6"}
+        return {"file": name, "match": False, "detail": f"{bad} cells differ; " + "; ".join(shown)}
+    detail = (
+        f"equal within 1e-6 ({approx} cells not textually identical)"
+        if approx
+        else "identical cells"
+    )
+    if notes:
+        detail += f"; {', '.join(notes)} (the reference orders frames/tools by string hash)"
+    return {"file": name, "match": True, "detail": detail}
 
 
 def compare_outputs(tally_out: Path, ref_out: Path, record: dict) -> list[dict[str, Any]]:

@@ -105,7 +105,11 @@ class MalformedExtractError(TallyError, ValueError):
         self.reason = reason
         self.reducer = reducer
         self.classification_id = classification_id
-        where = reducer if classification_id is None else f"{reducer}, classification {classification_id}"
+        where = (
+            reducer
+            if classification_id is None
+            else f"{reducer}, classification {classification_id}"
+        )
         super().__init__(f"{where}: {reason}")
 
 

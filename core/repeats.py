@@ -65,7 +65,5 @@ def select_repeats(records: Sequence[ExtractRecord], mode: str) -> list[ExtractR
         if best is None or (key < best if mode == "first" else key > best):
             chosen[record.user_name] = key
     return [
-        r
-        for r in records
-        if r.user_name is None or chosen[r.user_name] == time_key(r.created_at)
+        r for r in records if r.user_name is None or chosen[r.user_name] == time_key(r.created_at)
     ]

@@ -342,8 +342,10 @@ def test_unparsable_and_unknown_configs(tmp_path):
 
 
 def test_not_utf8(tmp_path):
-    export = tmp_path / "latin1.csv"
-    export.write_bytes("classification_id,user_name\n1,Jos\xe9\n".encode("latin-1"))
+    export = write_export(
+        tmp_path / "latin1.csv", [export_row(1, 5, answer("T0", "Jos\xe9"), user="Jos\xe9")]
+    )
+    export.write_bytes(export.read_text(encoding="utf-8").encode("latin-1"))
     err = _error(run_tally("extract", export, question_config(tmp_path / "c.yaml"), "-d", tmp_path))
     assert "is not UTF-8 text" in err and "iconv" in err
 

@@ -36,6 +36,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -311,6 +312,25 @@ def run_pipeline(
     return runs, startup
 
 
+def median_runs(repetitions: list[list[Run]]) -> list[Run]:
+    """Per stage, the median over repetitions of wall, CPU and memory (each taken separately)."""
+    out = []
+    for stage_runs in zip(*repetitions, strict=True):
+        first = stage_runs[0]
+        out.append(
+            Run(
+                stage=first.stage,
+                cmd=first.cmd,
+                wall=statistics.median(r.wall for r in stage_runs),
+                user=statistics.median(r.user for r in stage_runs),
+                sys=statistics.median(r.sys for r in stage_runs),
+                maxrss_mb=statistics.median(r.maxrss_mb for r in stage_runs),
+                tree_peak_mb=statistics.median(r.tree_peak_mb for r in stage_runs),
+            )
+        )
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # comparing outputs
 
@@ -523,6 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", type=int, default=1, help="tally -c (worker processes); default 1")
     ap.add_argument("--reference-cpu", type=int, default=1,
                     help="reference -c; >1 makes its row order random, so outputs stop comparing")  # fmt: skip
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each pipeline this many times, alternating tools; report medians")  # fmt: skip
     ap.add_argument("--skip-reference", action="store_true", help="run tally only (for big sizes)")
     ap.add_argument(
         "--reference", help=f"panoptes_aggregation executable (default {DEFAULT_REFERENCE})"
@@ -567,15 +589,30 @@ def main(argv: list[str] | None = None) -> int:
                      if sim_run else " (reused)"))  # fmt: skip
             tag = f"n{n}-s{args.seed}"
             tally_out = workdir / f"out-tally-{tag}-c{args.cpu}"
-            tally_runs, tally_startup = run_pipeline("tally", tally_command(), data=data,
-                                                     record=record, out=tally_out, cpu=args.cpu)  # fmt: skip
-            ref_runs = ref_startup = None
+            all_tally: list[list[Run]] = []
+            all_ref: list[list[Run]] = []
+            tally_startups: list[Run] = []
+            ref_startups: list[Run] = []
             comparison = None
+            ref_out = workdir / f"out-reference-{tag}-c{args.reference_cpu}"
+            for rep in range(args.repeat):  # alternate the tools so both see the same load
+                if args.repeat > 1:
+                    print(f"  repetition {rep + 1}/{args.repeat}", flush=True)
+                runs, start = run_pipeline("tally", tally_command(), data=data, record=record,
+                                           out=tally_out, cpu=args.cpu)  # fmt: skip
+                all_tally.append(runs)
+                tally_startups.append(start)
+                if reference is not None:
+                    runs, start = run_pipeline("reference", [str(reference)], data=data,
+                                               record=record, out=ref_out,
+                                               cpu=args.reference_cpu)  # fmt: skip
+                    all_ref.append(runs)
+                    ref_startups.append(start)
+            tally_runs = median_runs(all_tally)
+            tally_startup = median_runs([[r] for r in tally_startups])[0]
+            ref_runs = median_runs(all_ref) if all_ref else None
+            ref_startup = median_runs([[r] for r in ref_startups])[0] if ref_startups else None
             if reference is not None:
-                ref_out = workdir / f"out-reference-{tag}-c{args.reference_cpu}"
-                ref_runs, ref_startup = run_pipeline("reference", [str(reference)], data=data,
-                                                     record=record, out=ref_out,
-                                                     cpu=args.reference_cpu)  # fmt: skip
                 comparison = compare_outputs(tally_out, ref_out, record)
             print()
             print_table(tally_runs, ref_runs, tally_startup, ref_startup)
@@ -592,7 +629,10 @@ def main(argv: list[str] | None = None) -> int:
                 "classifications": n,
                 "counts": counts,
                 "simulate": dataclasses.asdict(sim_run) if sim_run else None,
+                "repeat": args.repeat,
                 "tally": [dataclasses.asdict(r) for r in tally_runs],
+                "tally_all": [[dataclasses.asdict(r) for r in runs] for runs in all_tally],
+                "reference_all": [[dataclasses.asdict(r) for r in runs] for runs in all_ref],
                 "tally_startup": dataclasses.asdict(tally_startup),
                 "reference_startup": dataclasses.asdict(ref_startup) if ref_startup else None,
                 "reference": [dataclasses.asdict(r) for r in ref_runs] if ref_runs else None,

@@ -19,12 +19,14 @@ import yaml
 from tally.errors import InputError
 
 __all__ = [
+    "CsvBlocks",
     "CsvSource",
     "Spill",
     "atomic_csv_writer",
     "atomic_text_file",
     "load_yaml",
     "missing_columns_error",
+    "parse_block",
 ]
 
 # Panoptes annotations and metadata cells can be megabytes long.
@@ -97,6 +99,110 @@ class CsvSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CsvBlocks:
+    """A CSV file cut into blocks of whole records, for parsing in worker processes.
+
+    The header is parsed here (UTF-8, optional BOM); iterating yields ``(offset, bytes)`` blocks
+    of about ``block_bytes`` that start and end on record boundaries: a line end outside quotes,
+    found by counting ``"`` (every quoted field holds an even number of them). Workers decode
+    and parse a block with :func:`parse_block`.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, what: str = "CSV file", block_bytes: int = 4 << 20
+    ) -> None:
+        self.path = Path(path)
+        self.what = what
+        self.block_bytes = block_bytes
+        try:
+            with open(self.path, "rb") as f:
+                self.size = os.fstat(f.fileno()).st_size
+                head = f.read(block_bytes)
+                while True:
+                    end = _first_record_end(head)
+                    if end is not None:
+                        break
+                    more = f.read(block_bytes)
+                    if not more:
+                        end = len(head)
+                        break
+                    head += more
+        except OSError as exc:
+            raise InputError(f"cannot open {what} {str(self.path)!r}: {exc.strerror}") from exc
+        if self.size == 0:
+            raise InputError(f"{self.path} is empty; expected a {what} with a header row")
+        start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        rows = parse_block(head[start:end], self.path, 0)
+        if not rows:
+            raise InputError(f"{self.path} has no header row; expected a {what}")
+        self.header: list[str] = rows[0]
+        self.data_start = end
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        with open(self.path, "rb") as f:
+            f.seek(self.data_start)
+            offset = self.data_start
+            carry = b""
+            while True:
+                data = f.read(self.block_bytes)
+                if not data:
+                    if carry:
+                        yield offset, carry
+                    return
+                buffer = carry + data
+                end = _last_record_end(buffer)
+                if end is None:  # one record longer than a block: read on
+                    carry = buffer
+                    continue
+                yield offset, buffer[:end]
+                offset += end
+                carry = buffer[end:]
+
+
+def _first_record_end(buffer: bytes) -> int | None:
+    quotes = 0
+    start = 0
+    while True:
+        newline = buffer.find(b"\n", start)
+        if newline == -1:
+            return None
+        quotes += buffer.count(b'"', start, newline)
+        if quotes % 2 == 0:
+            return newline + 1
+        start = newline + 1
+
+
+def _last_record_end(buffer: bytes) -> int | None:
+    newline = buffer.rfind(b"\n")
+    if newline == -1:
+        return None
+    quotes = buffer.count(b'"', 0, newline)
+    while quotes % 2:  # that line end is inside a quoted field: step back one line
+        previous = buffer.rfind(b"\n", 0, newline)
+        if previous == -1:
+            return None
+        quotes -= buffer.count(b'"', previous, newline)
+        newline = previous
+    return newline + 1
+
+
+def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
+    """The non-blank records of a block from :class:`CsvBlocks` (``offset``: where it starts)."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (byte {block[exc.start : exc.start + 1]!r} at byte "
+            f"{offset + exc.start}); Panoptes exports are UTF-8: re-save the file as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return [row for row in reader if row]
+    except csv.Error as exc:
+        raise InputError(f"{path}, near byte {offset}: {exc}") from None
 
 
 def missing_columns_error(

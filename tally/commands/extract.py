@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,14 @@ from core.workflow_config.versions import WorkflowVersion
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
-from tally.tables import CsvSource, Spill, atomic_text_file, load_yaml, missing_columns_error
+from tally.tables import (
+    CsvBlocks,
+    Spill,
+    atomic_text_file,
+    load_yaml,
+    missing_columns_error,
+    parse_block,
+)
 
 __all__ = ["VersionFilter", "add_parser", "extract_file", "run"]
 
@@ -295,7 +302,24 @@ class ChunkResult:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(document: dict[str, Any], no_version: tuple[bool, ...], spill_dir: str) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """Where a worker finds things in the export's rows, and which rows it keeps."""
+
+    path: str
+    width: int
+    info_index: tuple[int | None, ...]
+    workflow: int
+    version: int
+    annotations: int
+    metadata: int
+    workflow_id: int
+    versions: VersionFilter
+
+
+def _init_worker(
+    document: dict[str, Any], no_version: tuple[bool, ...], spill_dir: str, layout: _Layout
+) -> None:
     pipeline = Pipeline.from_configs(document, [])
     keys = list(document["extractor_config"])
     _WORKER["entries"] = [
@@ -303,6 +327,80 @@ def _init_worker(document: dict[str, Any], no_version: tuple[bool, ...], spill_d
         for entry, flag in zip(pipeline.extractors, no_version, strict=True)
     ]
     _WORKER["spill_dir"] = spill_dir
+    _WORKER["layout"] = layout
+    _WORKER["workflow_match"] = {}
+    _WORKER["version_match"] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockJob:
+    index: int
+    offset: int  # in bytes, for messages
+    data: bytes
+
+
+@dataclasses.dataclass
+class BlockResult:
+    """One block's outcome: counts and column typing for the parent, extracts in spill files."""
+
+    rows: int
+    matched: int
+    size: int
+    kinds: ReadKinds
+    workflows: Counter
+    versions: Counter
+    chunk: ChunkResult
+
+
+def _extract_block(job: BlockJob) -> BlockResult:
+    """Parse a block of export rows, keep the configured workflow and versions, extract them."""
+    layout: _Layout = _WORKER["layout"]
+    workflow_match: dict[str, bool] = _WORKER["workflow_match"]
+    version_match: dict[str, bool | None] = _WORKER["version_match"]
+    rows = parse_block(job.data, Path(layout.path), job.offset)
+    kinds = ReadKinds(INFO_SOURCES)
+    workflows: Counter[str] = Counter()
+    versions: Counter[str] = Counter()
+    keep: list[tuple[int, tuple[str, ...], str, str]] = []
+    skips: list[tuple[int, str, str, str]] = []
+    for row_number, row in enumerate(rows):
+        if len(row) != layout.width:
+            cid = row[layout.info_index[0]] if len(row) > layout.info_index[0] else "?"  # type: ignore[operator]
+            skips.append(
+                (
+                    row_number,
+                    cid,
+                    "malformed CSV row",
+                    f"{len(row)} fields where the header has {layout.width}",
+                )
+            )
+            continue
+        info = tuple("" if i is None else row[i] for i in layout.info_index)
+        kinds.add(info)
+        workflow = row[layout.workflow]
+        hit = workflow_match.get(workflow)
+        if hit is None:
+            hit = workflow_match[workflow] = _workflow_number(workflow) == layout.workflow_id
+        workflows[workflow] += 1
+        if not hit:
+            continue
+        version = row[layout.version]
+        versions[version] += 1
+        if version in version_match:
+            ok = version_match[version]
+        else:
+            try:
+                ok = version_match[version] = version in layout.versions
+            except TallyError:
+                ok = version_match[version] = None
+        if ok is None:
+            skips.append((row_number, info[0], "invalid workflow_version", repr(version)))
+            continue
+        if ok:
+            keep.append((row_number, info, row[layout.annotations], row[layout.metadata]))
+    chunk = _extract_chunk(ChunkJob(job.index, keep))
+    chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
+    return BlockResult(len(rows), len(keep), len(job.data), kinds, workflows, versions, chunk)
 
 
 def _loads(text: str) -> Any:
@@ -461,26 +559,29 @@ def extract_file(
     """Run the extractor config over the export; return the CSV files written, in config order."""
     plan = load_plan(extractor_config)
     base, _ = os.path.splitext(output_name)
-    with (
-        CsvSource(classification_csv, what="Panoptes classification export") as source,
-        tempfile.TemporaryDirectory(prefix=".tally-extract-", dir=output_dir) as tmp,
-    ):
-        header = source.header
+    blocks = CsvBlocks(classification_csv, what="Panoptes classification export")
+    with tempfile.TemporaryDirectory(prefix=".tally-extract-", dir=output_dir) as tmp:
+        header = blocks.header
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise missing_columns_error(
-                source.path, missing, header, "Panoptes classification export"
+                blocks.path, missing, header, "Panoptes classification export"
             )
         position = {name: header.index(name) for name in header[::-1]}  # first occurrence wins
-        info_index = [position.get(name) for name in INFO_SOURCES]
-        i_workflow, i_version = position["workflow_id"], position["workflow_version"]
-        i_annotations, i_metadata = position["annotations"], position["metadata"]
-        width = len(header)
+        layout = _Layout(
+            path=str(blocks.path),
+            width=len(header),
+            info_index=tuple(position.get(name) for name in INFO_SOURCES),
+            workflow=position["workflow_id"],
+            version=position["workflow_version"],
+            annotations=position["annotations"],
+            metadata=position["metadata"],
+            workflow_id=plan.workflow_id,
+            versions=plan.versions,
+        )
         kinds = ReadKinds(INFO_SOURCES)
         workflows_seen: Counter[str] = Counter()
         versions_seen: Counter[str] = Counter()
-        workflow_match: dict[str, bool] = {}
-        version_match: dict[str, bool | None] = {}
         summary = _SkipSummary()
         keys = plan.keys
         chunk_files: list[list[tuple[str, int]]] = [[] for _ in keys]
@@ -491,85 +592,40 @@ def extract_file(
         def bad_row(row_number: int, cid: str, reason: str, detail: str) -> None:
             if strict:
                 raise InputError(
-                    f"{source.path}: classification {cid} (data row {row_number + 1}): {reason}: {detail}"
+                    f"{blocks.path}: classification {cid} (data row {row_number + 1}): {reason}: {detail}"
                 )
             if verbose:
                 print(f"skipped classification {cid}: {reason}: {detail}", file=sys.stderr)
             summary.add(row_number, cid, reason)
 
-        def chunks() -> Iterator[ChunkJob]:
-            nonlocal total_rows, matched
-            chunk: list[tuple[int, tuple[str, ...], str, str]] = []
-            index = 0
-            for row_number, row in enumerate(source):
-                total_rows += 1
-                if len(row) != width:
-                    cid = (
-                        row[position["classification_id"]]
-                        if len(row) > position["classification_id"]
-                        else "?"
-                    )
-                    bad_row(
-                        row_number,
-                        cid,
-                        "malformed CSV row",
-                        f"{len(row)} fields where the header has {width} (line {source.line_number})",
-                    )
-                    continue
-                info = tuple("" if i is None else row[i] for i in info_index)
-                kinds.add(info)
-                workflow = row[i_workflow]
-                hit = workflow_match.get(workflow)
-                if hit is None:
-                    hit = workflow_match[workflow] = _workflow_number(workflow) == plan.workflow_id
-                workflows_seen[workflow] += 1
-                if not hit:
-                    continue
-                version = row[i_version]
-                versions_seen[version] += 1
-                ok = version_match.get(version, False)
-                if version not in version_match:
-                    try:
-                        ok = version_match[version] = version in plan.versions
-                    except TallyError:
-                        ok = version_match[version] = None
-                if ok is None:
-                    bad_row(row_number, info[0], "invalid workflow_version", repr(version))
-                    continue
-                if not ok:
-                    continue
-                matched += 1
-                chunk.append((row_number, info, row[i_annotations], row[i_metadata]))
-                if len(chunk) >= CHUNK_ROWS:
-                    yield ChunkJob(index, chunk)
-                    index += 1
-                    chunk = []
-            if chunk:
-                yield ChunkJob(index, chunk)
-
+        jobs = (BlockJob(i, offset, data) for i, (offset, data) in enumerate(blocks))
         bar = progress_bar(
-            "Extracting", total=source.size, unit="B", hide=hide_bar, unit_scale=True
+            "Extracting", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True
         )
-        done_bytes = 0
         with bar:
-            for result in ordered_map(
-                _extract_chunk,
-                chunks(),
+            bar.update(blocks.data_start)
+            for block in ordered_map(
+                _extract_block,
+                jobs,
                 workers=cpu_count,
                 initializer=_init_worker,
-                initargs=(plan.document, plan.no_version, tmp),
+                initargs=(plan.document, plan.no_version, tmp, layout),
             ):
+                result = block.chunk
                 for row_number, cid, reason, detail in result.skips:
-                    bad_row(row_number, cid, reason, detail)
+                    bad_row(total_rows + row_number, cid, reason, detail)
                 for key_index, file in result.files.items():
                     chunk_files[key_index].append(file)
                     stats[key_index].merge(result.stats[key_index])
-                now = source.position()
-                bar.update(now - done_bytes)
-                done_bytes = now
+                kinds.merge(block.kinds)
+                workflows_seen.update(block.workflows)
+                versions_seen.update(block.versions)
+                total_rows += block.rows
+                matched += block.matched
+                bar.update(block.size)
                 bar.set_postfix(classifications=matched, skipped=len(summary.rows), refresh=False)
         if matched == 0:
-            raise _no_match_error(source.path, total_rows, plan, workflows_seen, versions_seen)
+            raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
         info_kinds = kinds.kinds()
         written = []
         for key_index, key in enumerate(keys):

@@ -397,6 +397,7 @@ class ReadKinds:
             self.not_bool[i] = True
 
     def merge(self, other: ReadKinds) -> None:
+        """Fold in ``other``'s observations of the same columns, matched by position."""
         for i in range(len(self.names)):
             self.na[i] |= other.na[i]
             self.not_int[i] |= other.not_int[i]

@@ -49,7 +49,15 @@ from tally.commands.extract import existing_dir, positive_int
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
-from tally.tables import CsvSource, Spill, atomic_csv_writer, load_yaml, missing_columns_error
+from tally.tables import (
+    CsvBlocks,
+    CsvSource,
+    Spill,
+    atomic_csv_writer,
+    load_yaml,
+    missing_columns_error,
+    parse_block,
+)
 
 __all__ = ["add_parser", "reduce_file", "run"]
 
@@ -230,9 +238,115 @@ class _FirstRows:
                 if best is None or candidate[0] < best[0]:
                     table[key] = candidate
 
+    def merge(self, other: _FirstRows) -> None:
+        for mine, theirs in ((self.numeric, other.numeric), (self.textual, other.textual)):
+            for key, candidate in theirs.items():
+                best = mine.get(key)
+                if best is None or candidate[0] < best[0]:
+                    mine[key] = candidate
+
     def ordered(self, subject_kind: str) -> list[tuple[str, Any]]:
         table = self.numeric if subject_kind in ("int", "float") else self.textual
         return [(k, v[1]) for k, v in sorted(table.items(), key=lambda kv: kv[1][0])]
+
+
+# ------------------------------------------------------------------------------------------
+# reading the extraction file (runs in worker processes, one block of rows at a time)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanJob:
+    index: int
+    offset: int
+    data: bytes
+    path: str  # the extraction file, for messages
+    spill_dir: str
+    columns: tuple[int, int, int, int, int]  # width, subject, task, created_at, workflow_id
+
+
+@dataclasses.dataclass
+class ScanResult:
+    """One block: its rows are spilled; counts, column typing and first rows come back."""
+
+    spill: str
+    rows: int
+    size: int
+    kinds: ReadKinds
+    counts: Counter
+    first_task: _FirstRows
+    first_row: _FirstRows
+    bad: tuple[int, int] | None  # (row in block, fields) of a row of the wrong width
+
+
+def _scan_block(job: ScanJob) -> ScanResult:
+    width, i_subject, i_task, i_created, i_workflow = job.columns
+    rows = parse_block(job.data, Path(job.path), job.offset)
+    kinds: ReadKinds | None = None
+    counts: Counter[str] = Counter()
+    first_task, first_row = _FirstRows(), _FirstRows()
+    spilled: list[tuple[tuple[int, int], list[str]]] = []
+    for n, row in enumerate(rows):
+        if len(row) != width:
+            return ScanResult(
+                "",
+                len(rows),
+                len(job.data),
+                ReadKinds([]),
+                counts,
+                first_task,
+                first_row,
+                (n, len(row)),
+            )
+        if kinds is None:
+            kinds = ReadKinds(list(range(width)))  # type: ignore[arg-type]
+        kinds.add(row)
+        subject = row[i_subject]
+        counts[subject] += 1
+        numeric = _numeric_or_none(subject)
+        textual = (1, "") if subject in NA_STRINGS else (0, subject)
+        order = (job.index, n)
+        first_task.add(row[i_task], numeric, textual, row[i_created], order, None)
+        first_row.add("", numeric, textual, row[i_created], order, row[i_workflow])
+        spilled.append((order, row))
+    path = Path(job.spill_dir) / f"rows{job.index:08d}.spill"
+    spill = Spill(path)
+    spill.append(spilled)
+    spill.close()
+    return ScanResult(
+        str(path),
+        len(rows),
+        len(job.data),
+        kinds or ReadKinds(list(range(width))),  # type: ignore[arg-type]
+        counts,
+        first_task,
+        first_row,
+        None,
+    )
+
+
+def _init_router(bucket_of: dict[str, int], i_subject: int, spill_dir: str) -> None:
+    _WORKER.update(bucket_of=bucket_of, i_subject=i_subject, spill_dir=spill_dir)
+
+
+def _route_block(job: tuple[int, str]) -> dict[int, str]:
+    """Split one block's spilled rows by bucket; return bucket -> part file."""
+    index, path = job
+    bucket_of: dict[str, int] = _WORKER["bucket_of"]
+    i_subject: int = _WORKER["i_subject"]
+    parts: dict[int, list[Any]] = {}
+    for item in Spill(path).rows():
+        bucket = bucket_of.get(item[1][i_subject])
+        if bucket is not None:
+            parts.setdefault(bucket, []).append(item)
+    out = {}
+    for bucket, items in parts.items():
+        part = Path(_WORKER["spill_dir"]) / f"b{bucket}-{index:08d}.part"
+        spill = Spill(part)
+        spill.append(items)
+        spill.close()
+        out[bucket] = str(part)
+    Path(path).unlink()
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -242,7 +356,7 @@ class _FirstRows:
 @dataclasses.dataclass(frozen=True)
 class BucketJob:
     index: int
-    rows_path: str
+    parts: tuple[str, ...]  # spilled rows of this bucket's subjects, in file order
     out_path: str
 
 
@@ -306,8 +420,9 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
     i_cid = index.get("classification_id")
     subject_kind = kinds["subject_id"]
     groups: dict[str, list[tuple[int, list[str]]]] = {}
-    for row_number, row in Spill(job.rows_path).rows():
-        groups.setdefault(row[i_subject], []).append((row_number, row))
+    for part in job.parts:
+        for row_number, row in Spill(part).rows():
+            groups.setdefault(row[i_subject], []).append((row_number, row))
     stats = ColumnStats()
     out = Spill(job.out_path)
     batch: list[tuple[str, str, dict[str, Any]]] = []
@@ -454,15 +569,13 @@ def reduce_file(
     if stream:
         state, done_cells = _scan_existing(output_path, plan.name)
 
-    with (
-        CsvSource(extracted_csv, what="extraction CSV") as source,
-        tempfile.TemporaryDirectory(prefix=".tally-reduce-", dir=output_dir) as tmp,
-    ):
-        header = source.header
+    blocks = CsvBlocks(extracted_csv, what="extraction CSV")
+    with tempfile.TemporaryDirectory(prefix=".tally-reduce-", dir=output_dir) as tmp:
+        header = blocks.header
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise missing_columns_error(
-                source.path, missing, header, "extraction CSV (from `tally extract`)"
+                blocks.path, missing, header, "extraction CSV (from `tally extract`)"
             )
         index = {name: header.index(name) for name in header[::-1]}
         i_subject, i_task, i_created, i_workflow = (index[c] for c in REQUIRED_COLUMNS)
@@ -471,36 +584,37 @@ def reduce_file(
         counts: Counter[str] = Counter()
         first_task = _FirstRows()
         first_row = _FirstRows()
-        rows_spill = Spill(Path(tmp) / "rows.spill")
+        block_spills: list[str] = []
         total = 0
-        chunk: list[tuple[int, list[str]]] = []
+        jobs_in = (
+            ScanJob(
+                i,
+                offset,
+                data,
+                str(blocks.path),
+                tmp,
+                (width, i_subject, i_task, i_created, i_workflow),
+            )
+            for i, (offset, data) in enumerate(blocks)
+        )
         with progress_bar(
-            "Reading", total=source.size, unit="B", hide=hide_bar, unit_scale=True
+            "Reading", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True
         ) as bar:
-            done_bytes = 0
-            for row_number, row in enumerate(source):
-                if len(row) != width:
+            bar.update(blocks.data_start)
+            for scan in ordered_map(_scan_block, jobs_in, workers=cpu_count):
+                if scan.bad is not None:
+                    row, fields = scan.bad
                     raise InputError(
-                        f"{source.path}, line {source.line_number}: {len(row)} fields where the header "
+                        f"{blocks.path}, data row {total + row + 1}: {fields} fields where the header "
                         f"has {width}; the file is truncated or not a CSV written by `tally extract`"
                     )
-                total += 1
-                kinds.add(row)
-                subject = row[i_subject]
-                counts[subject] += 1
-                numeric = _numeric_or_none(subject)
-                textual = (1, "") if subject in NA_STRINGS else (0, subject)
-                first_task.add(row[i_task], numeric, textual, row[i_created], row_number, None)
-                first_row.add("", numeric, textual, row[i_created], row_number, row[i_workflow])
-                chunk.append((row_number, row))
-                if len(chunk) >= SPILL_ROWS:
-                    rows_spill.append(chunk)
-                    chunk = []
-                    now = source.position()
-                    bar.update(now - done_bytes)
-                    done_bytes = now
-            rows_spill.append(chunk)
-            bar.update(source.size - done_bytes)
+                total += scan.rows
+                kinds.merge(scan.kinds)
+                counts.update(scan.counts)
+                first_task.merge(scan.first_task)
+                first_row.merge(scan.first_row)
+                block_spills.append(scan.spill)
+                bar.update(scan.size)
         column_kinds = kinds.kinds()
         subject_kind = column_kinds["subject_id"]
         tasks = tuple(
@@ -527,7 +641,7 @@ def reduce_file(
             pending, state = subjects, "none"
         if total == 0:
             print(
-                f"note: {source.path} has no extracts; writing a header-only file", file=sys.stderr
+                f"note: {blocks.path} has no extracts; writing a header-only file", file=sys.stderr
             )
 
         layout = _Layout(
@@ -539,7 +653,7 @@ def reduce_file(
             no_version=plan.no_version,
             repeat_filter=filter,
         )
-        jobs = _route(rows_spill, pending, counts, i_subject, Path(tmp), cpu_count, sort_key)
+        jobs = _route(block_spills, pending, counts, i_subject, Path(tmp), cpu_count)
         stats = ColumnStats()
         results: list[BucketResult] = []
         journal = None
@@ -581,20 +695,20 @@ def reduce_file(
 
 
 def _route(
-    rows_spill: Spill,
+    block_spills: list[str],
     pending: list[str],
     counts: Mapping[str, int],
     i_subject: int,
     tmp: Path,
     cpu_count: int,
-    sort_key: Callable[[str], Any],
 ) -> list[BucketJob]:
-    """Split the rows into buckets of consecutive subjects (sorted), one spill file each."""
+    """Split the rows into buckets of consecutive subjects (``pending`` is sorted)."""
     if not pending:
         return []
+    size = sum(os.path.getsize(p) for p in block_spills)
     wanted = max(
         4 * cpu_count,
-        math.ceil(rows_spill.size() / BUCKET_BYTES),
+        math.ceil(size / BUCKET_BYTES),
         math.ceil(len(pending) / SUBJECTS_PER_BUCKET),
     )
     n_buckets = max(1, min(len(pending), wanted))
@@ -607,25 +721,17 @@ def _route(
         bucket_of[subject] = bucket
         filled += counts[subject]
     n_buckets = bucket + 1
-    spills = [Spill(tmp / f"bucket{b}.spill") for b in range(n_buckets)]
-    buffers: list[list[Any]] = [[] for _ in range(n_buckets)]
-    for chunk in rows_spill:
-        for item in chunk:
-            b = bucket_of.get(item[1][i_subject])
-            if b is None:
-                continue
-            buffers[b].append(item)
-            if len(buffers[b]) >= SPILL_ROWS:
-                spills[b].append(buffers[b])
-                buffers[b] = []
-    for b in range(n_buckets):
-        spills[b].append(buffers[b])
-        spills[b].close()
-    with contextlib.suppress(FileNotFoundError):
-        rows_spill.path.unlink()
-    return [
-        BucketJob(b, str(spills[b].path), str(tmp / f"bucket{b}.out")) for b in range(n_buckets)
-    ]
+    parts: list[list[str]] = [[] for _ in range(n_buckets)]
+    for routed in ordered_map(
+        _route_block,
+        enumerate(block_spills),
+        workers=min(cpu_count, len(block_spills)),
+        initializer=_init_router,
+        initargs=(bucket_of, i_subject, str(tmp)),
+    ):
+        for b, part in sorted(routed.items()):
+            parts[b].append(part)
+    return [BucketJob(b, tuple(parts[b]), str(tmp / f"bucket{b}.out")) for b in range(n_buckets)]
 
 
 def _append_journal(journal: Any, result: BucketResult, workflow_cell: str, reducer: str) -> None:

@@ -334,3 +334,20 @@ def test_usage_errors(tmp_path, question_reducer):
     assert run_tally("reduce", "x.csv", question_reducer, "-F", "newest").code == 2
     assert run_tally("reduce", "x.csv").code == 2
     assert run_tally("reduce", "x.csv", question_reducer, "-d", tmp_path / "missing").code == 2
+
+
+def test_stream_over_a_finished_file_missing_subjects_redoes_everything(kenya, tmp_path):
+    root, cases = kenya
+    extracted, config = cases[0]
+    lines = (root / extracted).read_text(encoding="utf-8").splitlines(keepends=True)
+    partial = tmp_path / "partial.csv"
+    partial.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    expected_dir = tmp_path / "expected"
+    expected_dir.mkdir()
+    assert run_tally("reduce", root / extracted, config, "-d", expected_dir, "-hb").code == 0
+    assert run_tally("reduce", partial, config, "-d", tmp_path, "-hb").code == 0  # a finished file
+    result = run_tally("reduce", root / extracted, config, "-d", tmp_path, "-hb", "-s")
+    assert result.code == 0, result.err
+    assert "reducing everything again" in result.err
+    name = "survey_reducer_reductions.csv"
+    assert (tmp_path / name).read_bytes() == (expected_dir / name).read_bytes()

@@ -1,10 +1,10 @@
 """``tally extract``: classification export + extractor config -> one extraction CSV per extractor.
 
 A drop-in for ``panoptes_aggregation extract``: same arguments, file names
-(``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: rows are read one at
-a time, parsed with orjson and extracted in chunks (in ``-c`` worker processes), and extracts are
-spilled to a temporary file until the column set is known; the output keeps the input order
-whatever ``-c`` is.
+(``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: the parent cuts it
+into blocks of whole records, ``-c`` worker processes parse, filter and extract the blocks
+(annotations parsed with orjson) and spill the extracts to temporary files until the column set
+is known; then the chunks are formatted into the output, in input order whatever ``-c`` is.
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ INFO_SOURCES = (
 )
 #: Extractor-config keywords the batch wrapper handles itself rather than the extractor.
 WRAPPER_KEYWORDS = ("no_version",)
-CHUNK_ROWS = 400
 SHOW_FIRST_IDS = 5
 
 

@@ -3,37 +3,47 @@
 ``tally worker`` builds the app with :func:`create_app` and runs it; several workers with the
 same app id form one consumer group and share the classifications topic's partitions.
 
-Per batch of classification records (``stream.take_events``: up to ``batch_max`` records or
+Per batch of classification records (``stream.noack_take``: up to ``batch_max`` records or
 ``batch_within`` seconds), for each partition in the batch:
 
-1. **decode**: the value must be JSON (else dead letter, stage ``decode``) in one of the shapes
+1. **sequence**: records this worker already processed are skipped; records the stream skipped
+   are read directly from the topic (see *Offsets* below).
+2. **decode**: the value must be JSON (else dead letter, stage ``decode``) in one of the shapes
    of docs/events.md (else dead letter, stage ``schema``). A record whose key is not its subject
    id is forwarded to the classifications topic with the subject id as key (``rekeyed``), so
    every subject's state stays in one partition.
-2. **pipeline**: the workflow's pipeline from the workflows topic. An unknown workflow is
+3. **pipeline**: the workflow's pipeline from the workflows topic. An unknown workflow is
    dead-lettered (stage ``pipeline``), but only after the worker caught up with everything
    published to the workflows topic so far (a ``tally workflow load`` that returned is never
    missed).
-3. **engine**: ``engine.process`` in a :class:`stream.faust_store.FaustTableStore` transaction
-   for that partition. Events for one subject in a batch are coalesced (each reduction computed
-   once); the engine guarantees the result equals one-at-a-time processing. Outcomes
-   ``rejected`` (the extractor refused the annotation) are dead-lettered (stage ``extract``);
-   ``ignored`` (a workflow version outside the configured range) only counted.
-4. **publish**: reduction records to the reductions topic (key = ``Reduction.key``), dead
-   letters, forwarded records; the worker waits until the broker acknowledged all of them.
-5. **commit**: the transaction's writes are assigned to the table (local RocksDB + changelog),
-   subject heads last. Then the batch's records are acknowledged; Faust commits their offsets
-   later, after flushing its producer.
+4. **engine**: ``engine.process`` in one transaction per partition and workflow over a
+   :class:`stream.faust_store.FaustTableStore`. Events for one subject in a batch are coalesced
+   (each reduction computed once); the engine guarantees the result equals one-at-a-time
+   processing. Outcomes ``rejected``/``partial`` (an extractor refused the annotation) are
+   dead-lettered (stage ``extract``); ``ignored`` (a workflow version outside the configured
+   range) only counted.
+5. **send**: reduction records (key = ``Reduction.key``), dead letters and forwarded records.
+6. **state**: the transactions are written to the partition's RocksDB database (one atomic
+   batch) and their changelog records sent (subject heads last; the partition's watermark
+   first).
+7. **commit**: in the background, once the broker acknowledged every record of steps 5 and 6,
+   the batch's offsets are committed.
 
-Why this order, and what protects against Faust losing table writes (faust-streaming #333):
-outputs are acknowledged before state is written, so state never claims a classification whose
-reductions were not published. After a crash, records after the committed offset come again.
-The engine skips those already in state (``duplicate``); but their reductions or changelog
-records may have been lost with the crashed process. So every record redelivered from before the
-log end seen at (re)assignment that turns out to be a duplicate makes the worker re-reduce its
-subject from the stored extracts, re-publish the reductions and re-assign every state key of the
-subject (re-writing the changelog). Redeliveries are bounded by the uncommitted window, so this
-costs little, and it needs nothing from Faust beyond at-least-once delivery.
+Offsets. The worker commits offsets itself and never acknowledges events to Faust: around
+rebalances Faust was seen to drop records it had fetched without delivering them to the stream,
+and then to commit past them (records lost without a trace). The worker's commit point per
+partition advances only over contiguous offsets whose outputs and state were acknowledged; it is
+also stored with the state (``a|<partition>``). When the stream delivers a record beyond the next
+expected offset, the records in between are read directly from the topic with a separate
+consumer (:class:`GapReader`) and processed first.
+
+Crash safety. After a crash or a rebalance, records after the commit point come again. The
+engine skips those already in state (``duplicate``), but their reductions or changelog records
+may have been lost with the crashed process. So a duplicate at or below the partition's
+watermark (the highest offset whose state was written, ``w|<partition>``, kept with the state)
+makes the worker re-reduce its subject from the stored extracts, re-publish the reductions and
+re-write every state key of the subject (and so its changelog). Redeliveries are bounded by the
+uncommitted window, so this costs little.
 
 A changed pipeline (reducer config or repeat filter: a new ``config_version``) makes every
 worker re-reduce, from stored extracts, each stored subject of that workflow in the partitions
@@ -59,7 +69,7 @@ from core.errors import TallyError
 from core.events import event_from_export_row, event_from_message, parse_id
 from stream.faust_store import FaustTableStore, OrderedTransaction
 from stream.kafka_settings import KafkaSettings
-from stream.records import dead_letter_record, encode, reduction_record
+from stream.records import dead_letter_record, encode, encode_reduction
 from stream.topics import StreamTopics
 from stream.workflows import LoadedWorkflow, WorkflowReader, WorkflowRegistry
 
@@ -68,6 +78,10 @@ __all__ = ["Aggregator", "WorkerOptions", "create_app"]
 log = logging.getLogger("tally.worker")
 
 TABLE_NAME = "state"
+#: Batches whose records may wait for the broker's acknowledgement at the same time.
+MAX_IN_FLIGHT = 4
+#: Seconds allowed for reading records the stream skipped (see GapReader).
+GAP_TIMEOUT = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +96,15 @@ class WorkerOptions:
     batch_within: float = 0.02
     commit_interval: float = 1.0
     stats_interval: float = 30.0
+    session_timeout: float = 10.0
+
+
+@dataclasses.dataclass
+class _Step:
+    """One batch's share of a partition, until its records are acknowledged."""
+
+    last: int
+    done: bool = False
 
 
 @dataclasses.dataclass
@@ -113,6 +136,11 @@ class Aggregator:
         self.dead_by_stage: collections.Counter[str] = collections.Counter()
         self.suspect_end: dict[int, int] = {}
         self.rescan_wanted = asyncio.Event()
+        self._in_flight: set[asyncio.Future] = set()
+        self._next_offset: dict[int, int | None] = {}  # next offset to process, per partition
+        self.gaps = GapReader(self.topics.classifications, options.settings.consumer_config(None))
+        self._progress: dict[int, collections.deque[_Step]] = {}  # batches not yet committed
+        self._acked: dict[int, int] = {}  # last committed offset, per partition
         self.started = time.time()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -122,7 +150,9 @@ class Aggregator:
             self.rescan_wanted.set()
 
     async def on_rebalance_complete(self) -> None:
-        # Records after the committed offsets come again; the log end is looked up anew.
+        # Faust seeks every partition to its committed offset: start each sequence afresh.
+        for partition in list(self._next_offset):
+            self._forget(partition)
         self.suspect_end.clear()
         self.rescan_wanted.set()
 
@@ -142,22 +172,171 @@ class Aggregator:
 
     # -- processing ------------------------------------------------------------------------------
     async def handle(self, events: Sequence[Any]) -> None:
-        """Process one batch of Faust events (any partitions)."""
+        """Process one batch of Faust events (any partitions).
+
+        For each partition: the records that continue where this worker's processing of the
+        partition stands (:meth:`_in_sequence`) are decoded and run through the engine; their
+        outputs are sent, their state written to RocksDB and its changelog records sent. The
+        batch's offsets are committed once the broker acknowledged all of those records; that
+        wait runs in the background, so the next batch is processed meanwhile (at most
+        ``MAX_IN_FLIGHT`` batches wait at a time).
+        """
         await self.registry.ready.wait()
         by_partition: dict[int, list[Any]] = {}
         for event in events:
             by_partition.setdefault(event.message.partition, []).append(event)
+        ranges: dict[int, int] = {}
+        futures: list[asyncio.Future] = []
         async with self.lock:
             for partition, part_events in by_partition.items():
-                await self._handle_partition(partition, part_events)
+                part_events = await self._in_sequence(partition, part_events)
+                if not part_events:
+                    continue
+                try:
+                    store, pending = await self._prepare(partition, part_events)
+                except Exception as exc:  # noqa: BLE001 - a bug must not stop the partition
+                    # The records go to the dead letters with the error, and the partition keeps
+                    # flowing (an exception escaping the agent would make Faust restart it).
+                    log.exception("internal error on partition %s", partition)
+                    store, pending = (
+                        FaustTableStore(self.table, partition, source_topic=None),
+                        _Pending(),
+                    )
+                    for event in part_events:
+                        self._dead(pending, event, "internal", f"{type(exc).__name__}: {exc}")
+                futures.extend(await self._send_outputs(pending))
+                futures.extend(await self._write_state(store, pending.txns))
+                ranges[partition] = part_events[-1].message.offset
+                self._progress.setdefault(partition, collections.deque()).append(
+                    _Step(part_events[-1].message.offset)
+                )
         self.counters["batches"] += 1
+        if not ranges:
+            return
+        settle = asyncio.ensure_future(self._settle(ranges, futures))
+        self._in_flight.add(settle)
+        settle.add_done_callback(self._in_flight.discard)
+        while len(self._in_flight) > MAX_IN_FLIGHT:
+            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
 
-    async def _handle_partition(self, partition: int, events: list[Any]) -> None:
+    async def _in_sequence(self, partition: int, events: list[Any]) -> list[Any]:
+        """The events of ``partition`` that continue its processed sequence, gaps filled.
+
+        Offsets are this worker's own commit point: it commits an offset only once every record
+        before it was processed and its outputs and state acknowledged. Faust's acknowledgement
+        machinery is not used: around rebalances it was seen to drop records it had fetched and
+        then commit past them. Records before the next expected offset were processed already
+        (a redelivery) and are skipped. Records missing before the first one delivered are read
+        directly from the topic (:class:`GapReader`) and processed first.
+        """
+        expected = self._next_offset.get(partition)
+        if expected is None:
+            # First batch since the partition was assigned: continue from the commit point
+            # stored with the state (the committed offset says the same, or a little more).
+            store = FaustTableStore(self.table, partition, source_topic=None)
+            acked = store.get(acked_key(partition))
+            expected = None if acked is None else int(acked) + 1
+        ordered = sorted(events, key=lambda e: e.message.offset)
+        keep: list[Any] = []
+        for event in ordered:
+            offset = event.message.offset
+            if expected is None:
+                expected = offset  # a partition without state: wherever the consumer starts
+            if offset < expected:
+                self.counters["skipped_redelivered"] += 1
+                continue
+            if offset > expected:
+                try:
+                    missing = await self.gaps.read(partition, expected, offset)
+                except Exception as exc:  # noqa: BLE001 - the next batch finds the same gap
+                    log.warning("partition %s: reading skipped records failed (%r)", partition, exc)
+                    self._next_offset[partition] = expected
+                    return keep
+                log.warning(
+                    "partition %s: offsets %d-%d were not delivered; read %d records directly",
+                    partition,
+                    expected,
+                    offset - 1,
+                    len(missing),
+                )
+                self.counters["gap_records"] += len(missing)
+                keep.extend(missing)
+            keep.append(event)
+            expected = offset + 1
+        self._next_offset[partition] = expected
+        return keep
+
+    async def _settle(self, ranges: dict[int, int], futures: list[asyncio.Future]) -> None:
+        """Once every record the batch produced is acknowledged by the broker, advance each
+        partition's commit point over the batches done in order, and commit it.
+
+        A record the client could not deliver (after its own retries) stops the worker: the
+        offsets are not committed, so a restarted worker processes those records again
+        (duplicates there re-publish and re-write the subject, see the module docstring).
+        """
+        try:
+            await asyncio.gather(*futures)
+        except Exception as exc:  # noqa: BLE001 - any delivery failure
+            log.critical("records could not be delivered (%r): stopping the worker", exc)
+            self.counters["delivery_failures"] += 1
+            await self.app.crash(exc)
+            return
+        commit: dict[int, int] = {}
+        for partition, last in ranges.items():
+            steps = self._progress.get(partition)
+            if not steps:
+                continue
+            for step in steps:
+                if step.last == last:
+                    step.done = True
+                    break
+            while steps and steps[0].done:
+                commit[partition] = steps.popleft().last
+        if commit:
+            await self._commit(commit)
+
+    async def _commit(self, done: dict[int, int]) -> None:
+        from faust.types import TP
+
+        for partition, last in done.items():
+            self._acked[partition] = last
+        offsets = {TP(self.topics.classifications, p): last + 1 for p, last in done.items()}
+        try:
+            await self.app.consumer._commit(offsets)  # noqa: SLF001 - see _in_sequence
+        except Exception as exc:  # noqa: BLE001 - the next commit carries the same offsets on
+            log.warning("offset commit failed (%r); the next one catches up", exc)
+            self.counters["commit_failures"] += 1
+
+    async def drain(self) -> None:
+        """Wait for the batches still waiting for the broker (on shutdown and revocation)."""
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight), timeout=60)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        """Finish and commit the batches in hand before the partitions move to another worker
+        (Faust's own wait is off: the worker does not use its acknowledgements)."""
+        async with self.lock:
+            await self.drain()
+        for tp in revoked:
+            if tp.topic == self.topics.classifications:
+                self._forget(tp.partition)
+
+    def _forget(self, partition: int) -> None:
+        self._next_offset.pop(partition, None)
+        self._progress.pop(partition, None)
+        self._acked.pop(partition, None)
+        self.suspect_end.pop(partition, None)
+
+    async def _prepare(self, partition: int, events: list[Any]) -> tuple[FaustTableStore, _Pending]:
+        """Decode and run the engine on one partition's records (nothing is sent or written)."""
         topic = self.topics.classifications
         store = FaustTableStore(self.table, partition, source_topic=topic)
         if partition not in self.suspect_end:
-            self.suspect_end[partition] = await self._log_end(partition)
-        suspect_end = self.suspect_end[partition]
+            # Records up to the last offset any worker wrote state for may come again after a
+            # crash or a rebalance; the watermark travels with the state (see _watermark).
+            last = store.get(watermark_key(partition))
+            self.suspect_end[partition] = -1 if last is None else int(last)
+        suspect_end = self.suspect_end[partition] + 1
         pending = _Pending()
         parsed: list[tuple[Any, ClassificationEvent]] = []
         for event in events:
@@ -187,14 +366,64 @@ class Aggregator:
             workflow = self.registry.get(workflow_id)
             assert workflow is not None
             self._run_engine(store, workflow, items, suspect_end, pending)
-        await self._publish(pending)
-        if not self._owns(partition):
-            # Revoked meanwhile: the new owner processes these records again; writing state
-            # here would race it on the changelog.
-            self.counters["batches_dropped_after_revoke"] += 1
-            return
-        for txn in pending.txns:
-            store.commit(txn)
+        # First in the partition's write, so that the changelog never holds state of a batch
+        # without its watermark before it; with it, the commit point as of now.
+        highest = max(event.message.offset for event in events)
+        mark = OrderedTransaction(store.get)
+        mark.set(watermark_key(partition), highest)
+        if partition in self._acked:
+            mark.set(acked_key(partition), self._acked[partition])
+        pending.txns.insert(0, mark)
+        self.suspect_end[partition] = max(self.suspect_end[partition], highest)
+        return store, pending
+
+    async def _write_state(
+        self, store: FaustTableStore, txns: list[OrderedTransaction]
+    ) -> list[asyncio.Future]:
+        """Write the transactions to the partition's RocksDB (one atomic batch) and send their
+        changelog records in order; return the delivery futures.
+
+        There is deliberately no ownership check here: a batch in hand is always completed.
+        Faust does not hand a revoked partition over before every record it delivered has been
+        acknowledged (``stream_wait_empty``), so nobody else writes this partition meanwhile.
+        Dropping the writes but acknowledging the records would lose them if the partition
+        came back to this worker (its acknowledgements would then be committed), and not
+        acknowledging them would stall the rebalance.
+        """
+        if not txns:
+            return []
+        records = [record for txn in txns for record in store.write_local(txn)]
+        if not records:
+            return []
+        futures = await self._send_batches(
+            self.table.changelog_topic_name, store.partition, records
+        )
+        self.counters["changelog_records"] += len(records)
+
+        def persisted(done: asyncio.Future) -> None:
+            # Faust recovers the partition from this changelog offset on (see FaustTableStore).
+            if not done.cancelled() and done.exception() is None and self._owns(store.partition):
+                store.set_persisted_offset(done.result().offset)
+
+        futures[-1].add_done_callback(persisted)
+        return futures
+
+    async def _send_batches(
+        self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]
+    ) -> list[asyncio.Future]:
+        """Send records to one partition in as few produce batches as they fit in."""
+        producer = self.app.producer._ensure_producer()  # noqa: SLF001 - aiokafka's batch API
+        futures = []
+        batch = producer.create_batch()
+        for key, value in records:
+            while batch.append(key=key, value=value, timestamp=None) is None:
+                if batch.record_count() == 0:
+                    raise ValueError(f"state record {key!r} is larger than a produce batch")
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+        if batch.record_count():
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
 
     def _decode(self, event: Any, pending: _Pending) -> ClassificationEvent | None:
         message = event.message
@@ -299,12 +528,16 @@ class Aggregator:
         resync: dict[str, Any] = {}
         for (event, item), outcome in zip(items, result.outcomes, strict=True):
             self.counters[outcome.status] += 1
-            if outcome.status == "rejected":
+            if outcome.status in ("rejected", "partial"):
+                # partial: applied without the extractor entries that could not read it.
+                reason = outcome.reason
+                if outcome.status == "partial":
+                    reason = f"applied without the failing extractor entries: {reason}"
                 self._dead(
                     pending,
                     event,
                     "extract",
-                    outcome.reason,
+                    reason,
                     classification_id=item.classification_id,
                     workflow_id=item.workflow_id,
                 )
@@ -369,7 +602,8 @@ class Aggregator:
             reason,
         )
 
-    async def _publish(self, pending: _Pending) -> None:
+    async def _send_outputs(self, pending: _Pending) -> list[asyncio.Future]:
+        """Send reductions, dead letters and re-keyed records; return the delivery futures."""
         producer = self.app.producer
         futures = []
         for key, reduction in pending.reductions.items():
@@ -377,13 +611,13 @@ class Aggregator:
                 await producer.send(
                     self.topics.reductions,
                     key.encode(),
-                    encode(reduction_record(reduction)),
+                    encode_reduction(reduction),
                     None,
                     None,
                     None,
                 )
             )
-        for key, record in pending.dead:
+        for key, record in sorted(pending.dead, key=lambda kr: kr[1]["source"]["offset"]):
             futures.append(
                 await producer.send(self.topics.dead_letters, key, encode(record), None, None, None)
             )
@@ -391,9 +625,8 @@ class Aggregator:
             futures.append(
                 await producer.send(self.topics.classifications, key, raw, None, None, None)
             )
-        if futures:
-            await asyncio.gather(*futures)
         self.counters["reductions"] += len(pending.reductions)
+        return futures
 
     # -- partitions ------------------------------------------------------------------------------
     def _active_partitions(self) -> set[int]:
@@ -406,13 +639,6 @@ class Aggregator:
     def _owns(self, partition: int) -> bool:
         return partition in self._active_partitions()
 
-    async def _log_end(self, partition: int) -> int:
-        from faust.types import TP
-
-        tp = TP(self.topics.classifications, partition)
-        ends = await self.app.consumer.highwaters(tp)
-        return int(ends.get(tp, 0) or 0)
-
     # -- re-reduction after a pipeline change ------------------------------------------------------
     async def rescan_loop(self) -> None:
         """Re-reduce stored subjects whose pipeline changed, whenever asked to."""
@@ -422,8 +648,13 @@ class Aggregator:
             self.rescan_wanted.clear()
             while self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
                 await asyncio.sleep(0.2)
-            async with self.lock:
-                await self.rescan()
+            try:
+                async with self.lock:
+                    await self.rescan()
+            except Exception:  # noqa: BLE001 - a task that dies silently would stop re-reducing
+                log.exception("re-reduction failed; trying again in 5s")
+                await asyncio.sleep(5)
+                self.rescan_wanted.set()
 
     async def rescan(self) -> int:
         """Re-reduce every stored subject whose head was reduced under another pipeline."""
@@ -437,22 +668,92 @@ class Aggregator:
                     if isinstance(head, Mapping) and head.get("config") != workflow.config_version
                 ]
                 for start in range(0, len(stale), 200):
-                    if not self._owns(partition):
-                        break
+                    if not self._owns(partition) or self.app.rebalancing:
+                        break  # the new owner re-reduces them once its recovery is complete
                     pending = _Pending()
                     txn = OrderedTransaction(store.get)
                     for subject in stale[start : start + 200]:
                         for reduction in workflow.engine.rereduce(txn, parse_id(subject)):
                             pending.reductions[reduction.key] = reduction
                     pending.txns.append(txn)
-                    await self._publish(pending)
-                    if self._owns(partition):
-                        store.commit(txn)
+                    futures = await self._send_outputs(pending)
+                    futures.extend(await self._write_state(store, pending.txns))
+                    await asyncio.gather(*futures)
                     total += len(stale[start : start + 200])
         if total:
             self.counters["rereduced_subjects"] += total
             log.info("re-reduced %d subjects under new pipelines", total)
         return total
+
+
+class _GapMessage:
+    """A record read by :class:`GapReader`, shaped like the part of a Faust message used here."""
+
+    __slots__ = ("topic", "partition", "offset", "key", "value")
+
+    def __init__(self, record: Any) -> None:
+        self.topic = record.topic
+        self.partition = record.partition
+        self.offset = record.offset
+        self.key = record.key
+        self.value = record.value
+
+
+class _GapEvent:
+    __slots__ = ("message",)
+
+    def __init__(self, record: Any) -> None:
+        self.message = _GapMessage(record)
+
+
+class GapReader:
+    """Reads given offset ranges of the classifications topic with its own consumer (no group,
+    no effect on the worker's position): the records Faust's stream skipped."""
+
+    def __init__(self, topic: str, consumer_config: Mapping[str, Any]) -> None:
+        self.topic = topic
+        self.config = {**consumer_config, "group_id": None, "enable_auto_commit": False}
+        self.consumer: Any = None
+
+    async def read(self, partition: int, start: int, end: int) -> list[Any]:
+        """Events for the records at offsets ``start <= offset < end`` (offsets holding no
+        record, such as transaction markers, are simply absent)."""
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.structs import TopicPartition
+
+        if self.consumer is None:
+            self.consumer = AIOKafkaConsumer(**self.config)
+            await self.consumer.start()
+        tp = TopicPartition(self.topic, partition)
+        self.consumer.assign([tp])
+        self.consumer.seek(tp, start)
+        out: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + GAP_TIMEOUT
+        while await self.consumer.position(tp) < end:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"could not read offsets {start}-{end - 1} of {tp}")
+            batch = await self.consumer.getmany(tp, timeout_ms=500)
+            for record in batch.get(tp, []):
+                if record.offset >= end:
+                    break
+                out.append(_GapEvent(record))
+        return out
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+            self.consumer = None
+
+
+def watermark_key(partition: int) -> str:
+    """State key of the highest input offset of ``partition`` whose state was written."""
+    return f"w|{partition}"
+
+
+def acked_key(partition: int) -> str:
+    """State key of the commit point of ``partition``: every offset up to it is processed and
+    its outputs and state acknowledged."""
+    return f"a|{partition}"
 
 
 def subject_prefixes(workflow: LoadedWorkflow, subject_id: Any) -> list[str]:
@@ -478,30 +779,54 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
         topic_replication_factor=1,
         table_standby_replicas=0,
         processing_guarantee="at_least_once",
+        # The aggregator commits offsets itself and never acknowledges events, so Faust must not
+        # wait for acknowledgements on rebalance or shutdown (it waits for the aggregator's own
+        # drain instead, see on_partitions_revoked).
+        stream_wait_empty=False,
         broker_commit_interval=options.commit_interval,
+        # A worker that dies without leaving the group (kill -9, a lost machine) keeps its
+        # partitions until its session times out; Faust's default is 60 s. Heartbeats come from
+        # the consumer's own thread, so a long batch does not miss them.
+        broker_session_timeout=options.session_timeout,
+        broker_heartbeat_interval=min(3.0, options.session_timeout / 3),
+        # Reductions are sent one record at a time: let them share produce requests.
+        producer_linger=0.005,
+        producer_max_batch_size=262144,
         web_enabled=options.web_port is not None,
         web_port=options.web_port or 6066,
         web_bind=options.web_host,
         topic_disable_leader=True,
     )
+    # Raw bytes in: decoding is the agent's job, so that a record that is not JSON becomes a
+    # dead letter. (With Faust's default JSON serializer it would crash the agent, and Faust
+    # would restart it and acknowledge the batch in hand: records lost.)
     classifications = app.topic(
         topics.classifications,
         key_type=bytes,
         value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
         partitions=options.partitions,
         internal=False,
     )
     table = app.Table(
         TABLE_NAME,
         key_type=bytes,
+        value_type=bytes,
         partitions=options.partitions,
         help="per-subject extracts and reducer states (core.engine keys)",
     )
     aggregator = Aggregator(app, table, options)
 
     async def aggregate(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(options.batch_max, within=options.batch_within):
-            await aggregator.handle(events)
+        # noack_take: events are never acknowledged; the aggregator commits offsets itself once
+        # their outputs and state are acknowledged by the broker (see Aggregator._in_sequence).
+        try:
+            async for events in stream.noack_take(options.batch_max, within=options.batch_within):
+                await aggregator.handle(events)
+        finally:
+            await asyncio.shield(aggregator.drain())
+            await aggregator.gaps.stop()
 
     app.agent(classifications, name="tally.aggregate")(aggregate)
 
@@ -522,6 +847,11 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
         await aggregator.on_rebalance_complete()
 
     app.on_rebalance_complete.connect(on_rebalance_complete)
+
+    async def on_partitions_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        await aggregator.on_partitions_revoked(revoked)
+
+    app.on_partitions_revoked.connect(on_partitions_revoked)
 
     last: dict[str, Any] = {}
 

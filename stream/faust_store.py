@@ -9,7 +9,8 @@ How the Faust table is driven, and why:
 
 * **Writes are assignments, at commit.** A transaction buffers its writes (reads see them) and
   assigns each key once when it commits: ``table[key] = value``. Only an assignment writes the
-  changelog; a value is never mutated in place (values read are fresh copies).
+  changelog; a value is never mutated in place: the table holds JSON bytes, so every read
+  decodes a fresh object.
 * **Write order is the engine's order.** Keys are assigned in the order they were last set in
   the transaction, so the subject head, which the engine writes last as its commit point, is
   also last in the changelog. A changelog cut anywhere (a crash) leaves state the engine knows
@@ -32,27 +33,58 @@ A plain dict stands in for the table here (tests/stream/test_store_contract.py u
 from __future__ import annotations
 
 import contextlib
-import copy
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
+from core.errors import StateSerializationError
 from core.state import DELETED, BufferedTransaction
 
 __all__ = ["FaustTableStore", "OrderedTransaction", "PartitionEvent"]
 
 
 class OrderedTransaction(BufferedTransaction):
-    """A :class:`BufferedTransaction` whose writes are replayed in the order keys were *last*
-    set: setting a key again moves it to the end."""
+    """A :class:`BufferedTransaction` that keeps each write as its JSON bytes, and replays the
+    writes in the order keys were *last* set (setting a key again moves it to the end).
+
+    Holding bytes instead of deep copies is both the isolation (nothing can mutate a buffered
+    value) and the serialization the table needs anyway: one encode per write, one decode per
+    read of a buffered value.
+    """
+
+    def get(self, key: str) -> Any | None:
+        if key in self.writes:
+            raw = self.writes[key]
+            return None if raw is DELETED else orjson.loads(raw)
+        return self._read(key)
 
     def set(self, key: str, value: Any) -> None:
         self.writes.pop(key, None)
-        super().set(key, value)
+        self.writes[key] = _encode(key, value)
 
     def delete(self, key: str) -> None:
         self.writes.pop(key, None)
-        super().delete(key)
+        self.writes[key] = DELETED
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """Buffered writes as values (deletions carry ``DELETED``), in write order."""
+        for key, raw in self.writes.items():
+            yield key, raw if raw is DELETED else orjson.loads(raw)
+
+    def raw_items(self) -> Iterator[tuple[str, Any]]:
+        """Buffered writes as JSON bytes (deletions carry ``DELETED``), in write order."""
+        return iter(self.writes.items())
+
+
+def _encode(key: str, value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise StateSerializationError(
+            f"cannot store {type(value).__name__} at key {key!r}: {exc}"
+        ) from exc
 
 
 class _Message:
@@ -100,8 +132,9 @@ def _current(event: PartitionEvent | None) -> Iterator[None]:
 class FaustTableStore:
     """A partition of a Faust table as a :class:`core.state.StateStore`.
 
-    ``table`` is a ``faust.Table`` with ``key_type=bytes`` (keys are stored as their UTF-8 bytes,
-    so a key prefix is a byte prefix in RocksDB) and JSON values. ``source_topic`` is the topic
+    ``table`` is a ``faust.Table`` with ``key_type=bytes`` and ``value_type=bytes`` (raw keys and
+    values): keys are stored as their UTF-8 bytes, so a key prefix is a byte prefix in RocksDB,
+    and values as their JSON (orjson) bytes, encoded once by the transaction. ``source_topic`` is the topic
     the table is co-partitioned with (Faust checks the partition counts match); with
     ``source_topic=None`` no current event is set (the caller runs inside the stream already).
     """
@@ -111,16 +144,20 @@ class FaustTableStore:
         self.partition = partition
         self._event = None if source_topic is None else PartitionEvent(source_topic, partition)
         store = getattr(table, "data", None)
-        # RocksDB decodes a fresh object on every read; an in-memory store returns the stored
-        # object itself, which must not leak out to be mutated.
-        self._copy_reads = not hasattr(store, "_db_for_partition")
+        # Faust's RocksDB store keeps one rocksdict database per partition; reading it directly
+        # skips Faust's per-call key serialization and current-event lookup (the hot path).
+        self._rocks = store if hasattr(store, "_db_for_partition") else None
+
+    def _db(self) -> Any:
+        return self._rocks._db_for_partition(self.partition)  # noqa: SLF001 - see __init__
 
     def get(self, key: str) -> Any | None:
-        with _current(self._event):
-            value = self.table.get(key)
-        if value is not None and self._copy_reads:
-            return copy.deepcopy(value)
-        return value
+        if self._rocks is not None:
+            raw = self._db().get(key.encode())
+        else:
+            with _current(self._event):
+                raw = self.table.get(key)
+        return None if raw is None else _decode(key, raw)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[OrderedTransaction]:
@@ -130,14 +167,64 @@ class FaustTableStore:
 
     def commit(self, txn: BufferedTransaction) -> None:
         """Assign every buffered write to the table, in order (each sends a changelog record)."""
+        if isinstance(txn, OrderedTransaction):
+            writes: Iterator[tuple[str, Any]] = txn.raw_items()
+        else:
+            writes = ((k, v if v is DELETED else _encode(k, v)) for k, v in list(txn.items()))
         table = self.table
         with _current(self._event):
-            for key, value in txn.items():
-                if value is DELETED:
+            for key, raw in writes:
+                if raw is DELETED:
                     if table.get(key) is not None:
                         del table[key]
                 else:
-                    table[key] = value
+                    table[key] = raw
+
+    def write_local(self, txn: OrderedTransaction) -> list[tuple[bytes, bytes | None]]:
+        """Write the buffered writes to this partition's RocksDB only, in order, and return the
+        changelog records ``(key, value)`` (value None for a deletion) for the caller to send.
+
+        The worker uses this instead of :meth:`commit` so that it can send a batch's changelog
+        records with one produce call per partition and wait for the broker to acknowledge them
+        before the batch's input offsets are acknowledged; Faust's own path queues one record at
+        a time and may commit offsets before the queue is flushed (faust-streaming #333).
+        """
+        records: list[tuple[bytes, bytes | None]] = [
+            (key.encode(), None if raw is DELETED else raw) for key, raw in txn.raw_items()
+        ]
+        if self._rocks is not None:
+            # One atomic RocksDB write for the whole transaction.
+            from rocksdict import WriteBatch
+
+            batch = WriteBatch(raw_mode=True)
+            for key, raw in records:
+                if raw is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, raw)
+            self._db().write(batch)
+            return records
+        store = self.table.data
+        with _current(self._event):
+            for key, raw in records:
+                if raw is None:
+                    if store.get(key) is not None:
+                        del store[key]
+                else:
+                    store[key] = raw
+        return records
+
+    def set_persisted_offset(self, offset: int) -> None:
+        """Record that the changelog partition holds everything up to ``offset`` (Faust reads
+        the changelog from there when it recovers this partition)."""
+        from faust.types import TP
+
+        store = self.table.data
+        if hasattr(store, "set_persisted_offset"):
+            with _current(self._event):
+                store.set_persisted_offset(
+                    TP(self.table.changelog_topic_name, self.partition), offset
+                )
 
     # -- scans ---------------------------------------------------------------------------------
     def keys(self, prefix: str) -> Iterator[str]:
@@ -151,18 +238,23 @@ class FaustTableStore:
 
     def _scan(self, prefix: str, *, values: bool) -> Iterator[tuple[str, Any]]:
         store = self.table.data
-        if hasattr(store, "_db_for_partition"):
-            raw_prefix = store._encode_key(prefix)  # noqa: SLF001 - Faust has no public prefix scan
-            db = store._db_for_partition(self.partition)  # noqa: SLF001
+        if self._rocks is not None:
+            raw_prefix = prefix.encode()
+            db = self._db()
             for raw_key, raw_value in db.items(from_key=raw_prefix):
                 if not raw_key.startswith(raw_prefix):
                     break
-                key = store._decode_key(raw_key)  # noqa: SLF001
-                if isinstance(key, bytes):
-                    key = key.decode()
-                yield key, (store._decode_value(raw_value) if values else None)  # noqa: SLF001
+                key = raw_key.decode()
+                yield key, (_decode(key, raw_value) if values else None)
             return
-        # In-memory store (tests): one dict for all partitions.
+        # Anything else (a dict in tests): one mapping for all partitions.
         data = getattr(store, "data", store)
         for key in sorted(k for k in data if isinstance(k, str) and k.startswith(prefix)):
-            yield key, (copy.deepcopy(data[key]) if values else None)
+            yield key, (_decode(key, data[key]) if values else None)
+
+
+def _decode(key: str, raw: Any) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StateSerializationError(f"state at key {key!r} is not valid JSON ({exc})") from exc

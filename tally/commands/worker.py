@@ -60,7 +60,7 @@ def add_parser(subparsers: Any) -> None:
         "-l",
         "--log-level",
         default="info",
-        choices=("debug", "info", "warning", "error"),
+        choices=("debug", "info", "warn", "error"),
         help="log level (default: info)",
     )
     parser.set_defaults(run=run)
@@ -91,5 +91,8 @@ def run(args: argparse.Namespace) -> int:
     )
     app, _ = create_app(options)
     worker = faust.Worker(app, loglevel=args.log_level, quiet=True)
+    # Faust's terminal spinner (on at levels >= warn) sets the root logger to DEBUG so that it
+    # can spin on every record: every library debug call then builds a log record.
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

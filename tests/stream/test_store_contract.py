@@ -25,7 +25,16 @@ SOURCE_TOPIC = "contract-classifications"
 
 
 def make_faust_table(path: Path, partitions: int = 4) -> Any:
+    import asyncio
+
     import faust
+
+    # Faust's table code looks up the current event loop; a test that ran asyncio.run() before
+    # leaves none behind.
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
     app = faust.App(
         f"contract-{path.name}",

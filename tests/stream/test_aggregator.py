@@ -1,0 +1,176 @@
+"""The worker's record handling that does not need a broker: sequencing (skipped redeliveries,
+gaps read directly), decoding to dead letters, and the state keys it relies on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from stream.app import Aggregator, WorkerOptions, _Pending, acked_key, watermark_key
+from stream.faust_store import FaustTableStore
+from stream.kafka_settings import KafkaSettings
+from stream.topics import StreamTopics
+
+from .test_store_contract import make_faust_table
+
+TOPIC = "t-classifications"
+
+
+def event(offset: int, value: Any = None, key: bytes | None = b"7", partition: int = 0) -> Any:
+    raw = value if isinstance(value, bytes) or value is None else orjson.dumps(value)
+    return SimpleNamespace(
+        message=SimpleNamespace(topic=TOPIC, partition=partition, offset=offset, key=key, value=raw)
+    )
+
+
+class FakeGaps:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[int, int, int]] = []
+        self.fail = fail
+
+    async def read(self, partition: int, start: int, end: int) -> list[Any]:
+        self.calls.append((partition, start, end))
+        if self.fail:
+            raise TimeoutError("broker gone")
+        return [event(o, partition=partition) for o in range(start, end)]
+
+
+@pytest.fixture
+def aggregator(tmp_path: Path) -> Aggregator:
+    table = make_faust_table(tmp_path / "agg")
+    options = WorkerOptions(
+        topics=StreamTopics.from_env({}, prefix="t"),
+        settings=KafkaSettings.from_env({}),
+        datadir=tmp_path,
+        partitions=4,
+    )
+    agg = Aggregator(table.app, table, options)
+    agg.gaps = FakeGaps()  # type: ignore[assignment]
+    return agg
+
+
+def run(coro: Any) -> Any:
+    # Not asyncio.run: it leaves no current event loop behind, which Faust objects made by
+    # later tests in the same process expect.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def offsets(events: list[Any]) -> list[int]:
+    return [e.message.offset for e in events]
+
+
+def test_a_new_partition_starts_wherever_the_stream_does(aggregator):
+    kept = run(aggregator._in_sequence(0, [event(7), event(5), event(6)]))
+    assert offsets(kept) == [5, 6, 7]
+    assert aggregator._next_offset[0] == 8
+    assert aggregator.gaps.calls == []
+
+
+def test_redelivered_records_are_skipped(aggregator):
+    aggregator._next_offset[0] = 8
+    kept = run(aggregator._in_sequence(0, [event(6), event(7), event(8), event(9)]))
+    assert offsets(kept) == [8, 9]
+    assert aggregator.counters["skipped_redelivered"] == 2
+
+
+def test_records_the_stream_skipped_are_read_directly_and_come_first(aggregator):
+    aggregator._next_offset[0] = 10
+    kept = run(aggregator._in_sequence(0, [event(13), event(14)]))
+    assert offsets(kept) == [10, 11, 12, 13, 14]
+    assert aggregator.gaps.calls == [(0, 10, 13)]
+    kept = run(aggregator._in_sequence(0, [event(15), event(17)]))
+    assert offsets(kept) == [15, 16, 17]
+
+
+def test_a_failed_gap_read_leaves_the_gap_for_the_next_batch(aggregator):
+    aggregator.gaps = FakeGaps(fail=True)
+    aggregator._next_offset[0] = 10
+    kept = run(aggregator._in_sequence(0, [event(13)]))
+    assert kept == []
+    assert aggregator._next_offset[0] == 10
+
+
+def test_after_an_assignment_the_sequence_resumes_at_the_stored_commit_point(aggregator):
+    store = FaustTableStore(aggregator.table, 2, source_topic=TOPIC)
+    with store.transaction() as txn:
+        txn.set(acked_key(2), 20)
+    kept = run(aggregator._in_sequence(2, [event(24, partition=2)]))
+    assert offsets(kept) == [21, 22, 23, 24]
+    assert aggregator.gaps.calls == [(2, 21, 24)]
+
+
+def test_state_keys_of_the_worker_are_not_subject_keys():
+    # The engine's keys start with a letter and '|' followed by the workflow id; the worker's
+    # per-partition keys must never be mistaken for (or collide with) them.
+    assert watermark_key(3) == "w|3" and acked_key(3) == "a|3"
+
+
+@pytest.mark.parametrize(
+    ("value", "stage", "reason"),
+    [
+        (b"{not json", "decode", "not valid JSON"),
+        ({"classification_id": 3, "subject_id": 7}, "schema", "missing 'workflow_id'"),
+        ([1, 2], "schema", "must be a JSON object"),
+        (
+            {
+                "export_row": {
+                    "classification_id": "9",
+                    "annotations": "[oops",
+                    "subject_ids": "7",
+                    "workflow_id": "10",
+                }
+            },
+            "schema",
+            "not valid JSON",
+        ),
+    ],
+)
+def test_undecodable_records_become_dead_letters_with_the_payload(aggregator, value, stage, reason):
+    pending = _Pending()
+    assert aggregator._decode(event(4, value), pending) is None
+    ((key, record),) = pending.dead
+    assert key == b"7"
+    assert record["stage"] == stage and reason in record["reason"], record
+    raw = value if isinstance(value, bytes) else orjson.dumps(value)
+    assert record["payload"] == raw.decode()
+    assert record["source"] == {"topic": TOPIC, "partition": 0, "offset": 4, "key": "7"}
+    assert aggregator.dead_by_stage[stage] == 1
+
+
+def test_export_rows_are_accepted(aggregator):
+    row = {
+        "classification_id": "9",
+        "subject_ids": "7",
+        "workflow_id": "10",
+        "workflow_version": "1.1",
+        "created_at": "2024-01-01 00:00:00 UTC",
+        "user_name": "u",
+        "user_id": "",
+        "annotations": "[]",
+        "metadata": "{}",
+    }
+    item = aggregator._decode(event(4, {"export_row": row}), _Pending())
+    assert item is not None and item.classification_id == 9 and item.subject_id == 7
+
+
+def test_a_record_keyed_by_something_else_than_its_subject_is_forwarded(aggregator):
+    flat = {
+        "classification_id": 1,
+        "subject_id": 77,
+        "workflow_id": 10,
+        "created_at": "2024-01-01 00:00:00 UTC",
+        "annotations": [],
+    }
+    pending = _Pending()
+    assert aggregator._decode(event(4, flat, key=None), pending) is None
+    assert pending.forward == [(b"77", orjson.dumps(flat))]
+    assert aggregator.counters["rekeyed"] == 1

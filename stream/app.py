@@ -168,6 +168,7 @@ class Aggregator:
             },
             "invalid_workflow_messages": dict(self.registry.errors),
             "assigned_partitions": sorted(self._active_partitions()),
+            "commit_points": {str(p): last for p, last in sorted(self._acked.items())},
         }
 
     # -- processing ------------------------------------------------------------------------------
@@ -432,6 +433,16 @@ class Aggregator:
             payload = orjson.loads(raw) if raw is not None else None
         except orjson.JSONDecodeError as exc:
             self._dead(pending, event, "decode", f"not valid JSON: {exc}")
+            return None
+        if (
+            isinstance(payload, Mapping)
+            and "data" in payload
+            and "source" in payload
+            and (payload.get("source"), payload.get("type")) != ("panoptes", "classification")
+        ):
+            # Another kind of Panoptes event on the same stream: not ours, not an error (as
+            # Caesar, which drops everything but classifications).
+            self.counters["other_events"] += 1
             return None
         try:
             if isinstance(payload, Mapping) and "export_row" in payload:

@@ -36,7 +36,6 @@ import orjson
 import pytest
 import yaml
 
-from core.engine import Engine
 from core.events import EventSchemaError, event_from_export_row
 from core.pipeline import Pipeline
 from core.state import MemoryStore
@@ -45,6 +44,7 @@ from stream.kafka_settings import KafkaSettings, broker_from_env
 from stream.records import decode
 from stream.snapshot import output_names, write_snapshot
 from stream.topics import StreamTopics, ensure_topics
+from stream.workflows import build_workflow, workflow_message
 from tally.cli import main as tally_main
 
 from .conftest import admin_client, broker_problem, kafka_required
@@ -264,6 +264,17 @@ class Dataset:
             reducer_keys=list(self.reducers),
         )
 
+    def workflow(self, mode: str) -> Any:
+        """The pipeline exactly as a worker builds it from `tally workflow load`."""
+        return build_workflow(
+            workflow_message(
+                yaml.safe_load(self.extractor.read_text()),
+                [yaml.safe_load(p.read_text()) for p in self.reducers.values()],
+                list(self.reducers),
+                mode,
+            )
+        )
+
     def batch(self, mode: str, outdir: Path) -> Path:
         """`tally extract` + `tally reduce` (one file per reducer, named as the export names)."""
         outdir.mkdir(parents=True, exist_ok=True)
@@ -278,8 +289,8 @@ class Dataset:
     def engine(self, mode: str, outdir: Path) -> Path:
         """The engine in-process over a MemoryStore, written with the export's writer."""
         outdir.mkdir(parents=True, exist_ok=True)
-        pipeline = self.pipeline()
-        engine = Engine(pipeline, repeat_filter=mode)
+        workflow = self.workflow(mode)
+        pipeline, engine = workflow.pipeline, workflow.engine
         store, latest = MemoryStore(), {}
         with open(self.export, newline="", encoding="utf-8") as f:
             events = []
@@ -558,7 +569,7 @@ def assert_counts(stream: Stream, d: Dataset, mode: str = "first") -> None:
 
 
 def engine_counts(d: Dataset, mode: str) -> dict[str, int]:
-    engine = Engine(d.pipeline(), repeat_filter=mode)
+    engine = d.workflow(mode).engine
     store, counts = MemoryStore(), {}
     with open(d.export, newline="", encoding="utf-8") as f:
         events = [event_from_export_row(row) for row in csv.DictReader(f)]

@@ -174,3 +174,10 @@ def test_a_record_keyed_by_something_else_than_its_subject_is_forwarded(aggregat
     assert aggregator._decode(event(4, flat, key=None), pending) is None
     assert pending.forward == [(b"77", orjson.dumps(flat))]
     assert aggregator.counters["rekeyed"] == 1
+
+
+def test_other_panoptes_events_are_ignored_not_dead_lettered(aggregator):
+    pending = _Pending()
+    other = {"source": "panoptes", "type": "subject", "data": {"id": "1"}, "linked": {}}
+    assert aggregator._decode(event(4, other), pending) is None
+    assert pending.dead == [] and aggregator.counters["other_events"] == 1

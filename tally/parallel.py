@@ -11,10 +11,17 @@ from typing import Any, TypeVar
 __all__ = ["ordered_map"]
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 def _start_worker(initializer: Callable[..., None] | None, *initargs: Any) -> None:
-    # The parent turns SIGTERM into a clean exit; workers just stop when the pool terminates them.
+    # Workers start with SIGTERM and SIGINT blocked (see ordered_map). Install the worker's own
+    # dispositions first, then unblock: a SIGTERM the pool sent while this process was still
+    # starting is delivered now and stops it, instead of reaching the parent's Python handler,
+    # which a fresh fork still has, and being lost (the pool would wait for it forever).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if initializer is not None:
         initializer(*initargs)
 
@@ -45,9 +52,14 @@ def ordered_map(
             yield func(item)
         return
     limit = in_flight or 2 * workers + 2
-    with multiprocessing.get_context().Pool(
-        workers, _start_worker, (initializer, *initargs)
-    ) as pool:
+    # Fork with the stop signals blocked; the pool's helper threads keep them blocked too, so
+    # workers they replace also start blocked. The main thread unblocks right after.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        pool = multiprocessing.get_context().Pool(workers, _start_worker, (initializer, *initargs))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    with pool:
         pending: deque[Any] = deque()
         for item in items:
             pending.append(pool.apply_async(func, (item,)))

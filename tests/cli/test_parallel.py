@@ -1,0 +1,48 @@
+"""tally/parallel.py: ordered results, bounded work in flight, pools that always shut down."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tally.parallel import ordered_map
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_results_in_input_order_whatever_the_workers():
+    assert list(ordered_map(_square, range(50), workers=3)) == [x * x for x in range(50)]
+    assert list(ordered_map(_square, range(5), workers=1)) == [0, 1, 4, 9, 16]
+
+
+def test_items_are_pulled_lazily():
+    pulled = []
+
+    def items():
+        for i in range(1000):
+            pulled.append(i)
+            yield i
+
+    results = ordered_map(_square, items(), workers=2, in_flight=4)
+    assert next(results) == 0
+    assert len(pulled) <= 5
+    results.close()
+
+
+@pytest.mark.timeout(300)
+def test_pools_shut_down_while_workers_are_still_starting():
+    """With a Python SIGTERM handler in the parent (as `tally` installs), a pool terminated while
+    a worker was still starting used to wait for that worker forever."""
+
+    def handler(signum, frame):  # pragma: no cover - must never run in a worker
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        for _ in range(40):  # one item, two workers: the pool ends before the second is up
+            assert list(ordered_map(_square, [3], workers=2)) == [9]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -79,7 +79,9 @@ log = logging.getLogger("tally.worker")
 
 TABLE_NAME = "state"
 #: Batches whose records may wait for the broker's acknowledgement at the same time.
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 32
+#: Seconds between offset commits while the commit point keeps moving.
+COMMIT_EVERY = 0.25
 #: Seconds allowed for reading records the stream skipped (see GapReader).
 GAP_TIMEOUT = 60.0
 
@@ -140,7 +142,9 @@ class Aggregator:
         self._next_offset: dict[int, int | None] = {}  # next offset to process, per partition
         self.gaps = GapReader(self.topics.classifications, options.settings.consumer_config(None))
         self._progress: dict[int, collections.deque[_Step]] = {}  # batches not yet committed
-        self._acked: dict[int, int] = {}  # last committed offset, per partition
+        self._acked: dict[int, int] = {}  # commit point (last offset done), per partition
+        self._dirty: set[int] = set()  # partitions whose commit point was not committed yet
+        self._committer: asyncio.Future | None = None
         self.started = time.time()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -293,25 +297,44 @@ class Aggregator:
                     break
             while steps and steps[0].done:
                 commit[partition] = steps.popleft().last
-        if commit:
-            await self._commit(commit)
+        for partition, last in commit.items():
+            self._acked[partition] = last
+            self._dirty.add(partition)
+        if self._dirty and (self._committer is None or self._committer.done()):
+            self._committer = asyncio.ensure_future(self._commit_loop())
 
-    async def _commit(self, done: dict[int, int]) -> None:
+    async def _commit_loop(self) -> None:
+        """Commit the partitions whose commit point moved: at once, then at most every
+        ``COMMIT_EVERY`` seconds while they keep moving (a commit is a broker round trip)."""
+        while self._dirty:
+            await self._commit_now()
+            await asyncio.sleep(COMMIT_EVERY)
+
+    async def _commit_now(self) -> None:
         from faust.types import TP
 
-        for partition, last in done.items():
-            self._acked[partition] = last
-        offsets = {TP(self.topics.classifications, p): last + 1 for p, last in done.items()}
+        dirty, self._dirty = self._dirty, set()
+        offsets = {
+            TP(self.topics.classifications, p): self._acked[p] + 1
+            for p in dirty
+            if p in self._acked
+        }
+        if not offsets:
+            return
         try:
             await self.app.consumer._commit(offsets)  # noqa: SLF001 - see _in_sequence
         except Exception as exc:  # noqa: BLE001 - the next commit carries the same offsets on
             log.warning("offset commit failed (%r); the next one catches up", exc)
             self.counters["commit_failures"] += 1
+            self._dirty |= dirty
 
     async def drain(self) -> None:
-        """Wait for the batches still waiting for the broker (on shutdown and revocation)."""
+        """Wait for the batches still waiting for the broker, and commit (on shutdown and
+        revocation)."""
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=60)
+        if self._dirty:
+            await self._commit_now()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Finish and commit the batches in hand before the partitions move to another worker

@@ -174,10 +174,10 @@ def _scalar(value: Any) -> Any:
     return str(value)
 
 
-def _walk(data: Mapping[Any, Any], prefix: str, out: dict[str, Any]) -> None:
+def _walk(data: dict[Any, Any], prefix: str, out: dict[str, Any]) -> None:
     for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
+        name = f"{prefix}.{key}" if prefix else str(key)  # pandas drops a leading "."
+        if isinstance(value, dict):
             _walk(value, name, out)
         else:
             out[name] = _scalar(value)
@@ -192,9 +192,13 @@ def flatten(data: Mapping[Any, Any]) -> dict[str, Any]:
     >>> flatten({"frame0": {"x": [1, None]}, "gold": True, "empty": {}})
     {'gold': True, 'frame0.x': '[1, None]'}
     """
-    top = {str(k): _scalar(v) for k, v in data.items() if not isinstance(v, Mapping)}
+    top: dict[str, Any] = {}
     nested: dict[str, Any] = {}
-    _walk({k: v for k, v in data.items() if isinstance(v, Mapping)}, "", nested)
+    for key, value in data.items():
+        if isinstance(value, dict):
+            _walk(value, key if key.__class__ is str else str(key), nested)
+        else:
+            top[key if key.__class__ is str else str(key)] = _scalar(value)
     return {**top, **nested}
 
 

@@ -55,6 +55,11 @@ def test_flatten_drops_empty_nested_dicts_and_writes_lists_with_str():
     }
 
 
+def test_flatten_empty_keys_as_json_normalize():
+    # pandas strips the leading "." that an empty top-level key would give its children
+    assert flatten({"": {"x": 1, "": {"y": 2}}, "a": {"": 3}}) == {"x": 1, "y": 2, "a.": 3}
+
+
 def test_columns_in_order_of_first_appearance():
     columns, _ = written([{"b": 1}, {"a": 1, "b": 2}, {"c": 1, "a": 2}])
     assert columns == ["b", "a", "c"]

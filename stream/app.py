@@ -865,10 +865,17 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
     app.agent(classifications, name="tally.aggregate")(aggregate)
 
     async def read_workflows() -> None:
-        try:
-            await aggregator.reader.run()
-        finally:
-            await aggregator.reader.stop()
+        while True:
+            try:
+                await aggregator.reader.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep reading pipelines whatever happens
+                log.exception("reading the workflows topic failed; starting again in 2s")
+                await asyncio.sleep(2)
+            finally:
+                await aggregator.reader.stop()
+                aggregator.reader.consumer = None
 
     app.task(read_workflows)
 

@@ -138,6 +138,10 @@ class Aggregator:
         self.dead_by_stage: collections.Counter[str] = collections.Counter()
         self.suspect_end: dict[int, int] = {}
         self.rescan_wanted = asyncio.Event()
+        # (workflow, partition) known to hold no subject reduced under an older pipeline. A
+        # batch never runs the engine on a pair not in it: the engine on a subject stored under
+        # another pipeline would only recompute the tasks the batch touches.
+        self._scanned: set[tuple[int, int]] = set()
         self._in_flight: set[asyncio.Future] = set()
         self._next_offset: dict[int, int | None] = {}  # next offset to process, per partition
         self.gaps = GapReader(self.topics.classifications, options.settings.consumer_config(None))
@@ -151,6 +155,7 @@ class Aggregator:
     def _on_pipeline_change(self, old: LoadedWorkflow | None, new: LoadedWorkflow | None) -> None:
         self.counters["pipeline_updates"] += 1
         if old is not None and new is not None:
+            self._scanned = {(w, p) for w, p in self._scanned if w != new.workflow_id}
             self.rescan_wanted.set()
 
     async def on_rebalance_complete(self) -> None:
@@ -158,6 +163,7 @@ class Aggregator:
         for partition in list(self._next_offset):
             self._forget(partition)
         self.suspect_end.clear()
+        self._scanned.clear()
         self.rescan_wanted.set()
 
     def stats(self) -> dict[str, Any]:
@@ -389,6 +395,9 @@ class Aggregator:
         for workflow_id, items in by_workflow.items():
             workflow = self.registry.get(workflow_id)
             assert workflow is not None
+            if (workflow_id, partition) not in self._scanned:
+                await self._rescan(workflow, partition)
+                self._scanned.add((workflow_id, partition))
             self._run_engine(store, workflow, items, suspect_end, pending)
         # First in the partition's write, so that the changelog never holds state of a batch
         # without its watermark before it; with it, the commit point as of now.
@@ -691,33 +700,50 @@ class Aggregator:
                 self.rescan_wanted.set()
 
     async def rescan(self) -> int:
-        """Re-reduce every stored subject whose head was reduced under another pipeline."""
+        """Re-reduce every stored subject whose head was reduced under another pipeline, in
+        every partition this worker owns."""
         total = 0
         for partition in sorted(self._active_partitions()):
-            store = FaustTableStore(self.table, partition, source_topic=self.topics.classifications)
             for workflow in list(self.registry.workflows.values()):
-                stale = [
-                    key.split("|", 2)[2]
-                    for key, head in store.items(f"h|{workflow.workflow_id}|")
-                    if isinstance(head, Mapping) and head.get("config") != workflow.config_version
-                ]
-                for start in range(0, len(stale), 200):
-                    if not self._owns(partition) or self.app.rebalancing:
-                        break  # the new owner re-reduces them once its recovery is complete
-                    pending = _Pending()
-                    txn = OrderedTransaction(store.get)
-                    for subject in stale[start : start + 200]:
-                        for reduction in workflow.engine.rereduce(txn, parse_id(subject)):
-                            pending.reductions[reduction.key] = reduction
-                    pending.txns.append(txn)
-                    futures = await self._send_outputs(pending)
-                    futures.extend(await self._write_state(store, pending.txns))
-                    await asyncio.gather(*futures)
-                    total += len(stale[start : start + 200])
-        if total:
-            self.counters["rereduced_subjects"] += total
-            log.info("re-reduced %d subjects under new pipelines", total)
+                total += await self._rescan(workflow, partition)
+        self._scanned.update(
+            (w, p) for w in self.registry.workflows for p in self._active_partitions()
+        )
         return total
+
+    async def _rescan(self, workflow: LoadedWorkflow, partition: int) -> int:
+        """Re-reduce the subjects of one workflow in one partition stored under another
+        pipeline (their heads say which); publish and write the results."""
+        store = FaustTableStore(self.table, partition, source_topic=self.topics.classifications)
+        stale = [
+            key.split("|", 2)[2]
+            for key, head in store.items(f"h|{workflow.workflow_id}|")
+            if isinstance(head, Mapping) and head.get("config") != workflow.config_version
+        ]
+        done = 0
+        for start in range(0, len(stale), 200):
+            if not self._owns(partition) or self.app.rebalancing:
+                return done  # the new owner re-reduces them once its recovery is complete
+            pending = _Pending()
+            txn = OrderedTransaction(store.get)
+            for subject in stale[start : start + 200]:
+                for reduction in workflow.engine.rereduce(txn, parse_id(subject)):
+                    pending.reductions[reduction.key] = reduction
+            pending.txns.append(txn)
+            futures = await self._send_outputs(pending)
+            futures.extend(await self._write_state(store, pending.txns))
+            await asyncio.gather(*futures)
+            done += len(stale[start : start + 200])
+        if done:
+            self.counters["rereduced_subjects"] += done
+            log.info(
+                "workflow %s, partition %s: re-reduced %d subjects under pipeline %s",
+                workflow.workflow_id,
+                partition,
+                done,
+                workflow.config_version,
+            )
+        return done
 
 
 class _GapMessage:

@@ -447,6 +447,33 @@ def test_export_equals_batch_reduce_for_first_then_all(stream: Stream, tmp_path:
     assert worker.stop() == 0, worker.log_tail()
 
 
+@pytest.mark.timeout(150)
+def test_a_pipeline_change_while_classifications_flow(stream: Stream, tmp_path: Path) -> None:
+    """`workflow load` with another filter, and more classifications of the stored subjects:
+    every reduction ends up computed under the new pipeline, none half-way."""
+    d = penguin_dataset(tmp_path, 600, seed=41)
+    with d.export.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    halves = []
+    for i, part in enumerate((rows[: len(rows) // 2], rows[len(rows) // 2 :])):
+        path = tmp_path / f"half{i}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([header, *part])
+        halves.append(path)
+    worker = stream.worker("w")
+    stream.load(d.extractor, list(d.reducers.values()), "first")
+    stream.replay(halves[0], "--wait", "--timeout", str(WAIT_S))
+    # The new pipeline and the next classifications are both waiting when the worker comes
+    # back: its first batch must not run the new engine on subjects stored under the old one.
+    assert worker.stop() == 0, worker.log_tail()
+    stream.load(d.extractor, list(d.reducers.values()), "all")
+    stream.replay(halves[1])
+    stream.workers.append(Worker(stream, "w").start())
+    stream.wait()
+    got = stream.export(d.workflow_id, tmp_path / "export")
+    assert_same_files(got, d.batch("all", tmp_path / "batch"))
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. duplicates
 

@@ -17,7 +17,7 @@ from core.errors import TallyError, UnknownNameError
 from core.repeats import REPEAT_MODES
 from stream.embedded import REQUIRED_COLUMNS, aggregate
 from stream.workflows import LoadedWorkflow, build_workflow, workflow_message
-from tally.commands.extract import existing_dir
+from tally.argtypes import existing_dir
 from tally.errors import InputError
 from tally.progress import progress_bar
 from tally.tables import CsvSource, missing_columns_error

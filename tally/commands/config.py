@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from core.workflow_config import build_config
-from tally.commands.extract import existing_dir
+from tally.argtypes import existing_dir
 from tally.errors import InputError
 from tally.tables import CsvSource, missing_columns_error
 

@@ -20,29 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tally.argtypes import positive_float, positive_int
 from tally.errors import InputError
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
-    return value
 
 
 def add_parser(subparsers: Any) -> None:
@@ -76,7 +57,7 @@ def add_parser(subparsers: Any) -> None:
     )
     run_p.add_argument(
         "--idle-exit",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="with --broker: stop after this long without new records (default: run until stopped)",
@@ -88,25 +69,25 @@ def add_parser(subparsers: Any) -> None:
         "else ./tally-effects.sqlite)",
     )
     run_p.add_argument(
-        "--max-attempts", type=_positive_int, default=5, help="requests per action (default: 5)"
+        "--max-attempts", type=positive_int, default=5, help="requests per action (default: 5)"
     )
     run_p.add_argument(
-        "--timeout", type=_positive_float, default=10.0, help="seconds per request (default: 10)"
+        "--timeout", type=positive_float, default=10.0, help="seconds per request (default: 10)"
     )
     run_p.add_argument(
         "--base-delay",
-        type=_positive_float,
+        type=positive_float,
         default=0.5,
         help="first retry delay in seconds (default: 0.5)",
     )
     run_p.add_argument(
         "--max-delay",
-        type=_positive_float,
+        type=positive_float,
         default=30.0,
         help="longest retry delay in seconds (default: 30)",
     )
     run_p.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="targets served at once (default: 8)"
+        "--concurrency", type=positive_int, default=8, help="targets served at once (default: 8)"
     )
     run_p.add_argument(
         "--retry-failed",

@@ -22,7 +22,7 @@ from stream.records import decode
 from stream.snapshot import write_snapshot
 from stream.topics import StreamTopics, add_topic_arguments, settings_from_args
 from stream.workflows import build_workflow
-from tally.commands.extract import existing_dir
+from tally.argtypes import existing_dir
 from tally.errors import InputError
 
 __all__ = ["add_parser", "export", "run"]

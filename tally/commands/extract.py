@@ -40,6 +40,7 @@ from core.csv_layout import (
 from core.errors import AnnotationParseError, TallyError
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
+from tally.argtypes import existing_dir, positive_int
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
@@ -131,24 +132,6 @@ def add_parser(subparsers: Any) -> None:
         help="stop at the first row that cannot be extracted instead of skipping it",
     )
     parser.set_defaults(run=run)
-
-
-def existing_dir(text: str) -> str:
-    if not os.path.exists(text):
-        raise argparse.ArgumentTypeError(f"path does not exist: {text!r}")
-    if not os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"path is not a directory: {text!r}")
-    return os.path.abspath(text)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

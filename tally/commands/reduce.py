@@ -45,7 +45,7 @@ from core.csv_layout import (
 from core.errors import TallyError
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
-from tally.commands.extract import existing_dir, positive_int
+from tally.argtypes import existing_dir, positive_int
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar

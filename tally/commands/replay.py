@@ -26,20 +26,11 @@ import orjson
 
 from core.events import EventSchemaError, event_from_export_row, event_to_flat
 from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
+from tally.argtypes import positive_float
 from tally.progress import progress_bar
 from tally.tables import CsvSource
 
 __all__ = ["add_parser", "replay", "run", "wait_for_group"]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,7 +44,7 @@ def add_parser(subparsers: Any) -> None:
     add_topic_arguments(parser, partitions=True)
     parser.add_argument(
         "--rate",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="messages per second (default: as fast as possible)",
     )
@@ -65,7 +56,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=600.0,
         help="with --wait: give up after this many seconds (default: 600)",
     )

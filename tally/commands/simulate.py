@@ -10,27 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tally.argtypes import positive_int, whole_number
+
 __all__ = ["add_parser", "run"]
 
 # tally.simulate's default; repeated here so that building the parser imports nothing heavy
 DEFAULT_WORKFLOW_ID = 21434
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
 def add_parser(subparsers: Any) -> None:
@@ -57,20 +42,20 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "-n",
         "--classifications",
-        type=_positive_int,
+        type=positive_int,
         default=20_000,
         help="number of classifications (default: 20000)",
     )
     parser.add_argument(
         "--subjects",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="number of subjects (default: classifications / 15, about 15 per subject)",
     )
-    parser.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=whole_number, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--workflow-id",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_WORKFLOW_ID,
         help=argparse.SUPPRESS,
     )

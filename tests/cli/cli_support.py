@@ -16,6 +16,7 @@ from typing import Any
 
 from core.csv_layout import NA_STRINGS, python_literal
 from tally.cli import main
+from tally.simulate import CLASSIFICATION_COLUMNS
 
 csv.field_size_limit(2**31 - 1)
 
@@ -138,22 +139,8 @@ def substitute(argv: Sequence[str], mapping: dict[str, Path]) -> list[str]:
     return out
 
 
-EXPORT_COLUMNS = [
-    "classification_id",
-    "user_name",
-    "user_id",
-    "user_ip",
-    "workflow_id",
-    "workflow_name",
-    "workflow_version",
-    "created_at",
-    "gold_standard",
-    "expert",
-    "metadata",
-    "annotations",
-    "subject_data",
-    "subject_ids",
-]
+#: The columns of a Panoptes classification export, as the simulator writes them.
+EXPORT_COLUMNS = CLASSIFICATION_COLUMNS
 
 
 def export_row(

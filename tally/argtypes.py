@@ -1,0 +1,54 @@
+"""Argument types shared by the subcommands' parsers (``type=`` callables for argparse).
+
+Only the standard library: every parser is built at start-up, so this must stay cheap to import.
+
+>>> positive_int("3"), positive_float("0.5"), whole_number("-2")
+(3, 0.5, -2)
+>>> positive_int("0")
+Traceback (most recent call last):
+...
+argparse.ArgumentTypeError: must be at least 1, got 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["existing_dir", "positive_float", "positive_int", "whole_number"]
+
+
+def existing_dir(text: str) -> str:
+    """An existing directory, as an absolute path."""
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"path does not exist: {text!r}")
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"path is not a directory: {text!r}")
+    return os.path.abspath(text)
+
+
+def whole_number(text: str) -> int:
+    """Any integer."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number greater than 0 (e.g. seconds or a rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
+    return value

@@ -1,0 +1,102 @@
+"""``fast_hdbscan`` gives scikit-learn's HDBSCAN labels and probabilities bit for bit.
+
+The reference clusters with ``sklearn.cluster.HDBSCAN``; Tally's fast path must not change a
+single label or probability, so every case compares exact equality, on the shapes marks take in
+practice (clumps of volunteers' clicks around objects, noise) and on the degenerate ones where
+tie-breaking decides (duplicated marks, integer grids, collinear marks, n = min_samples).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.cluster import HDBSCAN
+
+from core.reducers._hdbscan import MAX_POINTS, fast_hdbscan
+
+
+def sklearn_fit(points: np.ndarray, **params) -> tuple[np.ndarray, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = HDBSCAN(copy=True, **params).fit(points)
+    return fitted.labels_, fitted.probabilities_
+
+
+def assert_same(points: np.ndarray, **params) -> None:
+    got = fast_hdbscan(points, **params)
+    assert got is not None
+    labels, probabilities = sklearn_fit(points, **params)
+    np.testing.assert_array_equal(got[0], labels)
+    np.testing.assert_array_equal(got[1], probabilities)
+
+
+def point_sets(seed: int, count: int):
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        n = int(rng.integers(2, 90))
+        kind = index % 5
+        if kind == 0:  # volunteers' clicks around a few objects
+            centres = rng.uniform(0, 2000, size=(int(rng.integers(1, 8)), 2))
+            points = centres[rng.integers(0, len(centres), n)]
+            points = points + rng.normal(size=(n, 2)) * rng.uniform(1, 30)
+        elif kind == 1:  # integer grid: many duplicates and equal distances
+            points = rng.integers(0, 6, size=(n, 2)).astype(float)
+        elif kind == 2:  # collinear integers
+            points = np.c_[rng.integers(0, 20, n), np.zeros(n)].astype(float)
+        elif kind == 3:  # rounded uniform noise
+            points = np.round(rng.uniform(0, 100, size=(n, 2)), 1)
+        else:
+            points = rng.normal(size=(n, 2)) * 50
+        min_cluster_size = int(rng.integers(2, 8))
+        min_samples = int(rng.integers(1, min_cluster_size + 1))
+        if min_samples <= n:
+            yield points, min_cluster_size, min_samples
+
+
+@pytest.mark.parametrize("method", ["eom", "leaf"])
+def test_matches_sklearn_on_varied_point_sets(method: str) -> None:
+    for points, min_cluster_size, min_samples in point_sets(seed=len(method), count=400):
+        assert_same(
+            points,
+            min_cluster_size=min_cluster_size,
+            min_samples=min_samples,
+            cluster_selection_method=method,
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=2, max_size=40).map(
+        lambda rows: np.array(rows, dtype=float)
+    ),
+    st.integers(2, 6),
+    st.integers(1, 6),
+)
+def test_matches_sklearn_on_small_integer_sets(points, min_cluster_size, min_samples) -> None:
+    # Small integer coordinates maximise exact ties in distances and core distances.
+    if min_samples > points.shape[0]:
+        min_samples = points.shape[0]
+    assert_same(points, min_cluster_size=min_cluster_size, min_samples=min_samples)
+
+
+def test_edge_cases_match_sklearn() -> None:
+    assert_same(np.zeros((6, 2)), min_cluster_size=3, min_samples=2)  # all marks identical
+    assert_same(np.array([[0.0, 0.0], [1.0, 1.0]]), min_cluster_size=2, min_samples=2)
+    three_d = np.random.default_rng(5).normal(size=(40, 3))
+    assert_same(three_d, min_cluster_size=4, min_samples=3)
+    assert_same(np.arange(20.0).reshape(10, 2), min_cluster_size=3, min_samples=None)
+
+
+def test_declines_what_it_does_not_cover() -> None:
+    points = np.random.default_rng(0).normal(size=(20, 2))
+    assert fast_hdbscan(points, min_cluster_size=3, min_samples=2, metric="manhattan") is None
+    assert fast_hdbscan(points, min_cluster_size=3, min_samples=2, algorithm="brute") is None
+    assert (
+        fast_hdbscan(points, min_cluster_size=3, min_samples=2, allow_single_cluster=True) is None
+    )
+    big = np.random.default_rng(0).normal(size=(MAX_POINTS + 1, 2))
+    assert fast_hdbscan(big, min_cluster_size=3, min_samples=2) is None

@@ -9,11 +9,25 @@ workflow pipelines     ``tally-workflows``        workflow id  1 partition, comp
 reductions out         ``tally-reductions``       reduction    same partition count as the
                                                   key          classifications, compacted
 dead letters           ``tally-dead-letters``     input key    1 partition, delete policy
+actions out            ``tally-actions``          action id    1 partition, compacted
+classifications by     ``tally-classifications-   user id      same partition count as the
+user                   by-user``                               classifications, delete policy
 =====================  =========================  ===========  ==================================
+
+The actions topic has one partition so that the effects of one subject (or volunteer) are read
+in the order they fired (a rule's ``add_subject_to_set`` before its ``retire_subject``); effects
+fire at most once per subject and effect, so one partition carries them easily. It is compacted:
+a key is an action id, written once (twice at most after a crash, with the same record), so
+compaction only folds such repeats and the topic stays the complete history of fired effects
+(a delete policy would drop old actions after the retention time).
+
+The by-user topic is the user stage's input: the subject stage forwards each classification it
+applies to it, keyed by user id, for workflows that reduce by user (docs/kafka.md).
 
 Names come from, in order of precedence: command-line flags, environment variables
 (``TALLY_TOPIC_CLASSIFICATIONS``, ``TALLY_TOPIC_WORKFLOWS``, ``TALLY_TOPIC_REDUCTIONS``,
-``TALLY_TOPIC_DEAD_LETTERS``), then ``<prefix>-<role>`` with the prefix from ``--topic-prefix`` or
+``TALLY_TOPIC_DEAD_LETTERS``, ``TALLY_TOPIC_ACTIONS``, ``TALLY_TOPIC_CLASSIFICATIONS_BY_USER``),
+then ``<prefix>-<role>`` with the prefix from ``--topic-prefix`` or
 ``TALLY_TOPIC_PREFIX`` (default ``tally``). The worker group (Faust app id, which is also the
 consumer group and the prefix of Faust's changelog topics) is ``--app-id`` / ``TALLY_APP_ID``,
 default ``<prefix>-aggregator``.
@@ -21,6 +35,8 @@ default ``<prefix>-aggregator``.
 >>> t = StreamTopics.from_env({"TALLY_TOPIC_PREFIX": "t1", "TALLY_TOPIC_REDUCTIONS": "out"})
 >>> t.classifications, t.workflows, t.reductions, t.dead_letters, t.app_id
 ('t1-classifications', 't1-workflows', 'out', 't1-dead-letters', 't1-aggregator')
+>>> t.actions, t.classifications_by_user
+('t1-actions', 't1-classifications-by-user')
 """
 
 from __future__ import annotations
@@ -44,6 +60,9 @@ ENV = {
     "workflows": "TALLY_TOPIC_WORKFLOWS",
     "reductions": "TALLY_TOPIC_REDUCTIONS",
     "dead_letters": "TALLY_TOPIC_DEAD_LETTERS",
+    # The same variable `tally effects run` reads (stream.effects.sources.actions_topic).
+    "actions": "TALLY_TOPIC_ACTIONS",
+    "classifications_by_user": "TALLY_TOPIC_CLASSIFICATIONS_BY_USER",
 }
 
 
@@ -55,6 +74,17 @@ class StreamTopics:
     dead_letters: str
     app_id: str
     partitions: int = DEFAULT_PARTITIONS
+    actions: str = ""
+    classifications_by_user: str = ""
+
+    def __post_init__(self) -> None:
+        # Built directly with only the first four names: derive the others from the prefix
+        # of the classifications topic, as from_env would.
+        prefix = self.classifications.removesuffix("-classifications")
+        if not self.actions:
+            object.__setattr__(self, "actions", f"{prefix}-actions")
+        if not self.classifications_by_user:
+            object.__setattr__(self, "classifications_by_user", f"{prefix}-classifications-by-user")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StreamTopics:
@@ -84,6 +114,8 @@ class StreamTopics:
             workflows=getattr(args, "workflows_topic", None),
             reductions=getattr(args, "reductions_topic", None),
             dead_letters=getattr(args, "dead_letters_topic", None),
+            actions=getattr(args, "actions_topic", None),
+            classifications_by_user=getattr(args, "classifications_by_user_topic", None),
         )
 
 
@@ -99,7 +131,7 @@ def add_topic_arguments(parser: argparse.ArgumentParser, *, partitions: bool = F
     group.add_argument(
         "--topic-prefix",
         default=None,
-        help="prefix of the four topic names (default: $TALLY_TOPIC_PREFIX or 'tally')",
+        help="prefix of the topic names (default: $TALLY_TOPIC_PREFIX or 'tally')",
     )
     group.add_argument(
         "--app-id",
@@ -120,7 +152,7 @@ def add_topic_arguments(parser: argparse.ArgumentParser, *, partitions: bool = F
             "--partitions",
             type=int,
             default=None,
-            help="partitions of the classifications and reductions topics when this command "
+            help="partitions of the classifications, by-user and reductions topics when this command "
             f"creates them (default: $TALLY_PARTITIONS or {DEFAULT_PARTITIONS})",
         )
 
@@ -152,13 +184,17 @@ def topic_specs(topics: StreamTopics) -> dict[str, tuple[int, dict[str, str]]]:
         topics.workflows: (1, compact),
         topics.reductions: (topics.partitions, compact),
         topics.dead_letters: (1, {"cleanup.policy": "delete"}),
+        topics.actions: (1, compact),
+        # Co-partitioned with the classifications: the user stage's state table has as many
+        # partitions as the worker's (one Faust app, one partition count).
+        topics.classifications_by_user: (topics.partitions, {"cleanup.policy": "delete"}),
     }
 
 
 def ensure_topics(
     settings: KafkaSettings, topics: StreamTopics, timeout: float = 30.0
 ) -> dict[str, int]:
-    """Create whichever of the four topics is missing; return name -> partition count.
+    """Create whichever of Tally's topics is missing; return name -> partition count.
 
     Existing topics are left as they are (their partition count wins).
     """

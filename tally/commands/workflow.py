@@ -6,6 +6,11 @@ the workflow id) and waits for the broker's acknowledgement. Workers apply it wi
 restart; if the reducer configs or the repeat filter changed, they re-reduce the workflow's
 stored subjects from their stored extracts.
 
+``--rules RULES.yaml`` adds the workflow's subject and user rules (docs/rules.md) to the
+message; they are validated at load like the configs (an error names the file and the rule),
+and workers evaluate them after every reduction update and publish the effects that fire to the
+actions topic, once each.
+
 Reducer configs bind to extractor keys as ``tally config`` names them
 (``Reducer_config_..._<extractor_key>.yaml``), or explicitly as ``FILE:EXTRACTOR_KEY``; a
 reducer config that can only consume one of the extractor keys needs neither.
@@ -60,6 +65,14 @@ def add_parser(subparsers: Any) -> None:
         help="which classifications of a volunteer who classified a subject more than once "
         "count: first, last or all (default: first, as `tally reduce`)",
     )
+    load_p.add_argument(
+        "--rules",
+        metavar="RULES.yaml",
+        help="subject and user rules evaluated after every reduction update (docs/rules.md); "
+        "each effect that fires is published once to the actions topic, for `tally effects "
+        "run`. Validated here: a malformed rule fails the load, naming the rule. Loading "
+        "without --rules removes the workflow's rules",
+    )
     add_topic_arguments(load_p, partitions=True)
     load_p.set_defaults(run=run_load)
 
@@ -84,9 +97,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def load(
-    extractor_path: str, reducer_specs: list[str], repeat_filter: str = "first"
+    extractor_path: str,
+    reducer_specs: list[str],
+    repeat_filter: str = "first",
+    rules_path: str | None = None,
 ) -> dict[str, Any]:
-    """Read and validate the config files; return the workflows-topic message."""
+    """Read and validate the config files (and the rules file, if any); return the
+    workflows-topic message."""
     extractor = load_yaml(extractor_path, "extractor config")
     if not isinstance(extractor, Mapping) or not isinstance(
         extractor.get("extractor_config"), Mapping
@@ -102,33 +119,48 @@ def load(
         reducers.append(load_yaml(path, "reducer config"))
         keys.append(key)
         paths.append(path)
+    sources: dict[str, Any] = {"extractor_config": extractor_path, "reducer_configs": paths}
+    rules = None
+    if rules_path is not None:
+        rules = load_yaml(rules_path, "rules file")
+        if not isinstance(rules, Mapping):
+            raise InputError(
+                f"{rules_path}: a rules file is a mapping with subject_rules and/or user_rules "
+                "(see docs/rules.md)"
+            )
+        sources["rules"] = rules_path
     try:
         message = workflow_message(
-            extractor,
-            reducers,
-            keys,
-            repeat_filter,
-            sources={"extractor_config": extractor_path, "reducer_configs": paths},
+            extractor, reducers, keys, repeat_filter, sources=sources, rules=rules
         )
     except TallyError as exc:
-        raise InputError(
-            f"invalid pipeline ({extractor_path} + {', '.join(paths)}): {exc}"
-        ) from None
+        # Rule errors already name the rules file and the rule (RuleBook).
+        what = f"{extractor_path} + {', '.join(paths)}"
+        if rules_path is not None:
+            what += f" + {rules_path}"
+        raise InputError(f"invalid pipeline ({what}): {exc}") from None
     return message
 
 
 def run_load(args: argparse.Namespace) -> int:
-    message = load(args.extractor_config, args.reducer_configs, args.filter)
+    message = load(args.extractor_config, args.reducer_configs, args.filter, args.rules)
     topics = StreamTopics.from_args(args)
     settings = settings_from_args(args, "tally-workflow")
     ensure_topics(settings, topics)
     publish(settings, topics.workflows, str(message["workflow_id"]).encode(), encode(message))
     loaded = build_workflow(message)
+    rules = loaded.engine.rules
+    rule_count = (
+        ""
+        if rules is None
+        else f", {len(rules.rules('subject'))} subject and {len(rules.rules('user'))} user rules"
+    )
+    user_stage = " (reduced by user too)" if loaded.user_engine is not None else ""
     print(
         f"workflow {loaded.workflow_id}: pipeline {loaded.config_version} "
         f"({len(loaded.pipeline.extractors)} extractor tasks, "
-        f"{len(loaded.pipeline.reducers)} reducers, filter {loaded.repeat_filter}) "
-        f"published to {topics.workflows}"
+        f"{len(loaded.pipeline.reducers)} reducers, filter {loaded.repeat_filter}"
+        f"{rule_count}){user_stage} published to {topics.workflows}"
     )
     return 0
 

@@ -1,5 +1,8 @@
 """The ``tally`` command line, one module per subcommand under ``tally/commands/``.
 
+Building the parser imports only the subcommands' parser code; each subcommand imports its
+implementation when it runs, so that every start (``--help`` included) stays fast.
+
 ``config``, ``extract`` and ``reduce`` are drop-ins for ``panoptes_aggregation`` (same arguments,
 file names and CSV layouts); the other subcommands run the simulator and the stream.
 
@@ -19,7 +22,6 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from core.errors import TallyError
 from tally.commands import (
     aggregate,
     config,
@@ -76,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # `kill` and job schedulers send SIGTERM: the batch commands then exit through the normal
     # path, so temporary files are removed and worker processes stopped.
+    from core.errors import TallyError  # after parsing: `--help` does not need it
+
     handle_term = args.command in BATCH_COMMANDS and _set_sigterm(_terminate)
     try:
         return int(args.run(args) or 0)

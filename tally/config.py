@@ -10,8 +10,6 @@ indent 4, as the reference writes them). The configuration itself comes from
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -20,103 +18,12 @@ from typing import Any
 import yaml
 
 from core.workflow_config import build_config
-from tally.argtypes import existing_dir
 from tally.errors import InputError
 from tally.tables import CsvSource, missing_columns_error
 
-__all__ = ["add_parser", "run", "write_configs"]
+__all__ = ["read_workflow_rows", "write_configs"]
 
 REQUIRED_COLUMNS = ("workflow_id", "version", "minor_version", "tasks", "strings")
-
-
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "config",
-        help="make extractor and reducer configs from a workflow export",
-        description=(
-            "Make the configuration files for extraction and reduction from a Panoptes workflow "
-            "export: Extractor_config_workflow_<id>_V<version>.yaml, one "
-            "Reducer_config_workflow_<id>_V<version>_<extractor>.yaml per extractor and "
-            "Task_labels_workflow_<id>_V<version>.yaml. The config is built from the highest "
-            "matching workflow version."
-        ),
-    )
-    parser.add_argument(
-        "workflow_csv", help="the workflow export (CSV) from the project's Data Exports page"
-    )
-    parser.add_argument("workflow_id", type=_workflow_id, help="the workflow ID to configure")
-    parser.add_argument(
-        "-v",
-        "--version",
-        help=(
-            "the workflow version: a major version (e.g. 3) takes every 3.x, a full version "
-            "(e.g. 3.14) only that one (default: the latest version)"
-        ),
-    )
-    parser.add_argument(
-        "--min_version",
-        help="lowest workflow version, inclusive (3 or 3.14); ignored when -v is given",
-    )
-    parser.add_argument(
-        "--max_version",
-        help=(
-            "highest workflow version, inclusive (3.14, or 3 for every 3.x); ignored when -v is given"
-        ),
-    )
-    parser.add_argument(
-        "-k",
-        "--keywords",
-        type=_json_object,
-        default={},
-        help=(
-            "keywords added to a task's extractor entries, as JSON, e.g. "
-            '\'{"T0": {"dot_freq": "line"}}\' (double quotes inside)'
-        ),
-    )
-    parser.add_argument(
-        "-d",
-        "--dir",
-        default=".",
-        type=existing_dir,
-        help="existing directory for the config files (default: .)",
-    )
-    parser.add_argument(
-        "-vv", "--verbose", action="store_true", help="say which version the config was built from"
-    )
-    parser.set_defaults(run=run)
-
-
-def _workflow_id(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer workflow ID, got {text!r}") from None
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(
-            f'not valid JSON ({exc.msg}); write e.g. \'{{"T0": {{"dot_freq": "line"}}}}\''
-        ) from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object of task ids, got {text!r}")
-    return value
-
-
-def run(args: argparse.Namespace) -> int:
-    write_configs(
-        args.workflow_csv,
-        args.workflow_id,
-        version=args.version,
-        min_version=args.min_version,
-        max_version=args.max_version,
-        keywords=args.keywords,
-        output_dir=args.dir,
-        verbose=args.verbose,
-    )
-    return 0
 
 
 def read_workflow_rows(path: str) -> list[dict[str, str]]:

@@ -9,7 +9,6 @@ is known; then the chunks are formatted into the output, in input order whatever
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import io
@@ -40,7 +39,6 @@ from core.csv_layout import (
 from core.errors import AnnotationParseError, TallyError
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
-from tally.argtypes import existing_dir, positive_int
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
@@ -53,7 +51,7 @@ from tally.tables import (
     parse_block,
 )
 
-__all__ = ["VersionFilter", "add_parser", "extract_file", "run"]
+__all__ = ["VersionFilter", "extract_file", "load_plan"]
 
 REQUIRED_COLUMNS = (
     "classification_id",
@@ -77,78 +75,6 @@ INFO_SOURCES = (
 #: Extractor-config keywords the batch wrapper handles itself rather than the extractor.
 WRAPPER_KEYWORDS = ("no_version",)
 SHOW_FIRST_IDS = 5
-
-
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "extract",
-        help="extract data from a Panoptes classification export",
-        description=(
-            "Extract data from a Panoptes classification export with the extractors of an "
-            "extractor config (as written by `tally config`). Writes one CSV per extractor key, "
-            "named <extractor_key>_<output>.csv, with the columns classification_id, user_name, "
-            "user_id, workflow_id, task, created_at, subject_id, extractor, data.*. Rows that "
-            "cannot be extracted are skipped and summarised at the end (see --strict)."
-        ),
-    )
-    parser.add_argument(
-        "classification_csv",
-        help="the classification export (CSV) from the project's Data Exports page",
-    )
-    parser.add_argument("extractor_config", help="the extractor config (YAML)")
-    parser.add_argument(
-        "-d",
-        "--dir",
-        default=".",
-        type=existing_dir,
-        help="existing directory for the output files (default: .)",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="extractions",
-        help="base name of the output files; an extension is dropped (default: extractions)",
-    )
-    parser.add_argument(
-        "-O",
-        "--order",
-        action="store_true",
-        help="sort the data.* columns alphabetically, data.choice first",
-    )
-    parser.add_argument(
-        "-c",
-        "--cpu_count",
-        type=positive_int,
-        default=1,
-        help="worker processes for extraction; the output order does not depend on it (default: 1)",
-    )
-    parser.add_argument(
-        "-vv", "--verbose", action="store_true", help="print every skipped classification and why"
-    )
-    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="stop at the first row that cannot be extracted instead of skipping it",
-    )
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    paths = extract_file(
-        args.classification_csv,
-        args.extractor_config,
-        output_dir=args.dir,
-        output_name=args.output,
-        order=args.order,
-        cpu_count=args.cpu_count,
-        verbose=args.verbose,
-        hide_bar=args.hide_bar,
-        strict=args.strict,
-    )
-    for path in paths:
-        print(f"Saved extractions to {path}")
-    return 0
 
 
 # ------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ by the bucket size, not the file size; the reference instead scans the whole tab
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import dataclasses
@@ -45,7 +44,6 @@ from core.csv_layout import (
 from core.errors import TallyError
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
-from tally.argtypes import existing_dir, positive_int
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
@@ -59,7 +57,7 @@ from tally.tables import (
     parse_block,
 )
 
-__all__ = ["add_parser", "reduce_file", "run"]
+__all__ = ["reduce_file", "subject_sort_key"]
 
 REQUIRED_COLUMNS = ("subject_id", "task", "created_at", "workflow_id")
 WRAPPER_KEYWORDS = ("no_version",)
@@ -68,86 +66,6 @@ _JOURNAL_NAMES = {"nan": math.nan, "inf": math.inf, "null": None, "true": True, 
 SPILL_ROWS = 2000
 BUCKET_BYTES = 32 << 20
 SUBJECTS_PER_BUCKET = 2000
-
-
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "reduce",
-        help="reduce an extraction CSV, subject by subject",
-        description=(
-            "Reduce the extracts of an extraction CSV (from `tally extract`) with the one reducer "
-            "of a reducer config. Writes <reducer_name>_<output>.csv with the columns subject_id, "
-            "workflow_id, task, reducer, data.*: one row per subject and task (list reductions "
-            "give one row per element)."
-        ),
-    )
-    parser.add_argument("extracted_csv", help="the extraction CSV")
-    parser.add_argument("reducer_config", help="the reducer config (YAML) with exactly one reducer")
-    parser.add_argument(
-        "-F",
-        "--filter",
-        choices=REPEAT_MODES,
-        default="first",
-        help=(
-            "which classifications to keep when a volunteer (by user_name, so anonymous "
-            "sessions too) classified a subject more than once: their first, their last, or all "
-            "(default: first). panoptes_aggregation 5.3.1 ignores this option and always uses all"
-        ),
-    )
-    parser.add_argument(
-        "-O",
-        "--order",
-        action="store_true",
-        help="sort the data.* columns alphabetically, data.choice, data.total_vote_count, data.choice_count first",
-    )
-    parser.add_argument(
-        "-c",
-        "--cpu_count",
-        type=positive_int,
-        default=1,
-        help="worker processes for reduction; the output does not depend on it (default: 1)",
-    )
-    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
-    parser.add_argument(
-        "-d",
-        "--dir",
-        default=".",
-        type=existing_dir,
-        help="existing directory for the output file (default: .)",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="reductions",
-        help="base name of the output file; an extension is dropped (default: reductions)",
-    )
-    parser.add_argument(
-        "-s",
-        "--stream",
-        action="store_true",
-        help=(
-            "write each subject's reductions to the output file as soon as they are done; if the "
-            "run stops, running it again resumes after the subjects already written. The "
-            "finished file is identical to one written without -s"
-        ),
-    )
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    path = reduce_file(
-        args.extracted_csv,
-        args.reducer_config,
-        filter=args.filter,
-        output_name=args.output,
-        output_dir=args.dir,
-        order=args.order,
-        stream=args.stream,
-        cpu_count=args.cpu_count,
-        hide_bar=args.hide_bar,
-    )
-    print(f"Saved reductions to {path}")
-    return 0
 
 
 # ------------------------------------------------------------------------------------------

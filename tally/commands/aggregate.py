@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.errors import TallyError, UnknownNameError
 from core.repeats import REPEAT_MODES
-from stream.embedded import REQUIRED_COLUMNS, aggregate
-from stream.workflows import LoadedWorkflow, build_workflow, workflow_message
 from tally.argtypes import existing_dir
 from tally.errors import InputError
-from tally.progress import progress_bar
-from tally.tables import CsvSource, missing_columns_error
+
+if TYPE_CHECKING:
+    from stream.workflows import LoadedWorkflow
 
 __all__ = ["add_parser", "run"]
 
@@ -86,8 +84,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _from_workflow_csv(args: argparse.Namespace) -> LoadedWorkflow:
+    from core.errors import UnknownNameError
     from core.workflow_config import build_config
-    from tally.commands.config import read_workflow_rows
+    from stream.workflows import build_workflow, workflow_message
+    from tally.config import read_workflow_rows
 
     if args.workflow_id is None:
         raise InputError("--workflow-csv needs --workflow-id")
@@ -131,6 +131,10 @@ def _rules(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _load_workflow(args: argparse.Namespace) -> LoadedWorkflow:
+    # The embedded engine's stack is imported here, not at start-up: every `tally` command
+    # builds this parser.
+    from stream.workflows import build_workflow, workflow_message
+
     if args.workflow_csv and args.extractor_config:
         raise InputError("give either --workflow-csv or --extractor-config, not both")
     if args.workflow_csv:
@@ -157,6 +161,11 @@ def _load_workflow(args: argparse.Namespace) -> LoadedWorkflow:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.errors import TallyError
+    from stream.embedded import REQUIRED_COLUMNS, aggregate
+    from tally.progress import progress_bar
+    from tally.tables import CsvSource, missing_columns_error
+
     workflow = _load_workflow(args)
     output_dir = Path(args.dir)
     state_dir = Path(args.state) if args.state else output_dir / ".tally-state"

@@ -14,8 +14,6 @@ name. Exit status: 0 when every action completed (or was already done), 1 when a
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -131,6 +129,9 @@ def _state_path(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
     from stream.effects import Executor, ExecutorState, RetryPolicy
     from stream.effects.sources import read_actions_csv
 

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from core.errors import TallyError
-from stream.records import decode
-from stream.snapshot import write_snapshot
 from stream.topics import StreamTopics, add_topic_arguments, settings_from_args
-from stream.workflows import build_workflow
 from tally.argtypes import existing_dir
 from tally.errors import InputError
 
@@ -84,7 +81,12 @@ def export(
     allow_stale: bool = False,
 ) -> tuple[list[Any], int]:
     """Write the snapshot; return (files written, reductions from an earlier pipeline)."""
+    # Imported here, not at start-up: every `tally` command builds this parser.
+    from core.errors import TallyError
     from stream.kafka_io import latest_by_key
+    from stream.records import decode
+    from stream.snapshot import write_snapshot
+    from stream.workflows import build_workflow
 
     pipelines = latest_by_key(settings, topics.workflows, timeout=timeout)
     raw = pipelines.get(str(workflow_id).encode())
@@ -113,6 +115,10 @@ def export(
             stale += 1
             if not allow_stale:
                 continue
+        if record.get("user_id") is not None:
+            # A user reduction (topic: reduce_by_user): written keyed by the volunteer, as
+            # `tally aggregate` writes it (first column user_id).
+            record = {**record, "subject_id": record["user_id"]}
         records.append(record)
     if stale and not allow_stale:
         raise InputError(
@@ -128,6 +134,13 @@ def export(
         no_version=loaded.no_version,
         order=order,
     )
+    for written in files:
+        if loaded.pipeline.reducers[written.reducer_index].topic == "user":
+            path = Path(written.path)
+            text = path.read_text(encoding="utf-8")
+            first, sep, rest = text.partition(",")
+            if first == "subject_id":
+                path.write_text("user_id" + sep + rest, encoding="utf-8")
     return files, stale
 
 

@@ -22,13 +22,8 @@ import sys
 import time
 from typing import Any
 
-import orjson
-
-from core.events import EventSchemaError, event_from_export_row, event_to_flat
 from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
 from tally.argtypes import positive_float
-from tally.progress import progress_bar
-from tally.tables import CsvSource
 
 __all__ = ["add_parser", "replay", "run", "wait_for_group"]
 
@@ -80,7 +75,13 @@ def replay(
     hide_bar: bool = True,
 ) -> tuple[int, int, dict[int, int]]:
     """Publish the export; return (messages sent, unparseable rows, partition -> end offset)."""
+    # Imported here, not at start-up: every `tally` command builds this parser.
+    import orjson
+
+    from core.events import EventSchemaError, event_from_export_row, event_to_flat
     from stream.kafka_io import make_producer
+    from tally.progress import progress_bar
+    from tally.tables import CsvSource
 
     producer = make_producer(settings, linger_ms=20, batch_size=262144)
     ends: dict[int, int] = {}

@@ -15,11 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from core.csv_layout import ReadKinds, convert_cell, unflatten
-from core.events import parse_id
-from core.rules.rulebook import RuleBook, subject_bindings
 from tally.errors import InputError
-from tally.tables import CsvSource, load_yaml, missing_columns_error
 
 __all__ = ["add_parser", "load_reductions", "run_check"]
 
@@ -71,6 +67,11 @@ def _split_spec(spec: str) -> tuple[str, str | None]:
 
 def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[Any]]:
     """``{subject_id: {reduction name: data}}`` from reduction CSVs, and the workflow ids seen."""
+    # Imported here, not at start-up: every `tally` command builds this parser.
+    from core.csv_layout import ReadKinds, convert_cell, unflatten
+    from core.events import parse_id
+    from tally.tables import CsvSource, missing_columns_error
+
     by_subject: dict[Any, dict[str, Any]] = defaultdict(dict)
     workflows: set[Any] = set()
     for spec in specs:
@@ -114,6 +115,9 @@ def _subject_metadata(path: str | None) -> dict[Any, dict[str, Any]]:
         return {}
     import orjson
 
+    from core.events import parse_id
+    from tally.tables import CsvSource, missing_columns_error
+
     out: dict[Any, dict[str, Any]] = {}
     with CsvSource(path, what="Panoptes subject export") as source:
         header = source.header
@@ -132,6 +136,9 @@ def _subject_metadata(path: str | None) -> dict[Any, dict[str, Any]]:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from core.rules.rulebook import RuleBook, subject_bindings
+    from tally.tables import load_yaml
+
     document = load_yaml(args.rules_file, "rules file")
     book = RuleBook.from_document(document, args.rules_file)
     by_subject, workflows = load_reductions(args.reduction_csv)

@@ -212,7 +212,7 @@ def test_stream_resumes_after_an_interruption(kenya, tmp_path):
 
 def _journal_of(final_path, extracted, config, tmp_path):
     """The journal lines a -s run writes before finalizing (captured by stopping the finalizer)."""
-    import tally.commands.reduce as reduce_module
+    import tally.reduce as reduce_module
 
     captured = {}
     original = reduce_module._finalize_journal

@@ -1,0 +1,124 @@
+"""``tally config``: workflow export -> extractor, reducer and task-label YAML configs.
+
+A drop-in for ``panoptes_aggregation config``: same arguments, file names
+(``Extractor_config_workflow_<id>_V<version>.yaml``,
+``Reducer_config_workflow_<id>_V<version>_<extractor_key>.yaml``,
+``Task_labels_workflow_<id>_V<version>.yaml``) and YAML text (PyYAML, keys sorted, block style,
+indent 4, as the reference writes them). The configuration itself comes from
+:func:`core.workflow_config.build_config`.
+
+The implementation is in :mod:`tally.config`; this module only builds the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tally.argtypes import existing_dir
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "config",
+        help="make extractor and reducer configs from a workflow export",
+        description=(
+            "Make the configuration files for extraction and reduction from a Panoptes workflow "
+            "export: Extractor_config_workflow_<id>_V<version>.yaml, one "
+            "Reducer_config_workflow_<id>_V<version>_<extractor>.yaml per extractor and "
+            "Task_labels_workflow_<id>_V<version>.yaml. The config is built from the highest "
+            "matching workflow version."
+        ),
+    )
+    parser.add_argument(
+        "workflow_csv", help="the workflow export (CSV) from the project's Data Exports page"
+    )
+    parser.add_argument("workflow_id", type=_workflow_id, help="the workflow ID to configure")
+    parser.add_argument(
+        "-v",
+        "--version",
+        help=(
+            "the workflow version: a major version (e.g. 3) takes every 3.x, a full version "
+            "(e.g. 3.14) only that one (default: the latest version)"
+        ),
+    )
+    parser.add_argument(
+        "--min_version",
+        help="lowest workflow version, inclusive (3 or 3.14); ignored when -v is given",
+    )
+    parser.add_argument(
+        "--max_version",
+        help=(
+            "highest workflow version, inclusive (3.14, or 3 for every 3.x); ignored when -v is given"
+        ),
+    )
+    parser.add_argument(
+        "-k",
+        "--keywords",
+        type=_json_object,
+        default={},
+        help=(
+            "keywords added to a task's extractor entries, as JSON, e.g. "
+            '\'{"T0": {"dot_freq": "line"}}\' (double quotes inside)'
+        ),
+    )
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=".",
+        type=existing_dir,
+        help="existing directory for the config files (default: .)",
+    )
+    parser.add_argument(
+        "-vv", "--verbose", action="store_true", help="say which version the config was built from"
+    )
+    parser.set_defaults(run=run)
+
+
+def _workflow_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer workflow ID, got {text!r}") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f'not valid JSON ({exc.msg}); write e.g. \'{{"T0": {{"dot_freq": "line"}}}}\''
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of task ids, got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from tally.config import write_configs
+
+    write_configs(
+        args.workflow_csv,
+        args.workflow_id,
+        version=args.version,
+        min_version=args.min_version,
+        max_version=args.max_version,
+        keywords=args.keywords,
+        output_dir=args.dir,
+        verbose=args.verbose,
+    )
+    return 0
+
+
+def __getattr__(name: str) -> Any:
+    # The implementation lives in tally.config and is imported on first use, so that building the
+    # parsers (every `tally` start) stays cheap; names imported from here keep working. Dunder
+    # lookups (the import system asks for __path__) must not import it.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import tally.config
+
+    return getattr(tally.config, name)

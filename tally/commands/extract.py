@@ -1,0 +1,104 @@
+"""``tally extract``: classification export + extractor config -> one extraction CSV per extractor.
+
+A drop-in for ``panoptes_aggregation extract``: same arguments, file names
+(``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: the parent cuts it
+into blocks of whole records, ``-c`` worker processes parse, filter and extract the blocks
+(annotations parsed with orjson) and spill the extracts to temporary files until the column set
+is known; then the chunks are formatted into the output, in input order whatever ``-c`` is.
+
+The implementation is in :mod:`tally.extract`; this module only builds the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tally.argtypes import existing_dir, positive_int
+
+__all__ = ["add_parser", "existing_dir", "positive_int", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "extract",
+        help="extract data from a Panoptes classification export",
+        description=(
+            "Extract data from a Panoptes classification export with the extractors of an "
+            "extractor config (as written by `tally config`). Writes one CSV per extractor key, "
+            "named <extractor_key>_<output>.csv, with the columns classification_id, user_name, "
+            "user_id, workflow_id, task, created_at, subject_id, extractor, data.*. Rows that "
+            "cannot be extracted are skipped and summarised at the end (see --strict)."
+        ),
+    )
+    parser.add_argument(
+        "classification_csv",
+        help="the classification export (CSV) from the project's Data Exports page",
+    )
+    parser.add_argument("extractor_config", help="the extractor config (YAML)")
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=".",
+        type=existing_dir,
+        help="existing directory for the output files (default: .)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="extractions",
+        help="base name of the output files; an extension is dropped (default: extractions)",
+    )
+    parser.add_argument(
+        "-O",
+        "--order",
+        action="store_true",
+        help="sort the data.* columns alphabetically, data.choice first",
+    )
+    parser.add_argument(
+        "-c",
+        "--cpu_count",
+        type=positive_int,
+        default=1,
+        help="worker processes for extraction; the output order does not depend on it (default: 1)",
+    )
+    parser.add_argument(
+        "-vv", "--verbose", action="store_true", help="print every skipped classification and why"
+    )
+    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first row that cannot be extracted instead of skipping it",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tally.extract import extract_file
+
+    paths = extract_file(
+        args.classification_csv,
+        args.extractor_config,
+        output_dir=args.dir,
+        output_name=args.output,
+        order=args.order,
+        cpu_count=args.cpu_count,
+        verbose=args.verbose,
+        hide_bar=args.hide_bar,
+        strict=args.strict,
+    )
+    for path in paths:
+        print(f"Saved extractions to {path}")
+    return 0
+
+
+def __getattr__(name: str) -> Any:
+    # The implementation lives in tally.extract and is imported on first use, so that building the
+    # parsers (every `tally` start) stays cheap; names imported from here keep working. Dunder
+    # lookups (the import system asks for __path__) must not import it.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import tally.extract
+
+    return getattr(tally.extract, name)

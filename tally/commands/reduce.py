@@ -1,0 +1,118 @@
+"""``tally reduce``: extraction CSV + reducer config -> one reduction CSV.
+
+A drop-in for ``panoptes_aggregation reduce``: same arguments, file name
+(``<reducer_name>_<output>.csv``) and CSV layout. Every subject is reduced for every task found
+in the file (groups without extracts too, as the reference does), subjects in ascending order,
+each group's extracts ordered by ``created_at``.
+
+How it scales: the file is read once, its rows spilled to a temporary file and routed into
+buckets of consecutive subjects; each bucket (at most a few tens of MB) is grouped by subject
+in one pass and reduced in a worker process (``-c``), buckets in subject order. Memory is bounded
+by the bucket size, not the file size; the reference instead scans the whole table once per
+(subject, task).
+
+The implementation is in :mod:`tally.reduce`; this module only builds the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.repeats import REPEAT_MODES
+from tally.argtypes import existing_dir, positive_int
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reduce",
+        help="reduce an extraction CSV, subject by subject",
+        description=(
+            "Reduce the extracts of an extraction CSV (from `tally extract`) with the one reducer "
+            "of a reducer config. Writes <reducer_name>_<output>.csv with the columns subject_id, "
+            "workflow_id, task, reducer, data.*: one row per subject and task (list reductions "
+            "give one row per element)."
+        ),
+    )
+    parser.add_argument("extracted_csv", help="the extraction CSV")
+    parser.add_argument("reducer_config", help="the reducer config (YAML) with exactly one reducer")
+    parser.add_argument(
+        "-F",
+        "--filter",
+        choices=REPEAT_MODES,
+        default="first",
+        help=(
+            "which classifications to keep when a volunteer (by user_name, so anonymous "
+            "sessions too) classified a subject more than once: their first, their last, or all "
+            "(default: first). panoptes_aggregation 5.3.1 ignores this option and always uses all"
+        ),
+    )
+    parser.add_argument(
+        "-O",
+        "--order",
+        action="store_true",
+        help="sort the data.* columns alphabetically, data.choice, data.total_vote_count, data.choice_count first",
+    )
+    parser.add_argument(
+        "-c",
+        "--cpu_count",
+        type=positive_int,
+        default=1,
+        help="worker processes for reduction; the output does not depend on it (default: 1)",
+    )
+    parser.add_argument("-hb", "--hide_bar", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=".",
+        type=existing_dir,
+        help="existing directory for the output file (default: .)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="reductions",
+        help="base name of the output file; an extension is dropped (default: reductions)",
+    )
+    parser.add_argument(
+        "-s",
+        "--stream",
+        action="store_true",
+        help=(
+            "write each subject's reductions to the output file as soon as they are done; if the "
+            "run stops, running it again resumes after the subjects already written. The "
+            "finished file is identical to one written without -s"
+        ),
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tally.reduce import reduce_file
+
+    path = reduce_file(
+        args.extracted_csv,
+        args.reducer_config,
+        filter=args.filter,
+        output_name=args.output,
+        output_dir=args.dir,
+        order=args.order,
+        stream=args.stream,
+        cpu_count=args.cpu_count,
+        hide_bar=args.hide_bar,
+    )
+    print(f"Saved reductions to {path}")
+    return 0
+
+
+def __getattr__(name: str) -> Any:
+    # The implementation lives in tally.reduce and is imported on first use, so that building the
+    # parsers (every `tally` start) stays cheap; names imported from here keep working. Dunder
+    # lookups (the import system asks for __path__) must not import it.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import tally.reduce
+
+    return getattr(tally.reduce, name)

@@ -23,13 +23,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from core.errors import TallyError
 from core.repeats import REPEAT_MODES
-from stream.records import decode, encode
 from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
-from stream.workflows import bind_reducer_file, build_workflow, workflow_message
 from tally.errors import InputError
-from tally.tables import load_yaml
 
 __all__ = ["add_parser", "load", "run"]
 
@@ -104,6 +100,11 @@ def load(
 ) -> dict[str, Any]:
     """Read and validate the config files (and the rules file, if any); return the
     workflows-topic message."""
+    # Imported here, not at start-up: every `tally` command builds this parser.
+    from core.errors import TallyError
+    from stream.workflows import bind_reducer_file, workflow_message
+    from tally.tables import load_yaml
+
     extractor = load_yaml(extractor_path, "extractor config")
     if not isinstance(extractor, Mapping) or not isinstance(
         extractor.get("extractor_config"), Mapping
@@ -143,6 +144,9 @@ def load(
 
 
 def run_load(args: argparse.Namespace) -> int:
+    from stream.records import encode
+    from stream.workflows import build_workflow
+
     message = load(args.extractor_config, args.reducer_configs, args.filter, args.rules)
     topics = StreamTopics.from_args(args)
     settings = settings_from_args(args, "tally-workflow")
@@ -179,6 +183,7 @@ def publish(settings: Any, topic: str, key: bytes, value: bytes | None) -> None:
 def read_workflows(settings: Any, topic: str) -> dict[int, dict[str, Any]]:
     """Workflow id -> current message on the workflows topic."""
     from stream.kafka_io import latest_by_key
+    from stream.records import decode
 
     out = {}
     for key, value in latest_by_key(settings, topic).items():
@@ -191,6 +196,9 @@ def read_workflows(settings: Any, topic: str) -> dict[int, dict[str, Any]]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from core.errors import TallyError
+    from stream.workflows import build_workflow
+
     topics = StreamTopics.from_args(args)
     settings = settings_from_args(args, "tally-workflow")
     workflows = read_workflows(settings, topics.workflows)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.classification import Classification
 from core.errors import AnnotationParseError, InvalidParameterError
-from core.extractors._common import OBJECT, iter_json, version_text
+from core.extractors._common import OBJECT, answer_label, iter_json, version_text
 from core.extractors._tools import frame_key, mark_field
 from core.registry import EXTRACTORS
 
@@ -36,6 +36,9 @@ __all__ = ["NO_EXTRACTOR", "add_subtask_extracts", "finish_drawing_extract"]
 
 #: What the reference writes for a PFE detail whose configured extractor is null or unknown.
 NO_EXTRACTOR = "No extractor for this subtask type"
+
+#: The subtask extractor whose common case :func:`_question_answer` computes inline.
+_QUESTION = "question_extractor"
 
 
 @cache
@@ -57,6 +60,28 @@ def _run_subtask(
         return EXTRACTORS[name].func(mock, _default_params(name))
     except AnnotationParseError as exc:
         raise classification.error(f"{where} ({name}): {exc.reason}", task=str(task)) from exc
+
+
+def _question_answer(detail: Any) -> dict[str, int] | None:
+    """``question_extractor`` on a PFE detail holding one plain answer, or None for any other case.
+
+    A single answer (a string, integer, boolean or null) counts once: ``{label: 1}``, exactly
+    what the registry call gives, without building a classification for it (this runs once per
+    mark). Lists, missing values and bad answers return None and take the full call, which also
+    raises its errors.
+
+    >>> _question_answer({"value": 1}), _question_answer({"value": "Standing up"})
+    ({'1': 1}, {'standing-up': 1})
+    >>> _question_answer({"value": [0, 1]}) is None, _question_answer({}) is None
+    (True, True)
+    """
+    if detail.__class__ is not dict:
+        return None
+    value = detail.get("value", detail)  # the detail itself: no 'value' key
+    if value is detail or value.__class__ is list:
+        return None
+    label = answer_label(value)
+    return None if label is None else {label: 1}
 
 
 def _details_of(
@@ -149,7 +174,9 @@ def _add_pfe(
                         f"but mark #{index} of task {task} has subtask #{position}; "
                         "list one extractor (or null) per subtask of the tool"
                     ) from None
-                if name in EXTRACTORS:
+                if name == _QUESTION and (counted := _question_answer(detail)) is not None:
+                    per_detail.append(counted)
+                elif name in EXTRACTORS:
                     where = f"mark #{index} subtask #{position}"
                     per_detail.append(_run_subtask(classification, name, "ST", detail, where, task))
                 else:

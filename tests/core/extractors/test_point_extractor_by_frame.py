@@ -181,3 +181,33 @@ def test_tools_filter_drops_string_marks_as_the_reference_does():
 def test_bad_details_keyword():
     with pytest.raises(InvalidParameterError, match="'details' must map"):
         run(NAME, [], details={"T0_tool0": [1]})
+
+
+DETAIL_VALUES = [0, 1, 7, -1, True, False, None, "Standing up", "", " x ", [0, 1], [], {}, 1.5]
+
+
+@pytest.mark.parametrize("value", DETAIL_VALUES, ids=repr)
+@pytest.mark.parametrize("keyed", [True, False])
+def test_inline_question_detail_matches_the_registry_call(value, keyed):
+    """_add_pfe counts a plain answer inline; the result (or error) is the full call's."""
+    from core.classification import Classification
+    from core.extractors._subtasks import _question_answer, _run_subtask
+    from core.registry import EXTRACTORS
+
+    detail = {"value": value} if keyed else {"other": value}
+    carrier = Classification({}, {}, "1")
+    try:
+        expected = _run_subtask(carrier, "question_extractor", "ST", detail, "mark #0", "T0")
+    except AnnotationParseError:
+        expected = "error"
+    inline = _question_answer(detail)
+    assert inline is None or inline == expected
+    marks = [point(0, 0, 1, 2, [detail])]
+    details = {"T0_tool0": ["question_extractor"]}
+    try:
+        out = run(NAME, [{"task": "T0", "value": marks}], task="T0", details=details)
+        got = out["frame0"]["T0_tool0_details"][0][0]
+    except AnnotationParseError:
+        got = "error"
+    assert got == expected
+    assert "question_extractor" in EXTRACTORS

@@ -94,6 +94,35 @@ def point_reducer_hdbscan(
     return add_subtask_reductions(output, records, params.details, reducer=NAME)
 
 
+def weighted_cov(members: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``np.cov(members.T, aweights=weights)`` for 2-D marks, computed the same way without its checks.
+
+    ``np.cov`` validates its arguments in Python (an element-wise ``any`` over the weights, a
+    built-in ``sum``), which costs more than the arithmetic for a cluster of a few marks. This
+    follows its steps (weighted means, ``ddof = 1`` correction ``V1 - V2 / V1``, sums of weighted
+    products) but sums the products with ``ndarray.sum`` rather than a BLAS ``dot``, whose last
+    bit depends on memory alignment: the result is the same in every process, and equals
+    ``np.cov``'s to about 1e-15 relative (see docs/compatibility.md).
+
+    >>> m = np.array([[1.0, 2.0], [2.0, 4.0], [4.0, 5.0]])
+    >>> w = np.array([1.0, 0.5, 0.25])
+    >>> bool(np.allclose(weighted_cov(m, w), np.cov(m.T, aweights=w), rtol=1e-12, atol=0))
+    True
+    """
+    total = weights.sum()
+    x = members[:, 0] - (members[:, 0] * weights).sum() / total
+    y = members[:, 1] - (members[:, 1] * weights).sum() / total
+    fact = total - sum((weights * weights).tolist()) / total
+    if fact <= 0:
+        return np.cov(members.T, aweights=weights)  # its warning and its inf/nan result
+    scale = 1.0 / fact
+    xw, yw = x * weights, y * weights
+    var_x = (x * xw).sum() * scale
+    var_y = (y * yw).sum() * scale
+    var_xy = (x * yw).sum() * scale
+    return np.array([[var_x, var_xy], [var_xy, var_y]])
+
+
 def _summarise(
     out: dict[str, Any],
     tool: str,
@@ -108,7 +137,7 @@ def _summarise(
         in_cluster = labels == label
         members = points[in_cluster]
         centre = members.mean(axis=0)
-        cov = np.cov(members.T, aweights=probabilities[in_cluster])
+        cov = weighted_cov(members, probabilities[in_cluster])
         columns["count"].append(int(in_cluster.sum()))
         columns["x"].append(float(centre[0]))
         columns["y"].append(float(centre[1]))

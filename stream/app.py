@@ -64,9 +64,10 @@ from typing import Any
 import faust
 import orjson
 
-from core.engine import ClassificationEvent, Reduction
+from core.engine import ClassificationEvent, Engine, Reduction
 from core.errors import TallyError
 from core.events import event_from_export_row, event_from_message, parse_id
+from core.rules.actions import ActionRecord
 from stream.faust_store import FaustTableStore, OrderedTransaction
 from stream.kafka_settings import KafkaSettings
 from stream.records import dead_letter_record, encode, encode_reduction
@@ -75,9 +76,15 @@ from stream.workflows import LoadedWorkflow, WorkflowReader, WorkflowRegistry
 
 __all__ = ["Aggregator", "WorkerOptions", "create_app"]
 
+#: The two stages of a worker: ``subject`` reads the classifications (keyed by subject id),
+#: ``user`` the classifications-by-user topic (keyed by user id) the subject stage feeds.
+ROLES = ("subject", "user")
+
 log = logging.getLogger("tally.worker")
 
 TABLE_NAME = "state"
+#: The user stage's table: a separate changelog, so that subject and user keys never mix.
+USER_TABLE_NAME = "user-state"
 #: Batches whose records may wait for the broker's acknowledgement at the same time.
 MAX_IN_FLIGHT = 32
 #: Seconds between offset commits while the commit point keeps moving.
@@ -117,18 +124,45 @@ class _Pending:
     reductions: dict[str, Reduction] = dataclasses.field(default_factory=dict)
     dead: list[tuple[bytes | None, dict[str, Any]]] = dataclasses.field(default_factory=list)
     forward: list[tuple[bytes, bytes | None]] = dataclasses.field(default_factory=list)
+    #: Effects fired, by action id; published (and acknowledged) before the state is written.
+    actions: dict[str, ActionRecord] = dataclasses.field(default_factory=dict)
+    #: Classifications for the user stage: (user id, the input record's value).
+    by_user: list[tuple[bytes, bytes | None]] = dataclasses.field(default_factory=list)
 
 
 class Aggregator:
-    """The worker's logic, independent of how Faust delivers the records."""
+    """The worker's logic, independent of how Faust delivers the records.
 
-    def __init__(self, app: faust.App, table: Any, options: WorkerOptions) -> None:
+    ``role`` ``subject`` runs each workflow's subject engine on the classifications topic;
+    ``user`` runs its user engine (``LoadedWorkflow.user_engine``) on the classifications-by-user
+    topic, over its own table. Both stages share one workflow registry (``registry``/``reader``
+    of the subject stage).
+    """
+
+    def __init__(
+        self,
+        app: faust.App,
+        table: Any,
+        options: WorkerOptions,
+        *,
+        role: str = "subject",
+        registry: WorkflowRegistry | None = None,
+        reader: WorkflowReader | None = None,
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
         self.app = app
         self.table = table
         self.options = options
         self.topics = options.topics
-        self.registry = WorkflowRegistry(on_change=self._on_pipeline_change)
-        self.reader = WorkflowReader(
+        self.role = role
+        self.input_topic = (
+            self.topics.classifications
+            if role == "subject"
+            else self.topics.classifications_by_user
+        )
+        self.registry = registry or WorkflowRegistry(on_change=self._on_pipeline_change)
+        self.reader = reader or WorkflowReader(
             self.registry,
             self.topics.workflows,
             options.settings.consumer_config(None),
@@ -144,7 +178,10 @@ class Aggregator:
         self._scanned: set[tuple[int, int]] = set()
         self._in_flight: set[asyncio.Future] = set()
         self._next_offset: dict[int, int | None] = {}  # next offset to process, per partition
-        self.gaps = GapReader(self.topics.classifications, options.settings.consumer_config(None))
+        self.gaps = GapReader(self.input_topic, options.settings.consumer_config(None))
+        self._rule_errors_logged: set[tuple[int, str]] = set()
+        #: The worker's user stage (set on the subject stage by create_app), for the stats.
+        self.user_stage: Aggregator | None = None
         self._progress: dict[int, collections.deque[_Step]] = {}  # batches not yet committed
         self._acked: dict[int, int] = {}  # commit point (last offset done), per partition
         self._dirty: set[int] = set()  # partitions whose commit point was not committed yet
@@ -179,7 +216,20 @@ class Aggregator:
             "invalid_workflow_messages": dict(self.registry.errors),
             "assigned_partitions": sorted(self._active_partitions()),
             "commit_points": {str(p): last for p, last in sorted(self._acked.items())},
+            **(
+                {"user_stage": self.user_stage.stats()}
+                if self.user_stage is not None and self.user_stage is not self
+                else {}
+            ),
         }
+
+    def _engine(self, workflow: LoadedWorkflow) -> Engine | None:
+        """The engine this stage runs for ``workflow`` (None: the workflow has no user stage)."""
+        return workflow.engine if self.role == "subject" else workflow.user_engine
+
+    def _target(self, text: str) -> Any:
+        """The subject or user id in a state key (``h|<wf>|<id>``, ``h|<wf>|user:<id>``)."""
+        return parse_id(text.removeprefix("user:") if self.role == "user" else text)
 
     # -- processing ------------------------------------------------------------------------------
     async def handle(self, events: Sequence[Any]) -> None:
@@ -215,6 +265,7 @@ class Aggregator:
                     )
                     for event in part_events:
                         self._dead(pending, event, "internal", f"{type(exc).__name__}: {exc}")
+                await self._publish_actions(pending)
                 futures.extend(await self._send_outputs(pending))
                 futures.extend(await self._write_state(store, pending.txns))
                 ranges[partition] = part_events[-1].message.offset
@@ -320,11 +371,7 @@ class Aggregator:
         from faust.types import TP
 
         dirty, self._dirty = self._dirty, set()
-        offsets = {
-            TP(self.topics.classifications, p): self._acked[p] + 1
-            for p in dirty
-            if p in self._acked
-        }
+        offsets = {TP(self.input_topic, p): self._acked[p] + 1 for p in dirty if p in self._acked}
         if not offsets:
             return
         try:
@@ -348,7 +395,7 @@ class Aggregator:
         async with self.lock:
             await self.drain()
         for tp in revoked:
-            if tp.topic == self.topics.classifications:
+            if tp.topic == self.input_topic:
                 self._forget(tp.partition)
 
     def _forget(self, partition: int) -> None:
@@ -359,8 +406,7 @@ class Aggregator:
 
     async def _prepare(self, partition: int, events: list[Any]) -> tuple[FaustTableStore, _Pending]:
         """Decode and run the engine on one partition's records (nothing is sent or written)."""
-        topic = self.topics.classifications
-        store = FaustTableStore(self.table, partition, source_topic=topic)
+        store = FaustTableStore(self.table, partition, source_topic=self.input_topic)
         if partition not in self.suspect_end:
             # Records up to the last offset any worker wrote state for may come again after a
             # crash or a rebalance; the watermark travels with the state (see _watermark).
@@ -488,6 +534,16 @@ class Aggregator:
             cid = payload.get("classification_id") if isinstance(payload, Mapping) else None
             self._dead(pending, event, "schema", str(exc), classification_id=cid)
             return None
+        if self.role == "user":
+            if item.user_id is None:  # the subject stage forwards signed-in volunteers only
+                self.counters["anonymous"] += 1
+                return None
+            expected = str(item.user_id).encode()
+            if message.key != expected:
+                pending.forward.append((expected, raw))
+                self.counters["rekeyed"] += 1
+                return None
+            return item
         if item.subject_id is None:
             self._dead(
                 pending,
@@ -512,7 +568,11 @@ class Aggregator:
         suspect_end: int,
         pending: _Pending,
     ) -> None:
-        engine = workflow.engine
+        engine = self._engine(workflow)
+        if engine is None:
+            # The workflow's current pipeline has no user reducers or user rules any more.
+            self.counters["ignored"] += len(items)
+            return
         txn = OrderedTransaction(store.get)
         try:
             result = engine.process(txn, [item for _, item in items])
@@ -544,8 +604,10 @@ class Aggregator:
             return store.get(key)
 
         txn = OrderedTransaction(read)
+        engine = self._engine(workflow)
+        assert engine is not None  # _run_engine returned early otherwise
         try:
-            result = workflow.engine.process(txn, [item])
+            result = engine.process(txn, [item])
         except Exception as exc:  # noqa: BLE001
             self._dead(
                 pending,
@@ -568,11 +630,16 @@ class Aggregator:
         suspect_end: int,
         pending: _Pending,
     ) -> None:
+        engine = self._engine(workflow)
+        assert engine is not None
+        forward_users = self.role == "subject" and workflow.user_engine is not None
         resync: dict[str, Any] = {}
         for (event, item), outcome in zip(items, result.outcomes, strict=True):
             self.counters[outcome.status] += 1
-            if outcome.status in ("rejected", "partial"):
-                # partial: applied without the extractor entries that could not read it.
+            suspect = event.message.offset < suspect_end
+            if outcome.status in ("rejected", "partial") and self.role == "subject":
+                # partial: applied without the extractor entries that could not read it. (The
+                # user stage sees the same outcome for the same record: reported here once.)
                 reason = outcome.reason
                 if outcome.status == "partial":
                     reason = f"applied without the failing extractor entries: {reason}"
@@ -584,16 +651,80 @@ class Aggregator:
                     classification_id=item.classification_id,
                     workflow_id=item.workflow_id,
                 )
-            elif outcome.status == "duplicate" and event.message.offset < suspect_end:
-                resync[str(item.subject_id)] = item.subject_id
+            elif outcome.status == "duplicate" and suspect:
+                target = item.subject_id if self.role == "subject" else item.user_id
+                resync[str(target)] = target
+            if (
+                forward_users
+                and item.user_id is not None
+                and (
+                    outcome.status in ("applied", "partial")
+                    or (outcome.status == "duplicate" and suspect)
+                )
+            ):
+                # The user stage's input. A duplicate that may have been applied by a worker
+                # that crashed before this record was acknowledged is forwarded again (the user
+                # engine is idempotent by classification id too); anonymous volunteers have no
+                # user reductions (as in `tally aggregate`).
+                pending.by_user.append((str(item.user_id).encode(), event.message.value))
         for reduction in result.reductions:
             pending.reductions[reduction.key] = reduction
-        for subject_id in resync.values():
+        fired = list(result.actions)
+        self._note_rule_errors(workflow, result.rule_errors)
+        for target in resync.values():
             self.counters["resynced_subjects"] += 1
-            self._resync(store, workflow, txn, subject_id)
-            for reduction in workflow.engine.rereduce(txn, subject_id):
+            self._resync(store, workflow, txn, target)
+            again = engine.rereduce_subject(txn, target)
+            for reduction in again.reductions:
                 pending.reductions[reduction.key] = reduction
+            fired.extend(again.actions)
+            self._note_rule_errors(workflow, again.rule_errors)
+        self._fired(engine, txn, fired, pending)
         pending.txns.append(txn)
+
+    def _fired(
+        self,
+        engine: Engine,
+        txn: OrderedTransaction,
+        actions: list[ActionRecord],
+        pending: _Pending,
+    ) -> None:
+        """Queue fired effects for publication and index them under their subject or user.
+
+        The engine stored each effect's fire-once key (``f|<wf>|<action id>``) in ``txn``. The
+        index key ``x|<wf>|<target>|<action id>`` (one of :func:`subject_prefixes`) ties it to
+        its subject, so that a resync re-writes the fire-once keys with the subject's other
+        keys. The head is set again so that it stays the transaction's last write (the
+        engine's commit point).
+        """
+        heads = {}
+        for action in actions:
+            pending.actions[action.action_id] = action
+            target = action.subject_id if action.target_kind == "subject" else action.user_id
+            head_key = engine.head_key(target)
+            txn.set(f"x|{head_key[2:]}|{action.action_id}", action.to_dict())
+            heads[head_key] = True
+        for head_key in heads:
+            head = txn.get(head_key)
+            if head is not None:
+                txn.set(head_key, head)
+
+    def _note_rule_errors(self, workflow: LoadedWorkflow, errors: list[Any]) -> None:
+        """Count rule evaluation errors; log the first of each rule (they repeat per update)."""
+        for target, error in errors:
+            self.counters["rule_errors"] += 1
+            mark = (workflow.workflow_id, str(error.rule_id))
+            if mark not in self._rule_errors_logged:
+                self._rule_errors_logged.add(mark)
+                log.warning(
+                    "workflow %s, %s %s: rule %s could not be evaluated (counted as false; "
+                    "further errors of this rule are only counted): %s",
+                    workflow.workflow_id,
+                    self.role,
+                    target,
+                    error.rule_id,
+                    error.message,
+                )
 
     def _resync(
         self,
@@ -602,13 +733,20 @@ class Aggregator:
         txn: OrderedTransaction,
         subject_id: Any,
     ) -> None:
-        """Re-assign every stored key of a subject (its changelog records may have been lost)."""
-        for prefix in subject_prefixes(workflow, subject_id):
+        """Re-assign every stored key of a subject or user (its changelog records may have
+        been lost), including the fire-once keys of the effects it fired."""
+        engine = self._engine(workflow)
+        for prefix in subject_prefixes(workflow, subject_id, engine):
             for key in list(store.keys(prefix)):
                 if key not in txn.writes:
                     value = txn.get(key)
                     if value is not None:
                         txn.set(key, value)
+                if key.startswith("x|"):
+                    fired_key = f"f|{workflow.workflow_id}|{key.rsplit('|', 1)[1]}"
+                    value = txn.get(fired_key)
+                    if value is not None and fired_key not in txn.writes:
+                        txn.set(fired_key, value)
 
     # -- output ----------------------------------------------------------------------------------
     def _dead(
@@ -665,11 +803,43 @@ class Aggregator:
                 await producer.send(self.topics.dead_letters, key, encode(record), None, None, None)
             )
         for key, raw in pending.forward:
+            futures.append(await producer.send(self.input_topic, key, raw, None, None, None))
+        for key, raw in pending.by_user:
             futures.append(
-                await producer.send(self.topics.classifications, key, raw, None, None, None)
+                await producer.send(self.topics.classifications_by_user, key, raw, None, None, None)
             )
         self.counters["reductions"] += len(pending.reductions)
+        self.counters["forwarded_by_user"] += len(pending.by_user)
         return futures
+
+    async def _publish_actions(self, pending: _Pending) -> None:
+        """Publish the fired effects and wait until the broker has them, before the state that
+        records them as fired is written.
+
+        So a fired effect is never lost: if the worker dies before the acknowledgement, the
+        state does not say "fired" and the engine fires it again (same action id) when the
+        record comes again. At worst the topic holds the same action twice (a crash after the
+        acknowledgement, before the state write reached the changelog), which the executor
+        skips by action id. Effects are rare (once per subject and effect), so the wait costs
+        one broker round trip in the few batches that fire any.
+        """
+        if not pending.actions:
+            return
+        producer = self.app.producer
+        futures = [
+            await producer.send(
+                self.topics.actions, action_id.encode(), encode(action.to_dict()), None, None, None
+            )
+            for action_id, action in pending.actions.items()
+        ]
+        try:
+            await asyncio.gather(*futures)
+        except Exception as exc:
+            log.critical("actions could not be delivered (%r): stopping the worker", exc)
+            self.counters["delivery_failures"] += 1
+            await self.app.crash(exc)
+            raise
+        self.counters["actions"] += len(futures)
 
     # -- partitions ------------------------------------------------------------------------------
     def _active_partitions(self) -> set[int]:
@@ -677,7 +847,7 @@ class Aggregator:
             assignment = self.app.consumer.assignment()
         except Exception:  # noqa: BLE001 - not started yet
             return set()
-        return {tp.partition for tp in assignment if tp.topic == self.topics.classifications}
+        return {tp.partition for tp in assignment if tp.topic == self.input_topic}
 
     def _owns(self, partition: int) -> bool:
         return partition in self._active_partitions()
@@ -714,7 +884,10 @@ class Aggregator:
     async def _rescan(self, workflow: LoadedWorkflow, partition: int) -> int:
         """Re-reduce the subjects of one workflow in one partition stored under another
         pipeline (their heads say which); publish and write the results."""
-        store = FaustTableStore(self.table, partition, source_topic=self.topics.classifications)
+        store = FaustTableStore(self.table, partition, source_topic=self.input_topic)
+        engine = self._engine(workflow)
+        if engine is None:
+            return 0
         stale = [
             key.split("|", 2)[2]
             for key, head in store.items(f"h|{workflow.workflow_id}|")
@@ -726,13 +899,20 @@ class Aggregator:
                 return done  # the new owner re-reduces them once its recovery is complete
             pending = _Pending()
             txn = OrderedTransaction(store.get)
+            fired: list[ActionRecord] = []
             for subject in stale[start : start + 200]:
-                for reduction in workflow.engine.rereduce(txn, parse_id(subject)):
+                result = engine.rereduce_subject(txn, self._target(subject))
+                for reduction in result.reductions:
                     pending.reductions[reduction.key] = reduction
+                fired.extend(result.actions)
+                self._note_rule_errors(workflow, result.rule_errors)
+            self._fired(engine, txn, fired, pending)
             pending.txns.append(txn)
-            futures = await self._send_outputs(pending)
-            futures.extend(await self._write_state(store, pending.txns))
-            await asyncio.gather(*futures)
+            await self._publish_actions(pending)
+            # Outputs acknowledged before the state says "re-reduced under this pipeline":
+            # otherwise a crash in between would lose them (nothing re-reduces such a subject).
+            await asyncio.gather(*await self._send_outputs(pending))
+            await asyncio.gather(*await self._write_state(store, pending.txns))
             done += len(stale[start : start + 200])
         if done:
             self.counters["rereduced_subjects"] += done
@@ -816,15 +996,18 @@ def acked_key(partition: int) -> str:
     return f"a|{partition}"
 
 
-def subject_prefixes(workflow: LoadedWorkflow, subject_id: Any) -> list[str]:
+def subject_prefixes(
+    workflow: LoadedWorkflow, subject_id: Any, engine: Engine | None = None
+) -> list[str]:
     """Key prefixes of everything the engine stores for a subject except its head.
 
     Derived from :meth:`core.engine.Engine.head_key` (``h|<workflow>|<subject>``): the markers,
     log chunks and per-user entries share ``<workflow>|<subject>|`` after their own letter.
     tests/stream/test_store_contract.py checks that these prefixes cover every stored key.
     """
-    rest = workflow.engine.head_key(subject_id)[2:]
-    return [f"{letter}|{rest}|" for letter in ("c", "l", "u")]
+    rest = (engine or workflow.engine).head_key(subject_id)[2:]
+    # x: the worker's index of the effects the subject fired (Aggregator._fired)
+    return [f"{letter}|{rest}|" for letter in ("c", "l", "u", "x")]
 
 
 def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
@@ -877,18 +1060,59 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
         help="per-subject extracts and reducer states (core.engine keys)",
     )
     aggregator = Aggregator(app, table, options)
+    # The user stage: the same worker, a second agent and table, fed by the subject stage
+    # through the by-user topic. Same partition count, so Faust's assignor co-partitions it
+    # with the classifications (one group of topics and changelogs).
+    by_user = app.topic(
+        topics.classifications_by_user,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=options.partitions,
+        internal=False,
+    )
+    user_table = app.Table(
+        USER_TABLE_NAME,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=options.partitions,
+        help="per-volunteer extracts and reducer states (core.engine keys, topic user)",
+    )
+    users = Aggregator(
+        app,
+        user_table,
+        options,
+        role="user",
+        registry=aggregator.registry,
+        reader=aggregator.reader,
+    )
+    aggregator.user_stage = users
+    stages = (aggregator, users)
 
-    async def aggregate(stream: faust.StreamT) -> None:
-        # noack_take: events are never acknowledged; the aggregator commits offsets itself once
-        # their outputs and state are acknowledged by the broker (see Aggregator._in_sequence).
-        try:
-            async for events in stream.noack_take(options.batch_max, within=options.batch_within):
-                await aggregator.handle(events)
-        finally:
-            await asyncio.shield(aggregator.drain())
-            await aggregator.gaps.stop()
+    def on_pipeline_change(old: LoadedWorkflow | None, new: LoadedWorkflow | None) -> None:
+        for stage in stages:
+            stage._on_pipeline_change(old, new)  # noqa: SLF001 - the stages are one worker
 
-    app.agent(classifications, name="tally.aggregate")(aggregate)
+    aggregator.registry.on_change = on_pipeline_change
+
+    def stage_agent(stage: Aggregator) -> Any:
+        async def aggregate(stream: faust.StreamT) -> None:
+            # noack_take: events are never acknowledged; the stage commits offsets itself once
+            # their outputs and state are acknowledged by the broker (Aggregator._in_sequence).
+            try:
+                async for events in stream.noack_take(
+                    options.batch_max, within=options.batch_within
+                ):
+                    await stage.handle(events)
+            finally:
+                await asyncio.shield(stage.drain())
+                await stage.gaps.stop()
+
+        return aggregate
+
+    app.agent(classifications, name="tally.aggregate")(stage_agent(aggregator))
+    app.agent(by_user, name="tally.aggregate_by_user")(stage_agent(users))
 
     async def read_workflows() -> None:
         while True:
@@ -910,20 +1134,27 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
 
     app.task(rescan)
 
+    async def rescan_users() -> None:
+        await users.rescan_loop()
+
+    app.task(rescan_users)
+
     async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
-        await aggregator.on_rebalance_complete()
+        for stage in stages:
+            await stage.on_rebalance_complete()
 
     app.on_rebalance_complete.connect(on_rebalance_complete)
 
     async def on_partitions_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        await aggregator.on_partitions_revoked(revoked)
+        for stage in stages:
+            await stage.on_partitions_revoked(revoked)
 
     app.on_partitions_revoked.connect(on_partitions_revoked)
 
     last: dict[str, Any] = {}
 
     async def log_stats() -> None:
-        snapshot = dict(aggregator.counters)
+        snapshot = {**aggregator.counters, **{f"user_{k}": v for k, v in users.counters.items()}}
         if snapshot != last:
             last.clear()
             last.update(snapshot)

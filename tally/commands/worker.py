@@ -4,6 +4,11 @@ Workers started with the same app id (``--app-id``, default ``<topic prefix>-agg
 one consumer group and share the classifications topic's partitions; each needs its own
 ``--state`` directory (RocksDB locks it). Stop one with Ctrl-C / SIGTERM: it finishes the batch
 in hand, commits and leaves the group, and the others take over its partitions.
+
+Each worker runs two stages: the subject stage (classifications keyed by subject id) and the
+user stage (the classifications-by-user topic the subject stage feeds, for workflows with
+``topic: reduce_by_user`` reducers or user rules); effects that rules fire go to the actions
+topic (docs/kafka.md).
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ def add_parser(subparsers: Any) -> None:
         help="run one stream worker (Faust on Kafka)",
         description="Run one worker of the streaming aggregator: read classifications from "
         "Kafka, keep each subject's extracts in a local RocksDB table backed by a Kafka "
-        "changelog, publish reductions and dead letters. Several workers with the same app id "
-        "share the work.",
+        "changelog, publish reductions and dead letters, and the effects the workflow's rules "
+        "fire to the actions topic. Classifications of workflows that reduce by user are "
+        "forwarded to the by-user topic, which the same workers reduce per volunteer. Several "
+        "workers with the same app id share the work.",
     )
     add_topic_arguments(parser, partitions=True)
     parser.add_argument(
@@ -75,6 +82,17 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, topics.app_id)
     described = ensure_topics(settings, topics)
     partitions = described[topics.classifications]
+    if described[topics.classifications_by_user] != partitions:
+        from tally.errors import InputError
+
+        # The user stage's state table has the worker's partition count; a by-user topic with
+        # another one would put a volunteer's classifications in the wrong state partition.
+        raise InputError(
+            f"topic {topics.classifications_by_user} has "
+            f"{described[topics.classifications_by_user]} partitions but "
+            f"{topics.classifications} has {partitions}; they must be equal (delete the "
+            "by-user topic to have it created again, or pass another name)"
+        )
     state = Path(
         args.state or os.environ.get("TALLY_STATE_DIR") or Path("tally-state") / topics.app_id
     )

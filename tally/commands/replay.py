@@ -12,7 +12,9 @@ records, per partition, the offset after the last message it produced, then wait
 worker group's committed offsets reach them. A worker commits an offset only after the
 reductions of every record before it were acknowledged by the broker (it waits for them, and
 Faust flushes its producer before committing), so a committed offset means published
-reductions.
+reductions. User reductions (``topic: reduce_by_user``) are computed by the workers' user stage
+from the classifications-by-user topic, which the subject stage feeds before it commits: so
+``--wait`` then waits the same way for the group to reach that topic's end offsets.
 """
 
 from __future__ import annotations
@@ -197,6 +199,17 @@ def run(args: argparse.Namespace) -> int:
         waited = wait_for_group(
             settings, topics.app_id, topics.classifications, ends, timeout=args.timeout
         )
+        # The user stage: the workers forwarded these classifications to the by-user topic
+        # (acknowledged before their input offsets were committed); wait for those too.
+        from stream.kafka_io import end_offsets
+
+        by_user = end_offsets(settings, topics.classifications_by_user)
+        by_user = {p: o for p, o in by_user.items() if o}
+        if by_user:
+            waited += wait_for_group(
+                settings, topics.app_id, topics.classifications_by_user, by_user,
+                timeout=args.timeout,
+            )  # fmt: skip
         print(
             f"all {sent} classifications processed by {topics.app_id} ({waited:.1f}s after the last was sent)"
         )

@@ -22,7 +22,10 @@ Per batch of classification records (``stream.noack_take``: up to ``batch_max`` 
    processing. Outcomes ``rejected``/``partial`` (an extractor refused the annotation) are
    dead-lettered (stage ``extract``); ``ignored`` (a workflow version outside the configured
    range) only counted.
-5. **send**: reduction records (key = ``Reduction.key``), dead letters and forwarded records.
+5. **send**: the effects the workflow's rules fired (actions topic, key = action id) first,
+   *waiting for their acknowledgement*; then reduction records (key = ``Reduction.key``), dead
+   letters, re-keyed records and, for workflows with a user stage, each applied classification
+   to the classifications-by-user topic (key = user id; anonymous volunteers excluded).
 6. **state**: the transactions are written to the partition's RocksDB database (one atomic
    batch) and their changelog records sent (subject heads last; the partition's watermark
    first).
@@ -44,6 +47,22 @@ watermark (the highest offset whose state was written, ``w|<partition>``, kept w
 makes the worker re-reduce its subject from the stored extracts, re-publish the reductions and
 re-write every state key of the subject (and so its changelog). Redeliveries are bounded by the
 uncommitted window, so this costs little.
+
+Effects. Fire once is decided by the engine state (``f|<workflow>|<action id>``, written with
+the state the effect fired on); publishing is at-least-once with a stable action id. The action
+records are acknowledged before that state is written, so a crash can never leave an effect
+recorded as fired but unpublished: it either fires again with the same id when its record comes
+again, or was published already (then the topic may hold it twice; ``tally effects run`` skips
+the second by action id). The worker also indexes each fired effect under its subject
+(``x|<workflow>|<subject>|<action id>``), so that a resync re-writes the fire-once keys with
+the subject's other keys.
+
+The user stage. The same worker runs a second :class:`Aggregator` (``role="user"``) on the
+classifications-by-user topic, over its own table (``user-state``), with the same sequencing,
+commits, crash handling and effects; it runs each workflow's ``user_engine`` (reducers with
+``topic: reduce_by_user`` and user rules). The subject stage forwards every classification it
+applies (and every possibly-lost redelivery, see *Crash safety*) there, keyed by user id; the
+user engine is idempotent by classification id, so a forwarded duplicate changes nothing.
 
 A changed pipeline (reducer config or repeat filter: a new ``config_version``) makes every
 worker re-reduce, from stored extracts, each stored subject of that workflow in the partitions

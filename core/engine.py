@@ -48,6 +48,7 @@ from typing import Any
 
 from core.classification import Classification
 from core.errors import TallyError
+from core.filters import is_blank, is_training_subject, select_repeated, subrange
 from core.pipeline import ConfigError, Pipeline, ReducerBinding
 from core.registry import ExtractRecord
 from core.repeats import REPEAT_MODES, select_repeats, time_key
@@ -102,12 +103,18 @@ class Reduction:
     config_version: str
     #: Set (and ``subject_id`` None) for a user reduction (``topic: reduce_by_user``).
     user_id: Any = None
+    #: The group's value (as text) for a reducer with ``grouping:``; None otherwise.
+    subgroup: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable identity: one record per key is current (a compacted topic's key)."""
+        """Stable identity: one record per key is current (a compacted topic's key).
+
+        ``<workflow>/<subject or user:id>/<task>/<index>:<reducer>``, plus ``/<subgroup>`` for
+        a grouped reducer's reductions."""
         target = self.subject_id if self.user_id is None else f"user:{self.user_id}"
-        return f"{self.workflow_id}/{target}/{self.task}/{self.reducer_index}:{self.reducer}"
+        key = f"{self.workflow_id}/{target}/{self.task}/{self.reducer_index}:{self.reducer}"
+        return key if self.subgroup is None else f"{key}/{self.subgroup}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +161,17 @@ class Engine:
         self._rules_read_subject = False
         if rules is not None:
             available = pipeline.rule_keys(topic)
-            unknown = rules.reducer_keys(topic) - available
+            grouped = pipeline.rule_keys(topic, grouped=True)
+            for name in sorted(rules.reducer_keys(topic) & grouped):
+                raise ConfigError(
+                    f"the {topic} rules read reduction {name!r}, which is grouped (grouping: in "
+                    f"its reducer config): read one group's reduction as {name}/<group value>"
+                )
+            unknown = {
+                name
+                for name in rules.reducer_keys(topic) - available
+                if name.partition("/")[0] not in grouped or "/" not in name
+            }
             if unknown:
                 raise ConfigError(
                     f"the {topic} rules read reductions {', '.join(sorted(unknown))} that this "
@@ -309,6 +326,7 @@ class Engine:
         had_rows = head["n"] > 0
         chunk_cache: dict[str, list] = {}
         seen_in_batch: set[Any] = set()
+        training_flipped = False
         ordered = sorted(events, key=lambda pe: (time_key(pe[1].created_at), _cid_key(pe[1])))
         for position, event in ordered:
             cid = event.classification_id
@@ -321,34 +339,43 @@ class Engine:
             except TallyError as exc:
                 outcomes.append((position, Outcome(cid, "rejected", str(exc))))
                 continue
+            ungroupable = self._missing_group(rows)
+            if ungroupable:
+                outcomes.append((position, Outcome(cid, "rejected", ungroupable)))
+                continue
             seen_in_batch.add(cid)
             head["seq"] += 1
             txn.set(self._marker_key(subject_id, cid), {"seq": head["seq"]})
             order_key = [*time_key(event.created_at), _cid_key(event)]
             in_order = head["latest"] is None or order_key >= head["latest"]
+            training = is_training_subject(event.subject_metadata)
             if in_order:
                 head["latest"], head["latest_at"] = order_key, event.created_at
+                # Caesar reads a subject's *current* metadata; here the latest classification's
+                # (by created_at), which does not depend on arrival order.
+                if self.topic == "subject" and training != head.get("training", False):
+                    if training:
+                        head["training"] = True
+                    else:
+                        head.pop("training", None)
+                    training_flipped = True
             else:
                 recompute_all = True
             head["n"] += 1
             if self.rules is not None and self._rules_read_subject and event.subject_metadata:
                 head["subject"] = dict(event.subject_metadata)
             for extractor_key, task, data in rows:
-                self._append(
-                    txn,
-                    head,
-                    chunk_cache,
-                    subject_id,
-                    extractor_key,
-                    [
-                        cid,
-                        event.created_at,
-                        event.user_id,
-                        self._repeat_identity(event),
-                        task,
-                        data,
-                    ],
-                )
+                row = [
+                    cid,
+                    event.created_at,
+                    event.user_id,
+                    self._repeat_identity(event),
+                    task,
+                    data,
+                ]
+                if training:  # the training filter of user reductions reads it per extract
+                    row.append(True)
+                self._append(txn, head, chunk_cache, subject_id, extractor_key, row)
                 touched.add((extractor_key, task))
                 record = ExtractRecord(
                     self.normalize(data),
@@ -359,6 +386,13 @@ class Engine:
                 )
                 for index, binding in self.bindings:
                     if binding.extractor_key != extractor_key:
+                        continue
+                    if binding.recomputes:
+                        stale.add((index, task))
+                        continue
+                    if binding.filters is not None:  # per-extract filters only: fold
+                        if binding.filters.keeps_extract(record.data):
+                            folded.setdefault((index, task), []).append(record)
                         continue
                     decision = self._repeat_decision(txn, subject_id, extractor_key, task, event)
                     if binding.spec.incremental is None or decision == "recompute":
@@ -374,12 +408,27 @@ class Engine:
         for key, chunk in chunk_cache.items():
             txn.set(key, chunk)
         reductions: list[Reduction] = []
+        universe: dict[str, Any] = {}  # the subject's classifications, read once if needed
         for index, binding in self.bindings:
             tasks = sorted(
                 {t for k, t in touched if k == binding.extractor_key}
                 | ({t for (i, t) in stale if i == index})
             )
+            if (
+                training_flipped
+                and binding.filters
+                and binding.filters.training != "ignore_training"
+            ):
+                rows = self._log_rows(txn, head, chunk_cache, subject_id, binding.extractor_key)
+                tasks = sorted(set(tasks) | {row[4] for row in rows})
             for task in tasks:
+                if binding.recomputes:
+                    reductions.extend(
+                        self._recompute_groups(
+                            txn, head, chunk_cache, subject_id, index, binding, task, universe
+                        )
+                    )
+                    continue
                 slot_missing = binding.spec.incremental is not None and task not in head[
                     "incr"
                 ].get(str(index), {})
@@ -418,6 +467,8 @@ class Engine:
         current = head.setdefault("rules", {})
         for reduction in reductions:
             name = self.pipeline.rule_key(reduction.reducer_index, reduction.task)
+            if reduction.subgroup is not None:
+                name = f"{name}/{reduction.subgroup}"
             if name in self._rule_keys:
                 current[name] = reduction.data
         if self.topic == "user":
@@ -459,9 +510,17 @@ class Engine:
         head["incr"] = {}
         cache: dict[str, list] = {}
         reductions: list[Reduction] = []
+        universe: dict[str, Any] = {}
         for index, binding in self.bindings:
             rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
             for task in sorted({row[4] for row in rows}):
+                if binding.recomputes:
+                    reductions.extend(
+                        self._recompute_groups(
+                            txn, head, cache, subject_id, index, binding, task, universe
+                        )
+                    )
+                    continue
                 data, count = self._recompute(txn, head, cache, subject_id, index, binding, task)
                 reductions.append(
                     self._reduction(subject_id, task, index, binding, data, count, head)
@@ -538,11 +597,140 @@ class Engine:
             return []
         return self._records(self._log_rows(txn, head, {}, subject_id, extractor_key), task)
 
-    def _records(self, rows: list[Row], task: str) -> list[ExtractRecord]:
-        indexed = [(i, r) for i, r in enumerate(rows) if r[4] == task]
-        indexed.sort(key=lambda ir: (time_key(ir[1][1]), _order_cid(ir[1][0]), ir[0]))
-        records = [ExtractRecord(self.normalize(r[5]), r[2], r[1], r[0], r[3]) for _, r in indexed]
-        return select_repeats(records, self.repeat_filter)
+    def _records(self, rows: list[Row], task: str, mode: str | None = None) -> list[ExtractRecord]:
+        records = [self._record(r) for r in _in_order(rows, task)]
+        return select_repeats(records, mode or self.repeat_filter)
+
+    def _record(self, row: Row) -> ExtractRecord:
+        return ExtractRecord(self.normalize(row[5]), row[2], row[1], row[0], row[3])
+
+    # -- Caesar's filters and grouping (core/filters.py) ---------------------------------------
+    def _whose(self, row: Row) -> Any:
+        """Whose repeats Caesar's repeatedness filter collapses: per subject, each logged-in
+        volunteer's (anonymous ones are always kept); per user, each subject's."""
+        return row[2] if self.topic == "subject" else row[3]
+
+    def _missing_group(self, rows: list[tuple[str, str, Any]]) -> str:
+        """Why a classification must be rejected: a grouped reducer with ``if_missing: error``
+        would get its extracts but the classification has no value for the grouping field."""
+        for index, binding in self.bindings:
+            grouping = binding.grouping
+            if grouping is None or grouping.if_missing != "error":
+                continue
+            same = grouping.extractor_key == binding.extractor_key
+            for task in dict.fromkeys(t for k, t, _ in rows if k == binding.extractor_key):
+                source = [
+                    d for k, t, d in rows if k == grouping.extractor_key and (not same or t == task)
+                ]
+                if not source or grouping.value(self.normalize(source[0])) is None:
+                    return (
+                        f"reducer config #{index + 1} ({binding.name}) groups by "
+                        f"{grouping.field_name!r} (if_missing: error), but this classification "
+                        f"has no value for it{f' on task {task}' if same else ''}; give it one, "
+                        "or set grouping.if_missing: ignore to leave such classifications out"
+                    )
+        return ""
+
+    def _recompute_groups(
+        self,
+        txn: Any,
+        head: dict,
+        cache: dict,
+        subject_id: Any,
+        index: int,
+        binding: ReducerBinding,
+        task: str,
+        universe: dict[str, Any],
+    ) -> list[Reduction]:
+        """The reductions of a reducer with filters or grouping, from the whole log: Caesar's
+        grouping, then its filters in order, over the subject's classifications sorted by
+        ``(created_at, classification_id)`` (see docs/rules.md, "Filters and grouping")."""
+        rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
+        task_rows = _in_order(rows, task)
+        grouping = binding.grouping
+        groups: dict[str | None, list[Row]] = {}
+        members: dict[str | None, list[tuple[Any, Any]]] = {}
+        if grouping is None:
+            groups[None] = task_rows
+        else:
+            same = grouping.extractor_key == binding.extractor_key
+            source = (
+                [r for r in rows if r[4] == task]
+                if same
+                else self._log_rows(txn, head, cache, subject_id, grouping.extractor_key)
+            )
+            value_of: dict[Any, str | None] = {}
+            first_rows: list[Row] = []
+            for row in source:  # a classification's first extract of that extractor decides
+                if row[0] not in value_of:
+                    value_of[row[0]] = grouping.value(self.normalize(row[5]))
+                    first_rows.append(row)
+            for row in task_rows:
+                value = value_of.get(row[0])
+                if value is not None:  # if_missing: ignore (error: rejected on arrival)
+                    groups.setdefault(value, []).append(row)
+            for row in _in_order(first_rows, None):
+                value = value_of[row[0]]
+                if value in groups:
+                    members.setdefault(value, []).append((row[0], self._whose(row)))
+        out = []
+        for subgroup in sorted(groups, key=lambda g: "" if g is None else g):
+            if subgroup is None and binding.filters is not None:
+                if binding.filters.repeated != "keep_all" and "all" not in universe:
+                    universe["all"] = self._classifications(txn, head, cache, subject_id)
+                group_members = universe.get("all", [])
+            else:
+                group_members = members.get(subgroup, [])
+            records = self._filtered(groups[subgroup], binding, head, group_members)
+            count = len({r.classification_id for r in records})
+            data = binding.spec.func(records, binding.params)
+            reduction = self._reduction(subject_id, task, index, binding, data, count, head)
+            out.append(dataclasses.replace(reduction, subgroup=subgroup))
+        return out
+
+    def _classifications(
+        self, txn: Any, head: dict, cache: dict, subject_id: Any
+    ) -> list[tuple[Any, Any]]:
+        """``(classification id, whose)`` of every classification with an extract in any of
+        the subject's logs, in order: what Caesar's repeatedness filter ranks (it runs before
+        the extractor-key filter, so a volunteer's first classification is first even when it
+        has no extract of the reduced extractor)."""
+        firsts: dict[Any, Row] = {}
+        for extractor_key in head["logs"]:
+            for row in self._log_rows(txn, head, cache, subject_id, extractor_key):
+                firsts.setdefault(row[0], row)
+        return [(r[0], self._whose(r)) for r in _in_order(list(firsts.values()), None)]
+
+    def _filtered(
+        self,
+        rows: list[Row],
+        binding: ReducerBinding,
+        head: dict,
+        members: list[tuple[Any, Any]],
+    ) -> list[ExtractRecord]:
+        """Caesar's filter chain over one group's rows (already in order)."""
+        filters = binding.filters
+        if filters is None:
+            return select_repeats([self._record(r) for r in rows], self.repeat_filter)
+        if filters.repeated != "keep_all":
+            kept = select_repeated(members, filters.repeated)
+            rows = [r for r in rows if r[0] in kept]
+        # extractor keys: the binding reads only its extractor's log (pipeline._bind)
+        pairs = [(r, self.normalize(r[5])) for r in rows]
+        if filters.empty == "ignore_empty":
+            pairs = [(r, d) for r, d in pairs if not is_blank(d)]
+        if filters.training != "ignore_training":
+            wanted = filters.training == "training_only"
+            if self.topic == "subject":
+                training = bool(head.get("training", False))
+                pairs = pairs if training == wanted else []
+            else:
+                pairs = [(r, d) for r, d in pairs if (len(r) > 6 and bool(r[6])) == wanted]
+        if not filters.whole_range:
+            order = list(dict.fromkeys(r[0] for r, _ in pairs))
+            chosen = set(subrange(order, filters.start, filters.stop))
+            pairs = [(r, d) for r, d in pairs if r[0] in chosen]
+        return [ExtractRecord(d, r[2], r[1], r[0], r[3]) for r, d in pairs]
 
     # -- reducing -----------------------------------------------------------------------------
     def _recompute(
@@ -555,9 +743,12 @@ class Engine:
         binding: ReducerBinding,
         task: str,
     ) -> tuple[Any, int]:
-        records = self._records(
-            self._log_rows(txn, head, cache, subject_id, binding.extractor_key), task
-        )
+        rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
+        if binding.filters is None:
+            records = self._records(rows, task)
+        else:  # foldable filters (keep_all, nothing but per-extract tests): see `recomputes`
+            keeps = binding.filters.keeps_extract
+            records = [r for r in self._records(rows, task, "all") if keeps(r.data)]
         count = len({r.classification_id for r in records})
         incremental = binding.spec.incremental
         if incremental is None:
@@ -604,6 +795,14 @@ class Engine:
             latest_created_at=head.get("latest_at"),
             config_version=self.pipeline.config_version,
         )
+
+
+def _in_order(rows: list[Row], task: str | None) -> list[Row]:
+    """``rows`` (of ``task``, or all) in ``(created_at, classification_id, log position)``
+    order: the order reducers and filters see a subject's extracts in."""
+    indexed = [(i, r) for i, r in enumerate(rows) if task is None or r[4] == task]
+    indexed.sort(key=lambda ir: (time_key(ir[1][1]), _order_cid(ir[1][0]), ir[0]))
+    return [r for _, r in indexed]
 
 
 def _order_cid(cid: Any) -> tuple[int, Any]:

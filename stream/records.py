@@ -9,7 +9,9 @@ Reduction record (topic ``<prefix>-reductions``, compacted, key = :attr:`Reducti
      "config_version": "3f2a9c0d1b7e-first"}
 
 ``data`` has the structure ``tally reduce`` writes (before flattening); ``config_version``
-identifies the workflow pipeline (configs and repeat filter) that computed it.
+identifies the workflow pipeline (configs and repeat filter) that computed it. A reducer with
+``grouping:`` makes one record per group value: those records add ``"subgroup": "<value>"`` and
+their key ends in ``/<value>``.
 
 Dead-letter record (topic ``<prefix>-dead-letters``, key = the input record's key)::
 
@@ -75,8 +77,9 @@ def decode(raw: bytes | str) -> Any:
 
 
 def reduction_record(reduction: Reduction) -> dict[str, Any]:
-    """The JSON record published for one reduction."""
-    return {
+    """The JSON record published for one reduction (``subgroup`` only for a grouped reducer's
+    reductions, so ungrouped records are unchanged)."""
+    record = {
         "workflow_id": reduction.workflow_id,
         "subject_id": reduction.subject_id,
         "user_id": reduction.user_id,
@@ -89,6 +92,9 @@ def reduction_record(reduction: Reduction) -> dict[str, Any]:
         "latest_created_at": reduction.latest_created_at,
         "config_version": reduction.config_version,
     }
+    if reduction.subgroup is not None:
+        record["subgroup"] = reduction.subgroup
+    return record
 
 
 def encode_reduction(reduction: Reduction) -> bytes:

@@ -34,9 +34,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.csv_layout import ColumnStats, ReadKinds, flatten, reformat_cell, with_version
+from core.csv_layout import (
+    DATA_PREFIX,
+    ColumnStats,
+    ReadKinds,
+    cell_formatter,
+    flatten,
+    order_columns,
+    reformat_cell,
+    with_version,
+)
 from core.pipeline import Pipeline
 from tally.commands.reduce import _write_reduction_csv, subject_sort_key
+from tally.tables import atomic_csv_writer
 
 __all__ = ["FRONT_COLUMNS", "SnapshotFile", "output_names", "write_snapshot"]
 
@@ -108,6 +118,14 @@ def write_snapshot(
         binding = pipeline.reducers[index]
         if record.get("reducer") != binding.name:
             continue
+        if binding.grouping is not None:
+            group_key = (
+                _id_text(record["subject_id"]),
+                str(record["task"]),
+                str(record.get("subgroup")),
+            )
+            by_index[index][group_key] = record["data"]
+            continue
         by_index[index][(_id_text(record["subject_id"]), str(record["task"]))] = record["data"]
 
     written = []
@@ -115,6 +133,15 @@ def write_snapshot(
         zip(pipeline.reducers, output_names(pipeline, name), strict=True)
     ):
         groups = by_index[index]
+        if binding.grouping is not None:
+            path = output_dir / filename
+            subjects, count = _write_grouped(
+                path, groups, binding, str(pipeline.workflow_id), flags[index], order
+            )
+            written.append(
+                SnapshotFile(index, binding.name, binding.extractor_key, path, subjects, count)
+            )
+            continue
         kinds = ReadKinds(["subject_id", "task"])
         for subject, task in groups:
             kinds.add([subject, task])
@@ -167,3 +194,55 @@ def write_snapshot(
             SnapshotFile(index, binding.name, binding.extractor_key, path, len(subjects), len(rows))
         )
     return written
+
+
+def _write_grouped(
+    path: Path,
+    groups: Mapping[tuple[str, ...], Any],
+    binding: Any,
+    workflow_cell: str,
+    no_version: bool,
+    order: bool,
+) -> tuple[int, int]:
+    """A grouped reducer's CSV: ``tally reduce``'s layout with a ``subgroup`` column after
+    ``task``, one row group per (subject, task, subgroup) that has a reduction (no empty fill:
+    a group exists only where a classification put extracts in it), in that order."""
+    kinds = ReadKinds(["subject_id", "task", "subgroup"])
+    for key in groups:
+        kinds.add(list(key))
+    column_kinds = kinds.kinds()
+    subject_key = subject_sort_key(column_kinds["subject_id"])
+    stats = ColumnStats()
+    rows: list[list[Any]] = []
+    for subject, task, subgroup in sorted(groups, key=lambda k: (subject_key(k[0]), k[1], k[2])):
+        data = groups[(subject, task, subgroup)]
+        items = data if isinstance(data, list) else [data]
+        if not no_version:
+            items = with_version(items)
+        for item in items:
+            flat = flatten(item)
+            stats.add(flat)
+            rows.append(
+                [
+                    reformat_cell(subject, column_kinds["subject_id"]),
+                    reformat_cell(task, column_kinds["task"]),
+                    reformat_cell(subgroup, column_kinds["subgroup"]),
+                    flat,
+                ]
+            )
+    header = ["subject_id", "workflow_id", "task", "subgroup", "reducer"]
+    header += [DATA_PREFIX + c for c in stats.columns()]
+    if order:
+        header = order_columns(header, front=FRONT_COLUMNS)
+    data_kinds = stats.kinds()
+    columns = [
+        (c[len(DATA_PREFIX) :], cell_formatter(data_kinds[c[len(DATA_PREFIX) :]]))
+        for c in header[5:]
+    ]
+    workflow = workflow_cell if groups else ""
+    with atomic_csv_writer(path, header) as writer:
+        writer.writerows(
+            [subject, workflow, task, subgroup, binding.name, *[f(flat.get(c)) for c, f in columns]]
+            for subject, task, subgroup, flat in rows
+        )
+    return len({k[0] for k in groups}), len(rows)

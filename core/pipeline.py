@@ -29,6 +29,8 @@ import orjson
 
 from core.classification import version_tuple
 from core.errors import TallyError
+from core.filters import ExtractFilters, FilterError, Grouping, parse_filters, parse_grouping
+from core.params import param_fields
 from core.registry import ExtractorSpec, ReducerSpec, get_extractor, get_reducer
 
 __all__ = [
@@ -135,6 +137,16 @@ class ReducerBinding:
     #: ``subject`` (reduce each subject's extracts) or ``user`` (each volunteer's; Caesar's
     #: ``topic: reduce_by_user``), from the reducer config's optional top-level ``topic:``.
     topic: str = "subject"
+    #: Caesar's per-reducer extract filters (``filters:``); None: the engine's ``-F`` applies.
+    filters: ExtractFilters | None = None
+    #: Caesar's ``grouping:``: one reduction per value of an extract field; None: one reduction.
+    grouping: Grouping | None = None
+
+    @property
+    def recomputes(self) -> bool:
+        """True when this reducer's filters or grouping need the whole history on every update
+        (no incremental fold; see core/filters.py)."""
+        return self.grouping is not None or (self.filters is not None and not self.filters.foldable)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +192,15 @@ class Pipeline:
                     raise ConfigError(
                         f"extractor_config.{key}[{position}] must be a mapping with a 'task' key"
                     )
+                # Caesar's extractors (who, pluck_field) read no task: the entry's task only
+                # names their reductions, so it is not one of their keywords.
+                keywords = (
+                    raw
+                    if "task" in param_fields(spec.params)
+                    else {k: v for k, v in raw.items() if k != "task"}
+                )
                 entries.append(
-                    ExtractorEntry(key, str(raw["task"]), spec, spec.parse_params(raw), raw)
+                    ExtractorEntry(key, str(raw["task"]), spec, spec.parse_params(keywords), raw)
                 )
         keys = list(dict.fromkeys(e.key for e in entries))
         bindings: list[ReducerBinding] = []
@@ -194,8 +213,18 @@ class Pipeline:
                 )
             ((name, raw),) = section.items()
             spec = get_reducer(name)
+            where = f"reducer config #{index + 1} ({name})"
+            try:
+                filters = (
+                    parse_filters(document["filters"], where) if "filters" in document else None
+                )
+                grouping = parse_grouping(document.get("grouping"), where)
+            except FilterError as exc:
+                raise ConfigError(str(exc)) from None
             wanted = reducer_keys[index] if reducer_keys else None
-            key = _bind(name, wanted, keys)
+            key = _bind(name, wanted, keys, filters, where)
+            if grouping is not None:
+                _check_grouping(grouping, key, keys, entries, where)
             rule_key = document.get("key")
             if rule_key is not None and (not isinstance(rule_key, str) or "." in rule_key):
                 raise ConfigError(
@@ -210,7 +239,15 @@ class Pipeline:
                 )
             bindings.append(
                 ReducerBinding(
-                    name, key, spec, spec.parse_params(raw or {}), raw or {}, rule_key, topic
+                    name,
+                    key,
+                    spec,
+                    spec.parse_params(raw or {}),
+                    raw or {},
+                    rule_key,
+                    topic,
+                    filters,
+                    grouping,
                 )
             )
         digest = hashlib.sha256(
@@ -247,12 +284,16 @@ class Pipeline:
             return f"{base}_{task}"
         return base
 
-    def rule_keys(self, topic: str = "subject") -> set[str]:
-        """Every reduction name subject (or user) rules can read."""
+    def rule_keys(self, topic: str = "subject", *, grouped: bool = False) -> set[str]:
+        """Every reduction name subject (or user) rules can read.
+
+        A grouped reducer's reductions are read as ``<name>/<subgroup>``; ``grouped=True``
+        lists the ``<name>`` of those instead of the ungrouped ones.
+        """
         return {
             self.rule_key(i, e.task)
             for i, b in enumerate(self.reducers)
-            if b.topic == topic
+            if b.topic == topic and (b.grouping is not None) == grouped
             for e in self.entries_for(b.extractor_key)
         }
 
@@ -260,7 +301,33 @@ class Pipeline:
         return any(b.topic == topic for b in self.reducers)
 
 
-def _bind(reducer_name: str, wanted: str | None, keys: Sequence[str]) -> str:
+def _bind(
+    reducer_name: str,
+    wanted: str | None,
+    keys: Sequence[str],
+    filters: ExtractFilters | None = None,
+    where: str = "",
+) -> str:
+    listed = filters.extractor_keys if filters is not None else None
+    if listed is not None:
+        absent = [k for k in listed if k not in keys]
+        if absent:
+            raise ConfigError(
+                f"{where}: filters.extractor_keys names {', '.join(map(repr, absent))}, which "
+                f"the extractor config does not have; it has {', '.join(keys) or 'none'}"
+            )
+        if len(listed) > 1:
+            raise ConfigError(
+                f"{where}: filters.extractor_keys lists {', '.join(listed)}; a Tally reducer "
+                "reduces one extractor's extracts (one reduction per task), so list one key "
+                "and use one reducer config per extractor"
+            )
+        if wanted is not None and wanted != listed[0]:
+            raise ConfigError(
+                f"{where}: the reducer is bound to extractor key {wanted!r} (by its file name "
+                f"or FILE:KEY) but filters.extractor_keys says {listed[0]!r}; make them agree"
+            )
+        wanted = listed[0]
     if wanted is not None:
         if wanted not in keys:
             raise ConfigError(
@@ -281,3 +348,26 @@ def _bind(reducer_name: str, wanted: str | None, keys: Sequence[str]) -> str:
         "name the reducer config file ..._<extractor_key>.yaml as `tally config` does, "
         "or pass it as FILE:EXTRACTOR_KEY"
     )
+
+
+def _check_grouping(
+    grouping: Grouping,
+    reduced_key: str,
+    keys: Sequence[str],
+    entries: Sequence[ExtractorEntry],
+    where: str,
+) -> None:
+    if grouping.extractor_key not in keys:
+        raise ConfigError(
+            f"{where}: grouping.field_name {grouping.field_name!r} names extractor key "
+            f"{grouping.extractor_key!r}, which the extractor config does not have; it has "
+            f"{', '.join(keys) or 'none'}"
+        )
+    tasks = [e.task for e in entries if e.key == grouping.extractor_key]
+    if grouping.extractor_key != reduced_key and len(tasks) > 1:
+        raise ConfigError(
+            f"{where}: grouping.field_name {grouping.field_name!r}: extractor "
+            f"{grouping.extractor_key!r} runs on tasks {', '.join(tasks)}, so a classification "
+            "has several of its extracts; group by an extractor with one task entry, or by the "
+            "reduced extractor itself (each task is then grouped by its own extract)"
+        )

@@ -183,15 +183,20 @@ def _walk(data: dict[Any, Any], prefix: str, out: dict[str, Any]) -> None:
             out[name] = _scalar(value)
 
 
-def flatten(data: Mapping[Any, Any]) -> dict[str, Any]:
+def flatten(data: Mapping[Any, Any], version: str | None = None) -> dict[str, Any]:
     """One record's cells, keyed by column name without the ``data.`` prefix.
 
     Same keys and order as ``pandas.json_normalize([data])``: top-level non-dict values first,
     then nested dicts flattened depth first with ``.``; list values as their ``str()``.
+    ``version``: the same as ``flatten(with_version(data, version))``, without the copy.
 
     >>> flatten({"frame0": {"x": [1, None]}, "gold": True, "empty": {}})
     {'gold': True, 'frame0.x': '[1, None]'}
+    >>> flatten({"frame0": {"x": [1]}, "gold": True}, version="5.3.1")
+    {'gold': True, 'aggregation_version': '5.3.1', 'frame0.x': '[1]'}
     """
+    if version is not None and ("parameters" in data or "aggregation_version" in data):
+        return flatten(with_version(data, version))
     top: dict[str, Any] = {}
     nested: dict[str, Any] = {}
     for key, value in data.items():
@@ -199,6 +204,10 @@ def flatten(data: Mapping[Any, Any]) -> dict[str, Any]:
             _walk(value, key if key.__class__ is str else str(key), nested)
         else:
             top[key if key.__class__ is str else str(key)] = _scalar(value)
+    if version is not None:
+        top["aggregation_version"] = version
+    if not nested:
+        return top
     return {**top, **nested}
 
 

@@ -25,6 +25,7 @@ import orjson
 
 from core.classification import Classification
 from core.csv_layout import (
+    AGGREGATION_VERSION,
     DATA_PREFIX,
     EXTRACT_INFO_COLUMNS,
     NA_STRINGS,
@@ -34,7 +35,6 @@ from core.csv_layout import (
     flatten,
     order_columns,
     text_formatter,
-    with_version,
 )
 from core.errors import AnnotationParseError, TallyError
 from core.pipeline import Pipeline
@@ -320,10 +320,17 @@ def _loads(text: str) -> Any:
 
 
 def _extract_chunk(job: ChunkJob) -> ChunkResult:
-    entries = _WORKER["entries"]
     out: dict[int, list[Any]] = {}
     stats: dict[int, ColumnStats] = {}
     skips: list[tuple[int, str, str, str]] = []
+    # Per entry, what the row loop needs, looked up once per chunk: the extractor function
+    # (called directly: the params are parsed already), and where its rows and stats go.
+    targets = []
+    for entry, key_index, no_version in _WORKER["entries"]:
+        rows = out.setdefault(key_index, [])
+        column_stats = stats.setdefault(key_index, ColumnStats())
+        version = None if no_version else AGGREGATION_VERSION
+        targets.append((entry, entry.spec.func, entry.params, version, rows, column_stats.add))
     for row_number, info, annotations_text, metadata_text in job.rows:
         cid = info[0]
         parsed = []
@@ -343,9 +350,9 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
         except AnnotationParseError as exc:
             skips.append((row_number, cid, "malformed annotations", str(exc)))
             continue
-        for entry, key_index, no_version in entries:
+        for entry, extract, params, version, rows, add_stats in targets:
             try:
-                result = entry.spec(classification, entry.params)
+                result = extract(classification, params)
             except AnnotationParseError as exc:
                 skips.append(
                     (row_number, cid, f"{entry.key} could not read task {entry.task}", str(exc))
@@ -361,15 +368,11 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
                     )
                 )
                 continue
-            items = result if isinstance(result, list) else [result]
-            if not no_version:
-                items = with_version(items)
-            rows = out.setdefault(key_index, [])
-            column_stats = stats.setdefault(key_index, ColumnStats())
-            for item in items:
-                flat = flatten(item)
-                column_stats.add(flat)
-                rows.append((info, entry.task, flat))
+            task = entry.task
+            for item in result if isinstance(result, list) else (result,):
+                flat = flatten(item, version)
+                add_stats(flat)
+                rows.append((info, task, flat))
     files = {}
     for key_index, rows in out.items():
         if not rows:

@@ -42,6 +42,10 @@ import numpy as np
 
 __all__ = ["MAX_POINTS", "fast_hdbscan"]
 
+#: Up to this many marks the spanning tree is built in plain Python (numpy's per-call cost
+#: dominates for small arrays).
+SMALL = 64
+
 #: Above this many marks the dense n x n distance matrix (8 n^2 bytes) gets too big; scikit-learn
 #: (a k-d tree) takes over. Below it this path is faster even counting scikit-learn's 1.4 s import.
 MAX_POINTS = 2000
@@ -77,7 +81,10 @@ def fast_hdbscan(
         return None
     distances = _pairwise_euclidean(points)
     core = np.partition(distances, k - 1, axis=1)[:, k - 1]
-    sources, targets, weights = _prim_mst(distances, core)
+    if n <= SMALL:
+        sources, targets, weights = _prim_mst_small(distances.tolist(), core.tolist())
+    else:
+        sources, targets, weights = _prim_mst(distances, core)
     order = np.argsort(weights)
     hierarchy = _single_linkage(sources[order], targets[order], weights[order], n)
     condensed = _condense(hierarchy, n, min_cluster_size)
@@ -95,6 +102,39 @@ def _pairwise_euclidean(points: np.ndarray) -> np.ndarray:
         diff *= diff
         squared += diff
     return np.sqrt(squared, out=squared)
+
+
+def _prim_mst_small(
+    distances: list[list[float]], core: list[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_prim_mst` in plain Python: faster than numpy calls for a few dozen marks."""
+    n = len(core)
+    best = [math.inf] * n
+    source = [0] * n
+    outside = list(range(1, n))
+    sources, targets, weights = [], [], []
+    current = 0
+    for _ in range(n - 1):
+        own_core = core[current]
+        row = distances[current]
+        nearest, nearest_reach = -1, math.inf
+        for j in outside:
+            reach = row[j]
+            if core[j] > reach:
+                reach = core[j]
+            if own_core > reach:
+                reach = own_core
+            if reach < best[j]:  # strictly: on a tie the earlier source stays
+                best[j] = reach
+                source[j] = current
+            if best[j] < nearest_reach:  # strictly: the lowest index wins a tie
+                nearest, nearest_reach = j, best[j]
+        sources.append(source[nearest])
+        targets.append(nearest)
+        weights.append(nearest_reach)
+        outside.remove(nearest)
+        current = nearest
+    return np.array(sources, dtype=np.intp), np.array(targets, dtype=np.intp), np.array(weights)
 
 
 def _prim_mst(distances: np.ndarray, core: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -207,3 +207,38 @@ def decode_workflow_id(extractor: Path) -> int:
     import yaml
 
     return int(yaml.safe_load(extractor.read_text())["workflow_id"])
+
+
+@pytest.mark.timeout(180)
+def test_rules_loaded_later_act_on_stored_subjects_and_volunteers(
+    stream: Stream, tmp_path: Path
+) -> None:
+    """`workflow load --rules` after the classifications are in: the workers re-reduce the
+    stored subjects and volunteers, and the rules fire there without another classification."""
+    p = project(tmp_path)
+    embedded = tmp_path / "embedded"
+    embedded.mkdir()
+    run_tally(
+        "aggregate", p["export"], "--extractor-config", p["extractor"],
+        "--reducer-config", *p["reducers"], "--rules", p["rules"], "-d", embedded, "-hb",
+    )  # fmt: skip
+    expected = {a["action_id"] for a in read_csv(embedded / "actions_reductions.csv")}
+    worker = stream.worker()
+    run_tally("workflow", "load", *stream.flags, p["extractor"], *p["reducers"])
+    stream.replay(p["export"], "--wait", "--timeout", str(WAIT_S))
+    assert not kafka_io.end_offsets(stream.settings, stream.topics.actions).get(0)
+    run_tally(
+        "workflow", "load", *stream.flags, p["extractor"], *p["reducers"], "--rules", p["rules"]
+    )
+    deadline = time.monotonic() + WAIT_S
+    while {a["action_id"] for a in actions_on_topic(stream)} != expected:
+        if time.monotonic() > deadline:
+            pytest.fail(f"actions never matched the embedded mode's:\n{worker.log_tail()}")
+        time.sleep(0.5)
+    got = stream.export(decode_workflow_id(p["extractor"]), tmp_path / "export")
+    assert_same_files(got, embedded)
+    actions = actions_on_topic(stream)
+    assert len(actions) == len(expected), "an effect was published twice without a crash"
+    assert worker.stats()["counters"]["rereduced_subjects"] > 0
+    assert worker.stats()["user_stage"]["counters"]["rereduced_subjects"] > 0
+    assert worker.stop() == 0, worker.log_tail()

@@ -339,7 +339,7 @@ class Engine:
             except TallyError as exc:
                 outcomes.append((position, Outcome(cid, "rejected", str(exc))))
                 continue
-            ungroupable = self._missing_group(rows)
+            ungroupable = self._missing_group(cid, rows)
             if ungroupable:
                 outcomes.append((position, Outcome(cid, "rejected", ungroupable)))
                 continue
@@ -610,7 +610,7 @@ class Engine:
         volunteer's (anonymous ones are always kept); per user, each subject's."""
         return row[2] if self.topic == "subject" else row[3]
 
-    def _missing_group(self, rows: list[tuple[str, str, Any]]) -> str:
+    def _missing_group(self, cid: Any, rows: list[tuple[str, str, Any]]) -> str:
         """Why a classification must be rejected: a grouped reducer with ``if_missing: error``
         would get its extracts but the classification has no value for the grouping field."""
         for index, binding in self.bindings:
@@ -623,11 +623,12 @@ class Engine:
                     d for k, t, d in rows if k == grouping.extractor_key and (not same or t == task)
                 ]
                 if not source or grouping.value(self.normalize(source[0])) is None:
+                    where = f" on task {task}" if same else ""
                     return (
-                        f"reducer config #{index + 1} ({binding.name}) groups by "
-                        f"{grouping.field_name!r} (if_missing: error), but this classification "
-                        f"has no value for it{f' on task {task}' if same else ''}; give it one, "
-                        "or set grouping.if_missing: ignore to leave such classifications out"
+                        f"classification {cid}: no value for {grouping.field_name!r}{where}, "
+                        f"which reducer config #{index + 1} ({binding.name}) groups by with "
+                        "if_missing error; give it one, or set grouping.if_missing to ignore "
+                        "to leave such classifications out of the groups"
                     )
         return ""
 

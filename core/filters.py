@@ -45,6 +45,7 @@ __all__ = [
     "EMPTY_MODES",
     "REPEATED_MODES",
     "TRAINING_MODES",
+    "batch_refusal",
     "ExtractFilters",
     "FilterError",
     "Grouping",
@@ -307,3 +308,29 @@ def select_repeated(classifications: Sequence[tuple[Any, Any]], mode: str) -> se
         elif mode == "keep_last" or whose not in chosen:
             chosen[whose] = cid
     return kept | set(chosen.values())
+
+
+def batch_refusal(document: Any) -> str | None:
+    """Why ``tally reduce`` refuses a reducer config, or None when it can run it.
+
+    Caesar's filters and grouping need what an extraction CSV does not hold (subject metadata
+    for the training filter, every extractor's extracts for repeatedness and grouping), so the
+    batch reducer refuses them instead of silently reducing without them.
+
+    >>> batch_refusal({"reducer_config": {"count": {}}}) is None
+    True
+    >>> batch_refusal({"reducer_config": {"count": {}}, "filters": {}})[:40]
+    'filters: is one of Caesar's per-reducer'
+    """
+    if not isinstance(document, Mapping):
+        return None
+    present = [key for key in ("filters", "grouping") if key in document]
+    if not present:
+        return None
+    return (
+        f"{' and '.join(k + ':' for k in present)} is one of Caesar's per-reducer settings, "
+        "applied by the incremental engine (tally aggregate, tally worker); an extraction CSV "
+        "lacks what they need (subject metadata, the other extractors' extracts), so "
+        "tally reduce does not run them. Remove them to reduce here, or use tally aggregate "
+        "(docs/rules.md, 'Filters and grouping')"
+    )

@@ -42,6 +42,7 @@ from core.csv_layout import (
     with_version,
 )
 from core.errors import TallyError
+from core.filters import batch_refusal
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from tally.errors import InputError
@@ -81,6 +82,9 @@ class ReducerPlan:
 
 def load_plan(path: str) -> ReducerPlan:
     document = load_yaml(path, "reducer config")
+    refusal = batch_refusal(document)  # Caesar's filters/grouping: engine only
+    if refusal:
+        raise InputError(f"{path}: {refusal}")
     section = document.get("reducer_config") if isinstance(document, Mapping) else None
     if not isinstance(section, Mapping) or len(section) != 1:
         found = (

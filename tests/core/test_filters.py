@@ -290,8 +290,10 @@ def test_grouping_if_missing_error_rejects_the_classification_with_the_reason():
     pipe = pipeline(reducer("count", grouping={"field_name": "pluck_field.species"}, filters={}))
     latest, outcomes, _ = run(pipe, GROUPED)
     assert [o.status for o in outcomes] == ["applied"] * 4 + ["rejected"]
-    assert "groups by 'pluck_field.species' (if_missing: error)" in outcomes[-1].reason
-    assert "if_missing: ignore" in outcomes[-1].reason
+    assert outcomes[-1].reason.startswith(
+        "classification 5: no value for 'pluck_field.species', which reducer config #1 (count) "
+        "groups by with if_missing error; give it one, or set grouping.if_missing to ignore"
+    )
     assert data(latest, subgroup="lion")["classifications"] == 2
 
 

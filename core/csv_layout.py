@@ -378,13 +378,17 @@ class ReadKinds:
         self.not_float = [False] * n
         self.not_bool = [False] * n
         self._open = list(range(n))  # columns whose kind can still change
+        self._last: list[str | None] = [None] * n  # a repeated cell tells nothing new
 
     def add(self, cells: Sequence[str]) -> None:
         """Observe one row's cells (aligned with ``names``)."""
-        na, not_int = self.na, self.not_int
+        na, not_int, last = self.na, self.not_int, self._last
         settled = False
         for i in self._open:
             text = cells[i]
+            if text == last[i]:
+                continue
+            last[i] = text
             if text in NA_STRINGS:
                 na[i] = True
             elif not_int[i] or not (text.isdigit() and text.isascii()):

@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import math
 import os
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -131,6 +132,26 @@ def subject_sort_key(kind: str) -> Callable[[str], Any]:
 
 def created_key(text: str) -> Any:
     return (1, ()) if text in NA_STRINGS else (0, time_key(text))
+
+
+#: ``created_at`` as Panoptes exports write it. Texts of this one fixed-width form sort as
+#: strings exactly as :func:`created_key` sorts them, without parsing every timestamp.
+_EXPORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+
+
+def _by_created(members: list[tuple[Any, list[str]]], i_created: int) -> list[Any]:
+    """``members`` (``(row order, row)``) sorted by ``created_at``, then file order.
+
+    >>> rows = [(0, ["2024-02-01 00:00:09 UTC"]), (1, ["2024-02-01 00:00:08 UTC"])]
+    >>> [n for n, _ in _by_created(rows, 0)]
+    [1, 0]
+    >>> [n for n, _ in _by_created(rows + [(2, ["2024-2-1 0:0:1 UTC"])], 0)]
+    [2, 1, 0]
+    """
+    match = _EXPORT_TIME.fullmatch
+    if all(match(row[i_created]) for _, row in members):
+        return sorted(members, key=lambda r: (r[1][i_created], r[0]))
+    return sorted(members, key=lambda r: (created_key(r[1][i_created]), r[0]))
 
 
 def _numeric_or_none(text: str) -> Any:
@@ -352,7 +373,7 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     for subject in sorted(groups, key=sort_key):
-        members = sorted(groups.pop(subject), key=lambda r: (created_key(r[1][i_created]), r[0]))
+        members = _by_created(groups.pop(subject), i_created)
         by_task: dict[str, list[list[str]]] = {}
         seen: set[tuple[str, ...]] = set()
         for _, row in members:

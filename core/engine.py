@@ -15,6 +15,9 @@ Guarantees
   (``first``/``last``/``all``), whatever order events arrive in. In-order arrivals take the
   incremental path (counting reducers fold one extract in); an arrival earlier than the
   subject's latest, or one that displaces a ``last`` repeat, recomputes from the stored log.
+  A reducer with Caesar's ``filters:``/``grouping:`` (core/filters.py) equals Caesar's chain
+  over the whole sorted history instead of the ``-F`` filter; unless its filters decide extract
+  by extract, it recomputes from the log on every update (one reduction per group).
 * **Bounded writes.** Each classification writes its marker, one log chunk of at most
   ``CHUNK_ROWS`` rows, one small per-user entry per task and the subject head, whose size
   depends on the number of distinct answers, not on the number of classifications.

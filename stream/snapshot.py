@@ -21,6 +21,10 @@ What ``tally reduce`` does and this reproduces, per reducer config (one output f
 * the ``data.*`` columns, cell text and column types come from the batch CLI's own writer
   (:mod:`core.csv_layout` + ``tally.commands.reduce``), so the bytes are the same.
 
+A reducer with ``grouping:`` (docs/rules.md, "Filters and grouping") gets a ``subgroup``
+column after ``task`` and one row group per (subject, task, subgroup) it has a reduction for,
+in that order, with no empty fill.
+
 File names: ``<reducer_name>_<output>.csv`` as ``tally reduce -o <output>`` writes them, with
 ``<output>`` = ``<extractor_key>_<name>`` (``-o NAME`` of ``tally export``, default
 ``reductions``) so two reducers of the same name (for two extractor keys) do not collide; a

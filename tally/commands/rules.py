@@ -88,9 +88,14 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
         column_kinds = kinds.kinds()
         i_subject, i_workflow, i_task, i_reducer = (header.index(c) for c in COLUMNS)
         tasks = {row[i_task] for row in rows}
+        # a grouped reducer's CSV (docs/rules.md, "Filters and grouping"): rules read
+        # each group as <key>/<subgroup>
+        i_subgroup = header.index("subgroup") if "subgroup" in header else None
         for row in rows:
             base = key or row[i_reducer]
             name = f"{base}_{row[i_task]}" if len(tasks) > 1 else base
+            if i_subgroup is not None:
+                name = f"{name}/{row[i_subgroup]}"
             data = unflatten(
                 (column, convert_cell(text, column_kinds[column]))
                 for column, text in zip(header, row, strict=True)

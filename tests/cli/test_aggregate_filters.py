@@ -106,7 +106,7 @@ def read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_filtered_and_grouped_reducers_end_to_end(configs, tmp_path):
+def test_filtered_and_grouped_reducers_end_to_end(configs, tmp_path, capsys):
     export = tmp_path / "export.csv"
     write_export(export, ROWS)
     out = tmp_path / "out"
@@ -136,6 +136,12 @@ def test_filtered_and_grouped_reducers_end_to_end(configs, tmp_path):
 
     actions = read(out / "actions_reductions.csv")
     assert [(a["rule_id"], a["subject_id"]) for a in actions] == [("zebras-agree", "100")]
+
+    # `tally rules check` reads the grouped CSV the same way: zebras-agree acts on 100
+    assert main(["rules", "check", str(configs / "rules.yaml"), f"{grouped}:answers"]) == 0
+    assert "rule zebras-agree: 1 subjects -> retire_subject(reason=consensus)\n  100" in (
+        capsys.readouterr().out
+    )
 
     # the same export in reverse row order, in a fresh state: the same bytes
     reverse = tmp_path / "reverse.csv"

@@ -288,3 +288,40 @@ def test_a_failing_extractor_entry_is_skipped_and_reported_like_tally_extract():
     assert outcome.status == "partial"
     assert "point_extractor_by_frame failed on task T1" in outcome.reason
     assert result.reductions[0].data == {"yes": 1}
+
+
+def test_rereduce_under_filters_and_grouping_equals_a_fresh_run():
+    """A reducer config that gains filters and grouping (tally workflow load, tally aggregate
+    re-run) re-reduces stored subjects to what processing them afresh gives."""
+    extractors = {
+        "workflow_id": 7,
+        "workflow_version": "3.1",
+        "extractor_config": {"question_extractor": [{"task": "T0"}, {"task": "T1"}]},
+    }
+    plain = Pipeline.from_configs(extractors, [{"reducer_config": {"question_reducer": {}}}])
+    filtered = Pipeline.from_configs(
+        extractors,
+        [
+            {
+                "reducer_config": {"question_reducer": {}},
+                "filters": {"repeated_classifications": "keep_last", "from": -2},
+                "grouping": {"field_name": "question_extractor.a", "if_missing": "ignore"},
+            }
+        ],
+    )
+    events = [
+        make_event(cid, 1, cid % 3, cid, "a" if cid % 2 else "b", "a" if cid % 4 else None)
+        for cid in range(1, 12)
+    ]
+    store = MemoryStore()
+    with store.transaction() as txn:
+        Engine(plain, repeat_filter="all").process(txn, events)
+    with store.transaction() as txn:
+        rereduced = Engine(filtered).rereduce_subject(txn, 1).reductions
+    fresh_store = MemoryStore()
+    with fresh_store.transaction() as txn:
+        fresh = Engine(filtered).process(txn, events).reductions
+    assert rereduced and {r.subgroup for r in rereduced} == {"1"}
+    assert {(r.task, r.subgroup): (r.data, r.classifications) for r in rereduced} == {
+        (r.task, r.subgroup): (r.data, r.classifications) for r in fresh
+    }

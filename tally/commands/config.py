@@ -1,13 +1,7 @@
-"""``tally config``: workflow export -> extractor, reducer and task-label YAML configs.
+"""``tally config``: the parser (a drop-in for ``panoptes_aggregation config``).
 
-A drop-in for ``panoptes_aggregation config``: same arguments, file names
-(``Extractor_config_workflow_<id>_V<version>.yaml``,
-``Reducer_config_workflow_<id>_V<version>_<extractor_key>.yaml``,
-``Task_labels_workflow_<id>_V<version>.yaml``) and YAML text (PyYAML, keys sorted, block style,
-indent 4, as the reference writes them). The configuration itself comes from
-:func:`core.workflow_config.build_config`.
-
-The implementation is in :mod:`tally.config`; this module only builds the parser.
+The implementation (file names, YAML text) is in :mod:`tally.config`, imported when the
+command runs.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""``tally extract``: classification export + extractor config -> one extraction CSV per extractor.
+"""``tally extract``: the parser (a drop-in for ``panoptes_aggregation extract``).
 
-A drop-in for ``panoptes_aggregation extract``: same arguments, file names
-(``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: the parent cuts it
-into blocks of whole records, ``-c`` worker processes parse, filter and extract the blocks
-(annotations parsed with orjson) and spill the extracts to temporary files until the column set
-is known; then the chunks are formatted into the output, in input order whatever ``-c`` is.
-
-The implementation is in :mod:`tally.extract`; this module only builds the parser.
+The implementation, and how the export is streamed through ``-c`` workers, is in
+:mod:`tally.extract`, imported when the command runs.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
-"""``tally reduce``: extraction CSV + reducer config -> one reduction CSV.
+"""``tally reduce``: the parser (a drop-in for ``panoptes_aggregation reduce``).
 
-A drop-in for ``panoptes_aggregation reduce``: same arguments, file name
-(``<reducer_name>_<output>.csv``) and CSV layout. Every subject is reduced for every task found
-in the file (groups without extracts too, as the reference does), subjects in ascending order,
-each group's extracts ordered by ``created_at``.
-
-How it scales: the file is read once, its rows spilled to a temporary file and routed into
-buckets of consecutive subjects; each bucket (at most a few tens of MB) is grouped by subject
-in one pass and reduced in a worker process (``-c``), buckets in subject order. Memory is bounded
-by the bucket size, not the file size; the reference instead scans the whole table once per
-(subject, task).
-
-The implementation is in :mod:`tally.reduce`; this module only builds the parser.
+The implementation, and how it scales (buckets of subjects reduced in ``-c`` workers), is in
+:mod:`tally.reduce`, imported when the command runs.
 """
 
 from __future__ import annotations

@@ -132,10 +132,7 @@ def _add_v1(
             for tool, functions in details.items():
                 key = f"{tool}_details"
                 marks = frame[key]
-                try:
-                    shape = np.shape(marks)
-                except ValueError as exc:  # marks with different numbers of subtask answers
-                    raise _Abort from exc
+                shape = _shape(marks)
                 labels_key = f"{tool}_cluster_labels"
                 if labels_key not in frame:
                     continue
@@ -161,8 +158,9 @@ def _add_v1(
                         f"the marks have {shape[1]} subtask answers"
                     )
                 ids = user_ids[frame_key][key]
+                members_of = _members(labels)
                 for label in clusters:
-                    members = [i for i, k in enumerate(labels) if k == label]
+                    members = members_of[label]
                     per_subtask: list[Any] = []
                     for column, name in enumerate(functions[: shape[1]]):
                         if name is None:
@@ -207,8 +205,9 @@ def _add_v2(
                         )
                     ids = user_ids[frame_key][subtask]
                     reduced = []
+                    members_of = _members(labels)
                     for label in clusters:
-                        members = [i for i, k in enumerate(labels) if k == label]
+                        members = members_of[label]
                         reduced.append(
                             reducers.reduce(
                                 details[subtask],
@@ -222,6 +221,27 @@ def _add_v2(
         _drop_empty_entries(output, reducer=reducer)
         return False
     return True
+
+
+def _shape(marks: list[Any]) -> tuple[int, ...]:
+    """``np.shape(marks)`` (ValueError -> _Abort), without building an object array in the
+    common case: every mark a list of the same number of answer dicts."""
+    if marks and all(type(m) is list for m in marks):
+        width = len(marks[0])
+        if all(len(m) == width for m in marks) and all(type(a) is dict for m in marks for a in m):
+            return (len(marks), width)
+    try:
+        return np.shape(marks)
+    except ValueError as exc:  # marks with different numbers of subtask answers
+        raise _Abort from exc
+
+
+def _members(labels: Sequence[int]) -> dict[int, list[int]]:
+    """Indices of each cluster's marks, in mark order."""
+    members: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        members[label].append(index)
+    return members
 
 
 class _SubtaskReducers:

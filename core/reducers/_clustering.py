@@ -97,10 +97,15 @@ def group_rows(
     column. A tool seen in a frame always gets an entry, possibly empty.
     """
     grouped: dict[str, dict[str, list[tuple]]] = {}
+    tool_of_key: dict[str, str] = {}  # the same few keys come back in every extract
     for frame in frames:
         tools: set[str] = set()
         for record in records:
-            tools.update(tool_of(key) for key in _frame_of(record, frame))
+            for key in _frame_of(record, frame):
+                tool = tool_of_key.get(key)
+                if tool is None:
+                    tool = tool_of_key[key] = tool_of(key)
+                tools.add(tool)
         by_tool: dict[str, list[tuple]] = {}
         for tool in sorted(tools, key=natural_key):
             rows: list[tuple] = []

@@ -319,8 +319,8 @@ def batch_refusal(document: Any) -> str | None:
 
     >>> batch_refusal({"reducer_config": {"count": {}}}) is None
     True
-    >>> batch_refusal({"reducer_config": {"count": {}}, "filters": {}})[:39]
-    'filters: is one of Caesar's per-reducer'
+    >>> print(batch_refusal({"reducer_config": {"count": {}}, "filters": {}})[:39])
+    filters: is one of Caesar's per-reducer
     """
     if not isinstance(document, Mapping):
         return None

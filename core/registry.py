@@ -1,8 +1,14 @@
 """The registry of extractors and reducers: a plain dict per family, filled by visible decorators.
 
 A new extractor is one module under ``core/extractors/`` that decorates its function with
-``@extractor("name", params=Params)``; a reducer likewise with ``@reducer(...)``. The packages
-import every submodule at start-up, so registration needs nothing else.
+``@extractor("name", params=Params)``; a reducer likewise with ``@reducer(...)``. Importing the
+package registers every submodule, so registration needs nothing else.
+
+Modules load lazily: ``get_extractor(name)`` first imports only the module of that name
+(``core/extractors/<name>.py``, the convention every module follows), so ``tally reduce`` with a
+question reducer never imports numpy. Anything that needs the whole family (iterating
+``EXTRACTORS``/``REDUCERS``, ``in``, ``len``, an unknown name's suggestion) imports every module
+first, so the registry always looks complete from outside.
 
 >>> from core.registry import get_extractor, get_reducer
 >>> get_extractor("question_extractor").name
@@ -16,7 +22,10 @@ core.errors.UnknownReducerError: unknown reducer 'question_reducr'; did you mean
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from core.errors import DuplicateNameError, UnknownExtractorError, UnknownReducerError
@@ -121,15 +130,87 @@ class ReducerSpec:
         return self.func(records, params)
 
 
-EXTRACTORS: dict[str, ExtractorSpec] = {}
-REDUCERS: dict[str, ReducerSpec] = {}
+class _Family(dict):  # type: ignore[type-arg]
+    """A registry dict that imports its package's modules on first need (see module docstring).
+
+    Reads that must see every function (iteration, ``in``, ``len``, views, ``get`` and ``[]``
+    of a name not loaded yet) load the whole package; ``load(name)`` imports just one module.
+    """
+
+    def __init__(self, package: str) -> None:
+        super().__init__()
+        self.package = package
+        self.complete = False
+
+    def load_all(self) -> None:
+        if not self.complete:
+            package = importlib.import_module(self.package)
+            for module in pkgutil.iter_modules(package.__path__):
+                if not module.name.startswith("_"):
+                    importlib.import_module(f"{self.package}.{module.name}")
+            self.complete = True
+
+    def load(self, name: str) -> None:
+        """Import the module named like ``name`` if it exists and ``name`` is not loaded yet."""
+        if dict.__contains__(self, name) or self.complete:
+            return
+        if isinstance(name, str) and name.isidentifier() and not name.startswith("_"):
+            module = f"{self.package}.{name}"
+            if importlib.util.find_spec(module) is not None:
+                importlib.import_module(module)
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.load_all()
+        return super().__len__()
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        self.load_all()
+        return dict.__contains__(self, name)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return dict.__getitem__(self, name)
+        except KeyError:
+            self.load_all()
+            return dict.__getitem__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not dict.__contains__(self, name):
+            self.load_all()
+        return dict.get(self, name, default)
+
+    def keys(self) -> Any:
+        self.load_all()
+        return super().keys()
+
+    def values(self) -> Any:
+        self.load_all()
+        return super().values()
+
+    def items(self) -> Any:
+        self.load_all()
+        return super().items()
+
+    def __repr__(self) -> str:
+        self.load_all()
+        return super().__repr__()
+
+
+EXTRACTORS: dict[str, ExtractorSpec] = _Family("core.extractors")
+REDUCERS: dict[str, ReducerSpec] = _Family("core.reducers")
 
 
 def extractor(name: str, *, params: type, returns_list: bool = False) -> Callable:
     """Register ``func`` as the extractor ``name``; a second use of a name raises."""
 
     def register(func: Callable) -> Callable:
-        if name in EXTRACTORS:
+        if dict.__contains__(EXTRACTORS, name):
             raise DuplicateNameError(f"extractor {name!r} is registered twice")
         EXTRACTORS[name] = ExtractorSpec(name, func, params, returns_list)
         return func
@@ -147,7 +228,7 @@ def reducer(
     """Register ``func`` as the reducer ``name``; a second use of a name raises."""
 
     def register(func: Callable) -> Callable:
-        if name in REDUCERS:
+        if dict.__contains__(REDUCERS, name):
             raise DuplicateNameError(f"reducer {name!r} is registered twice")
         REDUCERS[name] = ReducerSpec(name, func, params, incremental, returns_list)
         return func
@@ -155,25 +236,22 @@ def reducer(
     return register
 
 
-def _load_all() -> None:
-    # Importing the packages runs every module's decorator.
-    import core.extractors  # noqa: F401
-    import core.reducers  # noqa: F401
+def _lookup(family: _Family, name: str) -> Any:
+    family.load(name)
+    return dict.get(family, name)
 
 
 def get_extractor(name: str) -> ExtractorSpec:
     """The extractor registered as ``name``; unknown names suggest the nearest one."""
-    _load_all()
-    try:
-        return EXTRACTORS[name]
-    except KeyError:
-        raise UnknownExtractorError(name, EXTRACTORS) from None
+    spec = _lookup(EXTRACTORS, name)  # type: ignore[arg-type]
+    if spec is None and name not in EXTRACTORS:  # ``in`` loads every module
+        raise UnknownExtractorError(name, EXTRACTORS)
+    return spec or EXTRACTORS[name]
 
 
 def get_reducer(name: str) -> ReducerSpec:
     """The reducer registered as ``name``; unknown names suggest the nearest one."""
-    _load_all()
-    try:
-        return REDUCERS[name]
-    except KeyError:
-        raise UnknownReducerError(name, REDUCERS) from None
+    spec = _lookup(REDUCERS, name)  # type: ignore[arg-type]
+    if spec is None and name not in REDUCERS:
+        raise UnknownReducerError(name, REDUCERS)
+    return spec or REDUCERS[name]

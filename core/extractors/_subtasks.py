@@ -24,10 +24,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from core.classification import Classification
-from core.errors import AnnotationParseError, InvalidParameterError
+from core.errors import AnnotationParseError, InvalidParameterError, UnknownExtractorError
 from core.extractors._common import OBJECT, answer_label, iter_json, version_text
 from core.extractors._tools import frame_key, mark_field
-from core.registry import EXTRACTORS
+from core.registry import ExtractorSpec, get_extractor
 
 if TYPE_CHECKING:
     from core.extractors._tools import DrawnAnnotation
@@ -42,9 +42,20 @@ _QUESTION = "question_extractor"
 
 
 @cache
+def _subtask_extractor(name: Any) -> ExtractorSpec | None:
+    """The registered extractor ``name`` (loading just its module), None if there is none."""
+    if not isinstance(name, str):
+        return None
+    try:
+        return get_extractor(name)
+    except UnknownExtractorError:
+        return None
+
+
+@cache
 def _default_params(name: str) -> Any:
     # Subtask extractors run with their defaults (task 'all'), as in the reference.
-    return EXTRACTORS[name].parse_params({})
+    return get_extractor(name).parse_params({})
 
 
 def _run_subtask(
@@ -57,7 +68,7 @@ def _run_subtask(
 ) -> Any:
     mock = Classification({group: [answer]}, {}, classification.classification_id)
     try:
-        return EXTRACTORS[name].func(mock, _default_params(name))
+        return get_extractor(name).func(mock, _default_params(name))
     except AnnotationParseError as exc:
         raise classification.error(f"{where} ({name}): {exc.reason}", task=str(task)) from exc
 
@@ -176,7 +187,7 @@ def _add_pfe(
                     ) from None
                 if name == _QUESTION and (counted := _question_answer(detail)) is not None:
                     per_detail.append(counted)
-                elif name in EXTRACTORS:
+                elif _subtask_extractor(name) is not None:
                     where = f"mark #{index} subtask #{position}"
                     per_detail.append(_run_subtask(classification, name, "ST", detail, where, task))
                 else:
@@ -209,7 +220,7 @@ def _add_fem(
                     continue
                 frame = _frame_of(classification, extract, frame_name, task, index, mark)
                 name = details[key]
-                if not (isinstance(name, str) and name in EXTRACTORS):
+                if _subtask_extractor(name) is None:
                     raise InvalidParameterError(
                         f"'details' names no known extractor for {key}: {name!r}; "
                         "FEM subtasks need one extractor name per subtask key"

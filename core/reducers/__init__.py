@@ -1,8 +1,5 @@
-"""Every module in this package registers one function; importing the package registers them all."""
+"""Every public module in this package registers one function with ``core.registry``.
 
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+The registry imports them on demand (``get_*(name)`` loads ``<name>.py``; anything listing the
+whole family loads every module), so importing the package alone registers nothing.
+"""

@@ -313,6 +313,10 @@ class Engine:
             "logs": {},
             "incr": {},
             "config": self.pipeline.config_version,
+            # The subject's log holds extracts already normalized (read back as batch mode
+            # reads them), so recomputes need not normalize every row again. Heads written
+            # before this flag existed keep raw extracts and are normalized on read.
+            "nd": 1,
         }
 
     def _process_subject(
@@ -368,20 +372,21 @@ class Engine:
             if self.rules is not None and self._rules_read_subject and event.subject_metadata:
                 head["subject"] = dict(event.subject_metadata)
             for extractor_key, task, data in rows:
+                normalized = self.normalize(data)
                 row = [
                     cid,
                     event.created_at,
                     event.user_id,
                     self._repeat_identity(event),
                     task,
-                    data,
+                    normalized if head.get("nd") else data,
                 ]
                 if training:  # the training filter of user reductions reads it per extract
                     row.append(True)
                 self._append(txn, head, chunk_cache, subject_id, extractor_key, row)
                 touched.add((extractor_key, task))
                 record = ExtractRecord(
-                    self.normalize(data),
+                    normalized,
                     event.user_id,
                     event.created_at,
                     cid,
@@ -598,14 +603,21 @@ class Engine:
         head = txn.get(self.head_key(subject_id))
         if head is None:
             return []
-        return self._records(self._log_rows(txn, head, {}, subject_id, extractor_key), task)
+        rows = self._log_rows(txn, head, {}, subject_id, extractor_key)
+        return self._records(rows, task, head)
 
-    def _records(self, rows: list[Row], task: str, mode: str | None = None) -> list[ExtractRecord]:
-        records = [self._record(r) for r in _in_order(rows, task)]
+    def _records(
+        self, rows: list[Row], task: str, head: dict, mode: str | None = None
+    ) -> list[ExtractRecord]:
+        records = [self._record(r, head) for r in _in_order(rows, task)]
         return select_repeats(records, mode or self.repeat_filter)
 
-    def _record(self, row: Row) -> ExtractRecord:
-        return ExtractRecord(self.normalize(row[5]), row[2], row[1], row[0], row[3])
+    def _data(self, row: Row, head: dict) -> Any:
+        """A logged extract as reducers see it (see ``nd`` in :meth:`_new_head`)."""
+        return row[5] if head.get("nd") else self.normalize(row[5])
+
+    def _record(self, row: Row, head: dict) -> ExtractRecord:
+        return ExtractRecord(self._data(row, head), row[2], row[1], row[0], row[3])
 
     # -- Caesar's filters and grouping (core/filters.py) ---------------------------------------
     def _whose(self, row: Row) -> Any:
@@ -667,7 +679,7 @@ class Engine:
             first_rows: list[Row] = []
             for row in source:  # a classification's first extract of that extractor decides
                 if row[0] not in value_of:
-                    value_of[row[0]] = grouping.value(self.normalize(row[5]))
+                    value_of[row[0]] = grouping.value(self._data(row, head))
                     first_rows.append(row)
             for row in task_rows:
                 value = value_of.get(row[0])
@@ -715,12 +727,12 @@ class Engine:
         """Caesar's filter chain over one group's rows (already in order)."""
         filters = binding.filters
         if filters is None:
-            return select_repeats([self._record(r) for r in rows], self.repeat_filter)
+            return select_repeats([self._record(r, head) for r in rows], self.repeat_filter)
         if filters.repeated != "keep_all":
             kept = select_repeated(members, filters.repeated)
             rows = [r for r in rows if r[0] in kept]
         # extractor keys: the binding reads only its extractor's log (pipeline._bind)
-        pairs = [(r, self.normalize(r[5])) for r in rows]
+        pairs = [(r, self._data(r, head)) for r in rows]
         if filters.empty == "ignore_empty":
             pairs = [(r, d) for r, d in pairs if not is_blank(d)]
         if filters.training != "ignore_training":
@@ -749,10 +761,10 @@ class Engine:
     ) -> tuple[Any, int]:
         rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
         if binding.filters is None:
-            records = self._records(rows, task)
+            records = self._records(rows, task, head)
         else:  # foldable filters (keep_all, nothing but per-extract tests): see `recomputes`
             keeps = binding.filters.keeps_extract
-            records = [r for r in self._records(rows, task, "all") if keeps(r.data)]
+            records = [r for r in self._records(rows, task, head, "all") if keeps(r.data)]
         count = len({r.classification_id for r in records})
         incremental = binding.spec.incremental
         if incremental is None:

@@ -540,11 +540,26 @@ def wait_for_progress(stream: Stream, minimum: int, timeout: float = 60.0) -> No
         time.sleep(0.2)
 
 
+def wait_for_sharing(a: Worker, b: Worker, timeout: float = 90.0) -> None:
+    """Until both workers of the group hold at least one partition."""
+    deadline = time.monotonic() + timeout
+    while not (a.stats()["assigned_partitions"] and b.stats()["assigned_partitions"]):
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"the two workers did not share the partitions in {timeout}s\n"
+                f"--- a:\n{a.log_tail()}\n--- b:\n{b.log_tail()}"
+            )
+        time.sleep(0.3)
+
+
 @pytest.mark.timeout(200)
 def test_two_workers_share_the_work_and_one_takes_over(stream: Stream, tmp_path: Path) -> None:
     d = penguin_dataset(tmp_path, 2400, seed=21)
     stream.load(d.extractor, list(d.reducers.values()), "first")
     a, b = stream.worker("a"), stream.worker("b")
+    # Both must hold partitions before the replay: otherwise the first worker to join can
+    # finish much of the export before the group rebalances, and nothing is shared.
+    wait_for_sharing(a, b)
     thread, result = replay_in_background(stream, d.export, rate=400)
     wait_for_progress(stream, 400)
     assert len(a.stats()["assigned_partitions"]) in (1, 2, 3), a.stats()

@@ -30,9 +30,8 @@ from core.csv_layout import (
     EXTRACT_INFO_COLUMNS,
     NA_STRINGS,
     ColumnStats,
+    FlatRows,
     ReadKinds,
-    cell_formatter,
-    flatten,
     order_columns,
     text_formatter,
 )
@@ -320,17 +319,15 @@ def _loads(text: str) -> Any:
 
 
 def _extract_chunk(job: ChunkJob) -> ChunkResult:
-    out: dict[int, list[Any]] = {}
-    stats: dict[int, ColumnStats] = {}
+    out: dict[int, FlatRows] = {}
     skips: list[tuple[int, str, str, str]] = []
     # Per entry, what the row loop needs, looked up once per chunk: the extractor function
-    # (called directly: the params are parsed already), and where its rows and stats go.
+    # (called directly: the params are parsed already), and where its rows go.
     targets = []
     for entry, key_index, no_version in _WORKER["entries"]:
-        rows = out.setdefault(key_index, [])
-        column_stats = stats.setdefault(key_index, ColumnStats())
+        rows = out.setdefault(key_index, FlatRows())
         version = None if no_version else AGGREGATION_VERSION
-        targets.append((entry, entry.spec.func, entry.params, version, rows, column_stats.add))
+        targets.append((entry, entry.spec.func, entry.params, version, rows.add))
     for row_number, info, annotations_text, metadata_text in job.rows:
         cid = info[0]
         parsed = []
@@ -350,7 +347,7 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
         except AnnotationParseError as exc:
             skips.append((row_number, cid, "malformed annotations", str(exc)))
             continue
-        for entry, extract, params, version, rows, add_stats in targets:
+        for entry, extract, params, version, add_row in targets:
             try:
                 result = extract(classification, params)
             except AnnotationParseError as exc:
@@ -368,18 +365,21 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
                     )
                 )
                 continue
-            task = entry.task
-            for item in result if isinstance(result, list) else (result,):
-                flat = flatten(item, version)
-                add_stats(flat)
-                rows.append((info, task, flat))
+            where = (info, entry.task)
+            if isinstance(result, list):
+                for item in result:
+                    add_row(item, where, version)
+            else:
+                add_row(result, where, version)
     files = {}
+    stats = {}
     for key_index, rows in out.items():
+        stats[key_index] = rows.stats()
         if not rows:
             continue
         path = Path(_WORKER["spill_dir"]) / f"k{key_index}-{job.index:08d}.spill"
         spill = Spill(path)
-        spill.append(rows)
+        spill.append([rows])
         spill.close()
         files[key_index] = (str(path), len(rows))
     return ChunkResult(job.index, files, stats, skips, len(job.rows))
@@ -391,27 +391,28 @@ class FormatJob:
 
     path: str
     key: str
-    columns: tuple[tuple[str, str], ...]  # (column without "data.", kind)
+    columns: tuple[str, ...]  # without "data."
+    kinds: dict[str, str]  # per column
     info_kinds: tuple[str, ...]
 
 
 def _format_chunk(job: FormatJob) -> str:
-    columns = [(c, cell_formatter(kind)) for c, kind in job.columns]
     info_formatters = [text_formatter(kind) for kind in job.info_kinds]
     key = job.key
     lines = []
     formatted: dict[tuple[str, ...], list[str]] = {}
-    for chunk in Spill(job.path):
-        for info, task, flat in chunk:
-            cells = formatted.get(info)
-            if cells is None:
-                cells = formatted[info] = [
+    for (rows,) in Spill(job.path):
+        cells = rows.cells(job.columns, job.kinds)
+        for (info, task), row in rows:
+            head = formatted.get(info)
+            if head is None:
+                head = formatted[info] = [
                     f(text) for f, text in zip(info_formatters, info, strict=True)
                 ]
-            cid, user_name, user_id, workflow_id, created_at, subject = cells
-            line = [cid, user_name, user_id, workflow_id, task, created_at, subject, key]
-            line.extend([f(flat.get(c)) for c, f in columns])
-            lines.append(line)
+            cid, user_name, user_id, workflow_id, created_at, subject = head
+            lines.append(
+                (cid, user_name, user_id, workflow_id, task, created_at, subject, key, *cells(row))
+            )
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(lines)
     Path(job.path).unlink()
@@ -600,12 +601,9 @@ def _write_extract_csv(
     if order:
         header = order_columns(header, front=("choice",))
     data_kinds = stats.kinds()
-    columns = tuple(
-        (c, data_kinds[c])
-        for c in (name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
-    )
+    columns = tuple(name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
     source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
-    jobs = (FormatJob(file, key, columns, source_kinds) for file, _ in files)
+    jobs = (FormatJob(file, key, columns, data_kinds, source_kinds) for file, _ in files)
     with atomic_text_file(path) as f:
         csv.writer(f, lineterminator="\n").writerow(header)
         for text in ordered_map(_format_chunk, jobs, workers=min(cpu_count, len(files))):

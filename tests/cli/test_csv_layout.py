@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from core.csv_layout import (
     ColumnStats,
+    FlatRows,
     LayoutError,
     ReadKinds,
     convert_cell,
@@ -292,3 +293,48 @@ def test_one_row_round_trip(record):
             assert leaf is None
         elif isinstance(original, bool | int | float):
             assert leaf == original or (math.isnan(leaf) and math.isnan(original))
+
+
+numbers = st.one_of(
+    st.floats(),
+    st.floats(min_value=-1e-3, max_value=1e-3),
+    st.floats(min_value=-1e17, max_value=1e17),
+    st.integers(),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(numbers, max_size=8))
+def test_number_lists_are_written_as_str(value):
+    """The orjson fast path for coordinate lists writes exactly ``str(list)``."""
+    assert flatten({"x": value}) == {"x": str(value)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["a", "b", "a.b", "frame0", "1.5"]),
+            st.one_of(values, st.dictionaries(st.sampled_from(["b", "c", "b.c"]), values)),
+            max_size=4,
+        ),
+        max_size=6,
+    ),
+    st.sampled_from([None, "5.3.1"]),
+)
+def test_flat_rows_write_what_column_stats_and_format_cell_write(records, version):
+    """FlatRows (the extract's compact rows) give the same columns, kinds and cells."""
+    stats = ColumnStats()
+    flat = [flatten(r, version) for r in records]
+    for r in flat:
+        stats.add(r)
+    rows = FlatRows()
+    for n, record in enumerate(records):
+        rows.add(record, n, version)
+    assert rows.stats() == stats
+    assert rows.stats().columns() == stats.columns()
+    columns, kinds = stats.columns(), stats.kinds()
+    cells = rows.cells(columns, kinds)
+    assert [cells(row) for _, row in rows] == [
+        tuple(format_cell(r.get(c), kinds[c]) for c in columns) for r in flat
+    ]

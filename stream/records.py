@@ -77,8 +77,10 @@ def _has_nonfinite(value: Any) -> bool:
 def encode(value: Any) -> bytes:
     """JSON bytes; NaN and infinities survive (see the module docstring)."""
     out = orjson.dumps(value)
-    # orjson writes a non-finite float as null: only then is the slow exact path needed.
-    if b"null" in out and _has_nonfinite(value):
+    # orjson writes a non-finite float as null: only then is the slow exact path needed. A
+    # null is common (anonymous volunteers), so first a C-speed test: decoding gives the value
+    # back unless something turned into null (or a tuple into a list); ~10x cheaper than a walk.
+    if b"null" in out and orjson.loads(out) != value and _has_nonfinite(value):
         return json.dumps(value, allow_nan=True, separators=(",", ":")).encode()
     return out
 

@@ -64,6 +64,7 @@ __all__ = [
     "ReadKinds",
     "cell_formatter",
     "convert_cell",
+    "data_reader",
     "flatten",
     "format_cell",
     "literal_cell",
@@ -757,6 +758,8 @@ _JSON_TOKENS = re.compile(
 _JSON_REWRITE = re.compile(r"'[^']*+'|True|False|None|nan")
 _JSON_WORD_VALUES = {"True": "true", "False": "false", "None": "null", "nan": "null"}
 _LETTER_OR_QUOTE = re.compile(r"[A-Za-z']")
+_LETTER = re.compile(r"[A-Za-z]")
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
 def _json_token(match: re.Match[str]) -> str:
@@ -779,11 +782,19 @@ def _as_json(text: str) -> str | None:
 
     >>> _as_json("[{'a': 1.5, 'b': [True, None, nan]}]")
     '[{"a": 1.5, "b": [true, null, null]}]'
-    >>> _as_json("(True, 2)") is None
+    >>> _as_json("(True, 2)") is None, _as_json("[[{'0': 1}], [{'1': 1}]]")
+    (True, '[[{"0": 1}], [{"1": 1}]]')
+    >>> _as_json("[-9223372036854775809]") is None
     True
     """
+    if _LONG_DIGITS.search(text):
+        return None  # orjson reads integers beyond 64 bits as floats
     if not _LETTER_OR_QUOTE.search(text):
         return text  # numbers and brackets only
+    if '"' not in text and "\\" not in text and not _LETTER.search(text):
+        # Quoted strings without letters, quotes or escapes inside (subtask counts such as
+        # "[[{'0': 1}]]"): every ' delimits a string, and the string means the same in JSON.
+        return text.replace("'", '"')
     if _JSON_TOKENS.fullmatch(text) is None:
         return None
     return _JSON_REWRITE.sub(_json_token, text)
@@ -839,3 +850,62 @@ def unflatten(cells: Iterable[tuple[str, Any]]) -> dict[str, Any]:
             value = literal_cell(value)
         _nested_set(out, key.split("."), value, column)
     return out
+
+
+def _read_int(text: str) -> int:
+    return int(text)
+
+
+def _read_float(text: str) -> Any:
+    value = float(text)
+    return None if value != value else value
+
+
+def _read_bool(text: str) -> bool:
+    return text in _TRUE_STRINGS
+
+
+def data_reader(header: Sequence[str], kinds: Mapping[str, str]) -> Callable[[Sequence[str]], Any]:
+    """``row -> unflatten((column, convert_cell(cell, kind)) ...)`` for a file's raw rows, faster.
+
+    Per column, the key path and the cell converter are worked out once; a row then costs a
+    loop over its non-missing ``data.*`` cells. Same result and errors as :func:`unflatten`.
+
+    >>> read = data_reader(["user_id", "data.frame0.x", "data.yes"], {"data.frame0.x": "str",
+    ...     "data.yes": "float", "user_id": "int"})
+    >>> read(["1", "[1.5, 2]", ""])
+    {'frame0': {'x': [1.5, 2]}}
+    """
+    converters = {"int": _read_int, "float": _read_float, "bool": _read_bool}
+    plan = []
+    for i, column in enumerate(header):
+        if DATA_PREFIX not in column:
+            continue
+        keys = tuple(column.split(DATA_PREFIX)[1].split("."))
+        plan.append((i, keys, converters.get(kinds[column], literal_cell), column))
+    na = NA_STRINGS
+
+    def read(row: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, keys, convert, column in plan:
+            text = row[i]
+            if text in na:
+                continue
+            value = convert(text)
+            if value is None and convert is _read_float:
+                continue  # NaN: missing
+            if len(keys) == 1:
+                node = out
+            else:
+                node = out
+                for key in keys[:-1]:
+                    node = node.setdefault(key, {})
+                    if not isinstance(node, dict):
+                        raise LayoutError(
+                            f"column {column!r} nests under a key that already holds a value; "
+                            "two data columns clash (e.g. 'data.a' and 'data.a.b')"
+                        )
+            node[keys[-1]] = value
+        return out
+
+    return read

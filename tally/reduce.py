@@ -35,11 +35,11 @@ from core.csv_layout import (
     ReadKinds,
     cell_formatter,
     convert_cell,
+    data_reader,
     flatten,
     order_columns,
     python_literal,
     reformat_cell,
-    unflatten,
     with_version,
 )
 from core.errors import TallyError
@@ -332,15 +332,12 @@ def _init_worker(layout: _Layout) -> None:
     spec = get_reducer(layout.reducer)
     header = layout.header
     index = {name: header.index(name) for name in header[::-1]}
-    data_columns = tuple(
-        (name, i, layout.kinds[name]) for i, name in enumerate(header) if DATA_PREFIX in name
-    )
     _WORKER.update(
         layout=layout,
         spec=spec,
         params=spec.parse_params(layout.keywords),
         index=index,
-        data_columns=data_columns,
+        read_data=data_reader(header, layout.kinds),
     )
 
 
@@ -356,7 +353,7 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
     spec = _WORKER["spec"]
     params = _WORKER["params"]
     index: dict[str, int] = _WORKER["index"]
-    data_columns = _WORKER["data_columns"]
+    read_data = _WORKER["read_data"]
     kinds = layout.kinds
     i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
     i_user_id, i_user_name = index.get("user_id"), index.get("user_name")
@@ -386,11 +383,7 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
         for task, task_cell in layout.tasks:
             records = []
             for row in by_task.get(task, ()):
-                data = unflatten(
-                    (name, convert_cell(row[i], kind))
-                    for name, i, kind in data_columns
-                    if row[i] not in NA_STRINGS
-                )
+                data = read_data(row)
                 data.pop("aggregation_version", None)  # as the reference's reducer wrapper does
                 user_name = None if i_user_name is None else convert_cell(row[i_user_name], "str")
                 records.append(

@@ -7,6 +7,7 @@ module; these tests pin the rules without needing pandas.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -19,6 +20,7 @@ from core.csv_layout import (
     LayoutError,
     ReadKinds,
     convert_cell,
+    data_reader,
     flatten,
     format_cell,
     literal_cell,
@@ -338,3 +340,62 @@ def test_flat_rows_write_what_column_stats_and_format_cell_write(records, versio
     assert [cells(row) for _, row in rows] == [
         tuple(format_cell(r.get(c), kinds[c]) for c in columns) for r in flat
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["a", "b", "a.b", "frame0"]),
+            st.one_of(values, st.dictionaries(st.sampled_from(["b", "c"]), values)),
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_data_reader_reads_rows_like_unflatten(records):
+    """tally reduce's per-file row reader gives unflatten's extracts (and its clash errors)."""
+    columns, rows = written(records)
+    header = ["user_id", *(f"data.{c}" for c in columns)]
+    rows = [["1", *row] for row in rows]
+    kinds = ReadKinds(header)
+    for row in rows:
+        kinds.add(row)
+    read = kinds.kinds()
+    reader = data_reader(header, read)
+    for row in rows:
+        try:
+            expected = unflatten(
+                (c, convert_cell(cell, read[c])) for c, cell in zip(header, row, strict=True)
+            )
+        except LayoutError:
+            with pytest.raises(LayoutError):
+                reader(row)
+            continue
+        assert _same(reader(row), expected)
+
+
+_NO_LETTERS = st.text(alphabet="0123456789 .:,-_'\"\\\t\n()[]{}é\x7f", max_size=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.recursive(
+            st.one_of(_NO_LETTERS, st.integers(), st.floats(allow_nan=False)),
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=3), st.dictionaries(_NO_LETTERS, inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(str),
+        st.text(alphabet="[]{}'0123456789:,.- \t\"\\()é", max_size=20).map(lambda t: "[" + t),
+    )
+)
+def test_cells_without_letters_read_like_python(text):
+    """The quote-swapping fast path (subtask counts) reads any letter-free cell as Python does."""
+    expected = text
+    if "[" in text or "{" in text:
+        with contextlib.suppress(ValueError):
+            expected = python_literal(text, NAMES)
+    assert _same(literal_cell(text), expected)

@@ -1,11 +1,12 @@
 """The registry of extractors and reducers: a plain dict per family, filled by visible decorators.
 
 A new extractor is one module under ``core/extractors/`` that decorates its function with
-``@extractor("name", params=Params)``; a reducer likewise with ``@reducer(...)``. Importing the
-package registers every submodule, so registration needs nothing else.
+``@extractor("name", params=Params)``; a reducer likewise with ``@reducer(...)``. The registry
+imports the modules itself, so registration needs nothing else.
 
 Modules load lazily: ``get_extractor(name)`` first imports only the module of that name
-(``core/extractors/<name>.py``, the convention every module follows), so ``tally reduce`` with a
+(``core/extractors/<name>.py``, the convention most modules follow; a function registered under
+another name is found by loading the whole family), so ``tally reduce`` with a
 question reducer never imports numpy. Anything that needs the whole family (iterating
 ``EXTRACTORS``/``REDUCERS``, ``in``, ``len``, an unknown name's suggestion) imports every module
 first, so the registry always looks complete from outside.

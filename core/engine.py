@@ -335,10 +335,14 @@ class Engine:
         seen_in_batch: set[Any] = set()
         training_flipped = False
         ordered = sorted(events, key=lambda pe: (time_key(pe[1].created_at), _cid_key(pe[1])))
+        # A marker above the stored head's seq is a leftover of a write cut short: compared with
+        # the head as stored, not as this batch advances it (an earlier-created classification
+        # of the batch would otherwise take the leftover's seq and make it look applied).
+        committed_seq = head["seq"]
         for position, event in ordered:
             cid = event.classification_id
             marker = txn.get(self._marker_key(subject_id, cid))
-            if cid in seen_in_batch or (marker is not None and marker["seq"] <= head["seq"]):
+            if cid in seen_in_batch or (marker is not None and marker["seq"] <= committed_seq):
                 outcomes.append((position, Outcome(cid, "duplicate", "already applied")))
                 continue
             try:

@@ -26,9 +26,10 @@ Per batch of classification records (``stream.noack_take``: up to ``batch_max`` 
    *waiting for their acknowledgement*; then reduction records (key = ``Reduction.key``), dead
    letters, re-keyed records and, for workflows with a user stage, each applied classification
    to the classifications-by-user topic (key = user id; anonymous volunteers excluded).
-6. **state**: the transactions are written to the partition's RocksDB database (one atomic
-   batch) and their changelog records sent (subject heads last; the partition's watermark
-   first).
+6. **state**: once the broker has the partition's previous changelog records (their last offset
+   becomes the table's persisted offset, so a restart never re-applies older writes over newer
+   ones), the transactions are written to the partition's RocksDB database (one atomic batch)
+   and their changelog records sent (subject heads last; the partition's watermark first).
 7. **commit**: in the background, once the broker acknowledged every record of steps 5 and 6,
    the batch's offsets are committed.
 
@@ -205,6 +206,9 @@ class Aggregator:
         self._acked: dict[int, int] = {}  # commit point (last offset done), per partition
         self._dirty: set[int] = set()  # partitions whose commit point was not committed yet
         self._committer: asyncio.Future | None = None
+        #: Per partition: resolves to the offset of the last changelog record of the latest
+        #: state write once the broker has it (None if it could not be delivered).
+        self._changelog_end: dict[int, asyncio.Future] = {}
         self.started = time.time()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -481,6 +485,17 @@ class Aggregator:
         """Write the transactions to the partition's RocksDB (one atomic batch) and send their
         changelog records in order; return the delivery futures.
 
+        The local write waits until the broker acknowledged the partition's previous changelog
+        records, and records their last offset as the table's persisted offset first. On a
+        restart Faust re-applies the changelog from the persisted offset over the local
+        database; so what it re-applies is at most a part of the *last* local write, whose
+        values the database already holds (each key once per write, see
+        :func:`last_write_per_key`). Without the wait, records of an earlier write re-applied
+        over a newer one rolled keys back: an older subject or user head next to the markers
+        of classifications applied after it, an older watermark and commit point, a state that
+        is neither the local one nor a cut of the changelog (classifications were then counted
+        as already applied and lost).
+
         There is deliberately no ownership check here: a batch in hand is always completed.
         Faust does not hand a revoked partition over before every record it delivered has been
         acknowledged (``stream_wait_empty``), so nobody else writes this partition meanwhile.
@@ -490,38 +505,57 @@ class Aggregator:
         """
         if not txns:
             return []
-        records = [record for txn in txns for record in store.write_local(txn)]
+        partition = store.partition
+        previous = self._changelog_end.pop(partition, None)
+        if previous is not None:
+            try:
+                last = await previous
+            except Exception:  # noqa: BLE001 - _settle of that batch stops the worker
+                last = None
+            if last is not None and self._owns(partition):
+                store.set_persisted_offset(last)
+        records = last_write_per_key([record for txn in txns for record in store.write_local(txn)])
         if not records:
             return []
-        futures = await self._send_batches(
-            self.table.changelog_topic_name, store.partition, records
-        )
+        sent = await self._send_batches(self.table.changelog_topic_name, partition, records)
         self.counters["changelog_records"] += len(records)
+        futures = [future for future, _ in sent]
+        last_future, last_count = sent[-1]
+        end: asyncio.Future = asyncio.get_running_loop().create_future()
 
         def persisted(done: asyncio.Future) -> None:
-            # Faust recovers the partition from this changelog offset on (see FaustTableStore).
-            if not done.cancelled() and done.exception() is None and self._owns(store.partition):
-                store.set_persisted_offset(done.result().offset)
+            # The offset of the write's last changelog record (a produce batch's future holds
+            # its first): Faust recovers the partition from there on (see FaustTableStore).
+            if end.done():
+                return
+            if done.cancelled() or done.exception() is not None:
+                end.set_result(None)
+                return
+            end.set_result(done.result().offset + last_count - 1)
 
-        futures[-1].add_done_callback(persisted)
+        last_future.add_done_callback(persisted)
+        self._changelog_end[partition] = end
         return futures
 
     async def _send_batches(
         self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]
-    ) -> list[asyncio.Future]:
-        """Send records to one partition in as few produce batches as they fit in."""
+    ) -> list[tuple[asyncio.Future, int]]:
+        """Send records to one partition in as few produce batches as they fit in; return
+        each produce batch's delivery future with its number of records."""
         producer = self.app.producer._ensure_producer()  # noqa: SLF001 - aiokafka's batch API
-        futures = []
+        sent = []
         batch = producer.create_batch()
         for key, value in records:
             while batch.append(key=key, value=value, timestamp=None) is None:
                 if batch.record_count() == 0:
                     raise ValueError(f"state record {key!r} is larger than a produce batch")
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                count = batch.record_count()
+                sent.append((await producer.send_batch(batch, topic, partition=partition), count))
                 batch = producer.create_batch()
         if batch.record_count():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+            count = batch.record_count()
+            sent.append((await producer.send_batch(batch, topic, partition=partition), count))
+        return sent
 
     def _decode(self, event: Any, pending: _Pending) -> ClassificationEvent | None:
         message = event.message
@@ -1002,6 +1036,23 @@ class GapReader:
         if self.consumer is not None:
             await self.consumer.stop()
             self.consumer = None
+
+
+def last_write_per_key(
+    records: list[tuple[bytes, bytes | None]],
+) -> list[tuple[bytes, bytes | None]]:
+    """``records`` with each key only at its last write, in order.
+
+    A state write may assign a key in several of its transactions (a subject's head, when a
+    batch is retried record by record). Re-applying any prefix of the result over a database
+    that holds the whole write then changes nothing; with the earlier assignment kept, a prefix
+    ending between the two would roll the key back.
+
+    >>> last_write_per_key([(b"h", b"1"), (b"c", b"2"), (b"h", b"3")])
+    [(b'c', b'2'), (b'h', b'3')]
+    """
+    last = {key: i for i, (key, _) in enumerate(records)}
+    return [record for i, record in enumerate(records) if last[record[0]] == i]
 
 
 def watermark_key(partition: int) -> str:

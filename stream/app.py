@@ -1080,6 +1080,30 @@ def subject_prefixes(
     return [f"{letter}|{rest}|" for letter in ("c", "l", "u", "x")]
 
 
+def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
+    """An input topic of raw bytes (decoding is the agent's job, see :func:`create_app`)."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=False,
+    )
+
+
+def _bytes_table(app: faust.App, name: str, partitions: int, what: str) -> Any:
+    """A table of core.engine keys and encoded values (see stream/faust_store.py)."""
+    return app.Table(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        help=f"{what} (core.engine keys)",
+    )
+
+
 def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
     """The Faust app of one worker, and its :class:`Aggregator`."""
     topics = options.topics
@@ -1113,41 +1137,17 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
     # Raw bytes in: decoding is the agent's job, so that a record that is not JSON becomes a
     # dead letter. (With Faust's default JSON serializer it would crash the agent, and Faust
     # would restart it and acknowledge the batch in hand: records lost.)
-    classifications = app.topic(
-        topics.classifications,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=options.partitions,
-        internal=False,
-    )
-    table = app.Table(
-        TABLE_NAME,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=options.partitions,
-        help="per-subject extracts and reducer states (core.engine keys)",
+    classifications = _raw_topic(app, topics.classifications, options.partitions)
+    table = _bytes_table(
+        app, TABLE_NAME, options.partitions, "per-subject extracts and reducer states"
     )
     aggregator = Aggregator(app, table, options)
     # The user stage: the same worker, a second agent and table, fed by the subject stage
     # through the by-user topic. Same partition count, so Faust's assignor co-partitions it
     # with the classifications (one group of topics and changelogs).
-    by_user = app.topic(
-        topics.classifications_by_user,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=options.partitions,
-        internal=False,
-    )
-    user_table = app.Table(
-        USER_TABLE_NAME,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=options.partitions,
-        help="per-volunteer extracts and reducer states (core.engine keys, topic user)",
+    by_user = _raw_topic(app, topics.classifications_by_user, options.partitions)
+    user_table = _bytes_table(
+        app, USER_TABLE_NAME, options.partitions, "per-volunteer extracts and reducer states"
     )
     users = Aggregator(
         app,

@@ -77,7 +77,7 @@ import collections
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,13 @@ class WorkerOptions:
     commit_interval: float = 1.0
     stats_interval: float = 30.0
     session_timeout: float = 10.0
+    #: Run the per-volunteer stage (by-user topic, its agent and state table). Its second Faust
+    #: table costs about 15 % of throughput even when idle, so `tally worker` leaves it out
+    #: unless a loaded workflow reduces by user (docs/kafka.md).
+    user_stage: bool = True
+    #: Called (once) when a workflow that reduces by user is loaded into a worker without the
+    #: user stage; `tally worker` restarts itself with the stage.
+    on_user_stage_needed: Callable[[], None] | None = None
 
 
 @dataclasses.dataclass
@@ -1145,24 +1152,35 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
     # The user stage: the same worker, a second agent and table, fed by the subject stage
     # through the by-user topic. Same partition count, so Faust's assignor co-partitions it
     # with the classifications (one group of topics and changelogs).
-    by_user = _raw_topic(app, topics.classifications_by_user, options.partitions)
-    user_table = _bytes_table(
-        app, USER_TABLE_NAME, options.partitions, "per-volunteer extracts and reducer states"
-    )
-    users = Aggregator(
-        app,
-        user_table,
-        options,
-        role="user",
-        registry=aggregator.registry,
-        reader=aggregator.reader,
-    )
-    aggregator.user_stage = users
-    stages = (aggregator, users)
+    users: Aggregator | None = None
+    if options.user_stage:
+        by_user = _raw_topic(app, topics.classifications_by_user, options.partitions)
+        user_table = _bytes_table(
+            app, USER_TABLE_NAME, options.partitions, "per-volunteer extracts and reducer states"
+        )
+        users = Aggregator(
+            app,
+            user_table,
+            options,
+            role="user",
+            registry=aggregator.registry,
+            reader=aggregator.reader,
+        )
+        aggregator.user_stage = users
+    stages = (aggregator,) if users is None else (aggregator, users)
 
     def on_pipeline_change(old: LoadedWorkflow | None, new: LoadedWorkflow | None) -> None:
         for stage in stages:
             stage._on_pipeline_change(old, new)  # noqa: SLF001 - the stages are one worker
+        if users is None and new is not None and new.user_engine is not None:
+            # Its classifications wait on the by-user topic (the subject stage forwards them).
+            log.warning(
+                "workflow %s reduces by user but this worker runs without the user stage%s",
+                new.workflow_id,
+                "; restarting with it" if options.on_user_stage_needed else "",
+            )
+            if options.on_user_stage_needed is not None:
+                options.on_user_stage_needed()
 
     aggregator.registry.on_change = on_pipeline_change
 
@@ -1182,7 +1200,8 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
         return aggregate
 
     app.agent(classifications, name="tally.aggregate")(stage_agent(aggregator))
-    app.agent(by_user, name="tally.aggregate_by_user")(stage_agent(users))
+    if users is not None:
+        app.agent(by_user, name="tally.aggregate_by_user")(stage_agent(users))
 
     async def read_workflows() -> None:
         while True:
@@ -1204,10 +1223,12 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
 
     app.task(rescan)
 
-    async def rescan_users() -> None:
-        await users.rescan_loop()
+    if users is not None:
 
-    app.task(rescan_users)
+        async def rescan_users() -> None:
+            await users.rescan_loop()
+
+        app.task(rescan_users)
 
     async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
         for stage in stages:
@@ -1224,7 +1245,9 @@ def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:
     last: dict[str, Any] = {}
 
     async def log_stats() -> None:
-        snapshot = {**aggregator.counters, **{f"user_{k}": v for k, v in users.counters.items()}}
+        snapshot = dict(aggregator.counters)
+        if users is not None:
+            snapshot.update({f"user_{k}": v for k, v in users.counters.items()})
         if snapshot != last:
             last.clear()
             last.update(snapshot)

@@ -328,9 +328,11 @@ class Engine:
         folded: dict[tuple[int, str], list[ExtractRecord]] = {}  # in-order rows to fold in
         touched: set[tuple[str, str]] = set()  # (extractor key, task) that received rows
         recompute_all = head.get("config") != self.pipeline.config_version
+        had_rows = head["n"] > 0
         if recompute_all:
             head["incr"] = {}  # states built under another config are not reusable
-        had_rows = head["n"] > 0
+            if had_rows:
+                head["rules"] = {}  # reductions of the old config; all are recomputed below
         chunk_cache: dict[str, list] = {}
         seen_in_batch: set[Any] = set()
         training_flipped = False
@@ -426,11 +428,13 @@ class Engine:
                 {t for k, t in touched if k == binding.extractor_key}
                 | ({t for (i, t) in stale if i == index})
             )
-            if (
+            if (recompute_all and had_rows) or (
                 training_flipped
                 and binding.filters
                 and binding.filters.training != "ignore_training"
             ):
+                # Every task of the log: under a new pipeline (as rereduce_subject) or when the
+                # subject's training flag changed what a training filter keeps.
                 rows = self._log_rows(txn, head, chunk_cache, subject_id, binding.extractor_key)
                 tasks = sorted(set(tasks) | {row[4] for row in rows})
             for task in tasks:

@@ -235,6 +235,21 @@ def test_rereduce_after_reducer_config_change_equals_batch_under_new_config():
     assert latest[(1, "T0", 0)] == batch_reference(new, events + more, "first")[(1, "T0", 0)]
 
 
+def test_a_batch_under_a_new_config_recomputes_every_task_of_the_subject():
+    """Without a re-reduce first: the engine itself rebuilds the tasks the batch does not touch
+    (otherwise they would keep the old pipeline's reductions, marked as current)."""
+    events = [make_event(i, 1, i, i, "Yes" if i % 2 else "No", "Maybe") for i in range(1, 9)]
+    old = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS[:1])
+    new = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS[1:])
+    _, store = run_engine(old, [events], "all")
+    # Its T1 answer is rejected (applied as "partial"): the batch touches T0 only.
+    more = [make_event(20, 1, 9, 30, "Yes", {"not": "an answer"})]
+    latest, _ = run_engine(new, [more], "all", store)
+    fresh, _ = run_engine(new, [events + more], "all")
+    assert (1, "T1", 0) in fresh
+    assert latest == fresh
+
+
 def test_user_topology_reduces_each_volunteer_and_excludes_anonymous():
     reducers = [
         {"reducer_config": {"question_reducer": {}}},

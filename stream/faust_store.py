@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
-
-import orjson
 
 from core.errors import StateSerializationError
 from core.state import DELETED, BufferedTransaction
+from stream.records import decode, encode
 
 __all__ = ["FaustTableStore", "OrderedTransaction", "PartitionEvent"]
 
@@ -57,7 +56,7 @@ class OrderedTransaction(BufferedTransaction):
     def get(self, key: str) -> Any | None:
         if key in self.writes:
             raw = self.writes[key]
-            return None if raw is DELETED else orjson.loads(raw)
+            return None if raw is DELETED else decode(raw)
         return self._read(key)
 
     def set(self, key: str, value: Any) -> None:
@@ -71,7 +70,7 @@ class OrderedTransaction(BufferedTransaction):
     def items(self) -> Iterator[tuple[str, Any]]:
         """Buffered writes as values (deletions carry ``DELETED``), in write order."""
         for key, raw in self.writes.items():
-            yield key, raw if raw is DELETED else orjson.loads(raw)
+            yield key, raw if raw is DELETED else decode(raw)
 
     def raw_items(self) -> Iterator[tuple[str, Any]]:
         """Buffered writes as JSON bytes (deletions carry ``DELETED``), in write order."""
@@ -79,8 +78,10 @@ class OrderedTransaction(BufferedTransaction):
 
 
 def _encode(key: str, value: Any) -> bytes:
+    # stream.records.encode, as the embedded store uses: NaN and infinities survive (orjson
+    # alone would write them as null, and Kafka mode would then differ from embedded mode).
     try:
-        return orjson.dumps(value)
+        return encode(value)
     except TypeError as exc:
         raise StateSerializationError(
             f"cannot store {type(value).__name__} at key {key!r}: {exc}"
@@ -171,14 +172,8 @@ class FaustTableStore:
             writes: Iterator[tuple[str, Any]] = txn.raw_items()
         else:
             writes = ((k, v if v is DELETED else _encode(k, v)) for k, v in list(txn.items()))
-        table = self.table
         with _current(self._event):
-            for key, raw in writes:
-                if raw is DELETED:
-                    if table.get(key) is not None:
-                        del table[key]
-                else:
-                    table[key] = raw
+            _assign(self.table, ((k, None if raw is DELETED else raw) for k, raw in writes))
 
     def write_local(self, txn: OrderedTransaction) -> list[tuple[bytes, bytes | None]]:
         """Write the buffered writes to this partition's RocksDB only, in order, and return the
@@ -204,14 +199,8 @@ class FaustTableStore:
                     batch.put(key, raw)
             self._db().write(batch)
             return records
-        store = self.table.data
         with _current(self._event):
-            for key, raw in records:
-                if raw is None:
-                    if store.get(key) is not None:
-                        del store[key]
-                else:
-                    store[key] = raw
+            _assign(self.table.data, records)
         return records
 
     def set_persisted_offset(self, offset: int) -> None:
@@ -221,10 +210,13 @@ class FaustTableStore:
 
         store = self.table.data
         if hasattr(store, "set_persisted_offset"):
+            tp = TP(self.table.changelog_topic_name, self.partition)
             with _current(self._event):
-                store.set_persisted_offset(
-                    TP(self.table.changelog_topic_name, self.partition), offset
-                )
+                # Never backwards: an acknowledgement from before this worker last lost the
+                # partition may arrive after Faust recorded the newer owner's writes.
+                current = store.persisted_offset(tp)
+                if current is None or offset > current:
+                    store.set_persisted_offset(tp, offset)
 
     # -- scans ---------------------------------------------------------------------------------
     def keys(self, prefix: str) -> Iterator[str]:
@@ -255,6 +247,16 @@ class FaustTableStore:
 
 def _decode(key: str, raw: Any) -> Any:
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return decode(raw)
+    except ValueError as exc:
         raise StateSerializationError(f"state at key {key!r} is not valid JSON ({exc})") from exc
+
+
+def _assign(target: Any, writes: Iterable[tuple[Any, bytes | None]]) -> None:
+    """Apply ``(key, value)`` writes in order to a table or its store (None deletes the key)."""
+    for key, raw in writes:
+        if raw is None:
+            if target.get(key) is not None:
+                del target[key]
+        else:
+            target[key] = raw

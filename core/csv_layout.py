@@ -820,7 +820,7 @@ def literal_cell(text: str) -> Any:
     return text
 
 
-def _nested_set(out: dict[str, Any], keys: list[str], value: Any, column: str) -> None:
+def _nested_set(out: dict[str, Any], keys: Sequence[str], value: Any, column: str) -> None:
     node = out
     for key in keys[:-1]:
         node = node.setdefault(key, {})
@@ -895,17 +895,9 @@ def data_reader(header: Sequence[str], kinds: Mapping[str, str]) -> Callable[[Se
             if value is None and convert is _read_float:
                 continue  # NaN: missing
             if len(keys) == 1:
-                node = out
+                out[keys[0]] = value
             else:
-                node = out
-                for key in keys[:-1]:
-                    node = node.setdefault(key, {})
-                    if not isinstance(node, dict):
-                        raise LayoutError(
-                            f"column {column!r} nests under a key that already holds a value; "
-                            "two data columns clash (e.g. 'data.a' and 'data.a.b')"
-                        )
-            node[keys[-1]] = value
+                _nested_set(out, keys, value, column)
         return out
 
     return read

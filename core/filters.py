@@ -171,14 +171,7 @@ def parse_filters(raw: Any, where: str) -> ExtractFilters:
     """
     if raw is None:
         raw = {}
-    if not isinstance(raw, Mapping):
-        raise FilterError(f"{where}: filters must be a mapping, got {raw!r}")
-    for key in raw:
-        if key not in _FILTER_KEYS:
-            raise FilterError(
-                f"{where}: filters: unknown key {key!r}{_suggest(str(key), _FILTER_KEYS)}; "
-                f"the keys are {', '.join(_FILTER_KEYS)}"
-            )
+    _check_keys(raw, _FILTER_KEYS, where, "filters")
     here = f"{where}: filters"
     keys = raw.get("extractor_keys")
     extractor_keys: tuple[str, ...] | None
@@ -203,6 +196,18 @@ def parse_filters(raw: Any, where: str) -> ExtractFilters:
     )
 
 
+def _check_keys(raw: Any, known: Sequence[str], where: str, section: str) -> None:
+    """``raw`` must be a mapping of known keys (an unknown one gets the nearest suggestion)."""
+    if not isinstance(raw, Mapping):
+        raise FilterError(f"{where}: {section} must be a mapping, got {raw!r}")
+    for key in raw:
+        if key not in known:
+            raise FilterError(
+                f"{where}: {section}: unknown key {key!r}{_suggest(str(key), known)}; "
+                f"the keys are {', '.join(known)}"
+            )
+
+
 def parse_grouping(raw: Any, where: str) -> Grouping | None:
     """Validate a reducer config's ``grouping:`` mapping (``{}`` or null: no grouping).
 
@@ -215,14 +220,7 @@ def parse_grouping(raw: Any, where: str) -> Grouping | None:
     """
     if raw is None or raw == {}:
         return None
-    if not isinstance(raw, Mapping):
-        raise FilterError(f"{where}: grouping must be a mapping, got {raw!r}")
-    for key in raw:
-        if key not in _GROUPING_KEYS:
-            raise FilterError(
-                f"{where}: grouping: unknown key {key!r}{_suggest(str(key), _GROUPING_KEYS)}; "
-                f"the keys are {', '.join(_GROUPING_KEYS)}"
-            )
+    _check_keys(raw, _GROUPING_KEYS, where, "grouping")
     name = raw.get("field_name")
     extractor_key, dot, field = name.partition(".") if isinstance(name, str) else ("", "", "")
     if not dot or not extractor_key or not field:

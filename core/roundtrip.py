@@ -45,8 +45,12 @@ def read_back(data: Any) -> Any:
     """``data`` after one trip through an extraction CSV cell-by-cell (see module docstring)."""
     if not isinstance(data, Mapping):
         return data
-    if all(type(v) is int for v in data.values()):
-        return dict(data)  # answer counts ({"yes": 1}) read back as they are: the common case
+    if all(type(v) is int for v in data.values()) and not any(
+        isinstance(k, str) and "." in k for k in data
+    ):
+        # Answer counts ({"yes": 1}) read back as they are: the common case. (A dotted key
+        # would be split into nested columns by the CSV layout.)
+        return dict(data)
     cells = []
     for key, value in flatten(data).items():
         text = format_cell(value, _written_kind(value))

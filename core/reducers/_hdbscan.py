@@ -60,7 +60,8 @@ def fast_hdbscan(
     algorithm: str = "auto",
     cluster_selection_method: str = "eom",
     allow_single_cluster: bool = False,
-    **_ignored: object,
+    leaf_size: int = 40,  # the k-d tree's; no effect on the result
+    **others: object,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Labels and probabilities as ``HDBSCAN(...).fit(points)`` gives them, or None if not covered.
 
@@ -69,7 +70,8 @@ def fast_hdbscan(
     """
     n = points.shape[0]
     if (
-        metric != "euclidean"
+        others  # e.g. cluster_selection_epsilon, max_cluster_size: not implemented here
+        or metric != "euclidean"
         or algorithm not in ("auto", "kd_tree")
         or cluster_selection_method not in ("eom", "leaf")
         or allow_single_cluster

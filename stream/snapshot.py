@@ -49,7 +49,7 @@ from core.csv_layout import (
     with_version,
 )
 from core.pipeline import Pipeline
-from tally.commands.reduce import _write_reduction_csv, subject_sort_key
+from tally.reduce import _write_reduction_csv, subject_sort_key
 from tally.tables import atomic_csv_writer
 
 __all__ = ["FRONT_COLUMNS", "SnapshotFile", "output_names", "write_snapshot"]

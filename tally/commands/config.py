@@ -105,14 +105,3 @@ def run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
     )
     return 0
-
-
-def __getattr__(name: str) -> Any:
-    # The implementation lives in tally.config and is imported on first use, so that building the
-    # parsers (every `tally` start) stays cheap; names imported from here keep working. Dunder
-    # lookups (the import system asks for __path__) must not import it.
-    if name.startswith("__"):
-        raise AttributeError(name)
-    import tally.config
-
-    return getattr(tally.config, name)

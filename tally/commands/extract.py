@@ -11,7 +11,7 @@ from typing import Any
 
 from tally.argtypes import existing_dir, positive_int
 
-__all__ = ["add_parser", "existing_dir", "positive_int", "run"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -86,14 +86,3 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"Saved extractions to {path}")
     return 0
-
-
-def __getattr__(name: str) -> Any:
-    # The implementation lives in tally.extract and is imported on first use, so that building the
-    # parsers (every `tally` start) stays cheap; names imported from here keep working. Dunder
-    # lookups (the import system asks for __path__) must not import it.
-    if name.startswith("__"):
-        raise AttributeError(name)
-    import tally.extract
-
-    return getattr(tally.extract, name)

@@ -95,14 +95,3 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"Saved reductions to {path}")
     return 0
-
-
-def __getattr__(name: str) -> Any:
-    # The implementation lives in tally.reduce and is imported on first use, so that building the
-    # parsers (every `tally` start) stays cheap; names imported from here keep working. Dunder
-    # lookups (the import system asks for __path__) must not import it.
-    if name.startswith("__"):
-        raise AttributeError(name)
-    import tally.reduce
-
-    return getattr(tally.reduce, name)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
-from tally.commands.extract import positive_int
+from tally.argtypes import positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -79,7 +79,7 @@ def add_parser(subparsers: Any) -> None:
         "-l",
         "--log-level",
         default="info",
-        choices=("debug", "info", "warn", "error"),
+        choices=("debug", "info", "warn", "warning", "error"),
         help="log level (default: info)",
     )
     parser.set_defaults(run=run)

@@ -119,18 +119,8 @@ def hand_computed(out: Path) -> tuple[set[str], set[str]]:
 def wait_everything(stream: Stream, targets: dict[int, int] | None = None) -> None:
     """Until the group committed the classifications and then what the subject stage forwarded
     to the user stage (forwarded records are acknowledged before their input is committed)."""
-    from tally.commands.replay import wait_for_group
-
     stream.wait(targets)
-    ends = kafka_io.end_offsets(stream.settings, stream.topics.classifications_by_user)
-    wait_for_group(
-        stream.settings,
-        stream.topics.app_id,
-        stream.topics.classifications_by_user,
-        {p: o for p, o in ends.items() if o},
-        timeout=WAIT_S,
-        quiet=True,
-    )
+    stream.wait(topic=stream.topics.classifications_by_user)
 
 
 def actions_on_topic(stream: Stream) -> list[dict]:
@@ -145,13 +135,7 @@ def test_rules_fire_once_through_a_crash_and_a_replay_as_in_embedded_mode(
     stream: Stream, tmp_path: Path
 ) -> None:
     p = project(tmp_path)
-    # The embedded mode: the reference files and action ids.
-    embedded = tmp_path / "embedded"
-    embedded.mkdir()
-    run_tally(
-        "aggregate", p["export"], "--extractor-config", p["extractor"],
-        "--reducer-config", *p["reducers"], "--rules", p["rules"], "-d", embedded, "-hb",
-    )  # fmt: skip
+    embedded = run_embedded(p, tmp_path)
     embedded_actions = read_csv(embedded / "actions_reductions.csv")
     subjects, users = hand_computed(embedded)
 
@@ -203,6 +187,17 @@ def test_rules_fire_once_through_a_crash_and_a_replay_as_in_embedded_mode(
     assert restarted.stop() == 0, restarted.log_tail()
 
 
+def run_embedded(p: dict, tmp_path: Path) -> Path:
+    """The embedded mode on the same project: the reference files and action ids."""
+    embedded = tmp_path / "embedded"
+    embedded.mkdir()
+    run_tally(
+        "aggregate", p["export"], "--extractor-config", p["extractor"],
+        "--reducer-config", *p["reducers"], "--rules", p["rules"], "-d", embedded, "-hb",
+    )  # fmt: skip
+    return embedded
+
+
 def decode_workflow_id(extractor: Path) -> int:
     import yaml
 
@@ -216,12 +211,7 @@ def test_rules_loaded_later_act_on_stored_subjects_and_volunteers(
     """`workflow load --rules` after the classifications are in: the workers re-reduce the
     stored subjects and volunteers, and the rules fire there without another classification."""
     p = project(tmp_path)
-    embedded = tmp_path / "embedded"
-    embedded.mkdir()
-    run_tally(
-        "aggregate", p["export"], "--extractor-config", p["extractor"],
-        "--reducer-config", *p["reducers"], "--rules", p["rules"], "-d", embedded, "-hb",
-    )  # fmt: skip
+    embedded = run_embedded(p, tmp_path)
     expected = {a["action_id"] for a in read_csv(embedded / "actions_reductions.csv")}
     worker = stream.worker()
     # Started before any workflow: no user stage (its idle table costs throughput). Loading a

@@ -173,16 +173,18 @@ class Stream:
     def replay(self, export: Path, *extra: str) -> None:
         run_tally("replay", export, *self.flags, "-hb", *extra)
 
-    def wait(self, targets: dict[int, int] | None = None) -> None:
-        """Until the group committed everything produced to the classifications topic so far."""
+    def wait(self, targets: dict[int, int] | None = None, topic: str | None = None) -> None:
+        """Until the group committed everything produced to ``topic`` (default: the
+        classifications topic) so far, or the ``targets`` offsets."""
         from tally.commands.replay import wait_for_group
 
-        targets = targets or kafka_io.end_offsets(self.settings, self.topics.classifications)
+        topic = topic or self.topics.classifications
+        targets = targets or kafka_io.end_offsets(self.settings, topic)
         try:
             wait_for_group(
                 self.settings,
                 self.topics.app_id,
-                self.topics.classifications,
+                topic,
                 {p: o for p, o in targets.items() if o},
                 timeout=WAIT_S,
                 quiet=True,

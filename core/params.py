@@ -148,6 +148,8 @@ def parse_params(params_cls: type[P], raw: Mapping[str, Any] | None, *, owner: s
     Sequences are stored as tuples so the params stay hashable and immutable.
     """
     raw = dict(raw or {})
+    if not raw:  # the defaults (subtask reducers are built so on every cluster): nothing to check
+        return params_cls()
     fields = param_fields(params_cls)
     hints = typing.get_type_hints(params_cls)
     unknown = sorted(set(raw) - set(fields))

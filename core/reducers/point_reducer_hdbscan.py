@@ -130,10 +130,56 @@ def _summarise(
     labels: np.ndarray,
     probabilities: np.ndarray,
 ) -> None:
-    """Count, plain mean and probability-weighted covariance of each cluster."""
+    """Count, plain mean and probability-weighted covariance of each cluster.
+
+    All clusters at once: the stream re-clusters a subject on every classification, and a dozen
+    numpy calls per cluster cost more than the clustering. HDBSCAN numbers its clusters 0..k-1,
+    the order the reference visits them (``set(labels)``). Per-cluster sums run in mark order
+    (``np.bincount``), so the results can differ from ``np.mean``/``np.cov`` (pairwise sums) in
+    the last bits only; a cluster whose weights make ``np.cov`` divide by zero goes through
+    :func:`weighted_cov` for its warning and inf/nan values.
+    """
+    order = cluster_order(labels)
+    if not order:
+        return
+    k = len(order)
+    if order != list(range(k)):  # not HDBSCAN's numbering: one cluster at a time
+        _summarise_each(out, tool, points, labels, probabilities, order)
+        return
+    members = labels >= 0
+    label = labels[members]
+    x, y = points[members, 0], points[members, 1]
+    weight = probabilities[members]
+    count = np.bincount(label, minlength=k)
+    total = np.bincount(label, weight, k)
+    centre_x = np.bincount(label, x, k) / count
+    centre_y = np.bincount(label, y, k) / count
+    dx = x - (np.bincount(label, x * weight, k) / total)[label]
+    dy = y - (np.bincount(label, y * weight, k) / total)[label]
+    fact = total - np.bincount(label, weight * weight, k) / total
+    if not (fact > 0).all():
+        _summarise_each(out, tool, points, labels, probabilities, order)
+        return
+    dxw, dyw = dx * weight, dy * weight
+    out[f"{tool}_clusters_count"] = count.tolist()
+    out[f"{tool}_clusters_x"] = centre_x.tolist()
+    out[f"{tool}_clusters_y"] = centre_y.tolist()
+    out[f"{tool}_clusters_var_x"] = (np.bincount(label, dx * dxw, k) / fact).tolist()
+    out[f"{tool}_clusters_var_y"] = (np.bincount(label, dy * dyw, k) / fact).tolist()
+    out[f"{tool}_clusters_var_x_y"] = (np.bincount(label, dx * dyw, k) / fact).tolist()
+
+
+def _summarise_each(
+    out: dict[str, Any],
+    tool: str,
+    points: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    order: list[int],
+) -> None:
     keys = ("count", "x", "y", "var_x", "var_y", "var_x_y")
     columns: dict[str, list[Any]] = {k: [] for k in keys}
-    for label in cluster_order(labels):
+    for label in order:
         in_cluster = labels == label
         members = points[in_cluster]
         centre = members.mean(axis=0)
@@ -144,6 +190,5 @@ def _summarise(
         columns["var_x"].append(float(cov[0, 0]))
         columns["var_y"].append(float(cov[1, 1]))
         columns["var_x_y"].append(float(cov[0, 1]))
-    if columns["count"]:
-        for key in keys:
-            out[f"{tool}_clusters_{key}"] = columns[key]
+    for key in keys:
+        out[f"{tool}_clusters_{key}"] = columns[key]

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import HDBSCAN
 
+from core.reducers import _hdbscan as hdbscan_module
 from core.reducers._hdbscan import MAX_POINTS, fast_hdbscan
 
 
@@ -100,3 +101,32 @@ def test_declines_what_it_does_not_cover() -> None:
     )
     big = np.random.default_rng(0).normal(size=(MAX_POINTS + 1, 2))
     assert fast_hdbscan(big, min_cluster_size=3, min_samples=2) is None
+
+
+@pytest.fixture
+def compiled_spanning_tree():
+    """scikit-learn's compiled Prim switched on for one test (it is process-wide)."""
+    assert hdbscan_module.use_compiled_spanning_tree()
+    yield hdbscan_module._COMPILED_PRIM[0]
+    hdbscan_module._COMPILED_PRIM.clear()
+
+
+def test_compiled_spanning_tree_gives_the_same_edges_in_the_same_order(
+    compiled_spanning_tree,
+) -> None:
+    # The worker switches it on; batch commands keep the Python steps: both must agree exactly,
+    # ties included, or batch and stream reductions would differ.
+    for points, _, min_samples in point_sets(seed=11, count=300):
+        distances = hdbscan_module._pairwise_euclidean(points)
+        core = np.partition(distances, min_samples - 1, axis=1)[:, min_samples - 1]
+        expected = hdbscan_module._prim_mst(distances, core)
+        small = hdbscan_module._prim_mst_small(distances.tolist(), core.tolist())
+        got = compiled_spanning_tree(points, core)
+        for a, b, c in zip(expected, small, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
+
+
+def test_results_match_sklearn_with_the_compiled_spanning_tree(compiled_spanning_tree) -> None:
+    for points, min_cluster_size, min_samples in point_sets(seed=12, count=150):
+        assert_same(points, min_cluster_size=min_cluster_size, min_samples=min_samples)

@@ -113,3 +113,23 @@ def test_details_use_the_same_subtask_step():
     )["frame0"]
     assert frame["T0_tool0_cluster_labels"] == [0, 1, 0, 1, 0, 1]
     assert frame["T0_tool0_clusters_details"] == [[{"a": 3}], [{"b": 3}]]
+
+
+def test_cluster_summaries_all_at_once_equal_one_cluster_at_a_time():
+    # _summarise sums per cluster with np.bincount (mark order); the per-cluster path uses
+    # np.mean and sums like np.cov: the same numbers up to the last bits.
+    from core.reducers.point_reducer_hdbscan import _summarise, _summarise_each
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        k = int(rng.integers(1, 6))
+        n = int(rng.integers(2 * k, 60))
+        labels = np.r_[np.arange(k), np.arange(k), rng.integers(-1, k, n - 2 * k)]
+        points = rng.uniform(0, 1000, size=(n, 2)).round(1)
+        probabilities = np.where(labels >= 0, rng.uniform(0.05, 1.0, n), 0.0)
+        together, each = {}, {}
+        _summarise(together, "T0_tool0", points, labels, probabilities)
+        _summarise_each(each, "T0_tool0", points, labels, probabilities, list(range(k)))
+        assert together.keys() == each.keys()
+        for key, values in each.items():
+            assert together[key] == pytest.approx(values, rel=1e-12, abs=1e-9), key

@@ -336,12 +336,16 @@ class Engine:
         chunk_cache: dict[str, list] = {}
         seen_in_batch: set[Any] = set()
         training_flipped = False
-        ordered = sorted(events, key=lambda pe: (time_key(pe[1].created_at), _cid_key(pe[1])))
-        # A marker above the stored head's seq is a leftover of a write cut short: compared with
-        # the head as stored, not as this batch advances it (an earlier-created classification
-        # of the batch would otherwise take the leftover's seq and make it look applied).
+        # Sequence numbers (the markers) in arrival order, everything else in created_at order.
+        # A marker above the stored head's seq is a leftover of a write cut short (its
+        # classification comes again): compared with the head as stored, not as this batch
+        # advances it. After a crash the records come again in the same order, maybe cut into
+        # other batches, so each takes the seq its leftover marker has; numbering by created_at
+        # instead could give a later-created one, redelivered alone first, an earlier-created
+        # one's seq, and make that one look applied when it comes.
         committed_seq = head["seq"]
-        for position, event in ordered:
+        applied: list[tuple[int, ClassificationEvent, list, list[str]]] = []
+        for position, event in events:
             cid = event.classification_id
             marker = txn.get(self._marker_key(subject_id, cid))
             if cid in seen_in_batch or (marker is not None and marker["seq"] <= committed_seq):
@@ -359,6 +363,10 @@ class Engine:
             seen_in_batch.add(cid)
             head["seq"] += 1
             txn.set(self._marker_key(subject_id, cid), {"seq": head["seq"]})
+            applied.append((position, event, rows, problems))
+        applied.sort(key=lambda a: (time_key(a[1].created_at), _cid_key(a[1])))
+        for position, event, rows, problems in applied:
+            cid = event.classification_id
             order_key = [*time_key(event.created_at), _cid_key(event)]
             in_order = head["latest"] is None or order_key >= head["latest"]
             training = is_training_subject(event.subject_metadata)

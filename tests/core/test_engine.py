@@ -177,6 +177,64 @@ def test_interrupted_write_is_applied_once_on_redelivery():
     assert latest[(1, "T0", 0)] == reference[(1, "T0", 0)] == {"yes": 4, "maybe": 3}
 
 
+def test_an_interrupted_write_redelivered_over_several_batches_loses_nothing():
+    # The torn batch held a (created first, arrived second) and b (created second, arrived
+    # first). Redelivery comes in arrival order, possibly split: b alone, then a. The markers
+    # left by the torn write must not make a look applied once b has taken the subject on.
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    base = [make_event(i, 1, i, i, "Yes", "No") for i in range(1, 4)]
+    a = make_event(10, 1, 10, 5, "Maybe", None)
+    b = make_event(11, 1, 11, 9, "No", None)
+    store = MemoryStore()
+    run_engine(pipeline, [base], "all", store)
+    torn = TornStore()
+    torn._data = store._data  # noqa: SLF001
+    run_engine(pipeline, [[b, a]], "all", torn)
+    latest, _ = run_engine(pipeline, [[b], [a]], "all", store)
+    reference = batch_reference(pipeline, [*base, a, b], "all")
+    assert latest[(1, "T0", 0)] == reference[(1, "T0", 0)] == {"yes": 3, "maybe": 1, "no": 1}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(event_strategy, min_size=2, max_size=20),
+    mode=st.sampled_from(["first", "last", "all"]),
+    data=st.data(),
+)
+def test_torn_writes_then_redelivery_in_arrival_order_equal_batch(events, mode, data):
+    # A worker crashes while writing a batch (everything but the subject heads lands), restarts
+    # on that state and gets every record after its last committed batch again, in the same
+    # order but cut into batches anew, possibly crashing again.
+    canonical = {}
+    for e in events:
+        canonical.setdefault(e.classification_id, e)
+    events = list(canonical.values())
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    committed = data.draw(st.integers(0, len(events) - 1))
+    store = MemoryStore()
+    run_engine(pipeline, [events[:committed]], mode, store)
+    redelivered = events[committed:]
+    for _ in range(data.draw(st.integers(1, 2))):
+        torn = TornStore()
+        torn._data = store._data  # noqa: SLF001
+        end = data.draw(st.integers(1, len(redelivered)))
+        run_engine(pipeline, [redelivered[:end]], mode, torn)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(redelivered)), max_size=4)))
+    batches, start = [], 0
+    for cut in [*cuts, len(redelivered)]:
+        batches.append(redelivered[start:cut])
+        start = cut
+    _, store = run_engine(pipeline, batches, mode, store)
+    engine = Engine(pipeline, repeat_filter=mode)
+    with store.transaction() as txn:
+        stored = {
+            (r.subject_id, r.task, r.reducer_index): r.data
+            for subject in {e.subject_id for e in events}
+            for r in engine.rereduce(txn, subject)
+        }
+    assert stored == batch_reference(pipeline, events, mode)
+
+
 def test_other_workflows_and_versions_are_ignored_not_rejected():
     pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
     store = MemoryStore()

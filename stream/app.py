@@ -398,14 +398,12 @@ class Aggregator:
             await asyncio.sleep(COMMIT_EVERY)
 
     async def _commit_now(self) -> None:
-        from faust.types import TP
-
         dirty, self._dirty = self._dirty, set()
-        offsets = {TP(self.input_topic, p): self._acked[p] + 1 for p in dirty if p in self._acked}
+        offsets = {p: self._acked[p] + 1 for p in dirty if p in self._acked}
         if not offsets:
             return
         try:
-            await self.app.consumer._commit(offsets)  # noqa: SLF001 - see _in_sequence
+            await _commit_offsets(self.app, self.input_topic, offsets)
         except Exception as exc:  # noqa: BLE001 - the next commit carries the same offsets on
             log.warning("offset commit failed (%r); the next one catches up", exc)
             self.counters["commit_failures"] += 1
@@ -1109,6 +1107,38 @@ def _bytes_table(app: faust.App, name: str, partitions: int, what: str) -> Any:
         partitions=partitions,
         help=f"{what} (core.engine keys)",
     )
+
+
+async def _commit_offsets(app: faust.App, topic: str, offsets: Mapping[int, int]) -> None:
+    """Commit ``{partition: next offset}`` of ``topic`` for the partitions still assigned.
+
+    Runs in the consumer's thread, where aiokafka's consumer lives, but not through Faust's
+    ``Consumer.commit``: that crashes the whole worker on any commit error, including the empty
+    commit it makes when a rebalance took every partition of the call away in between (seen
+    when a second worker process joined the group). Partitions no longer assigned are skipped
+    (their new owner resumes from the last commit, and the engine skips what it applied); other
+    errors come back to the caller, which retries with the next commit.
+    """
+    from aiokafka.structs import OffsetAndMetadata, TopicPartition
+    from faust.types import TP
+
+    thread = app.consumer._thread  # noqa: SLF001 - the aiokafka consumer's own thread
+
+    async def commit_in_consumer_thread() -> None:
+        consumer = thread._ensure_consumer()  # noqa: SLF001
+        assigned = consumer.assignment()
+        commit = {
+            tp: OffsetAndMetadata(offset, "")
+            for tp, offset in ((TopicPartition(topic, p), o) for p, o in offsets.items())
+            if tp in assigned
+        }
+        if commit:
+            await consumer.commit(commit)
+            # What Faust's own commit records (its "no commit in a while" warnings read it).
+            now = time.monotonic()
+            thread.tp_last_committed_at.update({TP(tp.topic, tp.partition): now for tp in commit})
+
+    await thread.call_thread(commit_in_consumer_thread)
 
 
 def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:

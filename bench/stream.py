@@ -2,7 +2,8 @@
 """Streaming benchmark: one `tally worker` on the real broker, throughput and latency.
 
 For each workflow it simulates a Penguin-Watch-like export (``tally simulate``), loads the
-pipeline, starts one worker process and measures, through Kafka:
+pipeline, starts one ``tally worker`` (``--processes 2`` by default: a Faust worker per core,
+as one command; ``--processes 1`` for a single Faust process) and measures, through Kafka:
 
 1. **sustained throughput**: after a warm-up, the worker is stopped, a backlog of N
    classifications is produced, and the worker restarts on its state and drains it. Throughput
@@ -128,11 +129,12 @@ def produce(
 
 
 def start_worker(
-    prefix: str, broker: str, state: Path, log: Path, batch_max: int, batch_ms: int
+    prefix: str, broker: str, state: Path, log: Path, args: argparse.Namespace
 ) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tally.cli", "worker", "--broker", broker, "--topic-prefix", prefix,
-         "--state", str(state), "--batch-max", str(batch_max), "--batch-ms", str(batch_ms),
+         "--state", str(state), "--batch-max", str(args.batch_max), "--batch-ms", str(args.batch_ms),
+         "--processes", str(args.processes),
          "-l", "info"],
         cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -205,9 +207,7 @@ def run_workflow(args: argparse.Namespace, workflow: str, workdir: Path) -> dict
     ).get(30)
     producer.close()
     log = workdir / f"{prefix}.log"
-    worker = start_worker(
-        prefix, broker, workdir / f"state-{prefix}", log, args.batch_max, args.batch_ms
-    )
+    worker = start_worker(prefix, broker, workdir / f"state-{prefix}", log, args)
     result: dict[str, Any] = {
         "workflow": workflow,
         "reducers": [r for r in message["reducer_configs"]],
@@ -229,9 +229,7 @@ def run_workflow(args: argparse.Namespace, workflow: str, workdir: Path) -> dict
         ends = produce(settings, topics.classifications, backlog, None)
         produced = time.monotonic() - started
         started = time.monotonic()
-        worker = start_worker(
-            prefix, broker, workdir / f"state-{prefix}", log, args.batch_max, args.batch_ms
-        )
+        worker = start_worker(prefix, broker, workdir / f"state-{prefix}", log, args)
         wait_for_group(settings, group, topics.classifications, ends, timeout=1800, quiet=True)
         wall = time.monotonic() - started
         stamps = [
@@ -321,6 +319,12 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-max", type=int, default=500)
     parser.add_argument("--batch-ms", type=int, default=20)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="tally worker --processes (default: 2, one per core)",
+    )
     parser.add_argument("--workdir", default=None, help="keep simulated exports and logs here")
     parser.add_argument("--json", default=None, help="write the results to this file")
     args = parser.parse_args()
@@ -336,6 +340,7 @@ def main() -> int:
         "settings": {
             "partitions": args.partitions,
             "batch_max": args.batch_max,
+            "processes": args.processes,
             "batch_ms": args.batch_ms,
         },
         "workflows": [],

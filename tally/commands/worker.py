@@ -5,6 +5,11 @@ one consumer group and share the classifications topic's partitions; each needs 
 ``--state`` directory (RocksDB locks it). Stop one with Ctrl-C / SIGTERM: it finishes the batch
 in hand, commits and leaves the group, and the others take over its partitions.
 
+A Faust worker runs on one core (one asyncio loop), so ``--processes N`` starts N of them from
+one command, as members of the same group: process i keeps its tables in ``STATE/process-i``
+and serves ``--web-port + i``. The command stays in the foreground, forwards Ctrl-C / SIGTERM to
+them and, when one of them exits on its own, stops the others and exits with its status.
+
 Each worker runs two stages: the subject stage (classifications keyed by subject id) and the
 user stage (the classifications-by-user topic the subject stage feeds, for workflows with
 ``topic: reduce_by_user`` reducers or user rules); effects that rules fire go to the actions
@@ -17,6 +22,7 @@ import argparse
 import dataclasses
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,13 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="directory for this worker's RocksDB tables "
         "(default: $TALLY_STATE_DIR or ./tally-state/<app id>); one per worker",
+    )
+    parser.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        help="worker processes to run, one per core you give it (default: 1); they join the "
+        "same group, process i with state STATE/process-i and web port --web-port + i",
     )
     parser.add_argument(
         "--web-port",
@@ -86,6 +99,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.processes > 1:
+        return _supervise(args)
     import faust
 
     from core.reducers._hdbscan import use_compiled_spanning_tree
@@ -109,9 +124,7 @@ def run(args: argparse.Namespace) -> int:
             f"{topics.classifications} has {partitions}; they must be equal (delete the "
             "by-user topic to have it created again, or pass another name)"
         )
-    state = Path(
-        args.state or os.environ.get("TALLY_STATE_DIR") or Path("tally-state") / topics.app_id
-    )
+    state = _state_dir(args, topics)
     state.mkdir(parents=True, exist_ok=True)
     options = WorkerOptions(
         topics=topics,
@@ -142,6 +155,71 @@ def run(args: argparse.Namespace) -> int:
     if restart.requested:
         restart.exec_with_user_stage()
     return 0
+
+
+def _state_dir(args: argparse.Namespace, topics: StreamTopics) -> Path:
+    return Path(
+        args.state or os.environ.get("TALLY_STATE_DIR") or Path("tally-state") / topics.app_id
+    )
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Run ``args.processes`` single-process workers of this command until stopped."""
+    state = _state_dir(args, StreamTopics.from_args(args))
+    children: list[subprocess.Popen] = []
+    for index in range(args.processes):
+        # The same command line, the options that differ per process appended (argparse keeps
+        # the last occurrence of an option).
+        argv = [*sys.argv[1:], "--processes", "1", "--state", str(state / f"process-{index}")]
+        if args.web_port is not None:
+            argv += ["--web-port", str(args.web_port + index)]
+        children.append(
+            subprocess.Popen(  # noqa: S603 - this very command
+                [sys.executable, "-m", "tally.cli", *argv],
+                # Own session: a Ctrl-C reaches this process only, which stops each child once.
+                start_new_session=True,
+                preexec_fn=_exit_with_parent,  # noqa: PLW1509 - no threads started yet
+            )
+        )
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    running = set(range(len(children)))
+    while running:
+        pid, code = os.wait()
+        index = next((i for i in running if children[i].pid == pid), None)
+        if index is None:
+            continue
+        running.discard(index)
+        children[index].returncode = os.waitstatus_to_exitcode(code)
+        if not stopping:
+            print(
+                f"tally worker: process {index} exited with status "
+                f"{children[index].returncode}; stopping the others",
+                file=sys.stderr,
+            )
+            status = children[index].returncode or 1
+            stop(signal.SIGTERM, None)
+    return status
+
+
+def _exit_with_parent() -> None:
+    """In a child: get SIGTERM if the supervising process dies (Linux; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class UserStageRestart:

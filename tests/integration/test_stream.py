@@ -74,9 +74,10 @@ def run_tally(*args: str) -> None:
 class Worker:
     """``tally worker`` in its own process, logging to a file."""
 
-    def __init__(self, stream: Stream, name: str) -> None:
+    def __init__(self, stream: Stream, name: str, processes: int = 1) -> None:
         self.stream = stream
         self.name = name
+        self.processes = processes
         self.port = free_port()
         self.log_path = stream.tmp / f"{name}.log"
         self.state = stream.tmp / f"state-{name}"
@@ -98,6 +99,7 @@ class Worker:
                 str(self.port),
                 "--batch-ms",
                 "10",
+                *(["--processes", str(self.processes)] if self.processes > 1 else []),
             ],
             cwd=REPO,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -114,12 +116,12 @@ class Worker:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def stats(self, timeout: float = 30.0) -> dict[str, Any]:
+    def stats(self, timeout: float = 30.0, process: int = 0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/tally/stats/", timeout=5
+                    f"http://127.0.0.1:{self.port + process}/tally/stats/", timeout=5
                 ) as response:
                     return json.loads(response.read())
             except OSError:
@@ -162,8 +164,8 @@ class Stream:
         self.workers: list[Worker] = []
         ensure_topics(self.settings, self.topics)
 
-    def worker(self, name: str | None = None) -> Worker:
-        worker = Worker(self, name or f"worker{len(self.workers) + 1}")
+    def worker(self, name: str | None = None, processes: int = 1) -> Worker:
+        worker = Worker(self, name or f"worker{len(self.workers) + 1}", processes)
         self.workers.append(worker)
         return worker.start()
 
@@ -574,6 +576,40 @@ def test_two_workers_share_the_work_and_one_takes_over(stream: Stream, tmp_path:
     assert_counts(stream, d)
     got = stream.export(d.workflow_id, tmp_path / "export")
     assert_same_files(got, d.batch("first", tmp_path / "batch"))
+
+
+@pytest.mark.timeout(200)
+def test_one_worker_command_runs_a_process_per_core(stream: Stream, tmp_path: Path) -> None:
+    d = penguin_dataset(tmp_path, 1200, seed=41)
+    stream.load(d.extractor, list(d.reducers.values()), "all")
+    pair = stream.worker("pair", processes=2)
+    deadline = time.monotonic() + 90
+    while not all(pair.stats(process=i)["assigned_partitions"] for i in (0, 1)):
+        assert time.monotonic() < deadline, pair.log_tail()
+        time.sleep(0.3)
+    assert sorted(
+        p for i in (0, 1) for p in pair.stats(process=i)["assigned_partitions"]
+    ) == [0, 1, 2, 3]
+    stream.replay(d.export)
+    stream.wait()
+    assert_same_files(
+        stream.export(d.workflow_id, tmp_path / "export"), d.batch("all", tmp_path / "batch")
+    )
+    assert_counts(stream, d, "all")
+    assert pair.proc is not None
+    children = subprocess.run(
+        ["pgrep", "-P", str(pair.proc.pid)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(children) == 2
+    # A process that dies takes the command down (its supervisor restarts the whole worker).
+    os.kill(int(children[0]), signal.SIGKILL)
+    assert pair.proc.wait(timeout=60) != 0, pair.log_tail()
+    pair._log.close()  # noqa: SLF001
+    for pid in children[1:]:
+        with pytest.raises(ProcessLookupError):
+            for _ in range(100):  # the other one leaves the group and exits
+                os.kill(int(pid), 0)
+                time.sleep(0.3)
 
 
 # ---------------------------------------------------------------------------------------------

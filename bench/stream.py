@@ -110,22 +110,41 @@ def flat_messages(sim: Path) -> list[tuple[bytes, bytes]]:
 def produce(
     settings: KafkaSettings, topic: str, messages: list[tuple[bytes, bytes]], rate: float | None
 ) -> dict[int, int]:
-    producer = kafka_io.make_producer(settings, linger_ms=2 if rate else 20, batch_size=262144)
-    ends: dict[int, int] = {}
+    """Send ``messages`` (at ``rate`` per second if given); the end offset per partition.
 
-    def sent(md: Any) -> None:
-        ends[md.partition] = max(ends.get(md.partition, 0), md.offset + 1)
+    aiokafka, not kafka-python: its compiled record batches take about half the CPU per record
+    (61 vs 129 µs measured), and the load generator shares the 2 cores with the worker and the
+    broker while latency is measured.
+    """
+    import asyncio
 
-    started = time.monotonic()
-    for i, (key, value) in enumerate(messages, 1):
-        producer.send(topic, key=key, value=value).add_callback(sent)
-        if rate:
-            ahead = i / rate - (time.monotonic() - started)
-            if ahead > 0:
-                time.sleep(ahead)
-    producer.flush(timeout=120)
-    producer.close()
-    return ends
+    from aiokafka import AIOKafkaProducer
+
+    async def send_all() -> dict[int, int]:
+        config = {
+            **settings.producer_config(),
+            "linger_ms": 2 if rate else 20,
+            "max_batch_size": 262144,
+        }
+        producer = AIOKafkaProducer(**config)
+        await producer.start()
+        try:
+            pending = []
+            started = time.monotonic()
+            for i, (key, value) in enumerate(messages, 1):
+                pending.append(await producer.send(topic, key=key, value=value))
+                if rate:
+                    ahead = i / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+            ends: dict[int, int] = {}
+            for metadata in await asyncio.gather(*pending):
+                ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+            return ends
+        finally:
+            await producer.stop()
+
+    return asyncio.run(send_all())
 
 
 def start_worker(

@@ -91,6 +91,14 @@ event_strategy = st.builds(
 )
 
 
+def one_content_per_id(events):
+    """The same classification id always carries the same content (as in Panoptes)."""
+    canonical = {}
+    for e in events:
+        canonical.setdefault(e.classification_id, e)
+    return [canonical[e.classification_id] for e in events]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(event_strategy, min_size=1, max_size=25),
@@ -98,11 +106,7 @@ event_strategy = st.builds(
     data=st.data(),
 )
 def test_engine_equals_batch_in_any_order_and_batching(events, mode, data):
-    # The same classification id always carries the same content (as in Panoptes).
-    canonical = {}
-    for e in events:
-        canonical.setdefault(e.classification_id, e)
-    events = [canonical[e.classification_id] for e in events]
+    events = one_content_per_id(events)
     pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
     shuffled = data.draw(st.permutations(events))
     duplicated = shuffled + data.draw(st.lists(st.sampled_from(shuffled), max_size=5))
@@ -205,10 +209,7 @@ def test_torn_writes_then_redelivery_in_arrival_order_equal_batch(events, mode, 
     # A worker crashes while writing a batch (everything but the subject heads lands), restarts
     # on that state and gets every record after its last committed batch again, in the same
     # order but cut into batches anew, possibly crashing again.
-    canonical = {}
-    for e in events:
-        canonical.setdefault(e.classification_id, e)
-    events = list(canonical.values())
+    events = list({e.classification_id: e for e in one_content_per_id(events)}.values())
     pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
     committed = data.draw(st.integers(0, len(events) - 1))
     store = MemoryStore()

@@ -446,24 +446,22 @@ class Engine:
                 rows = self._log_rows(txn, head, chunk_cache, subject_id, binding.extractor_key)
                 tasks = sorted(set(tasks) | {row[4] for row in rows})
             for task in tasks:
-                if binding.recomputes:
+                slot_missing = binding.spec.incremental is not None and task not in head[
+                    "incr"
+                ].get(str(index), {})
+                if (
+                    binding.recomputes
+                    or recompute_all
+                    or (index, task) in stale
+                    or (slot_missing and had_rows)
+                ):
                     reductions.extend(
-                        self._recompute_groups(
+                        self._recomputed(
                             txn, head, chunk_cache, subject_id, index, binding, task, universe
                         )
                     )
                     continue
-                slot_missing = binding.spec.incremental is not None and task not in head[
-                    "incr"
-                ].get(str(index), {})
-                if recompute_all or (index, task) in stale or (slot_missing and had_rows):
-                    data, count = self._recompute(
-                        txn, head, chunk_cache, subject_id, index, binding, task
-                    )
-                else:
-                    data, count = self._fold(
-                        head, index, binding, task, folded.get((index, task), [])
-                    )
+                data, count = self._fold(head, index, binding, task, folded.get((index, task), []))
                 reductions.append(
                     self._reduction(subject_id, task, index, binding, data, count, head)
                 )
@@ -538,22 +536,34 @@ class Engine:
         for index, binding in self.bindings:
             rows = self._log_rows(txn, head, cache, subject_id, binding.extractor_key)
             for task in sorted({row[4] for row in rows}):
-                if binding.recomputes:
-                    reductions.extend(
-                        self._recompute_groups(
-                            txn, head, cache, subject_id, index, binding, task, universe
-                        )
-                    )
-                    continue
-                data, count = self._recompute(txn, head, cache, subject_id, index, binding, task)
-                reductions.append(
-                    self._reduction(subject_id, task, index, binding, data, count, head)
+                reductions.extend(
+                    self._recomputed(txn, head, cache, subject_id, index, binding, task, universe)
                 )
         head["config"] = self.pipeline.config_version
         head["rules"] = {}
         actions, errors = self._fire_rules(txn, subject_id, head, reductions)
         txn.set(self.head_key(subject_id), head)
         return BatchResult([], reductions, actions, [(subject_id, e) for e in errors])
+
+    def _recomputed(
+        self,
+        txn: Any,
+        head: dict,
+        cache: dict,
+        subject_id: Any,
+        index: int,
+        binding: ReducerBinding,
+        task: str,
+        universe: dict[str, Any],
+    ) -> list[Reduction]:
+        """The reductions of (``binding``, ``task``) recomputed from the subject's log (one per
+        subgroup for reducers with filters or grouping)."""
+        if binding.recomputes:
+            return self._recompute_groups(
+                txn, head, cache, subject_id, index, binding, task, universe
+            )
+        data, count = self._recompute(txn, head, cache, subject_id, index, binding, task)
+        return [self._reduction(subject_id, task, index, binding, data, count, head)]
 
     # -- repeat filter -------------------------------------------------------------------------
     def _repeat_decision(

@@ -199,10 +199,6 @@ class Aggregator:
         self.dead_by_stage: collections.Counter[str] = collections.Counter()
         self.suspect_end: dict[int, int] = {}
         self.rescan_wanted = asyncio.Event()
-        # (workflow, partition) known to hold no subject reduced under an older pipeline. A
-        # batch never runs the engine on a pair not in it: the engine on a subject stored under
-        # another pipeline would only recompute the tasks the batch touches.
-        self._scanned: set[tuple[int, int]] = set()
         self._in_flight: set[asyncio.Future] = set()
         self._next_offset: dict[int, int | None] = {}  # next offset to process, per partition
         self.gaps = GapReader(self.input_topic, options.settings.consumer_config(None))
@@ -222,7 +218,6 @@ class Aggregator:
     def _on_pipeline_change(self, old: LoadedWorkflow | None, new: LoadedWorkflow | None) -> None:
         self.counters["pipeline_updates"] += 1
         if old is not None and new is not None:
-            self._scanned = {(w, p) for w, p in self._scanned if w != new.workflow_id}
             self.rescan_wanted.set()
 
     async def on_rebalance_complete(self) -> None:
@@ -230,7 +225,6 @@ class Aggregator:
         for partition in list(self._next_offset):
             self._forget(partition)
         self.suspect_end.clear()
-        self._scanned.clear()
         self.rescan_wanted.set()
 
     def stats(self) -> dict[str, Any]:
@@ -469,9 +463,8 @@ class Aggregator:
         for workflow_id, items in by_workflow.items():
             workflow = self.registry.get(workflow_id)
             assert workflow is not None
-            if (workflow_id, partition) not in self._scanned:
-                await self._rescan(workflow, partition)
-                self._scanned.add((workflow_id, partition))
+            # A subject stored under an older pipeline is recomputed whole by the engine (every
+            # task, as rereduce_subject does); the others wait for the rescan loop.
             self._run_engine(store, workflow, items, suspect_end, pending)
         # First in the partition's write, so that the changelog never holds state of a batch
         # without its watermark before it; with it, the commit point as of now.
@@ -934,9 +927,6 @@ class Aggregator:
         for partition in sorted(self._active_partitions()):
             for workflow in list(self.registry.workflows.values()):
                 total += await self._rescan(workflow, partition)
-        self._scanned.update(
-            (w, p) for w in self.registry.workflows for p in self._active_partitions()
-        )
         return total
 
     async def _rescan(self, workflow: LoadedWorkflow, partition: int) -> int:

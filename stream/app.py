@@ -88,9 +88,10 @@ from core.engine import ClassificationEvent, Engine, Reduction
 from core.errors import TallyError
 from core.events import event_from_export_row, event_from_message, parse_id
 from core.rules.actions import ActionRecord
-from stream.faust_store import FaustTableStore, OrderedTransaction
+from stream.faust_store import FaustTableStore
 from stream.kafka_settings import KafkaSettings
 from stream.records import dead_letter_record, encode, encode_reduction
+from stream.state.transaction import OrderedTransaction
 from stream.topics import StreamTopics
 from stream.workflows import LoadedWorkflow, WorkflowReader, WorkflowRegistry
 

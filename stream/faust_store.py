@@ -39,53 +39,10 @@ from typing import Any
 
 from core.errors import StateSerializationError
 from core.state import DELETED, BufferedTransaction
-from stream.records import decode, encode
+from stream.records import decode
+from stream.state.transaction import OrderedTransaction, encode_state
 
-__all__ = ["FaustTableStore", "OrderedTransaction", "PartitionEvent"]
-
-
-class OrderedTransaction(BufferedTransaction):
-    """A :class:`BufferedTransaction` that keeps each write as its JSON bytes, and replays the
-    writes in the order keys were *last* set (setting a key again moves it to the end).
-
-    Holding bytes instead of deep copies is both the isolation (nothing can mutate a buffered
-    value) and the serialization the table needs anyway: one encode per write, one decode per
-    read of a buffered value.
-    """
-
-    def get(self, key: str) -> Any | None:
-        if key in self.writes:
-            raw = self.writes[key]
-            return None if raw is DELETED else decode(raw)
-        return self._read(key)
-
-    def set(self, key: str, value: Any) -> None:
-        self.writes.pop(key, None)
-        self.writes[key] = _encode(key, value)
-
-    def delete(self, key: str) -> None:
-        self.writes.pop(key, None)
-        self.writes[key] = DELETED
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        """Buffered writes as values (deletions carry ``DELETED``), in write order."""
-        for key, raw in self.writes.items():
-            yield key, raw if raw is DELETED else decode(raw)
-
-    def raw_items(self) -> Iterator[tuple[str, Any]]:
-        """Buffered writes as JSON bytes (deletions carry ``DELETED``), in write order."""
-        return iter(self.writes.items())
-
-
-def _encode(key: str, value: Any) -> bytes:
-    # stream.records.encode, as the embedded store uses: NaN and infinities survive (orjson
-    # alone would write them as null, and Kafka mode would then differ from embedded mode).
-    try:
-        return encode(value)
-    except TypeError as exc:
-        raise StateSerializationError(
-            f"cannot store {type(value).__name__} at key {key!r}: {exc}"
-        ) from exc
+__all__ = ["FaustTableStore", "PartitionEvent"]
 
 
 class _Message:
@@ -171,7 +128,7 @@ class FaustTableStore:
         if isinstance(txn, OrderedTransaction):
             writes: Iterator[tuple[str, Any]] = txn.raw_items()
         else:
-            writes = ((k, v if v is DELETED else _encode(k, v)) for k, v in list(txn.items()))
+            writes = ((k, v if v is DELETED else encode_state(k, v)) for k, v in list(txn.items()))
         with _current(self._event):
             _assign(self.table, ((k, None if raw is DELETED else raw) for k, raw in writes))
 

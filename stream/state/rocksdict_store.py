@@ -25,38 +25,11 @@ from typing import Any
 from rocksdict import Options, Rdict, WriteBatch
 
 from core.errors import StateSerializationError
-from stream.records import decode, encode
+from core.state import DELETED
+from stream.records import decode
+from stream.state.transaction import OrderedTransaction
 
 __all__ = ["RocksdictStore"]
-
-
-class _EncodedTransaction:
-    """Buffers writes already encoded as JSON: that detaches them from the caller's objects
-    (a later in-place change cannot leak into the store) and finds unstorable values at once."""
-
-    def __init__(self, store: RocksdictStore) -> None:
-        self._store = store
-        self.writes: dict[str, bytes | None] = {}
-
-    def get(self, key: str) -> Any | None:
-        if key in self.writes:
-            raw = self.writes[key]
-            return None if raw is None else decode(raw)
-        return self._store.get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        try:
-            self.writes[key] = encode(value)
-        except TypeError as exc:
-            raise StateSerializationError(
-                f"cannot store {type(value).__name__} at key {key!r}: {exc}"
-            ) from exc
-
-    def delete(self, key: str) -> None:
-        self.writes[key] = None
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        return ((k, None if v is None else decode(v)) for k, v in self.writes.items())
 
 
 class RocksdictStore:
@@ -82,12 +55,12 @@ class RocksdictStore:
             ) from exc
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_EncodedTransaction]:
-        txn = _EncodedTransaction(self)
+    def transaction(self) -> Iterator[OrderedTransaction]:
+        txn = OrderedTransaction(self.get)
         yield txn
         batch = WriteBatch(raw_mode=True)
-        for key, raw in txn.writes.items():
-            if raw is None:
+        for key, raw in txn.raw_items():
+            if raw is DELETED:
                 batch.delete(key.encode())
             else:
                 batch.put(key.encode(), raw)

@@ -24,8 +24,9 @@ from core.engine import Engine
 from core.pipeline import Pipeline
 from core.state import MemoryStore
 from stream.app import Aggregator, WorkerOptions
-from stream.faust_store import FaustTableStore, OrderedTransaction
+from stream.faust_store import FaustTableStore
 from stream.kafka_settings import KafkaSettings
+from stream.state.transaction import OrderedTransaction
 from stream.topics import StreamTopics
 
 from .test_store_contract import event, make_faust_table

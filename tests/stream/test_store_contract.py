@@ -17,8 +17,9 @@ import pytest
 from core.engine import ClassificationEvent, Engine
 from core.pipeline import Pipeline
 from core.state import MemoryStore
-from stream.faust_store import FaustTableStore, OrderedTransaction
+from stream.faust_store import FaustTableStore
 from stream.state.rocksdict_store import RocksdictStore
+from stream.state.transaction import OrderedTransaction
 
 BACKENDS = ["memory", "rocksdict", "faust"]
 SOURCE_TOPIC = "contract-classifications"

@@ -196,10 +196,6 @@ def aggregate(
 
         records = [value for _, value in store.items(f"r|{wf}|")]
         summary.subjects = len({r["subject_id"] for r in records if r.get("user_id") is None})
-        # User reductions are written like subject ones, keyed by user (header: user_id).
-        records = [
-            r if r.get("user_id") is None else {**r, "subject_id": r["user_id"]} for r in records
-        ]
         summary.clusters = sum(_count_clusters(r["data"]) for r in records)
         output_dir = Path(output_dir)
         names = output_names(workflow.pipeline, name)
@@ -212,17 +208,8 @@ def aggregate(
                 name=name,
                 no_version=workflow.no_version,
             )
-            for written in summary.files:
-                if workflow.pipeline.reducers[written.reducer_index].topic == "user":
-                    _rename_first_column(written.path, "user_id")
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _rename_first_column(path: Path, name: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    first, sep, rest = text.partition(",")
-    path.write_text(name + sep + rest if first == "subject_id" else text, encoding="utf-8")
 
 
 def _check_state(store: RocksdictStore, workflow: LoadedWorkflow) -> None:

@@ -21,6 +21,9 @@ What ``tally reduce`` does and this reproduces, per reducer config (one output f
 * the ``data.*`` columns, cell text and column types come from the batch CLI's own writer
   (:mod:`core.csv_layout` + ``tally.commands.reduce``), so the bytes are the same.
 
+A user reducer (``topic: reduce_by_user``) is written the same way, keyed by volunteer: its
+rows are per user id and its first column is ``user_id`` instead of ``subject_id``.
+
 A reducer with ``grouping:`` (docs/rules.md, "Filters and grouping") gets a ``subgroup``
 column after ``task`` and one row group per (subject, task, subgroup) it has a reduction for,
 in that order, with no empty fill.
@@ -48,7 +51,7 @@ from core.csv_layout import (
     reformat_cell,
     with_version,
 )
-from core.pipeline import Pipeline
+from core.pipeline import Pipeline, ReducerBinding
 from tally.reduce import _write_reduction_csv, subject_sort_key
 from tally.tables import atomic_csv_writer
 
@@ -94,6 +97,20 @@ def _id_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _row_id(record: Mapping[str, Any]) -> str:
+    """The first cell's id: the volunteer for a user reduction, else the subject.
+
+    >>> _row_id({"subject_id": 7, "user_id": None}), _row_id({"subject_id": 7, "user_id": 42})
+    ('7', '42')
+    """
+    user_id = record.get("user_id")
+    return _id_text(record["subject_id"] if user_id is None else user_id)
+
+
+def _id_column(binding: ReducerBinding) -> str:
+    return "user_id" if binding.topic == "user" else "subject_id"
+
+
 def write_snapshot(
     records: Iterable[Mapping[str, Any]],
     pipeline: Pipeline,
@@ -106,9 +123,12 @@ def write_snapshot(
     """Write one ``tally reduce`` CSV per reducer config of ``pipeline``.
 
     ``records`` are the current reductions of the pipeline's workflow (any order, one per
-    (subject, task, reducer index)); records of other workflows or of reducer indexes the
-    pipeline does not have are ignored. ``no_version[i]`` leaves ``aggregation_version`` out of
-    reducer ``i``'s rows, as ``no_version: true`` in its reducer config does for ``tally reduce``.
+    (subject or user, task, reducer index)); records of other workflows or of reducer indexes
+    the pipeline does not have are ignored. User reductions (a ``user_id``) are keyed by the
+    volunteer, and a user reducer's file starts with a ``user_id`` column (``tally export`` and
+    ``tally aggregate`` both rely on this). ``no_version[i]`` leaves ``aggregation_version``
+    out of reducer ``i``'s rows, as ``no_version: true`` in its reducer config does for
+    ``tally reduce``.
     """
     output_dir = Path(output_dir)
     flags = list(no_version or [False] * len(pipeline.reducers))
@@ -124,13 +144,13 @@ def write_snapshot(
             continue
         if binding.grouping is not None:
             group_key = (
-                _id_text(record["subject_id"]),
+                _row_id(record),
                 str(record["task"]),
                 str(record.get("subgroup")),
             )
             by_index[index][group_key] = record["data"]
             continue
-        by_index[index][(_id_text(record["subject_id"]), str(record["task"]))] = record["data"]
+        by_index[index][(_row_id(record), str(record["task"]))] = record["data"]
 
     written = []
     for index, (binding, filename) in enumerate(
@@ -193,6 +213,7 @@ def write_snapshot(
             binding.name,
             order,
             FRONT_COLUMNS,
+            _id_column(binding),
         )
         written.append(
             SnapshotFile(index, binding.name, binding.extractor_key, path, len(subjects), len(rows))
@@ -234,7 +255,7 @@ def _write_grouped(
                     flat,
                 ]
             )
-    header = ["subject_id", "workflow_id", "task", "subgroup", "reducer"]
+    header = [_id_column(binding), "workflow_id", "task", "subgroup", "reducer"]
     header += [DATA_PREFIX + c for c in stats.columns()]
     if order:
         header = order_columns(header, front=FRONT_COLUMNS)

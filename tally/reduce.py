@@ -722,8 +722,10 @@ def _write_reduction_csv(
     reducer: str,
     order: bool,
     front: Sequence[str],
+    id_column: str = REDUCE_INFO_COLUMNS[0],
 ) -> None:
-    header = list(REDUCE_INFO_COLUMNS) + [DATA_PREFIX + c for c in stats.columns()]
+    # id_column: what the first column's cells are (user_id for a reduce_by_user reducer)
+    header = [id_column, *REDUCE_INFO_COLUMNS[1:]] + [DATA_PREFIX + c for c in stats.columns()]
     if order:
         header = order_columns(header, front=front)
     data_kinds = stats.kinds()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from stream.topics import StreamTopics, add_topic_arguments, settings_from_args
@@ -115,10 +114,6 @@ def export(
             stale += 1
             if not allow_stale:
                 continue
-        if record.get("user_id") is not None:
-            # A user reduction (topic: reduce_by_user): written keyed by the volunteer, as
-            # `tally aggregate` writes it (first column user_id).
-            record = {**record, "subject_id": record["user_id"]}
         records.append(record)
     if stale and not allow_stale:
         raise InputError(
@@ -126,6 +121,8 @@ def export(
             f"pipeline: the workers are still re-reducing after `tally workflow load`. Export "
             "again when they are done, or pass --allow-stale to write them as they are"
         )
+    # write_snapshot keys user reductions (reduce_by_user) by volunteer (first column
+    # user_id), the same for `tally aggregate`.
     files = write_snapshot(
         records,
         loaded.pipeline,
@@ -134,13 +131,6 @@ def export(
         no_version=loaded.no_version,
         order=order,
     )
-    for written in files:
-        if loaded.pipeline.reducers[written.reducer_index].topic == "user":
-            path = Path(written.path)
-            text = path.read_text(encoding="utf-8")
-            first, sep, rest = text.partition(",")
-            if first == "subject_id":
-                path.write_text("user_id" + sep + rest, encoding="utf-8")
     return files, stale
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from core.workflow_config import build_config
 from tally.errors import InputError
-from tally.tables import CsvSource, missing_columns_error
+from tally.tables import CsvSource, require_columns
 
 __all__ = ["read_workflow_rows", "write_configs"]
 
@@ -29,9 +29,7 @@ REQUIRED_COLUMNS = ("workflow_id", "version", "minor_version", "tasks", "strings
 def read_workflow_rows(path: str) -> list[dict[str, str]]:
     with CsvSource(path, what="Panoptes workflow export") as source:
         header = source.header
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise missing_columns_error(source.path, missing, header, "Panoptes workflow export")
+        require_columns(header, REQUIRED_COLUMNS, path=source.path, what="Panoptes workflow export")
         rows = []
         for row in source:
             if len(row) != len(header):

@@ -46,8 +46,8 @@ from tally.tables import (
     Spill,
     atomic_text_file,
     load_yaml,
-    missing_columns_error,
     parse_block,
+    require_columns,
 )
 
 __all__ = ["VersionFilter", "extract_file", "load_plan"]
@@ -474,12 +474,9 @@ def extract_file(
     blocks = CsvBlocks(classification_csv, what="Panoptes classification export")
     with tempfile.TemporaryDirectory(prefix=".tally-extract-", dir=output_dir) as tmp:
         header = blocks.header
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise missing_columns_error(
-                blocks.path, missing, header, "Panoptes classification export"
-            )
-        position = {name: header.index(name) for name in header[::-1]}  # first occurrence wins
+        position = require_columns(
+            header, REQUIRED_COLUMNS, path=blocks.path, what="Panoptes classification export"
+        )
         layout = _Layout(
             path=str(blocks.path),
             width=len(header),

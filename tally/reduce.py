@@ -55,8 +55,8 @@ from tally.tables import (
     Spill,
     atomic_csv_writer,
     load_yaml,
-    missing_columns_error,
     parse_block,
+    require_columns,
 )
 
 __all__ = ["reduce_file", "subject_sort_key"]
@@ -317,6 +317,7 @@ class _Layout:
     """What a worker needs to know about the extraction file and the run."""
 
     header: tuple[str, ...]
+    index: dict[str, int]  # column name -> position in header
     kinds: dict[str, str]
     tasks: tuple[tuple[str, str], ...]  # (raw task, output cell)
     reducer: str
@@ -330,14 +331,12 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(layout: _Layout) -> None:
     spec = get_reducer(layout.reducer)
-    header = layout.header
-    index = {name: header.index(name) for name in header[::-1]}
     _WORKER.update(
         layout=layout,
         spec=spec,
         params=spec.parse_params(layout.keywords),
-        index=index,
-        read_data=data_reader(header, layout.kinds),
+        index=layout.index,
+        read_data=data_reader(layout.header, layout.kinds),
     )
 
 
@@ -508,12 +507,9 @@ def reduce_file(
     blocks = CsvBlocks(extracted_csv, what="extraction CSV")
     with tempfile.TemporaryDirectory(prefix=".tally-reduce-", dir=output_dir) as tmp:
         header = blocks.header
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise missing_columns_error(
-                blocks.path, missing, header, "extraction CSV (from `tally extract`)"
-            )
-        index = {name: header.index(name) for name in header[::-1]}
+        index = require_columns(
+            header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"
+        )
         i_subject, i_task, i_created, i_workflow = (index[c] for c in REQUIRED_COLUMNS)
         width = len(header)
         kinds = ReadKinds(header)
@@ -582,6 +578,7 @@ def reduce_file(
 
         layout = _Layout(
             header=tuple(header),
+            index=index,
             kinds=column_kinds,
             tasks=tasks,
             reducer=plan.name,

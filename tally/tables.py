@@ -25,8 +25,8 @@ __all__ = [
     "atomic_csv_writer",
     "atomic_text_file",
     "load_yaml",
-    "missing_columns_error",
     "parse_block",
+    "require_columns",
 ]
 
 # Panoptes annotations and metadata cells can be megabytes long.
@@ -205,14 +205,37 @@ def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
         raise InputError(f"{path}, near byte {offset}: {exc}") from None
 
 
-def missing_columns_error(
-    path: Path, missing: Sequence[str], header: Sequence[str], what: str
-) -> InputError:
-    found = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
-    return InputError(
-        f"{path} is not a {what}: missing column(s) {', '.join(missing)}; "
-        f"found columns: {found or '(none)'}"
-    )
+def require_columns(
+    header: Sequence[str],
+    required: Sequence[str],
+    *,
+    path: str | os.PathLike[str],
+    what: str,
+) -> dict[str, int]:
+    """Check that ``header`` has every ``required`` column; return each column name's position
+    (the first, where a name repeats).
+
+    A header without them is not a ``what`` (e.g. "Panoptes classification export"):
+    :class:`InputError` names ``path``, the missing columns and the columns found, so the user
+    can see which file they gave instead.
+
+    >>> require_columns(["id", "name", "id"], ["id"], path="a.csv", what="test file")
+    {'id': 0, 'name': 1}
+    >>> require_columns(["id"], ["id", "x", "y"], path="a.csv", what="test file")
+    Traceback (most recent call last):
+    tally.errors.InputError: a.csv is not a test file: missing column(s) x, y; found columns: id
+    """
+    missing = [name for name in required if name not in header]
+    if missing:
+        found = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
+        raise InputError(
+            f"{path} is not a {what}: missing column(s) {', '.join(missing)}; "
+            f"found columns: {found or '(none)'}"
+        )
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        positions.setdefault(name, i)
+    return positions
 
 
 def load_yaml(path: str | os.PathLike[str], what: str) -> Any:

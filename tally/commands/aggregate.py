@@ -164,18 +164,16 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import TallyError
     from stream.embedded import REQUIRED_COLUMNS, aggregate
     from tally.progress import progress_bar
-    from tally.tables import CsvSource, missing_columns_error
+    from tally.tables import CsvSource, require_columns
 
     workflow = _load_workflow(args)
     output_dir = Path(args.dir)
     state_dir = Path(args.state) if args.state else output_dir / ".tally-state"
     with CsvSource(args.classification_csv, what="Panoptes classification export") as source:
         header = source.header
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise missing_columns_error(
-                source.path, missing, header, "Panoptes classification export"
-            )
+        require_columns(
+            header, REQUIRED_COLUMNS, path=source.path, what="Panoptes classification export"
+        )
 
         def rows():
             for values in source:

@@ -70,7 +70,7 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
     # Imported here, not at start-up: every `tally` command builds this parser.
     from core.csv_layout import ReadKinds, convert_cell, unflatten
     from core.events import parse_id
-    from tally.tables import CsvSource, missing_columns_error
+    from tally.tables import CsvSource, require_columns
 
     by_subject: dict[Any, dict[str, Any]] = defaultdict(dict)
     workflows: set[Any] = set()
@@ -78,19 +78,17 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
         path, key = _split_spec(spec)
         with CsvSource(path, what="reduction CSV") as source:
             header = source.header
-            missing = [c for c in COLUMNS if c not in header]
-            if missing:
-                raise missing_columns_error(source.path, missing, header, "reduction CSV")
+            position = require_columns(header, COLUMNS, path=source.path, what="reduction CSV")
             rows = list(source)
         kinds = ReadKinds(header)
         for row in rows:
             kinds.add(row)
         column_kinds = kinds.kinds()
-        i_subject, i_workflow, i_task, i_reducer = (header.index(c) for c in COLUMNS)
+        i_subject, i_workflow, i_task, i_reducer = (position[c] for c in COLUMNS)
         tasks = {row[i_task] for row in rows}
         # a grouped reducer's CSV (docs/rules.md, "Filters and grouping"): rules read
         # each group as <key>/<subgroup>
-        i_subgroup = header.index("subgroup") if "subgroup" in header else None
+        i_subgroup = position.get("subgroup")
         for row in rows:
             base = key or row[i_reducer]
             name = f"{base}_{row[i_task]}" if len(tasks) > 1 else base
@@ -121,15 +119,15 @@ def _subject_metadata(path: str | None) -> dict[Any, dict[str, Any]]:
     import orjson
 
     from core.events import parse_id
-    from tally.tables import CsvSource, missing_columns_error
+    from tally.tables import CsvSource, require_columns
 
     out: dict[Any, dict[str, Any]] = {}
     with CsvSource(path, what="Panoptes subject export") as source:
         header = source.header
-        missing = [c for c in ("subject_id", "metadata") if c not in header]
-        if missing:
-            raise missing_columns_error(source.path, missing, header, "Panoptes subject export")
-        i_subject, i_metadata = header.index("subject_id"), header.index("metadata")
+        position = require_columns(
+            header, ("subject_id", "metadata"), path=source.path, what="Panoptes subject export"
+        )
+        i_subject, i_metadata = position["subject_id"], position["metadata"]
         for row in source:
             try:
                 out[parse_id(row[i_subject])] = orjson.loads(row[i_metadata] or "{}")

@@ -199,11 +199,9 @@ class ChunkJob:
 class ChunkResult:
     """What a worker sends back: the extracts themselves stay in its spill files."""
 
-    index: int
     files: dict[int, tuple[str, int]]  # extractor key index -> (spill file, rows)
     stats: dict[int, ColumnStats]
     skips: list[tuple[int, str, str, str]]  # (row number, classification id, reason, detail)
-    count: int
 
 
 _WORKER: dict[str, Any] = {}
@@ -382,7 +380,7 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
         spill.append([rows])
         spill.close()
         files[key_index] = (str(path), len(rows))
-    return ChunkResult(job.index, files, stats, skips, len(job.rows))
+    return ChunkResult(files, stats, skips)
 
 
 @dataclasses.dataclass(frozen=True)

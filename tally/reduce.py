@@ -305,11 +305,9 @@ class BucketJob:
 
 @dataclasses.dataclass
 class BucketResult:
-    index: int
     out_path: str
     stats: ColumnStats
     subjects: int
-    rows: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,7 +363,6 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
     stats = ColumnStats()
     out = Spill(job.out_path)
     batch: list[tuple[str, str, dict[str, Any]]] = []
-    rows_out = 0
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     for subject in sorted(groups, key=sort_key):
@@ -414,12 +411,10 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
                 batch.append((subject_cell, task_cell, flat))
         if len(batch) >= SPILL_ROWS:
             out.append(batch)
-            rows_out += len(batch)
             batch = []
     out.append(batch)
-    rows_out += len(batch)
     out.close()
-    return BucketResult(job.index, job.out_path, stats, n_subjects, rows_out)
+    return BucketResult(job.out_path, stats, n_subjects)
 
 
 # ------------------------------------------------------------------------------------------

@@ -291,10 +291,6 @@ class Spill:
         for chunk in self:
             yield from chunk
 
-    def size(self) -> int:
-        self.close()
-        return self.path.stat().st_size if self.path.exists() else 0
-
 
 @contextlib.contextmanager
 def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[io.TextIOWrapper]:

@@ -208,6 +208,25 @@ class Engine:
     def _marker_key(self, subject_id: Any, cid: Any) -> str:
         return f"c|{self._prefix(subject_id)}|{cid}"
 
+    def _seq_key(self, subject_id: Any, seq: int) -> str:
+        return f"s|{self._prefix(subject_id)}|{seq}"
+
+    def _applied(
+        self, txn: Any, subject_id: Any, cid: Any, marker: dict, committed_seq: int
+    ) -> bool:
+        """Whether the classification a marker names is in the subject's committed state.
+
+        Its seq must be within the head's, and held by it: after a write cut short, a pipeline
+        change (another version range, another grouping rule) can make a redelivery number
+        other classifications than the first time, so a leftover marker's seq may since have
+        been given to another classification (``s|`` says to which). State written before the
+        ``s|`` keys existed has none: such a marker counts as applied, as it did then.
+        """
+        if marker["seq"] > committed_seq:
+            return False
+        owner = txn.get(self._seq_key(subject_id, marker["seq"]))
+        return owner is None or owner == cid
+
     def _chunk_key(self, subject_id: Any, extractor_key: str, index: int) -> str:
         return f"l|{self._prefix(subject_id)}|{extractor_key}|{index}"
 
@@ -348,7 +367,9 @@ class Engine:
         for position, event in events:
             cid = event.classification_id
             marker = txn.get(self._marker_key(subject_id, cid))
-            if cid in seen_in_batch or (marker is not None and marker["seq"] <= committed_seq):
+            if cid in seen_in_batch or (
+                marker is not None and self._applied(txn, subject_id, cid, marker, committed_seq)
+            ):
                 outcomes.append((position, Outcome(cid, "duplicate", "already applied")))
                 continue
             try:
@@ -360,9 +381,15 @@ class Engine:
             if ungroupable:
                 outcomes.append((position, Outcome(cid, "rejected", ungroupable)))
                 continue
+            if marker is not None:
+                # A leftover: the write that applied it was cut short, and may have left
+                # per-volunteer entries (-F first/last) that make the incremental path add or
+                # skip it wrongly. Recompute the subject from its log, as for a late arrival.
+                recompute_all = True
             seen_in_batch.add(cid)
             head["seq"] += 1
             txn.set(self._marker_key(subject_id, cid), {"seq": head["seq"]})
+            txn.set(self._seq_key(subject_id, head["seq"]), cid)
             applied.append((position, event, rows, problems))
         applied.sort(key=lambda a: (time_key(a[1].created_at), _cid_key(a[1])))
         for position, event, rows, problems in applied:

@@ -1068,12 +1068,12 @@ def subject_prefixes(
     """Key prefixes of everything the engine stores for a subject except its head.
 
     Derived from :meth:`core.engine.Engine.head_key` (``h|<workflow>|<subject>``): the markers,
-    log chunks and per-user entries share ``<workflow>|<subject>|`` after their own letter.
+    seq index, log chunks and per-user entries share ``<workflow>|<subject>|`` after their own letter.
     tests/stream/test_store_contract.py checks that these prefixes cover every stored key.
     """
     rest = (engine or workflow.engine).head_key(subject_id)[2:]
     # x: the worker's index of the effects the subject fired (Aggregator._fired)
-    return [f"{letter}|{rest}|" for letter in ("c", "l", "u", "x")]
+    return [f"{letter}|{rest}|" for letter in ("c", "l", "s", "u", "x")]
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:

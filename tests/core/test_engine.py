@@ -199,6 +199,46 @@ def test_an_interrupted_write_redelivered_over_several_batches_loses_nothing():
     assert latest[(1, "T0", 0)] == reference[(1, "T0", 0)] == {"yes": 3, "maybe": 1, "no": 1}
 
 
+@pytest.mark.parametrize("mode", ["first", "last", "all"])
+def test_a_torn_write_leaves_no_volunteer_entry_that_misleads_the_repeat_filter(mode):
+    # Volunteer 1 at minute 5 (committed), again at minute 7 (torn, then redelivered): the
+    # per-volunteer entry the torn write left already says minute 7, which must not make the
+    # redelivery look like a repeat at the same instant (-F last then counted both).
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    first, other = make_event(1, 1, 1, 5, "Yes", None), make_event(2, 1, 2, 6, "No", None)
+    again, later = make_event(3, 1, 1, 7, "Maybe", None), make_event(4, 1, 3, 9, "No", None)
+    store = MemoryStore()
+    run_engine(pipeline, [[first, other]], mode, store)
+    torn = TornStore()
+    torn._data = store._data  # noqa: SLF001
+    run_engine(pipeline, [[again]], mode, torn)
+    latest, _ = run_engine(pipeline, [[again]], mode, store)
+    assert (
+        latest[(1, "T0", 0)] == batch_reference(pipeline, [first, other, again], mode)[(1, "T0", 0)]
+    )
+    latest, _ = run_engine(pipeline, [[later]], mode, store)
+    everything = [first, other, again, later]
+    assert latest[(1, "T0", 0)] == batch_reference(pipeline, everything, mode)[(1, "T0", 0)]
+
+
+def test_a_pipeline_change_between_a_torn_write_and_its_redelivery_loses_nothing():
+    # Torn under a pipeline that ignores version 3.0 (x ignored, y numbered S+1); redelivered
+    # under one that accepts it, cut between x and y: x now takes S+1, and y's leftover marker
+    # (S+1 too) must not make y look applied.
+    narrow = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    wide = Pipeline.from_configs({**EXTRACTOR_CONFIG, "workflow_version": "3"}, REDUCER_CONFIGS)
+    base = make_event(1, 1, 1, 1, "Yes", None)
+    x = make_event(2, 1, 2, 2, "No", None, version="3.0")
+    y = make_event(3, 1, 3, 3, "Maybe", None)
+    store = MemoryStore()
+    run_engine(narrow, [[base]], "all", store)
+    torn = TornStore()
+    torn._data = store._data  # noqa: SLF001
+    run_engine(narrow, [[x, y]], "all", torn)
+    latest, _ = run_engine(wide, [[x], [y]], "all", store)
+    assert latest[(1, "T0", 0)] == {"yes": 1, "no": 1, "maybe": 1}
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(event_strategy, min_size=2, max_size=20),
@@ -225,7 +265,11 @@ def test_torn_writes_then_redelivery_in_arrival_order_equal_batch(events, mode, 
     for cut in [*cuts, len(redelivered)]:
         batches.append(redelivered[start:cut])
         start = cut
-    _, store = run_engine(pipeline, batches, mode, store)
+    latest, store = run_engine(pipeline, batches, mode, store)
+    reference = batch_reference(pipeline, events, mode)
+    # What was published last for each reduction (after its subject's last redelivery) and
+    # what the stored state recomputes to both equal batch.
+    assert {key: reference.get(key) for key in latest} == latest
     engine = Engine(pipeline, repeat_filter=mode)
     with store.transaction() as txn:
         stored = {

@@ -587,9 +587,8 @@ def test_one_worker_command_runs_a_process_per_core(stream: Stream, tmp_path: Pa
     while not all(pair.stats(process=i)["assigned_partitions"] for i in (0, 1)):
         assert time.monotonic() < deadline, pair.log_tail()
         time.sleep(0.3)
-    assert sorted(
-        p for i in (0, 1) for p in pair.stats(process=i)["assigned_partitions"]
-    ) == [0, 1, 2, 3]
+    held = [p for i in (0, 1) for p in pair.stats(process=i)["assigned_partitions"]]
+    assert sorted(held) == [0, 1, 2, 3]
     stream.replay(d.export)
     stream.wait()
     assert_same_files(

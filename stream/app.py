@@ -496,8 +496,9 @@ class Aggregator:
         as already applied and lost).
 
         There is deliberately no ownership check here: a batch in hand is always completed.
-        Faust does not hand a revoked partition over before every record it delivered has been
-        acknowledged (``stream_wait_empty``), so nobody else writes this partition meanwhile.
+        A revoked partition is not handed over while a batch is in hand: the revocation handler
+        takes the stage's lock and drains the batches in flight (:meth:`on_partitions_revoked`),
+        so nobody else writes this partition meanwhile.
         Dropping the writes but acknowledging the records would lose them if the partition
         came back to this worker (its acknowledgements would then be committed), and not
         acknowledging them would stall the rebalance.
@@ -509,9 +510,19 @@ class Aggregator:
         if previous is not None:
             try:
                 last = await previous
-            except Exception:  # noqa: BLE001 - _settle of that batch stops the worker
+            except Exception:  # noqa: BLE001 - any delivery failure, as below
                 last = None
-            if last is not None and self._owns(partition):
+            if last is None:
+                # The partition's previous changelog records were not delivered. Sending these
+                # after them would leave a changelog that a rebuild reads as later state
+                # without the earlier (heads that count classifications whose markers and log
+                # rows are missing): stop before writing, nothing of this batch is committed.
+                exc = RuntimeError(f"changelog records of partition {partition} were lost")
+                log.critical("%s: stopping the worker", exc)
+                self.counters["delivery_failures"] += 1
+                await self.app.crash(exc)
+                raise exc
+            if self._owns(partition):
                 store.set_persisted_offset(last)
         records = last_write_per_key([record for txn in txns for record in store.write_local(txn)])
         if not records:

@@ -109,8 +109,10 @@ def use_compiled_spanning_tree() -> bool:
     Long-running processes that re-cluster subjects on every classification (the stream worker)
     call this once; one-shot commands keep the Python steps. The results do not change:
     ``mst_from_data_matrix`` is the function the Python steps reproduce, and it is checked
-    against them here on a set full of ties before it is used (on any difference, or if this
-    scikit-learn lacks it, the Python steps stay).
+    against them here on a few point sets before it is used (on any difference, or if this
+    scikit-learn lacks it, the Python steps stay): a grid and duplicates for the tie-breaking,
+    fractional 2-D and 3-D marks for the last bits of the distances (the edge weights are
+    scikit-learn's own distances, so a build that sums them another way fails the check).
     """
     if _COMPILED_PRIM:
         return True
@@ -133,13 +135,18 @@ def use_compiled_spanning_tree() -> bool:
                 edges["distance"].astype(np.float64),
             )
 
+        # Ties (a grid, duplicates) and marks with fractional coordinates, where a compiled
+        # distance summed another way (a fused multiply-add) would differ in the last bit.
+        rng = np.random.default_rng(20261128)
         grid = np.array([[x % 5, (x * 7) % 4] for x in range(40)], dtype=float)
-        distances = _pairwise_euclidean(grid)
-        core = np.partition(distances, 2, axis=1)[:, 2]
-        expected = _prim_mst(distances, core)
-        got = compiled(grid, core)
-        if not all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True)):
-            return False
+        clicks = rng.normal(size=(60, 2)) * 37.3 + rng.uniform(0, 900, size=(1, 2))
+        for points in (grid, np.vstack([clicks, clicks[:7]]), rng.uniform(0, 1e3, (90, 3))):
+            distances = _pairwise_euclidean(points)
+            core = np.partition(distances, 2, axis=1)[:, 2]
+            expected = _prim_mst(distances, core)
+            got = compiled(points, core)
+            if not all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True)):
+                return False
     except Exception:  # noqa: BLE001 - another scikit-learn: keep the Python steps
         return False
     _COMPILED_PRIM.append(compiled)

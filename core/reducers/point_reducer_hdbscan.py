@@ -154,9 +154,10 @@ def _summarise(
     total = np.bincount(label, weight, k)
     centre_x = np.bincount(label, x, k) / count
     centre_y = np.bincount(label, y, k) / count
-    dx = x - (np.bincount(label, x * weight, k) / total)[label]
-    dy = y - (np.bincount(label, y * weight, k) / total)[label]
-    fact = total - np.bincount(label, weight * weight, k) / total
+    with np.errstate(divide="ignore", invalid="ignore"):  # total 0: np.cov's case, below
+        dx = x - (np.bincount(label, x * weight, k) / total)[label]
+        dy = y - (np.bincount(label, y * weight, k) / total)[label]
+        fact = total - np.bincount(label, weight * weight, k) / total
     if not (fact > 0).all():
         _summarise_each(out, tool, points, labels, probabilities, order)
         return

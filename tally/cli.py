@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tally`` with ``argv`` (default: the process arguments); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # What this command was given: commands that start copies of themselves (tally worker
+    # --processes, its user-stage restart) pass it on, not the host program's sys.argv.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

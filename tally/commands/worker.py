@@ -19,6 +19,7 @@ topic (docs/kafka.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         batch_max=args.batch_max,
         batch_within=args.batch_ms / 1000.0,
     )
-    restart = UserStageRestart()
+    restart = UserStageRestart(args.argv)
     options = dataclasses.replace(
         options,
         user_stage=_user_stage_wanted(args.user_stage, settings, topics),
@@ -166,49 +167,54 @@ def _state_dir(args: argparse.Namespace, topics: StreamTopics) -> Path:
 def _supervise(args: argparse.Namespace) -> int:
     """Run ``args.processes`` single-process workers of this command until stopped."""
     state = _state_dir(args, StreamTopics.from_args(args))
-    children: list[subprocess.Popen] = []
+    running: dict[int, subprocess.Popen] = {}
     for index in range(args.processes):
         # The same command line, the options that differ per process appended (argparse keeps
         # the last occurrence of an option).
-        argv = [*sys.argv[1:], "--processes", "1", "--state", str(state / f"process-{index}")]
+        argv = [*args.argv, "--processes", "1", "--state", str(state / f"process-{index}")]
         if args.web_port is not None:
             argv += ["--web-port", str(args.web_port + index)]
-        children.append(
-            subprocess.Popen(  # noqa: S603 - this very command
-                [sys.executable, "-m", "tally.cli", *argv],
-                # Own session: a Ctrl-C reaches this process only, which stops each child once.
-                start_new_session=True,
-                preexec_fn=_exit_with_parent,  # noqa: PLW1509 - no threads started yet
-            )
+        running[index] = subprocess.Popen(  # noqa: S603 - this very command
+            [sys.executable, "-m", "tally.cli", *argv],
+            # Own session: a Ctrl-C reaches this process only, which stops each child once.
+            start_new_session=True,
+            preexec_fn=_exit_with_parent,  # noqa: PLW1509 - no threads started yet
         )
     stopping = False
 
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
         stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+        for child in running.values():
+            # os.kill, not Popen.send_signal: that polls, and a poll that reaps a child which
+            # has just exited would hide its status from os.wait below. A pid not yet waited
+            # for is never reused.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     status = 0
-    running = set(range(len(children)))
     while running:
-        pid, code = os.wait()
-        index = next((i for i in running if children[i].pid == pid), None)
-        if index is None:
+        try:
+            pid, raw = os.wait()
+        except ChildProcessError:  # none left
+            break
+        index = next((i for i, child in running.items() if child.pid == pid), None)
+        if index is None:  # not ours (as PID 1 in a container, orphans are reaped here too)
             continue
-        running.discard(index)
-        children[index].returncode = os.waitstatus_to_exitcode(code)
+        running.pop(index)
+        code = os.waitstatus_to_exitcode(raw)
+        code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says
         if not stopping:
             print(
-                f"tally worker: process {index} exited with status "
-                f"{children[index].returncode}; stopping the others",
+                f"tally worker: process {index} exited with status {code}; stopping the others",
                 file=sys.stderr,
             )
-            status = children[index].returncode or 1
+            status = code or 1
             stop(signal.SIGTERM, None)
+        elif code and not status:
+            status = code  # failed while stopping
     return status
 
 
@@ -228,7 +234,8 @@ class UserStageRestart:
     user is loaded: its partitions are released and its offsets committed as on SIGTERM, and the
     by-user topic keeps the forwarded classifications until the stage reads them."""
 
-    def __init__(self) -> None:
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv  # this command's arguments
         self.requested = False
 
     def request(self) -> None:
@@ -239,7 +246,7 @@ class UserStageRestart:
     def exec_with_user_stage(self) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        argv = [sys.executable, "-m", "tally.cli", *sys.argv[1:], "--user-stage", "on"]
+        argv = [sys.executable, "-m", "tally.cli", *self.argv, "--user-stage", "on"]
         os.execv(sys.executable, argv)  # noqa: S606 - this very command, again
 
 

@@ -108,6 +108,9 @@ TABLE_NAME = "state"
 USER_TABLE_NAME = "user-state"
 #: Batches whose records may wait for the broker's acknowledgement at the same time.
 MAX_IN_FLIGHT = 32
+#: Longest wait for the final offset commit when partitions are revoked or the worker stops.
+COMMIT_TIMEOUT = 15.0
+
 #: Seconds between offset commits while the commit point keeps moving.
 COMMIT_EVERY = 0.25
 #: Seconds allowed for reading records the stream skipped (see GapReader).
@@ -410,7 +413,14 @@ class Aggregator:
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=60)
         if self._dirty:
-            await self._commit_now()
+            # Bounded: aiokafka retries a commit while the coordinator is unreachable, and a
+            # revocation waiting on it would stall the group's rebalance. Uncommitted records
+            # come again and are skipped as duplicates.
+            try:
+                await asyncio.wait_for(self._commit_now(), timeout=COMMIT_TIMEOUT)
+            except TimeoutError:
+                log.warning("offset commit took over %ss; moving on", COMMIT_TIMEOUT)
+                self.counters["commit_failures"] += 1
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Finish and commit the batches in hand before the partitions move to another worker

@@ -37,7 +37,8 @@ Offsets. The worker commits offsets itself and never acknowledges events to Faus
 rebalances Faust was seen to drop records it had fetched without delivering them to the stream,
 and then to commit past them (records lost without a trace). The worker's commit point per
 partition advances only over contiguous offsets whose outputs and state were acknowledged; it is
-also stored with the state (``a|<partition>``). When the stream delivers a record beyond the next
+also stored with the state (``a|<partition>``); a partition without state starts at the group's
+committed offset, else at its first offset. When the stream delivers a record beyond the next
 expected offset, the records in between are read directly from the topic with a separate
 consumer (:class:`GapReader`) and processed first.
 
@@ -309,6 +310,21 @@ class Aggregator:
         while len(self._in_flight) > MAX_IN_FLIGHT:
             await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
 
+    async def _start(self, partition: int) -> int | None:
+        """Where a partition without state starts: the group's committed offset, else the
+        partition's first offset (``auto_offset_reset`` is ``earliest``).
+
+        Not the first record the stream delivers: with two workers joining, Faust was seen to
+        start a fresh partition's stream dozens of records in (the records before were never
+        delivered, and nothing else would read them).
+        """
+        try:
+            committed = await _committed_offset(self.app, self.input_topic, partition)
+            return committed if committed is not None else await self.gaps.first_offset(partition)
+        except Exception as exc:  # noqa: BLE001 - then the first record delivered, as before
+            log.warning("partition %s: start offset unknown (%r)", partition, exc)
+            return None
+
     async def _in_sequence(self, partition: int, events: list[Any]) -> list[Any]:
         """The events of ``partition`` that continue its processed sequence, gaps filled.
 
@@ -325,7 +341,7 @@ class Aggregator:
             # stored with the state (the committed offset says the same, or a little more).
             store = FaustTableStore(self.table, partition, source_topic=None)
             acked = store.get(acked_key(partition))
-            expected = None if acked is None else int(acked) + 1
+            expected = int(acked) + 1 if acked is not None else await self._start(partition)
         ordered = sorted(events, key=lambda e: e.message.offset)
         keep: list[Any] = []
         for event in ordered:
@@ -1049,6 +1065,17 @@ class GapReader:
                 out.append(_GapEvent(record))
         return out
 
+    async def first_offset(self, partition: int) -> int:
+        """The partition's first offset still in the log (where ``earliest`` starts)."""
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.structs import TopicPartition
+
+        if self.consumer is None:
+            self.consumer = AIOKafkaConsumer(**self.config)
+            await self.consumer.start()
+        tp = TopicPartition(self.topic, partition)
+        return (await self.consumer.beginning_offsets([tp]))[tp]
+
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
@@ -1119,6 +1146,19 @@ def _bytes_table(app: faust.App, name: str, partitions: int, what: str) -> Any:
         partitions=partitions,
         help=f"{what} (core.engine keys)",
     )
+
+
+async def _committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
+    """The worker group's committed offset of ``topic``/``partition`` (None: none yet)."""
+    from aiokafka.structs import TopicPartition
+
+    thread = app.consumer._thread  # noqa: SLF001 - the aiokafka consumer's own thread
+
+    async def committed_in_consumer_thread() -> int | None:
+        consumer = thread._ensure_consumer()  # noqa: SLF001
+        return await consumer.committed(TopicPartition(topic, partition))
+
+    return await thread.call_thread(committed_in_consumer_thread)
 
 
 async def _commit_offsets(app: faust.App, topic: str, offsets: Mapping[int, int]) -> None:

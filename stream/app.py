@@ -319,11 +319,17 @@ class Aggregator:
         delivered, and nothing else would read them).
         """
         try:
-            committed = await _committed_offset(self.app, self.input_topic, partition)
-            return committed if committed is not None else await self.gaps.first_offset(partition)
+            committed = await asyncio.wait_for(self.committed_offset(partition), GAP_TIMEOUT)
+            if committed is not None:
+                return committed
+            return await asyncio.wait_for(self.gaps.first_offset(partition), GAP_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - then the first record delivered, as before
             log.warning("partition %s: start offset unknown (%r)", partition, exc)
             return None
+
+    async def committed_offset(self, partition: int) -> int | None:
+        """The group's committed offset of one of the stage's input partitions."""
+        return await _committed_offset(self.app, self.input_topic, partition)
 
     async def _in_sequence(self, partition: int, events: list[Any]) -> list[Any]:
         """The events of ``partition`` that continue its processed sequence, gaps filled.

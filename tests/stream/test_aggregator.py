@@ -29,15 +29,30 @@ def event(offset: int, value: Any = None, key: bytes | None = b"7", partition: i
 
 
 class FakeGaps:
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, first: int = 0) -> None:
         self.calls: list[tuple[int, int, int]] = []
         self.fail = fail
+        self.first = first  # the partition's first offset in the log
 
     async def read(self, partition: int, start: int, end: int) -> list[Any]:
         self.calls.append((partition, start, end))
         if self.fail:
             raise TimeoutError("broker gone")
         return [event(o, partition=partition) for o in range(start, end)]
+
+    async def first_offset(self, partition: int) -> int:
+        if self.fail:
+            raise TimeoutError("broker gone")
+        return self.first
+
+
+def starting_at(committed: int | None, first: int = 0) -> Any:
+    """A stand-in for the group's committed offset lookup (None: nothing committed yet)."""
+
+    async def committed_offset(partition: int) -> int | None:
+        return committed
+
+    return committed_offset
 
 
 @pytest.fixture
@@ -68,11 +83,36 @@ def offsets(events: list[Any]) -> list[int]:
     return [e.message.offset for e in events]
 
 
-def test_a_new_partition_starts_wherever_the_stream_does(aggregator):
+def test_a_new_partition_starts_at_its_first_offset_not_at_the_first_record_delivered(
+    aggregator,
+):
+    # Faust was seen to start a fresh partition's stream dozens of records in.
+    aggregator.committed_offset = starting_at(None)
+    kept = run(aggregator._in_sequence(0, [event(7), event(5), event(6)]))
+    assert offsets(kept) == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert aggregator.gaps.calls == [(0, 0, 5)]
+    assert aggregator._next_offset[0] == 8
+
+
+def test_a_new_partition_starts_at_the_groups_committed_offset(aggregator):
+    aggregator.committed_offset = starting_at(3)
+    kept = run(aggregator._in_sequence(0, [event(5), event(6)]))
+    assert offsets(kept) == [3, 4, 5, 6]
+
+
+def test_a_new_partition_whose_log_starts_later_reads_no_gap(aggregator):
+    aggregator.committed_offset = starting_at(None)
+    aggregator.gaps = FakeGaps(first=5)
     kept = run(aggregator._in_sequence(0, [event(7), event(5), event(6)]))
     assert offsets(kept) == [5, 6, 7]
-    assert aggregator._next_offset[0] == 8
     assert aggregator.gaps.calls == []
+
+
+def test_without_a_start_offset_a_new_partition_starts_at_the_first_record(aggregator):
+    aggregator.committed_offset = starting_at(None)
+    aggregator.gaps = FakeGaps(fail=True)
+    kept = run(aggregator._in_sequence(0, [event(7), event(5), event(6)]))
+    assert offsets(kept) == [5, 6, 7]
 
 
 def test_redelivered_records_are_skipped(aggregator):

@@ -55,16 +55,21 @@ def starting_at(committed: int | None, first: int = 0) -> Any:
     return committed_offset
 
 
-@pytest.fixture
-def aggregator(tmp_path: Path) -> Aggregator:
-    table = make_faust_table(tmp_path / "agg")
+def make_aggregator(path: Path) -> Aggregator:
+    """A subject-stage Aggregator over a real Faust table in ``path``, no broker."""
+    table = make_faust_table(path / "agg")
     options = WorkerOptions(
         topics=StreamTopics.from_env({}, prefix="t"),
         settings=KafkaSettings.from_env({}),
-        datadir=tmp_path,
+        datadir=path,
         partitions=4,
     )
-    agg = Aggregator(table.app, table, options)
+    return Aggregator(table.app, table, options)
+
+
+@pytest.fixture
+def aggregator(tmp_path: Path) -> Aggregator:
+    agg = make_aggregator(tmp_path)
     agg.gaps = FakeGaps()  # type: ignore[assignment]
     return agg
 

@@ -23,13 +23,12 @@ import pytest
 from core.engine import Engine
 from core.pipeline import Pipeline
 from core.state import MemoryStore
-from stream.app import Aggregator, WorkerOptions
+from stream.app import Aggregator
 from stream.faust_store import FaustTableStore
-from stream.kafka_settings import KafkaSettings
 from stream.state.transaction import OrderedTransaction
-from stream.topics import StreamTopics
 
-from .test_store_contract import event, make_faust_table
+from .test_aggregator import make_aggregator
+from .test_store_contract import event
 
 TOPIC = "t-classifications"
 
@@ -120,15 +119,18 @@ def recover(table: Any, partition: int, changelog: Changelog) -> None:
 
 
 @pytest.fixture
+def loop() -> Any:
+    """A current event loop for the test (Faust objects look it up), replaced afterwards."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+@pytest.fixture
 def worker(tmp_path: Path) -> tuple[Aggregator, Changelog]:
-    table = make_faust_table(tmp_path / "agg")
-    options = WorkerOptions(
-        topics=StreamTopics.from_env({}, prefix="t"),
-        settings=KafkaSettings.from_env({}),
-        datadir=tmp_path,
-        partitions=4,
-    )
-    agg = Aggregator(table.app, table, options)
+    agg = make_aggregator(tmp_path)
     changelog = Changelog()
     agg._send_batches = changelog.send  # type: ignore[method-assign]
     agg._owns = lambda partition: True  # type: ignore[method-assign]
@@ -142,49 +144,37 @@ def write(agg: Aggregator, store: FaustTableStore, values: dict[str, Any]) -> li
     return asyncio.get_event_loop().run_until_complete(agg._write_state(store, [txn]))
 
 
-def test_a_restart_never_rolls_back_what_the_local_database_holds(worker):
+def test_a_restart_never_rolls_back_what_the_local_database_holds(worker, loop):
     agg, changelog = worker
     store = FaustTableStore(agg.table, 1, source_topic=TOPIC)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        # Three writes the broker acknowledged, each assigning the head (last, as the engine
-        # does) after a few other keys; then one written locally whose records the broker
-        # never got: the worker is killed.
-        for seq in (1, 2, 3):
-            write(agg, store, {"w|1": seq, f"c|7|1|{seq}": {"seq": seq}, "x": seq, "h|7|1": seq})
-        changelog.deliver = False
-        write(agg, store, {"w|1": 4, "c|7|1|4": {"seq": 4}, "x": 4, "h|7|1": 4})
-        recover(agg.table, 1, changelog)
-        # The restart sees the local state as it was: nothing older re-applied over it.
-        assert {k: store.get(k) for k in ("w|1", "x", "h|7|1", "c|7|1|4")} == {
-            "w|1": 4,
-            "x": 4,
-            "h|7|1": 4,
-            "c|7|1|4": {"seq": 4},
-        }
-    finally:
-        loop.close()
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    # Three writes the broker acknowledged, each assigning the head (last, as the engine
+    # does) after a few other keys; then one written locally whose records the broker
+    # never got: the worker is killed.
+    for seq in (1, 2, 3):
+        write(agg, store, {"w|1": seq, f"c|7|1|{seq}": {"seq": seq}, "x": seq, "h|7|1": seq})
+    changelog.deliver = False
+    write(agg, store, {"w|1": 4, "c|7|1|4": {"seq": 4}, "x": 4, "h|7|1": 4})
+    recover(agg.table, 1, changelog)
+    # The restart sees the local state as it was: nothing older re-applied over it.
+    assert {k: store.get(k) for k in ("w|1", "x", "h|7|1", "c|7|1|4")} == {
+        "w|1": 4,
+        "x": 4,
+        "h|7|1": 4,
+        "c|7|1|4": {"seq": 4},
+    }
 
 
-def test_a_key_assigned_twice_in_one_write_goes_to_the_changelog_once(worker):
+def test_a_key_assigned_twice_in_one_write_goes_to_the_changelog_once(worker, loop):
     agg, changelog = worker
     store = FaustTableStore(agg.table, 2, source_topic=TOPIC)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        first, second = OrderedTransaction(store.get), OrderedTransaction(store.get)
-        first.set("c|7|1|1", {"seq": 1})
-        first.set("h|7|1", 1)
-        second.set("c|7|1|2", {"seq": 2})
-        second.set("h|7|1", 2)
-        loop.run_until_complete(agg._write_state(store, [first, second]))
-        assert [(k, v) for _, k, v in changelog.records] == [
-            (b"c|7|1|1", b'{"seq":1}'),
-            (b"c|7|1|2", b'{"seq":2}'),
-            (b"h|7|1", b"2"),
-        ]
-    finally:
-        loop.close()
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    first, second = OrderedTransaction(store.get), OrderedTransaction(store.get)
+    first.set("c|7|1|1", {"seq": 1})
+    first.set("h|7|1", 1)
+    second.set("c|7|1|2", {"seq": 2})
+    second.set("h|7|1", 2)
+    loop.run_until_complete(agg._write_state(store, [first, second]))
+    assert [(k, v) for _, k, v in changelog.records] == [
+        (b"c|7|1|1", b'{"seq":1}'),
+        (b"c|7|1|2", b'{"seq":2}'),
+        (b"h|7|1", b"2"),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 
 import pytest
 
@@ -163,13 +164,17 @@ def kenya(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", [0, 1])
-def test_workers_and_stream_give_identical_files(kenya, tmp_path, case):
+def test_workers_and_stream_give_identical_files(kenya, tmp_path, case, monkeypatch):
+    import tally.reduce as reduce_module
+
     root, cases = kenya
     extracted, config = cases[case]
     variants = {"plain": [], "c2": ["-c", "2"], "stream": ["-s"], "stream_c2": ["-s", "-c", "2"]}
     outputs = {}
-    for name, flags in variants.items():
-        out = tmp_path / name
+    # Small files are grouped in memory; the same runs through the spill files (big files).
+    for spilled, (name, flags) in itertools.product((False, True), variants.items()):
+        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", -1 if spilled else 1 << 30)
+        out = tmp_path / f"{name}-spilled" if spilled else tmp_path / name
         out.mkdir()
         result = run_tally(
             "reduce", root / extracted, config, "-d", out, "-hb", "-F", "all", *flags

@@ -75,6 +75,10 @@ BUCKET_BYTES = 32 << 20
 #: the spill round trips cost more than the reduction of small files, e.g. a third of a question
 #: reduce of 20,000 rows).
 IN_MEMORY_BYTES = BUCKET_BYTES
+#: From this size on, a point_reducer_hdbscan run builds its spanning trees with scikit-learn's
+#: compiled Prim (same edges, checked when loaded): its 1.2 s import pays off from about 35,000
+#: classifications (18 MB of point extracts); below this the Python steps are cheaper overall.
+COMPILED_TREE_BYTES = 64 << 20
 SUBJECTS_PER_BUCKET = 2000
 
 
@@ -530,6 +534,10 @@ def reduce_file(
 
     blocks = CsvBlocks(extracted_csv, what="extraction CSV")
     in_memory = blocks.size <= IN_MEMORY_BYTES
+    if plan.name == "point_reducer_hdbscan" and blocks.size >= COMPILED_TREE_BYTES:
+        from core.reducers._hdbscan import use_compiled_spanning_tree
+
+        use_compiled_spanning_tree()  # before the workers fork: they inherit it
     with tempfile.TemporaryDirectory(prefix=".tally-reduce-", dir=output_dir) as tmp:
         header = blocks.header
         index = require_columns(

@@ -356,3 +356,31 @@ def test_stream_over_a_finished_file_missing_subjects_redoes_everything(kenya, t
     assert "reducing everything again" in result.err
     name = "survey_reducer_reductions.csv"
     assert (tmp_path / name).read_bytes() == (expected_dir / name).read_bytes()
+
+
+def test_compiled_spanning_tree_for_big_files_gives_the_same_bytes(tmp_path, monkeypatch):
+    import core.reducers._hdbscan as hdbscan_module
+    import tally.reduce as reduce_module
+
+    sim = tmp_path / "sim"
+    assert run_tally("simulate", "-d", sim, "--classifications", "300", "--seed", "3").code == 0
+    (extractor_config,) = sim.glob("Extractor_config_*.yaml")
+    (reducer_config,) = sim.glob("Reducer_config_*_point_extractor_by_frame.yaml")
+    classifications = sim / "penguin-watch-sim-classifications.csv"
+    assert run_tally("extract", classifications, extractor_config, "-d", sim, "-hb").code == 0
+    extracted = sim / "point_extractor_by_frame_extractions.csv"
+
+    monkeypatch.setattr(hdbscan_module, "_COMPILED_PRIM", [])  # this test decides, not others
+    outputs = {}
+    for name, threshold in (("python", 1 << 40), ("compiled", 0)):
+        monkeypatch.setattr(reduce_module, "COMPILED_TREE_BYTES", threshold)
+        out = tmp_path / name
+        out.mkdir()
+        result = run_tally(
+            "reduce", extracted, reducer_config, "-d", out, "-hb", "-F", "all", "-c", "2"
+        )
+        assert result.code == 0, result.err
+        outputs[name] = (out / "point_reducer_hdbscan_reductions.csv").read_bytes()
+        assert bool(hdbscan_module._COMPILED_PRIM) == (name == "compiled")
+    assert outputs["python"] == outputs["compiled"]
+    assert b"_clusters_x" in outputs["python"].partition(b"\n")[0]  # clusters were found

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,18 +165,33 @@ def _state_dir(args: argparse.Namespace, topics: StreamTopics) -> Path:
     )
 
 
-def _supervise(args: argparse.Namespace) -> int:
-    """Run ``args.processes`` single-process workers of this command until stopped."""
+#: While stopping, the supervisor repeats SIGTERM this often to children still running: one
+#: that was restarting itself with the user stage (``UserStageRestart``) when the first came
+#: runs again under the same pid and would otherwise be waited for forever. Faust treats a
+#: repeated SIGTERM as the same shutdown.
+STOP_REPEAT_SECONDS = 10
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)
+
+
+def _child_command(args: argparse.Namespace, index: int) -> list[str]:
+    """Process ``index``'s command: this one, with the options that differ per process
+    appended (argparse keeps the last occurrence of an option)."""
     state = _state_dir(args, StreamTopics.from_args(args))
+    argv = [*args.argv, "--processes", "1", "--state", str(state / f"process-{index}")]
+    if args.web_port is not None:
+        argv += ["--web-port", str(args.web_port + index)]
+    return [sys.executable, "-m", "tally.cli", *argv]
+
+
+def _supervise(
+    args: argparse.Namespace,
+    child_command: Callable[[argparse.Namespace, int], list[str]] = _child_command,
+) -> int:
+    """Run ``args.processes`` single-process workers of this command until stopped."""
     running: dict[int, subprocess.Popen] = {}
     for index in range(args.processes):
-        # The same command line, the options that differ per process appended (argparse keeps
-        # the last occurrence of an option).
-        argv = [*args.argv, "--processes", "1", "--state", str(state / f"process-{index}")]
-        if args.web_port is not None:
-            argv += ["--web-port", str(args.web_port + index)]
         running[index] = subprocess.Popen(  # noqa: S603 - this very command
-            [sys.executable, "-m", "tally.cli", *argv],
+            child_command(args, index),
             # Own session: a Ctrl-C reaches this process only, which stops each child once.
             start_new_session=True,
             preexec_fn=_exit_with_parent,  # noqa: PLW1509 - no threads started yet
@@ -191,30 +207,37 @@ def _supervise(args: argparse.Namespace) -> int:
             # for is never reused.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGTERM)
+        signal.alarm(STOP_REPEAT_SECONDS)  # SIGALRM: stop again, until every child is gone
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     status = 0
-    while running:
-        try:
-            pid, raw = os.wait()
-        except ChildProcessError:  # none left
-            break
-        index = next((i for i, child in running.items() if child.pid == pid), None)
-        if index is None:  # not ours (as PID 1 in a container, orphans are reaped here too)
-            continue
-        running.pop(index)
-        code = os.waitstatus_to_exitcode(raw)
-        code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says
-        if not stopping:
-            print(
-                f"tally worker: process {index} exited with status {code}; stopping the others",
-                file=sys.stderr,
-            )
-            status = code or 1
-            stop(signal.SIGTERM, None)
-        elif code and not status:
-            status = code  # failed while stopping
+    try:
+        while running:
+            try:
+                pid, raw = os.wait()
+            except ChildProcessError:  # none left
+                break
+            index = next((i for i, child in running.items() if child.pid == pid), None)
+            if index is None:  # not ours (as PID 1 in a container, orphans are reaped here too)
+                continue
+            running.pop(index)
+            code = os.waitstatus_to_exitcode(raw)
+            if stopping and code == -signal.SIGTERM:
+                continue  # our SIGTERM came before its own handler was installed: stopped
+            code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says
+            if not stopping:
+                print(
+                    f"tally worker: process {index} exited with status {code}; stopping the others",
+                    file=sys.stderr,
+                )
+                status = code or 1
+                stop(signal.SIGTERM, None)
+            elif code and not status:
+                status = code  # failed while stopping
+    finally:
+        signal.alarm(0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return status
 
 

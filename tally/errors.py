@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.errors import TallyError
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "separator_problem"]
 
 
 class InputError(TallyError, ValueError):
@@ -13,3 +13,26 @@ class InputError(TallyError, ValueError):
     The message says what was expected, what was found and how to fix it; the CLI prints it
     after ``tally <command>: error:`` and exits with status 1.
     """
+
+
+def separator_problem(header: list[str], path: object, what: str) -> InputError | None:
+    """An error for a header that is one cell holding ``;`` or tabs: not a comma-separated file.
+
+    Spreadsheet programs in many locales save "CSV" with semicolons; the missing-columns message
+    alone would list one long column name.
+
+    >>> print(separator_problem(["classification_id;user_name"], "e.csv", "Panoptes export"))
+    e.csv is separated by ';', not commas, so it is not a Panoptes export as downloaded from Zooniverse: use the original download, or save it again as CSV with ',' as the separator
+    >>> separator_problem(["classification_id", "user_name"], "e.csv", "Panoptes export") is None
+    True
+    """
+    if len(header) != 1:
+        return None
+    for separator, name in ((";", "';'"), ("\t", "tabs")):
+        if separator in header[0]:
+            return InputError(
+                f"{path} is separated by {name}, not commas, so it is not a {what} as downloaded "
+                "from Zooniverse: use the original download, or save it again as CSV with ',' "
+                "as the separator"
+            )
+    return None

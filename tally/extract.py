@@ -38,7 +38,7 @@ from core.csv_layout import (
 from core.errors import AnnotationParseError, TallyError
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
-from tally.errors import InputError
+from tally.errors import InputError, separator_problem
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
 from tally.tables import (
@@ -153,6 +153,16 @@ class ExtractPlan:
 
 def load_plan(path: str) -> ExtractPlan:
     document = load_yaml(path, "extractor config")
+    if (
+        isinstance(document, Mapping)
+        and "reducer_config" in document
+        and "extractor_config" not in document
+    ):
+        raise InputError(
+            f"{path} is a reducer config (it has 'reducer_config'); `tally extract` needs the "
+            "extractor config that `tally config` wrote (Extractor_config_workflow_<id>_V<version>"
+            ".yaml). Reducer configs go to `tally reduce`"
+        )
     if not isinstance(document, Mapping) or not isinstance(
         document.get("extractor_config"), Mapping
     ):
@@ -179,7 +189,10 @@ def load_plan(path: str) -> ExtractPlan:
         pipeline = Pipeline.from_configs(clean, [])
     except TallyError as exc:
         raise InputError(f"{path}: {exc}") from None
-    versions = VersionFilter.from_config(document.get("workflow_version"))
+    try:
+        versions = VersionFilter.from_config(document.get("workflow_version"))
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
     return ExtractPlan(pipeline.workflow_id, versions, clean, tuple(no_version))
 
 
@@ -201,7 +214,9 @@ class ChunkResult:
 
     files: dict[int, tuple[str, int]]  # extractor key index -> (spill file, rows)
     stats: dict[int, ColumnStats]
-    skips: list[tuple[int, str, str, str]]  # (row number, classification id, reason, detail)
+    # (row number, classification id, reason, detail, whole): ``whole`` when nothing of the
+    # classification was extracted, not just one extractor entry
+    skips: list[tuple[int, str, str, str, bool]]
 
 
 _WORKER: dict[str, Any] = {}
@@ -255,6 +270,7 @@ class BlockResult:
     workflows: Counter
     versions: Counter
     chunk: ChunkResult
+    unreadable: int  # rows skipped before the workflow/version filter could look at them
 
 
 def _extract_block(job: BlockJob) -> BlockResult:
@@ -267,7 +283,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
     workflows: Counter[str] = Counter()
     versions: Counter[str] = Counter()
     keep: list[tuple[int, tuple[str, ...], str, str]] = []
-    skips: list[tuple[int, str, str, str]] = []
+    skips: list[tuple[int, str, str, str, bool]] = []
     for row_number, row in enumerate(rows):
         if len(row) != layout.width:
             cid = row[layout.info_index[0]] if len(row) > layout.info_index[0] else "?"  # type: ignore[operator]
@@ -277,6 +293,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
                     cid,
                     "malformed CSV row",
                     f"{len(row)} fields where the header has {layout.width}",
+                    True,
                 )
             )
             continue
@@ -299,13 +316,16 @@ def _extract_block(job: BlockJob) -> BlockResult:
             except TallyError:
                 ok = version_match[version] = None
         if ok is None:
-            skips.append((row_number, info[0], "invalid workflow_version", repr(version)))
+            skips.append((row_number, info[0], "invalid workflow_version", repr(version), True))
             continue
         if ok:
             keep.append((row_number, info, row[layout.annotations], row[layout.metadata]))
     chunk = _extract_chunk(ChunkJob(job.index, keep))
+    unreadable = len(skips)
     chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
-    return BlockResult(len(rows), len(keep), len(job.data), kinds, workflows, versions, chunk)
+    return BlockResult(
+        len(rows), len(keep), len(job.data), kinds, workflows, versions, chunk, unreadable
+    )
 
 
 def _loads(text: str) -> Any:
@@ -318,7 +338,7 @@ def _loads(text: str) -> Any:
 
 def _extract_chunk(job: ChunkJob) -> ChunkResult:
     out: dict[int, FlatRows] = {}
-    skips: list[tuple[int, str, str, str]] = []
+    skips: list[tuple[int, str, str, str, bool]] = []
     # Per entry, what the row loop needs, looked up once per chunk: the extractor function
     # (called directly: the params are parsed already), and where its rows go.
     targets = []
@@ -331,36 +351,43 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
         parsed = []
         for column, text in (("annotations", annotations_text), ("metadata", metadata_text)):
             if text in NA_STRINGS:
-                skips.append((row_number, cid, f"empty {column}", f"the {column} cell is empty"))
+                skips.append(
+                    (row_number, cid, f"empty {column}", f"the {column} cell is empty", True)
+                )
                 break
             try:
                 parsed.append(_loads(text))
             except ValueError as exc:
-                skips.append((row_number, cid, f"invalid JSON in {column}", str(exc)))
+                skips.append((row_number, cid, f"invalid JSON in {column}", str(exc), True))
                 break
         if len(parsed) != 2:
+            continue
+        if not isinstance(parsed[1], dict):
+            skips.append(
+                (
+                    row_number,
+                    cid,
+                    "metadata is not a JSON object",
+                    f"expected {{...}}, got {type(parsed[1]).__name__} {metadata_text[:40]!r}",
+                    True,
+                )
+            )
             continue
         try:
             classification = Classification.from_export(parsed[0], parsed[1], classification_id=cid)
         except AnnotationParseError as exc:
-            skips.append((row_number, cid, "malformed annotations", str(exc)))
+            skips.append((row_number, cid, "malformed annotations", str(exc), True))
             continue
+        failed = []
         for entry, extract, params, version, add_row in targets:
             try:
                 result = extract(classification, params)
             except AnnotationParseError as exc:
-                skips.append(
-                    (row_number, cid, f"{entry.key} could not read task {entry.task}", str(exc))
-                )
+                failed.append((f"{entry.key} could not read task {entry.task}", str(exc)))
                 continue
             except Exception as exc:  # noqa: BLE001 - the reference skips any failing extract too
-                skips.append(
-                    (
-                        row_number,
-                        cid,
-                        f"{entry.key} failed on task {entry.task}",
-                        f"{type(exc).__name__}: {exc}",
-                    )
+                failed.append(
+                    (f"{entry.key} failed on task {entry.task}", f"{type(exc).__name__}: {exc}")
                 )
                 continue
             where = (info, entry.task)
@@ -369,6 +396,8 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
                     add_row(item, where, version)
             else:
                 add_row(result, where, version)
+        whole = len(failed) == len(targets)  # no entry of this classification was extracted
+        skips.extend((row_number, cid, reason, detail, whole) for reason, detail in failed)
     files = {}
     stats = {}
     for key_index, rows in out.items():
@@ -423,21 +452,50 @@ def _format_chunk(job: FormatJob) -> str:
 
 @dataclasses.dataclass
 class _SkipSummary:
+    """What was skipped: whole classifications, and single extractor entries of others.
+
+    >>> summary = _SkipSummary()
+    >>> summary.add(0, "11", "invalid JSON in annotations", whole=True)
+    >>> summary.add(1, "12", "survey_extractor failed on task T1", whole=False)
+    >>> print(summary.report(5))
+    skipped 1 of 5 classifications; 1 more lost an extractor entry (their other entries were extracted):
+      1 x invalid JSON in annotations (classification ids 11)
+      1 x survey_extractor failed on task T1 (classification ids 12)
+      (run with -vv to print each one, or --strict to stop at the first)
+    """
+
     counts: Counter = dataclasses.field(default_factory=Counter)
     ids: dict[str, list[str]] = dataclasses.field(default_factory=dict)
-    rows: set[int] = dataclasses.field(default_factory=set)
+    whole: set[int] = dataclasses.field(default_factory=set)
+    partial: set[int] = dataclasses.field(default_factory=set)
 
-    def add(self, row_number: int, cid: str, reason: str) -> None:
+    def add(self, row_number: int, cid: str, reason: str, *, whole: bool) -> None:
         self.counts[reason] += 1
-        self.rows.add(row_number)
+        (self.whole if whole else self.partial).add(row_number)
         ids = self.ids.setdefault(reason, [])
         if len(ids) < SHOW_FIRST_IDS:
             ids.append(cid)
 
+    @property
+    def rows(self) -> set[int]:
+        """Every row with a problem."""
+        return self.whole | self.partial
+
     def report(self, total: int) -> str:
-        lines = [
-            f"skipped {len(self.rows)} of {total} classifications (rows kept for other extractors where possible):"
-        ]
+        """The summary printed at the end; ``total``: the classifications considered."""
+        parts = []
+        if self.whole:
+            parts.append(f"skipped {len(self.whole)} of {total} classifications")
+        if self.partial:
+            n = len(self.partial)
+            entries = "an extractor entry" if n == 1 else "extractor entries"
+            parts.append(
+                f"{n} more lost {entries}"
+                if self.whole
+                else f"{n} of {total} classifications lost {entries}"
+            )
+            parts[-1] += " (their other entries were extracted)"
+        lines = ["; ".join(parts) + ":"]
         for reason, n in self.counts.most_common():
             more = ", ..." if n > len(self.ids[reason]) else ""
             lines.append(
@@ -472,6 +530,9 @@ def extract_file(
     blocks = CsvBlocks(classification_csv, what="Panoptes classification export")
     with tempfile.TemporaryDirectory(prefix=".tally-extract-", dir=output_dir) as tmp:
         header = blocks.header
+        wrong_separator = separator_problem(header, blocks.path, "Panoptes classification export")
+        if wrong_separator is not None:
+            raise wrong_separator
         position = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="Panoptes classification export"
         )
@@ -495,15 +556,19 @@ def extract_file(
         stats = [ColumnStats() for _ in keys]
         total_rows = 0
         matched = 0
+        unreadable = 0  # rows that never reached the workflow/version filter
 
-        def bad_row(row_number: int, cid: str, reason: str, detail: str) -> None:
+        def bad_row(row_number: int, cid: str, reason: str, detail: str, whole: bool) -> None:
             if strict:
                 raise InputError(
                     f"{blocks.path}: classification {cid} (data row {row_number + 1}): {reason}: {detail}"
                 )
             if verbose:
-                print(f"skipped classification {cid}: {reason}: {detail}", file=sys.stderr)
-            summary.add(row_number, cid, reason)
+                print(
+                    f"skipped classification {cid}: {reason}: {detail} (data row {row_number + 1})",
+                    file=sys.stderr,
+                )
+            summary.add(row_number, cid, reason, whole=whole)
 
         jobs = (BlockJob(i, offset, data) for i, (offset, data) in enumerate(blocks))
         bar = progress_bar(
@@ -519,8 +584,8 @@ def extract_file(
                 initargs=(plan.document, plan.no_version, tmp, layout),
             ):
                 result = block.chunk
-                for row_number, cid, reason, detail in result.skips:
-                    bad_row(total_rows + row_number, cid, reason, detail)
+                for row_number, cid, reason, detail, whole in result.skips:
+                    bad_row(total_rows + row_number, cid, reason, detail, whole)
                 for key_index, file in result.files.items():
                     chunk_files[key_index].append(file)
                     stats[key_index].merge(result.stats[key_index])
@@ -529,8 +594,12 @@ def extract_file(
                 versions_seen.update(block.versions)
                 total_rows += block.rows
                 matched += block.matched
+                unreadable += block.unreadable
                 bar.update(block.size)
-                bar.set_postfix(classifications=matched, skipped=len(summary.rows), refresh=False)
+                # text, not numbers: tqdm would show 20000 as "2e+4"
+                bar.set_postfix(
+                    classifications=f"{matched:,}", skipped=f"{len(summary.rows):,}", refresh=False
+                )
         if matched == 0:
             raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
         info_kinds = kinds.kinds()
@@ -548,7 +617,7 @@ def extract_file(
                 )
             written.append(path)
     if summary.rows:
-        print(f"tally extract: {summary.report(matched)}", file=sys.stderr)
+        print(f"tally extract: {summary.report(matched + unreadable)}", file=sys.stderr)
     return written
 
 

@@ -18,6 +18,7 @@ SystemExit: 0
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -89,8 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TallyError as exc:
         print(f"tally {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # stdout was closed early (`tally config ... | head`): the files are written, only the
+        # notices were cut off. Exit as a program killed by SIGPIPE would, without a traceback
+        # or a second error when Python flushes stdout at exit.
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # e.g. the output directory is not writable
-        print(f"tally {args.command}: error: {exc}", file=sys.stderr)
+        print(f"tally {args.command}: error: {_describe_os_error(exc)}", file=sys.stderr)
         return 1
     except _Terminated:
         print(f"tally {args.command}: terminated", file=sys.stderr)
@@ -104,6 +111,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 BATCH_COMMANDS = ("config", "extract", "reduce")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """An operating-system error as a sentence naming the file, without Python's ``[Errno N]``.
+
+    >>> _describe_os_error(PermissionError(13, "Permission denied", "/data/out/x.csv"))
+    "cannot write or read '/data/out/x.csv': Permission denied (check the directory's permissions, or choose another -d)"
+    >>> _describe_os_error(OSError(28, "No space left on device"))
+    'No space left on device'
+    """
+    if exc.filename is None:
+        return exc.strerror or str(exc)
+    # Temporary files live in a hidden .tally-* directory or are named .<output>.<pid>.tmp:
+    # name the directory the user chose, not our scratch names.
+    path = str(exc.filename)
+    parent, _, name = path.rpartition("/")
+    if name.startswith(".tally-") or (name.startswith(".") and name.endswith(".tmp")):
+        path = parent or "."
+    message = f"cannot write or read {path!r}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError):
+        message += " (check the directory's permissions, or choose another -d)"
+    return message
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (tests capture it)
+        pass
 
 
 class _Terminated(KeyboardInterrupt):

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from core.workflow_config import build_config
-from tally.errors import InputError
+from core.errors import WorkflowConfigError, WorkflowVersionError
+from core.workflow_config import WorkflowConfig, build_config
+from tally.errors import InputError, separator_problem
 from tally.tables import CsvSource, require_columns
 
 __all__ = ["read_workflow_rows", "write_configs"]
@@ -29,6 +31,9 @@ REQUIRED_COLUMNS = ("workflow_id", "version", "minor_version", "tasks", "strings
 def read_workflow_rows(path: str) -> list[dict[str, str]]:
     with CsvSource(path, what="Panoptes workflow export") as source:
         header = source.header
+        wrong_separator = separator_problem(header, source.path, "Panoptes workflow export")
+        if wrong_separator is not None:
+            raise wrong_separator
         require_columns(header, REQUIRED_COLUMNS, path=source.path, what="Panoptes workflow export")
         rows = []
         for row in source:
@@ -62,14 +67,19 @@ def write_configs(
 ) -> list[Path]:
     """Build the configs for ``workflow_id`` and write them into ``output_dir``; return the paths."""
     rows = read_workflow_rows(workflow_csv)
-    config = build_config(
-        rows,
-        workflow_id,
-        version=version,
-        min_version=min_version,
-        max_version=max_version,
-        keywords=keywords or {},
-    )
+    try:
+        config = build_config(
+            rows,
+            workflow_id,
+            version=version,
+            min_version=min_version,
+            max_version=max_version,
+            keywords=keywords or {},
+        )
+    except WorkflowVersionError:
+        raise  # its message lists the ids or versions the export holds
+    except WorkflowConfigError as exc:  # a cell of the export: name the file too
+        raise InputError(f"{workflow_csv}: {exc}") from None
     if verbose:
         if version is None and min_version is None and max_version is None:
             print(
@@ -84,16 +94,43 @@ def write_configs(
                 f"{config.version_label}",
                 file=sys.stderr,
             )
-    written = []
+    _check_keyword_tasks(keywords or {}, config)
     labels = {
         config.extractor_file_name: "Extractor config",
         config.task_labels_file_name: "task key look up table",
     }
+    # Every file is written before anything is printed: a closed stdout (`| head`) must not
+    # leave the set half written.
+    written = []
     for name, document in config.files().items():
         path = Path(os.path.abspath(output_dir)) / name
         dump_yaml(document, path)
-        print(f"Saving {labels.get(name, 'Reducer config')} to:\n{path}")
-        if name != config.task_labels_file_name:
-            print()
         written.append(path)
+    for path in written:
+        print(f"Saving {labels.get(path.name, 'Reducer config')} to:\n{path}")
+        if path.name != config.task_labels_file_name:
+            print()
     return written
+
+
+def _check_keyword_tasks(keywords: Mapping[str, Any], config: WorkflowConfig) -> None:
+    """Refuse ``-k`` keywords for a task no extractor entry covers (they would be dropped).
+
+    >>> rows = [{"workflow_id": "1", "version": "2", "minor_version": "3",
+    ...          "tasks": '{"T0": {"type": "single", "answers": []}}', "strings": "{}"}]
+    >>> _check_keyword_tasks({"T1": {"a": 1}}, build_config(rows, 1))
+    Traceback (most recent call last):
+    tally.errors.InputError: -k/--keywords names task T1, but no extractor of workflow 1 version 2.3 reads it (configured tasks: T0); check the task id in the workflow's tasks
+    """
+    configured = {
+        str(entry.get("task"))
+        for entries in config.extractor_config["extractor_config"].values()
+        for entry in entries
+    }
+    unused = [task for task in keywords if task not in configured]
+    if unused:
+        raise InputError(
+            f"-k/--keywords names task {', '.join(unused)}, but no extractor of workflow "
+            f"{config.workflow_id} version {config.version_label} reads it (configured tasks: "
+            f"{', '.join(sorted(configured)) or 'none'}); check the task id in the workflow's tasks"
+        )

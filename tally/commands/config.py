@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from tally.argtypes import existing_dir
+from tally.argtypes import writable_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -34,6 +34,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "-v",
         "--version",
+        type=_workflow_version,
         help=(
             "the workflow version: a major version (e.g. 3) takes every 3.x, a full version "
             "(e.g. 3.14) only that one (default: the latest version)"
@@ -41,10 +42,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--min_version",
+        type=_workflow_version,
         help="lowest workflow version, inclusive (3 or 3.14); ignored when -v is given",
     )
     parser.add_argument(
         "--max_version",
+        type=_workflow_version,
         help=(
             "highest workflow version, inclusive (3.14, or 3 for every 3.x); ignored when -v is given"
         ),
@@ -63,7 +66,7 @@ def add_parser(subparsers: Any) -> None:
         "-d",
         "--dir",
         default=".",
-        type=existing_dir,
+        type=writable_dir,
         help="existing directory for the config files (default: .)",
     )
     parser.add_argument(
@@ -77,6 +80,21 @@ def _workflow_id(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer workflow ID, got {text!r}") from None
+
+
+def _workflow_version(text: str) -> str:
+    """A version as ``3`` or ``3.14``, kept as text (the configs record it as given)."""
+    from core.errors import TallyError  # only when the option is given: start-up stays fast
+    from core.workflow_config.versions import WorkflowVersion
+
+    try:
+        WorkflowVersion.parse(text)
+    except TallyError:
+        raise argparse.ArgumentTypeError(
+            f"not a workflow version: {text!r}; expected MAJOR or MAJOR.MINOR, e.g. 3 or 3.14 "
+            "(the version and minor_version columns of the workflow export)"
+        ) from None
+    return text
 
 
 def _json_object(text: str) -> dict[str, Any]:

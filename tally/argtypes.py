@@ -15,7 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["existing_dir", "positive_float", "positive_int", "whole_number"]
+__all__ = [
+    "base_name",
+    "existing_dir",
+    "positive_float",
+    "positive_int",
+    "whole_number",
+    "writable_dir",
+]
 
 
 def existing_dir(text: str) -> str:
@@ -25,6 +32,36 @@ def existing_dir(text: str) -> str:
     if not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"path is not a directory: {text!r}")
     return os.path.abspath(text)
+
+
+def writable_dir(text: str) -> str:
+    """An existing directory this process may create files in, as an absolute path."""
+    path = existing_dir(text)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"cannot write into {text!r} (permission denied); choose another directory or "
+            "change its permissions"
+        )
+    return path
+
+
+def base_name(text: str) -> str:
+    """A file base name without a directory part (``-o``; the directory is ``-d``).
+
+    >>> base_name("extractions.csv")
+    'extractions.csv'
+    >>> base_name("out/extractions")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a base name without a directory, got 'out/extractions'; put the directory in -d (e.g. -d out -o extractions)
+    """
+    head, tail = os.path.split(text)
+    if head or os.sep in text or (os.altsep and os.altsep in text):
+        raise argparse.ArgumentTypeError(
+            f"expected a base name without a directory, got {text!r}; put the directory in -d "
+            f"(e.g. -d {head or '.'} -o {tail or 'extractions'})"
+        )
+    return text
 
 
 def whole_number(text: str) -> int:

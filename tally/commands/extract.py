@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tally.argtypes import existing_dir, positive_int
+from tally.argtypes import base_name, positive_int, writable_dir
+from tally.commands.workers import available_workers
 
 __all__ = ["add_parser", "run"]
 
@@ -35,12 +36,13 @@ def add_parser(subparsers: Any) -> None:
         "-d",
         "--dir",
         default=".",
-        type=existing_dir,
+        type=writable_dir,
         help="existing directory for the output files (default: .)",
     )
     parser.add_argument(
         "-o",
         "--output",
+        type=base_name,
         default="extractions",
         help="base name of the output files; an extension is dropped (default: extractions)",
     )
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.dir,
         output_name=args.output,
         order=args.order,
-        cpu_count=args.cpu_count,
+        cpu_count=available_workers(args.cpu_count, "extract"),
         verbose=args.verbose,
         hide_bar=args.hide_bar,
         strict=args.strict,

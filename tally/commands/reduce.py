@@ -10,7 +10,8 @@ import argparse
 from typing import Any
 
 from core.repeats import REPEAT_MODES
-from tally.argtypes import existing_dir, positive_int
+from tally.argtypes import base_name, positive_int, writable_dir
+from tally.commands.workers import available_workers
 
 __all__ = ["add_parser", "run"]
 
@@ -57,12 +58,13 @@ def add_parser(subparsers: Any) -> None:
         "-d",
         "--dir",
         default=".",
-        type=existing_dir,
+        type=writable_dir,
         help="existing directory for the output file (default: .)",
     )
     parser.add_argument(
         "-o",
         "--output",
+        type=base_name,
         default="reductions",
         help="base name of the output file; an extension is dropped (default: reductions)",
     )
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.dir,
         order=args.order,
         stream=args.stream,
-        cpu_count=args.cpu_count,
+        cpu_count=available_workers(args.cpu_count, "reduce"),
         hide_bar=args.hide_bar,
     )
     print(f"Saved reductions to {path}")

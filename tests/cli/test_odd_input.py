@@ -1,0 +1,246 @@
+"""Odd input and odd options for `tally config | extract | reduce`, found in a user-level audit.
+
+Each test pins one fix: the message names the file and says how to fix it, the exit status is
+0 / 1 (bad input) / 2 (usage), and nothing is dropped without being counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_support import (
+    DATA,
+    answer,
+    export_row,
+    question_config,
+    read_csv,
+    run_tally,
+    write_export,
+    write_yaml,
+)
+from tests.cli.test_entry_point import _run_in_terminal
+
+WORKFLOWS = DATA / "aggregation-for-caesar" / "wf_export.csv"
+
+
+# ------------------------------------------------------------------------------------------
+# extract: the skip summary counts what it says
+
+
+def test_summary_counts_malformed_rows_among_the_classifications(tmp_path):
+    export = write_export(
+        tmp_path / "e.csv", [export_row(i, 5, answer("T0", "Yes")) for i in (1, 2, 3)]
+    )
+    with open(export, "a", encoding="utf-8") as f:
+        f.write("4,bob,2\n")  # a cut-off row: its workflow is unknown, but it was skipped
+    result = run_tally("extract", export, question_config(tmp_path / "c.yaml"), "-d", tmp_path)
+    assert result.code == 0, result.err
+    assert "skipped 1 of 4 classifications:" in result.err  # was "1 of 3"
+
+
+def test_summary_tells_failed_entries_from_skipped_classifications(tmp_path):
+    """A survey entry failing on a question task loses that entry only, not the classification."""
+    export = write_export(
+        tmp_path / "e.csv",
+        [export_row(1, 5, answer("T0", "Yes")), export_row(2, 5, "not json")],
+    )
+    config = write_yaml(
+        tmp_path / "c.yaml",
+        {
+            "workflow_id": 7,
+            "workflow_version": "1.1",
+            "extractor_config": {
+                "question_extractor": [{"task": "T0"}],
+                "survey_extractor": [{"task": "T0"}],
+            },
+        },
+    )
+    result = run_tally("extract", export, config, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    assert len(read_csv(tmp_path / "question_extractor_extractions.csv")[1]) == 1
+    assert (
+        "skipped 1 of 2 classifications; 1 more lost an extractor entry "
+        "(their other entries were extracted):"
+    ) in result.err
+    assert "1 x survey_extractor could not read task T0 (classification ids 1)" in result.err
+
+    only_entries = write_export(tmp_path / "ok.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    result = run_tally("extract", only_entries, config, "-d", tmp_path, "-hb")
+    assert "skipped 0" not in result.err
+    assert "1 of 1 classifications lost an extractor entry" in result.err
+
+
+def test_metadata_that_is_not_an_object_says_so(tmp_path):
+    export = write_export(
+        tmp_path / "e.csv",
+        [export_row(1, 5, answer("T0", "Yes")), export_row(2, 5, answer("T0", "No"), metadata=[])],
+    )
+    result = run_tally("extract", export, question_config(tmp_path / "c.yaml"), "-d", tmp_path)
+    assert result.code == 0, result.err
+    assert "1 x metadata is not a JSON object (classification ids 2)" in result.err
+    verbose = run_tally(
+        "extract", export, question_config(tmp_path / "c.yaml"), "-d", tmp_path, "-vv"
+    )
+    assert "skipped classification 2: metadata is not a JSON object" in verbose.err
+    assert "(data row 2)" in verbose.err
+
+
+def test_progress_counts_are_written_as_whole_numbers(tmp_path):
+    rows = [export_row(i, i, answer("T0", "Yes")) for i in range(1, 1201)]
+    export = write_export(tmp_path / "e.csv", rows)
+    shown = _run_in_terminal(["extract", export, question_config(tmp_path / "c.yaml")], tmp_path)
+    assert "classifications=1,200" in shown  # tqdm wrote 1200 as "1.2e+3"
+
+
+# ------------------------------------------------------------------------------------------
+# extract: configs and files that are not what they should be
+
+
+def _error(result) -> str:
+    assert result.code == 1, (result.code, result.err)
+    assert "Traceback" not in result.err
+    return result.err
+
+
+def test_a_reducer_config_given_to_extract(tmp_path):
+    export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    reducer = write_yaml(tmp_path / "r.yaml", {"reducer_config": {"question_reducer": {}}})
+    err = _error(run_tally("extract", export, reducer, "-d", tmp_path))
+    assert "r.yaml is a reducer config" in err and "Extractor_config_workflow_" in err
+
+
+def test_numeric_workflow_version_names_the_config(tmp_path):
+    export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    config = question_config(tmp_path / "numeric.yaml", version=1.1)
+    err = _error(run_tally("extract", export, config, "-d", tmp_path))
+    assert "numeric.yaml: workflow_version is the number 1.1" in err
+
+
+@pytest.mark.parametrize(("delimiter", "name"), [(";", "';'"), ("\t", "tabs")])
+def test_spreadsheet_resaved_exports_with_another_separator(tmp_path, delimiter, name):
+    comma = write_export(tmp_path / "comma.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    with open(comma, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    other = tmp_path / "resaved.csv"
+    with open(other, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter=delimiter).writerows(rows)
+    err = _error(run_tally("extract", other, question_config(tmp_path / "c.yaml"), "-d", tmp_path))
+    assert f"resaved.csv is separated by {name}, not commas" in err
+
+    workflows = tmp_path / "workflows.csv"
+    with open(WORKFLOWS, encoding="utf-8", newline="") as f, open(workflows, "w") as out:
+        csv.writer(out, delimiter=delimiter).writerows(csv.reader(f))
+    err = _error(run_tally("config", workflows, "10", "-d", tmp_path))
+    assert f"workflows.csv is separated by {name}, not commas" in err
+
+
+# ------------------------------------------------------------------------------------------
+# options: -o, -d, -c
+
+
+@pytest.mark.parametrize("command", ["extract", "reduce"])
+def test_output_name_with_a_directory_is_a_usage_error(tmp_path, command):
+    result = run_tally(command, "in.csv", "c.yaml", "-d", tmp_path, "-o", "sub/name")
+    assert result.code == 2
+    assert "expected a base name without a directory, got 'sub/name'" in result.err
+    assert "-d sub -o name" in result.err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any directory")
+@pytest.mark.parametrize("command", ["config", "extract", "reduce"])
+def test_read_only_output_directory_is_a_usage_error(tmp_path, command):
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        result = run_tally(
+            command, "in.csv", "7" if command == "config" else "c.yaml", "-d", read_only
+        )
+    finally:
+        read_only.chmod(0o755)
+    assert result.code == 2
+    assert "cannot write into" in result.err
+
+
+def test_os_errors_name_the_users_directory_not_temporary_files():
+    from tally.cli import _describe_os_error
+
+    err = PermissionError(13, "Permission denied", "/data/out/.tally-extract-x1y2")
+    assert _describe_os_error(err).startswith("cannot write or read '/data/out': Permission denied")
+    err = FileNotFoundError(2, "No such file", "/data/out/.question_x.csv.123.tmp")
+    assert _describe_os_error(err) == "cannot write or read '/data/out': No such file"
+
+
+def test_cpu_count_above_the_cpus_is_capped(tmp_path):
+    """`-c 1000` forked a thousand workers for a seven-row file (5 s on 2 cores)."""
+    from tally.commands.workers import cpus_available
+
+    # one more than allowed: a regression forks a few processes, not a thousand
+    requested = str(max(cpus_available(), 2) + 1)
+    export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
+    result = run_tally(
+        "extract", export, question_config(tmp_path / "c.yaml"), "-d", tmp_path, "-c", requested
+    )
+    assert result.code == 0, result.err
+    assert f"-c {requested} is more than the" in result.err and "CPUs available" in result.err
+
+
+# ------------------------------------------------------------------------------------------
+# config
+
+
+def test_keywords_for_a_task_no_extractor_reads(tmp_path):
+    result = run_tally(
+        "config", WORKFLOWS, "10", "-d", tmp_path, "-k", '{"T9": {"dot_freq": "line"}}'
+    )
+    err = _error(result)
+    assert "-k/--keywords names task T9" in err and "configured tasks: T0, T1" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_malformed_version_options_are_usage_errors(tmp_path):
+    for option in ("-v", "--min_version", "--max_version"):
+        result = run_tally("config", WORKFLOWS, "10", "-d", tmp_path, option, "latest")
+        assert result.code == 2, option
+        assert "not a workflow version: 'latest'" in result.err
+
+
+def test_bad_tasks_json_names_the_export(tmp_path):
+    with open(WORKFLOWS, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[-1][rows[0].index("tasks")] = "{not json"
+    broken = tmp_path / "workflows.csv"
+    with open(broken, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    err = _error(run_tally("config", broken, "10", "-d", tmp_path))
+    assert f"{broken}: workflow 10 version 16.55: the 'tasks' column is not valid JSON" in err
+
+
+def test_config_into_a_closed_pipe_still_writes_every_file(tmp_path):
+    """`tally config ... | head -1` wrote one YAML file of three and said "[Errno 32] Broken pipe"."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the first print now fails with EPIPE
+    try:
+        process = subprocess.run(
+            [str(Path(sys.executable).with_name("tally")), "config", WORKFLOWS, "10"],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert process.returncode == 141, process.stderr
+    assert process.stderr == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "Extractor_config_workflow_10_V16.55.yaml",
+        "Reducer_config_workflow_10_V16.55_question_extractor.yaml",
+        "Task_labels_workflow_10_V16.55.yaml",
+    ]

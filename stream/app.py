@@ -245,11 +245,23 @@ class Aggregator:
             "invalid_workflow_messages": dict(self.registry.errors),
             "assigned_partitions": sorted(self._active_partitions()),
             "commit_points": {str(p): last for p, last in sorted(self._acked.items())},
+            "committed_offsets": self._committed_offsets(),
             **(
                 {"user_stage": self.user_stage.stats()}
                 if self.user_stage is not None and self.user_stage is not self
                 else {}
             ),
+        }
+
+    def _committed_offsets(self) -> dict[str, int]:
+        """Per assigned partition, the next offset this worker committed to the broker (what
+        a restart resumes from; Faust's monitor records each commit)."""
+        active = self._active_partitions()
+        committed = self.app.monitor.tp_committed_offsets or {}
+        return {
+            str(tp.partition): offset
+            for tp, offset in sorted(committed.items())
+            if tp.topic == self.input_topic and tp.partition in active
         }
 
     def _engine(self, workflow: LoadedWorkflow) -> Engine | None:
@@ -1182,7 +1194,7 @@ async def _commit_offsets(app: faust.App, topic: str, offsets: Mapping[int, int]
 
     thread = app.consumer._thread  # noqa: SLF001 - the aiokafka consumer's own thread
 
-    async def commit_in_consumer_thread() -> None:
+    async def commit_in_consumer_thread() -> dict[TP, int]:
         consumer = thread._ensure_consumer()  # noqa: SLF001
         assigned = consumer.assignment()
         commit = {
@@ -1190,13 +1202,17 @@ async def _commit_offsets(app: faust.App, topic: str, offsets: Mapping[int, int]
             for tp, offset in ((TopicPartition(topic, p), o) for p, o in offsets.items())
             if tp in assigned
         }
-        if commit:
-            await consumer.commit(commit)
-            # What Faust's own commit records (its "no commit in a while" warnings read it).
-            now = time.monotonic()
-            thread.tp_last_committed_at.update({TP(tp.topic, tp.partition): now for tp in commit})
+        if not commit:
+            return {}
+        await consumer.commit(commit)
+        # What Faust's own commit records (its "no commit in a while" warnings read it).
+        now = time.monotonic()
+        thread.tp_last_committed_at.update({TP(tp.topic, tp.partition): now for tp in commit})
+        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in commit.items()}
 
-    await thread.call_thread(commit_in_consumer_thread)
+    committed = await thread.call_thread(commit_in_consumer_thread)
+    if committed:  # back in the app's loop: Faust's monitor and sensors record the commit
+        app.monitor.on_tp_commit(committed)
 
 
 def create_app(options: WorkerOptions) -> tuple[faust.App, Aggregator]:

@@ -151,12 +151,21 @@ def wait_for_group(
 ) -> float:
     """Wait until ``group_id`` committed at least ``targets[p]`` on every partition ``p``;
     return the seconds waited. Raises TimeoutError."""
-    from stream.kafka_io import committed_offsets
+    from kafka.errors import KafkaError
+
+    from stream import kafka_io
 
     started = time.monotonic()
     last_report = 0.0
     while True:
-        committed = committed_offsets(settings, group_id, topic)
+        try:
+            committed = kafka_io.committed_offsets(settings, group_id, topic)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            # e.g. CoordinatorNotAvailable: a broker just (re)started is still loading the
+            # group offsets topic. Nothing committed that we can see yet; ask again.
+            committed = {}
         behind = {p: t - committed.get(p, 0) for p, t in targets.items() if committed.get(p, 0) < t}
         if not behind:
             return time.monotonic() - started

@@ -18,6 +18,7 @@ import os
 __all__ = [
     "base_name",
     "existing_dir",
+    "looks_swapped",
     "positive_float",
     "positive_int",
     "whole_number",
@@ -62,6 +63,17 @@ def base_name(text: str) -> str:
             f"(e.g. -d {head or '.'} -o {tail or 'extractions'})"
         )
     return text
+
+
+def looks_swapped(table: str, config: str) -> bool:
+    """True when a CSV and a YAML positional argument came in the wrong order.
+
+    >>> looks_swapped("Extractor_config.yaml", "classifications.csv")
+    True
+    >>> looks_swapped("classifications.csv", "Extractor_config.yaml"), looks_swapped("a", "b")
+    (False, False)
+    """
+    return table.lower().endswith((".yaml", ".yml")) and config.lower().endswith(".csv")
 
 
 def whole_number(text: str) -> int:

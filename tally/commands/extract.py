@@ -7,9 +7,11 @@ The implementation, and how the export is streamed through ``-c`` workers, is in
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from tally.argtypes import base_name, positive_int, writable_dir
+from tally.argtypes import base_name, looks_swapped, positive_int, writable_dir
+from tally.commands.leftovers import note_leftovers
 from tally.commands.workers import available_workers
 
 __all__ = ["add_parser", "run"]
@@ -72,7 +74,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if looks_swapped(args.classification_csv, args.extractor_config):
+        print(
+            f"tally extract: error: the arguments are in the wrong order: CLASSIFICATION_CSV first, "
+            f"then EXTRACTOR_CONFIG (got {args.classification_csv!r}, then {args.extractor_config!r})",
+            file=sys.stderr,
+        )
+        return 2
     from tally.extract import extract_file
+
+    note_leftovers(args.dir, "extract")
 
     paths = extract_file(
         args.classification_csv,

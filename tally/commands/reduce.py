@@ -7,10 +7,12 @@ The implementation, and how it scales (buckets of subjects reduced in ``-c`` wor
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from core.repeats import REPEAT_MODES
-from tally.argtypes import base_name, positive_int, writable_dir
+from tally.argtypes import base_name, looks_swapped, positive_int, writable_dir
+from tally.commands.leftovers import note_leftovers
 from tally.commands.workers import available_workers
 
 __all__ = ["add_parser", "run"]
@@ -82,7 +84,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if looks_swapped(args.extracted_csv, args.reducer_config):
+        print(
+            f"tally reduce: error: the arguments are in the wrong order: EXTRACTED_CSV first, "
+            f"then REDUCER_CONFIG (got {args.extracted_csv!r}, then {args.reducer_config!r})",
+            file=sys.stderr,
+        )
+        return 2
     from tally.reduce import reduce_file
+
+    note_leftovers(args.dir, "reduce")
 
     path = reduce_file(
         args.extracted_csv,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.errors import TallyError
 
-__all__ = ["InputError", "separator_problem"]
+__all__ = ["InputError", "separator_problem", "with_article"]
 
 
 class InputError(TallyError, ValueError):
@@ -31,8 +31,17 @@ def separator_problem(header: list[str], path: object, what: str) -> InputError 
     for separator, name in ((";", "';'"), ("\t", "tabs")):
         if separator in header[0]:
             return InputError(
-                f"{path} is separated by {name}, not commas, so it is not a {what} as downloaded "
+                f"{path} is separated by {name}, not commas, so it is not {with_article(what)} as downloaded "
                 "from Zooniverse: use the original download, or save it again as CSV with ',' "
                 "as the separator"
             )
     return None
+
+
+def with_article(noun: str) -> str:
+    """``noun`` with "a" or "an" in front, for messages.
+
+    >>> with_article("extraction CSV"), with_article("Panoptes export")
+    ('an extraction CSV', 'a Panoptes export')
+    """
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

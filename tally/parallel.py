@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["ordered_map"]
+__all__ = ["exit_with_parent", "ordered_map"]
 
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
-def _start_worker(initializer: Callable[..., None] | None, *initargs: Any) -> None:
+def exit_with_parent() -> None:
+    """In a child process: get SIGTERM when the parent dies (Linux; elsewhere nothing).
+
+    Without it, workers of a ``kill -9``-ed command run on, finish their current item and print
+    broken-pipe tracebacks into the terminal.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _start_worker(parent: int, initializer: Callable[..., None] | None, *initargs: Any) -> None:
     # Workers start with SIGTERM and SIGINT blocked (see ordered_map). Install the worker's own
     # dispositions first, then unblock: a SIGTERM the pool sent while this process was still
     # starting is delivered now and stops it, instead of reaching the parent's Python handler,
     # which a fresh fork still has, and being lost (the pool would wait for it forever).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    exit_with_parent()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    if os.getppid() != parent:  # the parent died before the line above: nobody to work for
+        os._exit(1)
     if initializer is not None:
         initializer(*initargs)
 
@@ -56,7 +74,9 @@ def ordered_map(
     # workers they replace also start blocked. The main thread unblocks right after.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        pool = multiprocessing.get_context().Pool(workers, _start_worker, (initializer, *initargs))
+        pool = multiprocessing.get_context().Pool(
+            workers, _start_worker, (os.getpid(), initializer, *initargs)
+        )
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     with pool:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tally.errors import InputError
+from tally.errors import InputError, with_article
 
 __all__ = [
     "CsvBlocks",
@@ -52,11 +52,13 @@ class CsvSource:
         self._reader = csv.reader(self._text)
         if self.size == 0:
             self.close()
-            raise InputError(f"{self.path} is empty; expected a {what} with a header row")
+            raise InputError(
+                f"{self.path} is empty; expected {with_article(what)} with a header row"
+            )
         header = self._next_row()
         if header is None:
             self.close()
-            raise InputError(f"{self.path} has no header row; expected a {what}")
+            raise InputError(f"{self.path} has no header row; expected {with_article(what)}")
         self.header: list[str] = header
 
     def _next_row(self) -> list[str] | None:
@@ -132,11 +134,13 @@ class CsvBlocks:
         except OSError as exc:
             raise InputError(f"cannot open {what} {str(self.path)!r}: {exc.strerror}") from exc
         if self.size == 0:
-            raise InputError(f"{self.path} is empty; expected a {what} with a header row")
+            raise InputError(
+                f"{self.path} is empty; expected {with_article(what)} with a header row"
+            )
         start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
         rows = parse_block(head[start:end], self.path, 0)
         if not rows:
-            raise InputError(f"{self.path} has no header row; expected a {what}")
+            raise InputError(f"{self.path} has no header row; expected {with_article(what)}")
         self.header: list[str] = rows[0]
         self.data_start = end
 
@@ -229,7 +233,7 @@ def require_columns(
     if missing:
         found = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
         raise InputError(
-            f"{path} is not a {what}: missing column(s) {', '.join(missing)}; "
+            f"{path} is not {with_article(what)}: missing column(s) {', '.join(missing)}; "
             f"found columns: {found or '(none)'}"
         )
     positions: dict[str, int] = {}

@@ -188,13 +188,15 @@ def _supervise(
     child_command: Callable[[argparse.Namespace, int], list[str]] = _child_command,
 ) -> int:
     """Run ``args.processes`` single-process workers of this command until stopped."""
+    from tally.parallel import exit_with_parent
+
     running: dict[int, subprocess.Popen] = {}
     for index in range(args.processes):
         running[index] = subprocess.Popen(  # noqa: S603 - this very command
             child_command(args, index),
             # Own session: a Ctrl-C reaches this process only, which stops each child once.
             start_new_session=True,
-            preexec_fn=_exit_with_parent,  # noqa: PLW1509 - no threads started yet
+            preexec_fn=exit_with_parent,  # noqa: PLW1509 - no threads started yet
         )
     stopping = False
 
@@ -239,16 +241,6 @@ def _supervise(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return status
-
-
-def _exit_with_parent() -> None:
-    """In a child: get SIGTERM if the supervising process dies (Linux; elsewhere nothing)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class UserStageRestart:

@@ -46,3 +46,51 @@ def test_pools_shut_down_while_workers_are_still_starting():
             assert list(ordered_map(_square, [3], workers=2)) == [9]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+PARENT = """
+import os, sys, time
+from tally.parallel import ordered_map
+
+def work(item):
+    with open(f"{sys.argv[1]}/worker-{os.getpid()}", "w"):
+        pass
+    time.sleep(60)
+    return item
+
+for _ in ordered_map(work, range(2), workers=2, in_flight=2):
+    pass
+"""
+
+
+@pytest.mark.timeout(120)
+def test_workers_stop_when_their_parent_is_killed(tmp_path):
+    """A `kill -9` of the command must not leave its workers running (and printing tracebacks)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)])
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("worker-*"))) < 2:
+        assert parent.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    pids = [int(p.name.removeprefix("worker-")) for p in tmp_path.glob("worker-*")]
+    parent.kill()
+    parent.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:  # a zombie (not yet reaped by init) is gone
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    still = [pid for pid in pids if alive(pid)]
+    for pid in still:
+        os.kill(pid, signal.SIGKILL)
+    assert not still, "workers outlived their killed parent"

@@ -528,7 +528,10 @@ def extract_file(
     plan = load_plan(extractor_config)
     base, _ = os.path.splitext(output_name)
     blocks = CsvBlocks(classification_csv, what="Panoptes classification export")
-    with tempfile.TemporaryDirectory(prefix=".tally-extract-", dir=output_dir) as tmp:
+    # The pid in the name tells a later run whether the directory's owner is still running.
+    with tempfile.TemporaryDirectory(
+        prefix=f".tally-extract-{os.getpid()}-", dir=output_dir
+    ) as tmp:
         header = blocks.header
         wrong_separator = separator_problem(header, blocks.path, "Panoptes classification export")
         if wrong_separator is not None:

@@ -49,7 +49,7 @@ from core.errors import TallyError
 from core.filters import batch_refusal
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
-from tally.errors import InputError
+from tally.errors import InputError, separator_problem
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
 from tally.tables import (
@@ -538,8 +538,12 @@ def reduce_file(
         from core.reducers._hdbscan import use_compiled_spanning_tree
 
         use_compiled_spanning_tree()  # before the workers fork: they inherit it
-    with tempfile.TemporaryDirectory(prefix=".tally-reduce-", dir=output_dir) as tmp:
+    # The pid in the name tells a later run whether the directory's owner is still running.
+    with tempfile.TemporaryDirectory(prefix=f".tally-reduce-{os.getpid()}-", dir=output_dir) as tmp:
         header = blocks.header
+        wrong_separator = separator_problem(header, blocks.path, "extraction CSV")
+        if wrong_separator is not None:
+            raise wrong_separator
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"
         )

@@ -3,7 +3,9 @@
 The batch commands spill to a hidden ``.tally-<command>-*`` directory inside the output
 directory and remove it at the end, on errors and on SIGTERM; ``kill -9`` or a power cut leave it
 (hundreds of MB for a million classifications). The next run says so instead of letting the disk
-fill up silently. It never deletes them: another run may be using the same directory right now.
+fill up silently. It never deletes them: the directory's name carries the pid of the run that
+made it, so a run still going is recognised and not reported, but the output directory may be
+shared with another machine, where that pid means nothing.
 """
 
 from __future__ import annotations
@@ -33,15 +35,42 @@ def note_leftovers(output_dir: str, command: str) -> list[Path]:
     for path in entries:
         if not path.is_dir():
             continue
+        owner = _owner(path.name, command)
+        if owner is not None and _running(owner):
+            continue  # another run's, in use right now (or a reused pid: we only leave a note)
         size = 0
         for root, _, files in os.walk(path):
             for name in files:
                 with contextlib.suppress(OSError):  # removed meanwhile by the run that owns it
                     size += os.path.getsize(os.path.join(root, name))
+        who = (
+            "(or by one still running)" if owner is None else f"(process {owner}, which has ended)"
+        )
         print(
             f"tally {command}: note: {path} holds {size / 1e6:.1f} MB left by an interrupted run "
-            "(or by one still running); remove it when no other tally runs there",
+            f"{who}; remove it when no other tally runs there",
             file=sys.stderr,
         )
         found.append(path)
     return found
+
+
+def _owner(name: str, command: str) -> int | None:
+    """The pid in a scratch directory's name (``.tally-<command>-<pid>-<random>``), if any.
+
+    >>> _owner(".tally-reduce-4242-x1y2", "reduce"), _owner(".tally-reduce-x1y2", "reduce")
+    (4242, None)
+    """
+    pid, _, rest = name.removeprefix(f".tally-{command}-").partition("-")
+    return int(pid) if pid.isdigit() and rest else None
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -139,6 +139,17 @@ def test_spreadsheet_resaved_exports_with_another_separator(tmp_path, delimiter,
     err = _error(run_tally("config", workflows, "10", "-d", tmp_path))
     assert f"workflows.csv is separated by {name}, not commas" in err
 
+    extracted = tmp_path / "extracted.csv"
+    extracted.write_text(
+        delimiter.join(["classification_id", "subject_id", "task", "created_at", "workflow_id"])
+        + "\n"
+    )
+    reducer = write_yaml(tmp_path / "r.yaml", {"reducer_config": {"question_reducer": {}}})
+    err = _error(run_tally("reduce", extracted, reducer, "-d", tmp_path))
+    assert (
+        f"extracted.csv is separated by {name}, not commas, so it is not an extraction CSV" in err
+    )
+
 
 # ------------------------------------------------------------------------------------------
 # options: -o, -d, -c
@@ -270,3 +281,25 @@ def test_scratch_directories_of_a_killed_run_are_reported(tmp_path):
     assert result.code == 0, result.err
     assert f"{left} holds 1.0 MB left by an interrupted run" in result.err
     assert left.exists()  # never removed: another run may be using it
+
+
+def test_scratch_directories_name_their_run(tmp_path):
+    """A dead run's directory is reported with its pid; a live run's is not reported at all."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f".tally-reduce-{int(ended.stdout)}-abc"
+    live = tmp_path / f".tally-reduce-{os.getpid()}-def"
+    dead.mkdir()
+    live.mkdir()
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(
+        "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,extractor,"
+        "data.yes\n1,a,1,5,T0,2024-01-01 00:00:00 UTC,7,question_extractor,1.0\n"
+    )
+    config = write_yaml(tmp_path / "r.yaml", {"reducer_config": {"question_reducer": {}}})
+    result = run_tally("reduce", extracted, config, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    assert (
+        f"{dead} holds 0.0 MB left by an interrupted run (process {int(ended.stdout)}" in result.err
+    )
+    assert str(live) not in result.err

@@ -20,6 +20,7 @@ import contextlib
 import csv
 import dataclasses
 import io
+import json
 import math
 import os
 import re
@@ -498,6 +499,37 @@ def _scan_existing(path: Path, reducer: str) -> tuple[str, set[str]]:
     )
 
 
+def _run_settings_file(output_path: Path) -> Path:
+    """Where a ``-s`` run keeps its settings while its journal is unfinished."""
+    return output_path.with_name(f".{output_path.name}.stream-settings.json")
+
+
+def _settings_text(settings: Mapping[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, default=str, indent=1) + "\n"
+
+
+def _check_run_settings(output_path: Path, run_file: Path, settings: Mapping[str, Any]) -> None:
+    """Refuse to resume a journal written with other settings (-F, reducer or its keywords):
+    the finished file would mix the two runs' reductions."""
+    if not output_path.exists() or not run_file.exists():
+        return
+    try:
+        before = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # unreadable: nothing to compare with
+    now = json.loads(_settings_text(settings))
+    changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+    if changed:
+        differences = "; ".join(
+            f"{k}: {json.dumps(before.get(k))} then, {json.dumps(now.get(k))} now" for k in changed
+        )
+        raise InputError(
+            f"{output_path} is an unfinished -s run with other settings ({differences}); "
+            "resuming would mix the two. Run the same command as before to finish it, or remove "
+            f"{output_path} and {run_file.name} to start again"
+        )
+
+
 def _rewrite_journal(path: Path, rows: list[list[str]]) -> None:
     with atomic_csv_writer(path, JOURNAL_HEADER) as writer:
         writer.writerows(rows)
@@ -529,7 +561,15 @@ def reduce_file(
 
     done_cells: set[str] = set()
     state = "none"
+    run_file = _run_settings_file(output_path)
+    settings = {
+        "reducer": plan.name,
+        "keywords": plan.keywords,
+        "no_version": plan.no_version,
+        "filter": filter,
+    }
     if stream:
+        _check_run_settings(output_path, run_file, settings)
         state, done_cells = _scan_existing(output_path, plan.name)
 
     blocks = CsvBlocks(extracted_csv, what="extraction CSV")
@@ -644,6 +684,7 @@ def reduce_file(
         if stream:
             if state != "journal" or not output_path.exists():
                 _rewrite_journal(output_path, [])
+            run_file.write_text(_settings_text(settings), encoding="utf-8")
             journal = open(output_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
         try:
             with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
@@ -663,8 +704,16 @@ def reduce_file(
             if journal is not None:
                 journal.close()
 
+        if total and set(stats.columns()) <= {"aggregation_version"}:
+            print(
+                f"note: every {plan.name} reduction is empty: no subject had extracts it could "
+                f"read. Check that the reducer matches the extractor that wrote {blocks.path} "
+                "(its 'extractor' column), e.g. question_reducer for question_extractor",
+                file=sys.stderr,
+            )
         if stream:
             _finalize_journal(output_path, Path(tmp), order, front, sort_key)
+            run_file.unlink(missing_ok=True)
             return output_path
         header, columns = _reduction_columns(stats, order, front)
         with atomic_text_file(output_path) as f:
@@ -680,6 +729,7 @@ def reduce_file(
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
             ):
                 f.write(text)
+    run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
 
 

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from tally.errors import InputError
 from tests.cli.cli_support import (
     DATA,
     answer,
@@ -384,3 +385,51 @@ def test_compiled_spanning_tree_for_big_files_gives_the_same_bytes(tmp_path, mon
         assert bool(hdbscan_module._COMPILED_PRIM) == (name == "compiled")
     assert outputs["python"] == outputs["compiled"]
     assert b"_clusters_x" in outputs["python"].partition(b"\n")[0]  # clusters were found
+
+
+def test_stream_refuses_to_resume_with_other_settings(kenya, tmp_path, monkeypatch):
+    """A journal of `-F all` resumed with `-F first` mixed both runs into the finished file."""
+    import tally.reduce as reduce_module
+
+    root, cases = kenya
+    extracted, config = cases[0]
+
+    def interrupted(*args, **kwargs):
+        raise InputError("stopped before finalizing")
+
+    monkeypatch.setattr(reduce_module, "_finalize_journal", interrupted)
+    out = tmp_path / "out"
+    out.mkdir()
+    flags = ("-d", out, "-hb", "-s")
+    assert run_tally("reduce", root / extracted, config, *flags, "-F", "all").code == 1
+    monkeypatch.undo()
+    (settings_file,) = out.glob(".survey_reducer_reductions.csv.stream-settings.json")
+
+    other = run_tally("reduce", root / extracted, config, *flags, "-F", "first")
+    assert other.code == 1
+    assert 'an unfinished -s run with other settings (filter: "all" then, "first" now)' in other.err
+
+    same = run_tally("reduce", root / extracted, config, *flags, "-F", "all")
+    assert same.code == 0, same.err
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert run_tally("reduce", root / extracted, config, "-d", plain, "-hb", "-F", "all").code == 0
+    name = "survey_reducer_reductions.csv"
+    assert (out / name).read_bytes() == (plain / name).read_bytes()
+    assert not settings_file.exists()
+
+
+def test_a_reducer_that_finds_nothing_says_so(tmp_path, question_reducer):
+    """point_reducer_hdbscan on question extracts wrote rows of aggregation_version only, exit 0
+    and no word (as the reference does)."""
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(
+        "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,extractor,"
+        "data.yes\n1,a,1,5,T0,2024-01-01 00:00:00 UTC,7,question_extractor,1.0\n"
+    )
+    points = write_yaml(tmp_path / "p.yaml", {"reducer_config": {"point_reducer_hdbscan": {}}})
+    result = run_tally("reduce", extracted, points, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    assert "note: every point_reducer_hdbscan reduction is empty" in result.err
+    result = run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-hb")
+    assert result.code == 0 and "reduction is empty" not in result.err

@@ -156,7 +156,7 @@ def parse_params(params_cls: type[P], raw: Mapping[str, Any] | None, *, owner: s
     if unknown:
         name = unknown[0]
         close = difflib.get_close_matches(name, sorted(fields), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        hint = f"; did you mean {close[0]!r}?" if close else "."
         valid = ", ".join(sorted(fields)) or "(none)"
         raise InvalidParameterError(
             f"{owner}: unknown keyword {name!r}{hint} Valid keywords: {valid}"

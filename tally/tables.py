@@ -250,8 +250,10 @@ def load_yaml(path: str | os.PathLike[str], what: str) -> Any:
         raise InputError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from exc
     except UnicodeDecodeError:
         raise InputError(f"{what} {str(path)!r} is not UTF-8 text") from None
+    stream = io.StringIO(text)
+    stream.name = str(path)  # YAML's error marks name it (else "<unicode string>")
     try:
-        document = yaml.safe_load(text)
+        document = yaml.safe_load(stream)
     except yaml.YAMLError as exc:
         raise InputError(f"{what} {str(path)!r} is not valid YAML: {exc}") from None
     return document

@@ -118,6 +118,8 @@ def _describe_os_error(exc: OSError) -> str:
 
     >>> _describe_os_error(PermissionError(13, "Permission denied", "/data/out/x.csv"))
     "cannot write or read '/data/out/x.csv': Permission denied (check the directory's permissions, or choose another -d)"
+    >>> _describe_os_error(OSError(28, "No space left on device", "/d/.tally-reduce-7-x/b1.part"))
+    "cannot write or read '/d': No space left on device"
     >>> _describe_os_error(OSError(28, "No space left on device"))
     'No space left on device'
     """
@@ -126,9 +128,13 @@ def _describe_os_error(exc: OSError) -> str:
     # Temporary files live in a hidden .tally-* directory or are named .<output>.<pid>.tmp:
     # name the directory the user chose, not our scratch names.
     path = str(exc.filename)
-    parent, _, name = path.rpartition("/")
-    if name.startswith(".tally-") or (name.startswith(".") and name.endswith(".tmp")):
-        path = parent or "."
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if part.startswith(".tally-") or (
+            i == len(parts) - 1 and part.startswith(".") and part.endswith(".tmp")
+        ):
+            path = "/".join(parts[:i]) or "."
+            break
     message = f"cannot write or read {path!r}: {exc.strerror or exc}"
     if isinstance(exc, PermissionError):
         message += " (check the directory's permissions, or choose another -d)"

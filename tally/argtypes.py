@@ -18,9 +18,9 @@ import os
 __all__ = [
     "base_name",
     "existing_dir",
-    "looks_swapped",
     "positive_float",
     "positive_int",
+    "swapped_order",
     "whole_number",
     "writable_dir",
 ]
@@ -65,15 +65,25 @@ def base_name(text: str) -> str:
     return text
 
 
-def looks_swapped(table: str, config: str) -> bool:
-    """True when a CSV and a YAML positional argument came in the wrong order.
+def swapped_order(command: str, table: tuple[str, str], config: tuple[str, str]) -> str | None:
+    """The usage error for a CSV and a YAML positional argument given in the wrong order, or None.
 
-    >>> looks_swapped("Extractor_config.yaml", "classifications.csv")
+    ``table`` and ``config`` are ``(metavar, value)``.
+
+    >>> print(swapped_order("extract", ("CSV", "c.yaml"), ("CONFIG", "e.csv")))
+    tally extract: error: the arguments are in the wrong order: CSV first, then CONFIG (got 'c.yaml', then 'e.csv')
+    >>> swapped_order("extract", ("CSV", "e.csv"), ("CONFIG", "c.yaml")) is None
     True
-    >>> looks_swapped("classifications.csv", "Extractor_config.yaml"), looks_swapped("a", "b")
-    (False, False)
     """
-    return table.lower().endswith((".yaml", ".yml")) and config.lower().endswith(".csv")
+    (table_name, table_value), (config_name, config_value) = table, config
+    if not (
+        table_value.lower().endswith((".yaml", ".yml")) and config_value.lower().endswith(".csv")
+    ):
+        return None
+    return (
+        f"tally {command}: error: the arguments are in the wrong order: {table_name} first, "
+        f"then {config_name} (got {table_value!r}, then {config_value!r})"
+    )
 
 
 def whole_number(text: str) -> int:

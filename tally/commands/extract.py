@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from tally.argtypes import base_name, looks_swapped, positive_int, writable_dir
+from tally.argtypes import base_name, positive_int, swapped_order, writable_dir
 from tally.commands.leftovers import note_leftovers
 from tally.commands.workers import available_workers
 
@@ -74,12 +74,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if looks_swapped(args.classification_csv, args.extractor_config):
-        print(
-            f"tally extract: error: the arguments are in the wrong order: CLASSIFICATION_CSV first, "
-            f"then EXTRACTOR_CONFIG (got {args.classification_csv!r}, then {args.extractor_config!r})",
-            file=sys.stderr,
-        )
+    wrong_order = swapped_order(
+        "extract",
+        ("CLASSIFICATION_CSV", args.classification_csv),
+        ("EXTRACTOR_CONFIG", args.extractor_config),
+    )
+    if wrong_order is not None:
+        print(wrong_order, file=sys.stderr)
         return 2
     from tally.extract import extract_file
 

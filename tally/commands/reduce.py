@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from core.repeats import REPEAT_MODES
-from tally.argtypes import base_name, looks_swapped, positive_int, writable_dir
+from tally.argtypes import base_name, positive_int, swapped_order, writable_dir
 from tally.commands.leftovers import note_leftovers
 from tally.commands.workers import available_workers
 
@@ -84,12 +84,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if looks_swapped(args.extracted_csv, args.reducer_config):
-        print(
-            f"tally reduce: error: the arguments are in the wrong order: EXTRACTED_CSV first, "
-            f"then REDUCER_CONFIG (got {args.extracted_csv!r}, then {args.reducer_config!r})",
-            file=sys.stderr,
-        )
+    wrong_order = swapped_order(
+        "reduce", ("EXTRACTED_CSV", args.extracted_csv), ("REDUCER_CONFIG", args.reducer_config)
+    )
+    if wrong_order is not None:
+        print(wrong_order, file=sys.stderr)
         return 2
     from tally.reduce import reduce_file
 

@@ -43,12 +43,12 @@ SUPERVISOR = textwrap.dedent(
 )
 
 
-def test_stop_is_repeated_until_a_restarting_child_is_gone(tmp_path):
+def _stop_supervisor(tmp_path, child: str) -> int:
+    """Start the supervisor over two ``child`` processes, SIGTERM it once both are up, and
+    return its exit status (killing it after 30 s instead of hanging the suite)."""
     ready = tmp_path / "ready"
     supervisor = subprocess.Popen(
-        [sys.executable, "-c", SUPERVISOR, str(ready), RESTARTING_CHILD],
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", SUPERVISOR, str(ready), child], stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 60
@@ -57,31 +57,18 @@ def test_stop_is_repeated_until_a_restarting_child_is_gone(tmp_path):
             assert time.monotonic() < deadline, "the children did not start"
             time.sleep(0.05)
         supervisor.send_signal(signal.SIGTERM)
-        # One SIGTERM leaves both children running; the repeat a second later stops them.
-        assert supervisor.wait(timeout=30) == 0, supervisor.stderr.read()
+        return supervisor.wait(timeout=30)
     finally:
         if supervisor.poll() is None:
             supervisor.kill()  # its children get SIGTERM from the kernel (PR_SET_PDEATHSIG)
             supervisor.wait()
 
 
+def test_stop_is_repeated_until_a_restarting_child_is_gone(tmp_path):
+    # One SIGTERM leaves both children running; the repeat a second later stops them.
+    assert _stop_supervisor(tmp_path, RESTARTING_CHILD) == 0
+
+
 def test_a_child_killed_by_the_stop_before_its_handler_counts_as_stopped(tmp_path):
-    ready = tmp_path / "ready"
     plain_child = "import pathlib, sys, time\npathlib.Path(sys.argv[1]).touch()\ntime.sleep(60)"
-    supervisor = subprocess.Popen(
-        [sys.executable, "-c", SUPERVISOR, str(ready), plain_child],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not all((tmp_path / f"ready-{i}").exists() for i in range(2)):
-            assert supervisor.poll() is None, supervisor.stderr.read()
-            assert time.monotonic() < deadline, "the children did not start"
-            time.sleep(0.05)
-        supervisor.send_signal(signal.SIGTERM)
-        assert supervisor.wait(timeout=30) == 0, supervisor.stderr.read()
-    finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
-            supervisor.wait()
+    assert _stop_supervisor(tmp_path, plain_child) == 0

@@ -3858,6 +3858,81 @@ def cli_cases():
             ],
         }
     )
+    # Circles, rectangles and lines end to end (the function goldens cover the reducers; these
+    # cover their CSV layout: angles, widths, per-tool columns).
+    ds.append(
+        {
+            "dataset": "DISCnet-shapes",
+            "classifications": "DISCnet_workshop/many-tools-classifications_march_7_2023.csv",
+            "extractor_config": {
+                "file": "Extractor_config_workflow_21790_V50.46_shapes.yaml",
+                "content": {
+                    "workflow_id": 21790,
+                    "workflow_version": "50.46",
+                    "extractor_config": {
+                        "shape_extractor_circle": [{"task": "T3", "shape": "circle", "tools": [0]}],
+                        "shape_extractor_rectangle": [
+                            {"task": "T4", "shape": "rectangle", "tools": [0]}
+                        ],
+                        "shape_extractor_line": [{"task": "T5", "shape": "line", "tools": [0]}],
+                    },
+                },
+            },
+            "reducer_configs": [
+                {
+                    "file": f"Reducer_config_shape_{shape}.yaml",
+                    "extractions": f"shape_extractor_{shape}",
+                    "content": {
+                        "reducer_config": {
+                            "shape_reducer_dbscan": {"shape": shape, "eps": eps, "min_samples": 2}
+                        }
+                    },
+                }
+                for shape, eps in (("circle", 25), ("rectangle", 40), ("line", 40))
+            ],
+        }
+    )
+    # Two rectangle tasks under one extractor key, and several tools of one task.
+    ds.append(
+        {
+            "dataset": "example-4870",
+            "classifications": "Data-digging/example_classifications.csv",
+            "extractor_config": {
+                "file": "Extractor_config_workflow_4870_V45.58.yaml",
+                "content": {
+                    "workflow_id": 4870,
+                    "workflow_version": "45.58",
+                    "extractor_config": {
+                        "shape_extractor_rectangle": [
+                            {"task": "T0", "shape": "rectangle", "tools": [0, 1]},
+                            {"task": "T2", "shape": "rectangle", "tools": [0]},
+                        ],
+                        "question_extractor": [{"task": "T1"}],
+                    },
+                },
+            },
+            "reducer_configs": [
+                {
+                    "file": "Reducer_config_shape_rectangle.yaml",
+                    "extractions": "shape_extractor_rectangle",
+                    "content": {
+                        "reducer_config": {
+                            "shape_reducer_dbscan": {
+                                "shape": "rectangle",
+                                "eps": 40,
+                                "min_samples": 2,
+                            }
+                        }
+                    },
+                },
+                {
+                    "file": "Reducer_config_question.yaml",
+                    "extractions": "question_extractor",
+                    "content": {"reducer_config": {"question_reducer": {}}},
+                },
+            ],
+        }
+    )
     return ds
 
 

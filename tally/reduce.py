@@ -9,7 +9,7 @@ How it scales: the file is read once, its rows spilled to a temporary file and r
 buckets of consecutive subjects; each bucket (at most a few tens of MB) is grouped by subject
 in one pass and reduced in a worker process (``-c``), buckets in subject order. Memory is bounded
 by the bucket size, not the file size; the reference instead scans the whole table once per
-(subject, task). A file no larger than one bucket (:data:`IN_MEMORY_BYTES`) skips the spill
+(subject, task). A file no larger than half a bucket (:data:`IN_MEMORY_BYTES`) skips the spill
 files: it is read and grouped in this process, and the workers, forked after that, reduce
 buckets of it from their inherited copy; the output is the same.
 """
@@ -72,10 +72,11 @@ JOURNAL_HEADER = ["subject_id", "workflow_id", "task", "reducer", "data"]
 _JOURNAL_NAMES = {"nan": math.nan, "inf": math.inf, "null": None, "true": True, "false": False}
 SPILL_ROWS = 2000
 BUCKET_BYTES = 32 << 20
-#: Extraction files up to this size are grouped in memory instead of spilled (one bucket's worth;
-#: the spill round trips cost more than the reduction of small files, e.g. a third of a question
-#: reduce of 20,000 rows).
-IN_MEMORY_BYTES = BUCKET_BYTES
+#: Extraction files up to this size are grouped in memory instead of spilled: the spill round
+#: trips cost more than the reduction of small files (a third of a question reduce of 20,000
+#: rows). Rows in memory take about ten times their CSV bytes, and forked workers that touch
+#: them copy those pages, so this stays at half a bucket: a few hundred MB at most.
+IN_MEMORY_BYTES = BUCKET_BYTES // 2
 #: From this size on, a point_reducer_hdbscan run builds its spanning trees with scikit-learn's
 #: compiled Prim (same edges, checked when loaded): its 1.2 s import pays off from about 35,000
 #: classifications (18 MB of point extracts); below this the Python steps are cheaper overall.

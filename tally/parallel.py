@@ -61,7 +61,9 @@ def ordered_map(
 
     Items are pulled lazily, at most ``in_flight`` (default ``2 * workers + 2``) at a time, so a
     huge input never piles up in the pool's queue. ``workers <= 1`` runs in this process.
-    Closing the iterator early terminates the pool.
+    Closing the iterator early terminates the pool. Workers get SIGTERM when the thread that
+    created them ends (Linux's parent-death signal follows the forking thread), so call this
+    from a thread that outlives the iteration, as the batch commands' main thread does.
     """
     if workers <= 1:
         if initializer is not None:

@@ -20,7 +20,7 @@ import yaml
 
 from core.errors import WorkflowConfigError, WorkflowVersionError
 from core.workflow_config import WorkflowConfig, build_config
-from tally.errors import InputError, separator_problem
+from tally.errors import InputError
 from tally.tables import CsvSource, require_columns
 
 __all__ = ["read_workflow_rows", "write_configs"]
@@ -31,9 +31,6 @@ REQUIRED_COLUMNS = ("workflow_id", "version", "minor_version", "tasks", "strings
 def read_workflow_rows(path: str) -> list[dict[str, str]]:
     with CsvSource(path, what="Panoptes workflow export") as source:
         header = source.header
-        wrong_separator = separator_problem(header, source.path, "Panoptes workflow export")
-        if wrong_separator is not None:
-            raise wrong_separator
         require_columns(header, REQUIRED_COLUMNS, path=source.path, what="Panoptes workflow export")
         rows = []
         for row in source:

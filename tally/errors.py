@@ -19,10 +19,10 @@ def separator_problem(header: list[str], path: object, what: str) -> InputError 
     """An error for a header that is one cell holding ``;`` or tabs: not a comma-separated file.
 
     Spreadsheet programs in many locales save "CSV" with semicolons; the missing-columns message
-    alone would list one long column name.
+    alone would list one long column name. :func:`tally.tables.require_columns` asks this first.
 
     >>> print(separator_problem(["classification_id;user_name"], "e.csv", "Panoptes export"))
-    e.csv is separated by ';', not commas, so it is not a Panoptes export as downloaded from Zooniverse: use the original download, or save it again as CSV with ',' as the separator
+    e.csv is separated by ';', not commas, so it is not a Panoptes export: use the original file (as downloaded or written by tally), or save it again as CSV with ',' as the separator
     >>> separator_problem(["classification_id", "user_name"], "e.csv", "Panoptes export") is None
     True
     """
@@ -31,9 +31,9 @@ def separator_problem(header: list[str], path: object, what: str) -> InputError 
     for separator, name in ((";", "';'"), ("\t", "tabs")):
         if separator in header[0]:
             return InputError(
-                f"{path} is separated by {name}, not commas, so it is not {with_article(what)} as downloaded "
-                "from Zooniverse: use the original download, or save it again as CSV with ',' "
-                "as the separator"
+                f"{path} is separated by {name}, not commas, so it is not {with_article(what)}: "
+                "use the original file (as downloaded or written by tally), or save it again as "
+                "CSV with ',' as the separator"
             )
     return None
 

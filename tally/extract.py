@@ -38,7 +38,7 @@ from core.csv_layout import (
 from core.errors import AnnotationParseError, TallyError
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
-from tally.errors import InputError, separator_problem
+from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
 from tally.tables import (
@@ -533,9 +533,6 @@ def extract_file(
         prefix=f".tally-extract-{os.getpid()}-", dir=output_dir
     ) as tmp:
         header = blocks.header
-        wrong_separator = separator_problem(header, blocks.path, "Panoptes classification export")
-        if wrong_separator is not None:
-            raise wrong_separator
         position = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="Panoptes classification export"
         )

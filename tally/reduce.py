@@ -50,7 +50,7 @@ from core.errors import TallyError
 from core.filters import batch_refusal
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
-from tally.errors import InputError, separator_problem
+from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
 from tally.tables import (
@@ -582,9 +582,6 @@ def reduce_file(
     # The pid in the name tells a later run whether the directory's owner is still running.
     with tempfile.TemporaryDirectory(prefix=f".tally-reduce-{os.getpid()}-", dir=output_dir) as tmp:
         header = blocks.header
-        wrong_separator = separator_problem(header, blocks.path, "extraction CSV")
-        if wrong_separator is not None:
-            raise wrong_separator
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"
         )

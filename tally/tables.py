@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tally.errors import InputError, with_article
+from tally.errors import InputError, separator_problem, with_article
 
 __all__ = [
     "CsvBlocks",
@@ -221,7 +221,7 @@ def require_columns(
 
     A header without them is not a ``what`` (e.g. "Panoptes classification export"):
     :class:`InputError` names ``path``, the missing columns and the columns found, so the user
-    can see which file they gave instead.
+    can see which file they gave instead; or says the file is separated by ``;`` or tabs.
 
     >>> require_columns(["id", "name", "id"], ["id"], path="a.csv", what="test file")
     {'id': 0, 'name': 1}
@@ -231,6 +231,9 @@ def require_columns(
     """
     missing = [name for name in required if name not in header]
     if missing:
+        wrong_separator = separator_problem(list(header), path, what)
+        if wrong_separator is not None:
+            raise wrong_separator
         found = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
         raise InputError(
             f"{path} is not {with_article(what)}: missing column(s) {', '.join(missing)}; "

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +40,7 @@ from core.workflow_config.versions import WorkflowVersion
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
+from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
     Spill,
@@ -528,10 +528,7 @@ def extract_file(
     plan = load_plan(extractor_config)
     base, _ = os.path.splitext(output_name)
     blocks = CsvBlocks(classification_csv, what="Panoptes classification export")
-    # The pid in the name tells a later run whether the directory's owner is still running.
-    with tempfile.TemporaryDirectory(
-        prefix=f".tally-extract-{os.getpid()}-", dir=output_dir
-    ) as tmp:
+    with scratch_dir(output_dir, "extract") as tmp:
         header = blocks.header
         position = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="Panoptes classification export"

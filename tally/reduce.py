@@ -25,7 +25,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -53,6 +52,7 @@ from core.repeats import REPEAT_MODES, select_repeats, time_key
 from tally.errors import InputError
 from tally.parallel import ordered_map
 from tally.progress import progress_bar
+from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
     CsvSource,
@@ -579,8 +579,7 @@ def reduce_file(
         from core.reducers._hdbscan import use_compiled_spanning_tree
 
         use_compiled_spanning_tree()  # before the workers fork: they inherit it
-    # The pid in the name tells a later run whether the directory's owner is still running.
-    with tempfile.TemporaryDirectory(prefix=f".tally-reduce-{os.getpid()}-", dir=output_dir) as tmp:
+    with scratch_dir(output_dir, "reduce") as tmp:
         header = blocks.header
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"

@@ -11,8 +11,6 @@ import sys
 from typing import Any
 
 from tally.argtypes import base_name, positive_int, swapped_order, writable_dir
-from tally.commands.leftovers import note_leftovers
-from tally.commands.workers import available_workers
 
 __all__ = ["add_parser", "run"]
 
@@ -83,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         print(wrong_order, file=sys.stderr)
         return 2
     from tally.extract import extract_file
+    from tally.parallel import available_workers
+    from tally.scratch import note_leftovers
 
     note_leftovers(args.dir, "extract")
 

@@ -12,8 +12,6 @@ from typing import Any
 
 from core.repeats import REPEAT_MODES
 from tally.argtypes import base_name, positive_int, swapped_order, writable_dir
-from tally.commands.leftovers import note_leftovers
-from tally.commands.workers import available_workers
 
 __all__ = ["add_parser", "run"]
 
@@ -90,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if wrong_order is not None:
         print(wrong_order, file=sys.stderr)
         return 2
+    from tally.parallel import available_workers
     from tally.reduce import reduce_file
+    from tally.scratch import note_leftovers
 
     note_leftovers(args.dir, "reduce")
 

@@ -190,7 +190,7 @@ def test_os_errors_name_the_users_directory_not_temporary_files():
 
 def test_cpu_count_above_the_cpus_is_capped(tmp_path):
     """`-c 1000` forked a thousand workers for a seven-row file (5 s on 2 cores)."""
-    from tally.commands.workers import cpus_available
+    from tally.parallel import cpus_available
 
     # one more than allowed: a regression forks a few processes, not a thousand
     requested = str(max(cpus_available(), 2) + 1)

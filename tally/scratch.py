@@ -1,6 +1,6 @@
-"""Scratch directories that a killed ``tally extract``/``reduce`` left behind, reported at start.
+"""The batch commands' scratch directories, and those a killed run left behind.
 
-The batch commands spill to a hidden ``.tally-<command>-*`` directory inside the output
+``tally extract``/``reduce`` spill to a hidden ``.tally-<command>-*`` directory inside the output
 directory and remove it at the end, on errors and on SIGTERM; ``kill -9`` or a power cut leave it
 (hundreds of MB for a million classifications). The next run says so instead of letting the disk
 fill up silently. It never deletes them: the directory's name carries the pid of the run that
@@ -13,9 +13,26 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["note_leftovers"]
+__all__ = ["note_leftovers", "scratch_dir"]
+
+
+@contextlib.contextmanager
+def scratch_dir(output_dir: str | os.PathLike[str], command: str) -> Iterator[str]:
+    """A hidden ``.tally-<command>-<pid>-<random>`` directory in ``output_dir``, removed at the
+    end (the pid tells :func:`note_leftovers` of a later run whether its owner still runs).
+
+    >>> with tempfile.TemporaryDirectory() as d, scratch_dir(d, "reduce") as tmp:
+    ...     _owner(os.path.basename(tmp), "reduce") == os.getpid()
+    True
+    """
+    with tempfile.TemporaryDirectory(
+        prefix=f".tally-{command}-{os.getpid()}-", dir=output_dir
+    ) as tmp:
+        yield tmp
 
 
 def note_leftovers(output_dir: str, command: str) -> list[Path]:

@@ -27,6 +27,44 @@ def sklearn_fit(points: np.ndarray, **params) -> tuple[np.ndarray, np.ndarray]:
     return fitted.labels_, fitted.probabilities_
 
 
+@pytest.fixture(params=["compiled", "python"])
+def steps(request, monkeypatch) -> str:
+    """Each test below runs twice: with the compiled steps and with the Python ones."""
+    if request.param == "python":
+        monkeypatch.setattr(hdbscan_module, "_compiled_labels", None)
+    return request.param
+
+
+def test_compiled_steps_are_built() -> None:
+    # setup.py marks the extension optional (an install without a compiler still works); here,
+    # with a compiler, a failed build must not pass unnoticed as a slow fallback.
+    assert hdbscan_module._compiled_labels is not None, "run `make install` to build it"
+
+
+def test_compiled_and_python_steps_agree_exactly(monkeypatch) -> None:
+    # Larger sets than the scikit-learn comparisons (which are slow): past the 64-mark switch
+    # between the two Python spanning trees, 3-D marks, duplicated marks.
+    rng = np.random.default_rng(20261129)
+    cases = list(point_sets(seed=21, count=300))
+    for n in (65, 120, 400):
+        clicks = rng.normal(size=(n, 2)) * rng.uniform(1, 40) + rng.uniform(0, 900, (1, 2))
+        cases.append((np.vstack([clicks, clicks[: n // 5]]), 5, 3))
+        cases.append((rng.uniform(0, 500, (n, 3)), 4, 4))
+    for points, min_cluster_size, min_samples in cases:
+        for method in ("eom", "leaf"):
+            params = dict(
+                min_cluster_size=min_cluster_size,
+                min_samples=min_samples,
+                cluster_selection_method=method,
+            )
+            compiled = fast_hdbscan(points, **params)
+            with monkeypatch.context() as patch:
+                patch.setattr(hdbscan_module, "_compiled_labels", None)
+                python = fast_hdbscan(points, **params)
+            np.testing.assert_array_equal(compiled[0], python[0])
+            np.testing.assert_array_equal(compiled[1], python[1])
+
+
 def assert_same(points: np.ndarray, **params) -> None:
     got = fast_hdbscan(points, **params)
     assert got is not None
@@ -59,7 +97,7 @@ def point_sets(seed: int, count: int):
 
 
 @pytest.mark.parametrize("method", ["eom", "leaf"])
-def test_matches_sklearn_on_varied_point_sets(method: str) -> None:
+def test_matches_sklearn_on_varied_point_sets(method: str, steps: str) -> None:
     for points, min_cluster_size, min_samples in point_sets(seed=len(method), count=400):
         assert_same(
             points,
@@ -78,13 +116,20 @@ def test_matches_sklearn_on_varied_point_sets(method: str) -> None:
     st.integers(1, 6),
 )
 def test_matches_sklearn_on_small_integer_sets(points, min_cluster_size, min_samples) -> None:
+    # hypothesis and function-scoped fixtures do not mix: both steps here, one after the other
     # Small integer coordinates maximise exact ties in distances and core distances.
     if min_samples > points.shape[0]:
         min_samples = points.shape[0]
     assert_same(points, min_cluster_size=min_cluster_size, min_samples=min_samples)
+    compiled = hdbscan_module._compiled_labels
+    try:
+        hdbscan_module._compiled_labels = None
+        assert_same(points, min_cluster_size=min_cluster_size, min_samples=min_samples)
+    finally:
+        hdbscan_module._compiled_labels = compiled
 
 
-def test_edge_cases_match_sklearn() -> None:
+def test_edge_cases_match_sklearn(steps: str) -> None:
     assert_same(np.zeros((6, 2)), min_cluster_size=3, min_samples=2)  # all marks identical
     assert_same(np.array([[0.0, 0.0], [1.0, 1.0]]), min_cluster_size=2, min_samples=2)
     three_d = np.random.default_rng(5).normal(size=(40, 3))
@@ -104,8 +149,10 @@ def test_declines_what_it_does_not_cover() -> None:
 
 
 @pytest.fixture
-def compiled_spanning_tree():
-    """scikit-learn's compiled Prim switched on for one test (it is process-wide)."""
+def compiled_spanning_tree(monkeypatch):
+    """scikit-learn's compiled Prim switched on for one test (it is process-wide), as it is on
+    an install without the compiled steps."""
+    monkeypatch.setattr(hdbscan_module, "_compiled_labels", None)
     assert hdbscan_module.use_compiled_spanning_tree()
     yield hdbscan_module._COMPILED_PRIM[0]
     hdbscan_module._COMPILED_PRIM.clear()

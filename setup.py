@@ -1,0 +1,28 @@
+"""Build the compiled HDBSCAN steps; everything else is in pyproject.toml.
+
+The extension is optional: without a C compiler the install still succeeds and Tally runs the
+same steps in Python (core/reducers/_hdbscan.py), with the same results, only slower.
+"""
+
+import sys
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# No fused multiply-adds: they would change the last bit of a distance, and the results must be
+# the Python steps' (and scikit-learn's) bit for bit. MSVC does not contract by default.
+FLAGS = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
+
+setup(
+    ext_modules=cythonize(
+        [
+            Extension(
+                "core.reducers._hdbscan_compiled",
+                ["core/reducers/_hdbscan_compiled.pyx"],
+                extra_compile_args=FLAGS,
+                optional=True,
+            )
+        ],
+        compiler_directives={"language_level": 3},
+    )
+)

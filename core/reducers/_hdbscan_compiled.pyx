@@ -15,7 +15,43 @@ the same order.
 
 import numpy as np
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport INFINITY, isinf, sqrt
+
+
+cdef class _Workspace:
+    """Scratch arrays of one call, freed together (one allocation per array, no numpy objects:
+    for a frame of a few dozen marks, creating arrays cost more than the clustering)."""
+
+    cdef list blocks
+
+    def __cinit__(self):
+        self.blocks = []
+
+    cdef void *take(self, Py_ssize_t count, size_t item) except NULL:
+        cdef void *block = PyMem_Malloc(<size_t> (count if count > 0 else 1) * item)
+        if block == NULL:
+            raise MemoryError()
+        self.blocks.append(<size_t> block)
+        return block
+
+    cdef double *doubles(self, Py_ssize_t count, double fill) except NULL:
+        cdef double *block = <double *> self.take(count, sizeof(double))
+        cdef Py_ssize_t i
+        for i in range(count):
+            block[i] = fill
+        return block
+
+    cdef Py_ssize_t *indices(self, Py_ssize_t count, Py_ssize_t fill) except NULL:
+        cdef Py_ssize_t *block = <Py_ssize_t *> self.take(count, sizeof(Py_ssize_t))
+        cdef Py_ssize_t i
+        for i in range(count):
+            block[i] = fill
+        return block
+
+    def __dealloc__(self):
+        for block in self.blocks:
+            PyMem_Free(<void *> <size_t> block)
 
 
 def hdbscan_labels(
@@ -28,35 +64,40 @@ def hdbscan_labels(
 
     ``min_samples`` is the neighbour count of the core distance (``1 <= min_samples <= n``),
     ``min_cluster_size >= 2``; ``leaf`` selects leaf clusters instead of excess of mass.
+
+    >>> import numpy as np
+    >>> marks = np.array([[0, 0], [0, 1], [1, 0], [9, 9], [9, 10], [10, 9], [50, 50.0]])
+    >>> labels, probabilities = hdbscan_labels(marks, 3, 2, False)
+    >>> labels.tolist(), probabilities.tolist()
+    ([0, 0, 0, 1, 1, 1, -1], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
     """
     cdef Py_ssize_t n = points.shape[0]
     cdef Py_ssize_t dims = points.shape[1]
     if n < 2 or not 1 <= min_samples <= n or min_cluster_size < 2:
         raise ValueError(f"hdbscan_labels: unsupported n={n}, min_samples={min_samples}, "
                          f"min_cluster_size={min_cluster_size}")
+    cdef _Workspace space = _Workspace()
+    cdef Py_ssize_t i, j, c, m, filled
 
     # 1. Distances, summed column by column, and core distances (the min_samples-th smallest of
     #    each row, the mark itself included).
-    distance_array = np.empty((n, n))
-    cdef double[:, ::1] distance = distance_array
-    core_array = np.empty(n)
-    cdef double[::1] core = core_array
-    smallest_array = np.empty(min_samples)
-    cdef double[::1] smallest = smallest_array
-    cdef Py_ssize_t i, j, c, m, filled
+    cdef double *distance = space.doubles(n * n, 0.0)
+    cdef double *core = space.doubles(n, 0.0)
+    cdef double *smallest = space.doubles(min_samples, 0.0)
     cdef double total, diff, value
     for i in range(n):
-        for j in range(n):
+        # (a - b)**2 == (b - a)**2 exactly, so each pair is computed once
+        for j in range(i + 1, n):
             diff = points[i, 0] - points[j, 0]
             total = diff * diff
             for c in range(1, dims):
                 diff = points[i, c] - points[j, c]
                 total = total + diff * diff
-            distance[i, j] = sqrt(total)
+            distance[i * n + j] = distance[j * n + i] = sqrt(total)
     for i in range(n):
         filled = 0
         for j in range(n):
-            value = distance[i, j]
+            value = distance[i * n + j]
             if filled == min_samples:
                 if not value < smallest[min_samples - 1]:
                     continue
@@ -70,33 +111,30 @@ def hdbscan_labels(
         core[i] = smallest[min_samples - 1]
 
     # 2. Prim's spanning tree of the mutual reachability, as _prim_mst builds it.
-    best_array = np.full(n, INFINITY)
-    cdef double[::1] best = best_array
-    source_array = np.zeros(n, dtype=np.intp)
-    cdef Py_ssize_t[::1] source = source_array
-    outside_array = np.ones(n, dtype=np.uint8)
-    cdef unsigned char[::1] outside = outside_array
-    sources_array = np.empty(n - 1, dtype=np.intp)
-    targets_array = np.empty(n - 1, dtype=np.intp)
+    cdef double *best = space.doubles(n, INFINITY)
+    cdef Py_ssize_t *source = space.indices(n, 0)
+    cdef Py_ssize_t *outside = space.indices(n, 1)
+    cdef Py_ssize_t *sources = space.indices(n, 0)
+    cdef Py_ssize_t *targets = space.indices(n, 0)
     weights_array = np.empty(n - 1)
-    cdef Py_ssize_t[::1] sources = sources_array
-    cdef Py_ssize_t[::1] targets = targets_array
     cdef double[::1] weights = weights_array
     cdef Py_ssize_t current = 0, nearest
     cdef double reach, own_core, nearest_value
+    cdef double *row
     for i in range(n - 1):
         outside[current] = 0
         best[current] = INFINITY
         own_core = core[current]
+        row = distance + current * n
         for j in range(n):
-            reach = distance[current, j]
-            # np.maximum(distance, core) then np.maximum(row, own core): the larger operand,
-            # the first one on a tie (equal values: the same double either way)
+            reach = row[j]
+            # np.maximum(distance, core) then np.maximum(row, own core): the larger operand
+            # (equal operands are the same double either way)
             if core[j] > reach:
                 reach = core[j]
             if own_core > reach:
                 reach = own_core
-            if reach < best[j] and outside[j]:
+            if reach < best[j] and outside[j]:  # strictly: on a tie the earlier source stays
                 best[j] = reach
                 source[j] = current
         nearest = 0
@@ -113,19 +151,12 @@ def hdbscan_labels(
     # 3. Single linkage over the edges in numpy's argsort order (union-find).
     cdef Py_ssize_t[::1] order = np.argsort(weights_array).astype(np.intp, copy=False)
     cdef Py_ssize_t nodes = 2 * n - 1
-    parent_array = np.full(nodes, -1, dtype=np.intp)
-    cdef Py_ssize_t[::1] parent = parent_array
-    size_array = np.zeros(nodes, dtype=np.intp)
-    cdef Py_ssize_t[::1] size = size_array
-    merge_left_array = np.empty(n - 1, dtype=np.intp)
-    merge_right_array = np.empty(n - 1, dtype=np.intp)
-    merge_distance_array = np.empty(n - 1)
-    cdef Py_ssize_t[::1] merge_left = merge_left_array
-    cdef Py_ssize_t[::1] merge_right = merge_right_array
-    cdef double[::1] merge_distance = merge_distance_array
+    cdef Py_ssize_t *parent = space.indices(nodes, -1)
+    cdef Py_ssize_t *size = space.indices(nodes, 1)
+    cdef Py_ssize_t *merge_left = space.indices(n, 0)
+    cdef Py_ssize_t *merge_right = space.indices(n, 0)
+    cdef double *merge_distance = space.doubles(n, 0.0)
     cdef Py_ssize_t a, b, next_label, edge
-    for i in range(n):
-        size[i] = 1
     next_label = n
     for i in range(n - 1):
         edge = order[i]
@@ -141,23 +172,15 @@ def hdbscan_labels(
 
     # 4. The condensed tree, rows in _condense's order.
     cdef Py_ssize_t root = nodes - 1
-    queue_array = np.empty(nodes, dtype=np.intp)
-    cdef Py_ssize_t[::1] queue = queue_array
-    below_array = np.empty(nodes, dtype=np.intp)
-    cdef Py_ssize_t[::1] below = below_array
-    relabel_array = np.full(nodes, -1, dtype=np.intp)
-    cdef Py_ssize_t[::1] relabel = relabel_array
-    ignored_array = np.zeros(nodes, dtype=np.uint8)
-    cdef unsigned char[::1] ignored = ignored_array
-    capacity = 3 * n  # n mark rows and at most n cluster rows
-    row_parent_array = np.empty(capacity, dtype=np.intp)
-    row_child_array = np.empty(capacity, dtype=np.intp)
-    row_lambda_array = np.empty(capacity)
-    row_size_array = np.empty(capacity, dtype=np.intp)
-    cdef Py_ssize_t[::1] row_parent = row_parent_array
-    cdef Py_ssize_t[::1] row_child = row_child_array
-    cdef double[::1] row_lambda = row_lambda_array
-    cdef Py_ssize_t[::1] row_size = row_size_array
+    cdef Py_ssize_t *queue = space.indices(nodes, 0)
+    cdef Py_ssize_t *below = space.indices(nodes, 0)
+    cdef Py_ssize_t *relabel = space.indices(nodes, -1)
+    cdef Py_ssize_t *ignored = space.indices(nodes, 0)
+    cdef Py_ssize_t capacity = 3 * n  # n mark rows and at most n cluster rows
+    cdef Py_ssize_t *row_parent = space.indices(capacity, 0)
+    cdef Py_ssize_t *row_child = space.indices(capacity, 0)
+    cdef double *row_lambda = space.doubles(capacity, 0.0)
+    cdef Py_ssize_t *row_size = space.indices(capacity, 0)
     cdef Py_ssize_t rows = 0, visited, node, left, right, label, left_count, right_count
     cdef Py_ssize_t dropped[2]
     cdef Py_ssize_t dropped_count, d, child, sub, below_count, k
@@ -203,8 +226,7 @@ def hdbscan_labels(
             dropped[1] = right
             dropped_count = 2
         for d in range(dropped_count):
-            child = dropped[d]
-            below_count = _breadth_first(merge_left, merge_right, child, n, below)
+            below_count = _breadth_first(merge_left, merge_right, dropped[d], n, below)
             for m in range(below_count):
                 sub = below[m]
                 if sub < n:
@@ -215,13 +237,120 @@ def hdbscan_labels(
                     rows += 1
                 ignored[sub] = 1
 
-    return _labels_and_probabilities(
-        row_parent[:rows], row_child[:rows], row_lambda[:rows], row_size[:rows],
-        n, next_label, leaf,
-    )
+    # 5. Cluster selection, labels and probabilities, as _labels_and_probabilities computes.
+    #    Clusters are labelled n (the root) .. next_label - 1; arrays are indexed by label - n.
+    cdef Py_ssize_t clusters = next_label - n
+    cdef double *birth = space.doubles(clusters, 0.0)
+    cdef double *stability = space.doubles(clusters, 0.0)
+    cdef Py_ssize_t *has_rows = space.indices(clusters, 0)
+    cdef Py_ssize_t *first_child = space.indices(clusters, -1)  # cluster children in row order
+    cdef Py_ssize_t *last_child = space.indices(clusters, -1)
+    cdef Py_ssize_t *next_sibling = space.indices(clusters, -1)
+    cdef Py_ssize_t *up = space.indices(next_label, -1)
+    cdef Py_ssize_t r
+    for r in range(rows):
+        if row_size[r] > 1:
+            birth[row_child[r] - n] = row_lambda[r]
+    for r in range(rows):
+        label = row_parent[r] - n
+        child = row_child[r]
+        stability[label] = stability[label] + (row_lambda[r] - birth[label]) * <double> row_size[r]
+        has_rows[label] = 1
+        up[child] = row_parent[r]
+        if row_size[r] > 1:
+            if first_child[label] == -1:
+                first_child[label] = child
+            else:
+                next_sibling[last_child[label] - n] = child
+            last_child[label] = child
+
+    # every cluster with rows but the root (the smallest label), largest label first
+    cdef Py_ssize_t *descending = space.indices(clusters, 0)
+    cdef Py_ssize_t count = 0
+    for c in range(clusters - 1, 0, -1):
+        if has_rows[c]:
+            descending[count] = c
+            count += 1
+    cdef Py_ssize_t *selected = space.indices(clusters, 0)
+    cdef Py_ssize_t *stack = space.indices(clusters, 0)
+    cdef Py_ssize_t top
+    cdef double below_total
+    if not leaf:  # excess of mass: children before parents
+        for r in range(count):
+            selected[descending[r]] = 1
+        for r in range(count):
+            c = descending[r]
+            below_total = 0.0
+            child = first_child[c]
+            while child != -1:
+                below_total = below_total + stability[child - n]
+                child = next_sibling[child - n]
+            if below_total > stability[c]:
+                selected[c] = 0
+                stability[c] = below_total
+            else:  # this cluster stays: none below it does
+                top = 0
+                child = first_child[c]
+                while child != -1:
+                    stack[top] = child - n
+                    top += 1
+                    child = next_sibling[child - n]
+                while top > 0:
+                    top -= 1
+                    node = stack[top]
+                    selected[node] = 0
+                    child = first_child[node]
+                    while child != -1:
+                        stack[top] = child - n
+                        top += 1
+                        child = next_sibling[child - n]
+    else:  # leaf clusters: no cluster children
+        for r in range(count):
+            if first_child[descending[r]] == -1:
+                selected[descending[r]] = 1
+    cdef Py_ssize_t *label_of = space.indices(clusters, -1)
+    cdef Py_ssize_t chosen = 0
+    for c in range(1, clusters):  # ascending labels
+        if selected[c]:
+            label_of[c] = chosen
+            chosen += 1
+
+    # the largest lambda of each cluster's last contiguous run of rows
+    cdef double *death = space.doubles(clusters, 0.0)
+    cdef Py_ssize_t previous = -1
+    for r in range(rows):
+        label = row_parent[r] - n
+        if label != previous:
+            death[label] = row_lambda[r]
+            previous = label
+        elif row_lambda[r] > death[label]:
+            death[label] = row_lambda[r]
+
+    labels_array = np.full(n, -1, dtype=np.intp)
+    probabilities_array = np.zeros(n)
+    cdef Py_ssize_t[::1] labels = labels_array
+    cdef double[::1] probabilities = probabilities_array
+    cdef double max_lambda
+    for r in range(rows):
+        if row_size[r] > 1:
+            continue
+        child = row_child[r]
+        lam = row_lambda[r]
+        node = up[child] - n
+        while node != 0 and label_of[node] == -1:
+            node = up[node + n] - n
+        if node == 0:
+            continue
+        labels[child] = label_of[node]
+        max_lambda = death[node]
+        if max_lambda == 0.0 or isinf(lam):
+            probabilities[child] = 1.0
+        else:
+            probabilities[child] = (max_lambda if max_lambda < lam else lam) / max_lambda
+    return labels_array, probabilities_array
 
 
-cdef Py_ssize_t _find(Py_ssize_t[::1] parent, Py_ssize_t node) noexcept:
+cdef inline Py_ssize_t _find(Py_ssize_t *parent, Py_ssize_t node) noexcept:
     cdef Py_ssize_t root = node, step
     while parent[root] != -1:
         root = parent[root]
@@ -233,11 +362,11 @@ cdef Py_ssize_t _find(Py_ssize_t[::1] parent, Py_ssize_t node) noexcept:
 
 
 cdef Py_ssize_t _breadth_first(
-    Py_ssize_t[::1] merge_left,
-    Py_ssize_t[::1] merge_right,
+    Py_ssize_t *merge_left,
+    Py_ssize_t *merge_right,
     Py_ssize_t start,
     Py_ssize_t n,
-    Py_ssize_t[::1] out,
+    Py_ssize_t *out,
 ) noexcept:
     """Nodes below ``start`` (itself included) level by level, left before right, into ``out``."""
     cdef Py_ssize_t head = 0, tail = 1, node
@@ -250,143 +379,3 @@ cdef Py_ssize_t _breadth_first(
             out[tail + 1] = merge_right[node - n]
             tail += 2
     return tail
-
-
-cdef _labels_and_probabilities(
-    Py_ssize_t[::1] row_parent,
-    Py_ssize_t[::1] row_child,
-    double[::1] row_lambda,
-    Py_ssize_t[::1] row_size,
-    Py_ssize_t n,
-    Py_ssize_t end_label,
-    bint leaf,
-):
-    """Cluster selection, labels and probabilities, as ``_labels_and_probabilities`` computes."""
-    cdef Py_ssize_t rows = row_parent.shape[0]
-    cdef Py_ssize_t clusters = end_label - n  # labels n (the root) .. end_label - 1
-    cdef Py_ssize_t root = n, r, parent, child, node, c, count, chosen_count, top
-    cdef double below_total
-    birth_array = np.zeros(clusters)
-    cdef double[::1] birth = birth_array
-    stability_array = np.zeros(clusters)
-    cdef double[::1] stability = stability_array
-    has_rows_array = np.zeros(clusters, dtype=np.uint8)
-    cdef unsigned char[::1] has_rows = has_rows_array
-    # cluster children in row order, as linked lists
-    first_child_array = np.full(clusters, -1, dtype=np.intp)
-    last_child_array = np.full(clusters, -1, dtype=np.intp)
-    next_sibling_array = np.full(clusters, -1, dtype=np.intp)
-    cdef Py_ssize_t[::1] first_child = first_child_array
-    cdef Py_ssize_t[::1] last_child = last_child_array
-    cdef Py_ssize_t[::1] next_sibling = next_sibling_array
-    up_array = np.full(end_label, -1, dtype=np.intp)
-    cdef Py_ssize_t[::1] up = up_array
-
-    for r in range(rows):
-        if row_size[r] > 1:
-            birth[row_child[r] - n] = row_lambda[r]
-    for r in range(rows):
-        parent = row_parent[r]
-        child = row_child[r]
-        stability[parent - n] = stability[parent - n] + (
-            (row_lambda[r] - birth[parent - n]) * <double> row_size[r]
-        )
-        has_rows[parent - n] = 1
-        up[child] = parent
-        if row_size[r] > 1:
-            if first_child[parent - n] == -1:
-                first_child[parent - n] = child
-            else:
-                next_sibling[last_child[parent - n] - n] = child
-            last_child[parent - n] = child
-
-    # every cluster with rows but the root (the smallest label), largest label first
-    order_array = np.empty(clusters, dtype=np.intp)
-    cdef Py_ssize_t[::1] order = order_array
-    count = 0
-    for c in range(clusters - 1, -1, -1):
-        if has_rows[c]:
-            order[count] = c + n
-            count += 1
-    count -= 1
-
-    selected_array = np.zeros(clusters, dtype=np.uint8)
-    cdef unsigned char[::1] selected = selected_array
-    stack_array = np.empty(clusters, dtype=np.intp)
-    cdef Py_ssize_t[::1] stack = stack_array
-    if not leaf:
-        for r in range(count):
-            selected[order[r] - n] = 1
-        for r in range(count):
-            node = order[r]
-            below_total = 0.0
-            child = first_child[node - n]
-            while child != -1:
-                below_total = below_total + stability[child - n]
-                child = next_sibling[child - n]
-            if below_total > stability[node - n]:
-                selected[node - n] = 0
-                stability[node - n] = below_total
-            else:
-                top = 0
-                child = first_child[node - n]
-                while child != -1:
-                    stack[top] = child
-                    top += 1
-                    child = next_sibling[child - n]
-                while top > 0:
-                    top -= 1
-                    node = stack[top]
-                    selected[node - n] = 0
-                    child = first_child[node - n]
-                    while child != -1:
-                        stack[top] = child
-                        top += 1
-                        child = next_sibling[child - n]
-    else:
-        for r in range(count):
-            if first_child[order[r] - n] == -1:
-                selected[order[r] - n] = 1
-
-    label_of_array = np.full(clusters, -1, dtype=np.intp)
-    cdef Py_ssize_t[::1] label_of = label_of_array
-    chosen_count = 0
-    for c in range(1, clusters):  # ascending labels; the root is never chosen
-        if selected[c]:
-            label_of[c] = chosen_count
-            chosen_count += 1
-
-    # the largest lambda of each cluster's last contiguous run of rows
-    death_array = np.zeros(clusters)
-    cdef double[::1] death = death_array
-    cdef Py_ssize_t previous = -1
-    for r in range(rows):
-        parent = row_parent[r]
-        if parent != previous:
-            death[parent - n] = row_lambda[r]
-            previous = parent
-        elif row_lambda[r] > death[parent - n]:
-            death[parent - n] = row_lambda[r]
-
-    labels_array = np.full(n, -1, dtype=np.intp)
-    probabilities_array = np.zeros(n)
-    cdef Py_ssize_t[::1] labels = labels_array
-    cdef double[::1] probabilities = probabilities_array
-    cdef double lam, max_lambda
-    for r in range(rows):
-        if row_size[r] > 1:
-            continue
-        child = row_child[r]
-        lam = row_lambda[r]
-        node = up[child]
-        while node != root and label_of[node - n] == -1:
-            node = up[node]
-        if node == root:
-            continue
-        labels[child] = label_of[node - n]
-        max_lambda = death[node - n]
-        if max_lambda == 0.0 or isinf(lam):
-            probabilities[child] = 1.0
-        else:
-            probabilities[child] = (max_lambda if max_lambda < lam else lam) / max_lambda
-    return labels_array, probabilities_array

@@ -177,3 +177,12 @@ def test_compiled_spanning_tree_gives_the_same_edges_in_the_same_order(
 def test_results_match_sklearn_with_the_compiled_spanning_tree(compiled_spanning_tree) -> None:
     for points, min_cluster_size, min_samples in point_sets(seed=12, count=150):
         assert_same(points, min_cluster_size=min_cluster_size, min_samples=min_samples)
+
+
+def test_compiled_module_doctests() -> None:
+    # pytest --doctest-modules collects .py files only; the compiled module's examples run here
+    import doctest
+
+    from core.reducers import _hdbscan_compiled
+
+    assert doctest.testmod(_hdbscan_compiled).failed == 0

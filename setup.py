@@ -13,16 +13,17 @@ from setuptools import Extension, setup
 # the Python steps' (and scikit-learn's) bit for bit. MSVC does not contract by default.
 FLAGS = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
 
-setup(
-    ext_modules=cythonize(
-        [
-            Extension(
-                "core.reducers._hdbscan_compiled",
-                ["core/reducers/_hdbscan_compiled.pyx"],
-                extra_compile_args=FLAGS,
-                optional=True,
-            )
-        ],
-        compiler_directives={"language_level": 3},
-    )
+extensions = cythonize(
+    [
+        Extension(
+            "core.reducers._hdbscan_compiled",
+            ["core/reducers/_hdbscan_compiled.pyx"],
+            extra_compile_args=FLAGS,
+        )
+    ],
+    compiler_directives={"language_level": 3},
 )
+for extension in extensions:
+    extension.optional = True  # set after cythonize, which does not carry it over
+
+setup(ext_modules=extensions)

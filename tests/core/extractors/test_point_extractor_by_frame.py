@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.errors import AnnotationParseError, InvalidParameterError
 from core.extractors._subtasks import NO_EXTRACTOR
@@ -211,3 +213,134 @@ def test_inline_question_detail_matches_the_registry_call(value, keyed):
         got = "error"
     assert got == expected
     assert "question_extractor" in EXTRACTORS
+
+
+# The one-pass fast path must give exactly the checked path's extract (key order included) or
+# decline; the checked path alone decides errors.
+
+_point_keys = st.sampled_from(["tool", "frame", "x", "y", "details", "toolIndex", "tool_label"])
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-1, 2), st.floats(-5, 5, allow_nan=False),
+    st.sampled_from(["", "0", "T0", "Standing up", "tool"]),
+)  # fmt: skip
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_point_keys, inner, max_size=4),
+    max_leaves=8,
+)
+_detail = st.one_of(
+    st.fixed_dictionaries({"value": st.one_of(st.integers(-1, 3), st.booleans(), st.none(),
+                                                 st.sampled_from(["Yes", "Lying down"]))}),
+    st.fixed_dictionaries({"value": _json}),
+    _json,
+)  # fmt: skip
+_well_formed_mark = st.fixed_dictionaries(
+    {"tool": st.integers(0, 2), "frame": st.integers(0, 2)},
+    optional={
+        "x": st.floats(0, 2000, allow_nan=False),
+        "y": st.floats(0, 2000, allow_nan=False),
+        "details": st.lists(_detail, max_size=3),
+        "tool_label": st.just("Adult"),
+    },
+)
+_annotation = st.fixed_dictionaries(
+    {"task": st.sampled_from(["T0", "T0", "T1", "T0.0", 0])},
+    optional={
+        "value": st.one_of(
+            st.lists(_well_formed_mark, max_size=6),  # mostly well-formed, as in real exports
+            st.lists(_well_formed_mark, max_size=6),
+            st.lists(st.one_of(_well_formed_mark, _json), max_size=4),
+            _json,
+        ),
+        "taskType": st.sampled_from(["drawing", "drawing", "single"]),
+    },
+)
+_details_param = st.one_of(
+    st.none(),
+    st.just({}),
+    st.just({"T0_tool0": ["question_extractor"]}),
+    st.just({"T0_tool0": ["question_extractor"], "T0_tool1": ["question_extractor", None]}),
+    st.just(
+        {"T0_tool0": ["question_extractor", None], "T0_tool1": ["no_such", "question_extractor"]}
+    ),
+    st.just({"T0_tool1": ["slider_extractor"], "T0_tool2": "question_extractor"}),
+    st.just({"T0_tool0": None}),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    annotations=st.lists(_annotation, max_size=3),
+    metadata=st.sampled_from([{}, {"classifier_version": "1.0"}, {"classifier_version": "2.0"},
+                              {"classifier_version": 2}, {"classifier_version": None}]),
+    task=st.sampled_from(["T0", "T0", "all", "T0.0"]),
+    tools=st.none() | st.lists(st.integers(0, 2), max_size=2),
+    details=_details_param,
+)  # fmt: skip
+def test_one_pass_matches_the_checked_path(annotations, metadata, task, tools, details):
+    from core.classification import Classification
+    from core.extractors.point_extractor_by_frame import (
+        PointByFrameParams,
+        _checked_pass,
+        _one_pass,
+    )
+
+    classification = Classification.from_export(annotations, metadata, classification_id=3)
+    params = PointByFrameParams(
+        task=task, tools=None if tools is None else tuple(tools), details=details
+    )
+    try:
+        fast = _one_pass(classification, params)
+    except Exception:  # noqa: BLE001 - declining by raising is allowed too
+        fast = None
+    if fast is None:
+        return
+    checked = _checked_pass(classification, params)  # must not raise either
+    assert repr(fast) == repr(checked)
+
+
+_answer = st.fixed_dictionaries(
+    {"value": st.one_of(st.integers(0, 3), st.none(), st.sampled_from(["Yes", "Lying down"]))}
+)
+_penguin_mark = st.fixed_dictionaries(
+    {
+        "x": st.floats(0, 2000, allow_nan=False),
+        "y": st.floats(0, 2000, allow_nan=False),
+        "tool": st.integers(0, 2),
+        "frame": st.integers(0, 2),
+        "details": st.lists(_answer, max_size=2),
+    },
+    optional={"tool_label": st.just("Adult")},
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    marks=st.lists(_penguin_mark, max_size=8),
+    more=st.lists(_penguin_mark, max_size=3),
+    tools=st.none() | st.lists(st.integers(0, 2), min_size=1, max_size=2),
+    details=st.sampled_from([
+        None,
+        {"T0_tool0": ["question_extractor", None], "T0_tool1": [None, "question_extractor"],
+         "T0_tool2": ["question_extractor", "no_such_extractor"]},
+        {"T0_tool1": ["question_extractor", "question_extractor"]},
+    ]),
+)  # fmt: skip
+def test_one_pass_takes_well_formed_pfe_marks(marks, more, tools, details):
+    from core.classification import Classification
+    from core.extractors.point_extractor_by_frame import (
+        PointByFrameParams,
+        _checked_pass,
+        _one_pass,
+    )
+
+    annotations = [{"task": "T0", "value": marks}, {"task": "T1", "value": "Clear"}]
+    if more:
+        annotations.append({"task": "T0", "value": more})
+    classification = Classification.from_export(annotations, {}, classification_id=3)
+    params = PointByFrameParams(
+        task="T0", tools=None if tools is None else tuple(tools), details=details
+    )
+    fast = _one_pass(classification, params)
+    assert fast is not None
+    assert repr(fast) == repr(_checked_pass(classification, params))

@@ -19,18 +19,22 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import gc
 import io
 import json
 import math
+import operator
 import os
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.csv_layout import (
+    AGGREGATION_VERSION,
     DATA_PREFIX,
     NA_STRINGS,
     REDUCE_INFO_COLUMNS,
@@ -43,7 +47,6 @@ from core.csv_layout import (
     order_columns,
     python_literal,
     reformat_cell,
-    with_version,
 )
 from core.errors import TallyError
 from core.filters import batch_refusal
@@ -82,6 +85,14 @@ IN_MEMORY_BYTES = BUCKET_BYTES // 2
 #: classifications (18 MB of point extracts); below this the Python steps are cheaper overall.
 COMPILED_TREE_BYTES = 64 << 20
 SUBJECTS_PER_BUCKET = 2000
+#: With ``-c`` above 1, an in-memory reduction (and its formatting) estimated to take less CPU
+#: than this runs in this process: forking the workers and sending the results back costs
+#: ~0.1 s of CPU, more than a 20,000-row question reduce itself. The estimate comes from a probe
+#: bucket of about 1/PROBE_SHARE of the rows, reduced here first.
+SERIAL_SECONDS = 0.25
+PROBE_SHARE = 64
+
+R = TypeVar("R")
 
 
 # ------------------------------------------------------------------------------------------
@@ -153,8 +164,12 @@ def created_key(text: str) -> Any:
 _EXPORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
 
-def _by_created(members: list[tuple[Any, list[str]]], i_created: int) -> list[Any]:
+def _by_created(
+    members: list[tuple[Any, list[str]]], i_created: int, export_times: bool = False
+) -> list[Any]:
     """``members`` (``(row order, row)``) sorted by ``created_at``, then file order.
+
+    ``export_times``: the caller knows every ``created_at`` has the export's fixed form.
 
     >>> rows = [(0, ["2024-02-01 00:00:09 UTC"]), (1, ["2024-02-01 00:00:08 UTC"])]
     >>> [n for n, _ in _by_created(rows, 0)]
@@ -163,9 +178,13 @@ def _by_created(members: list[tuple[Any, list[str]]], i_created: int) -> list[An
     [2, 1, 0]
     """
     match = _EXPORT_TIME.fullmatch
-    if all(match(row[i_created]) for _, row in members):
+    if export_times or all(match(row[i_created]) for _, row in members):
         return sorted(members, key=lambda r: (r[1][i_created], r[0]))
     return sorted(members, key=lambda r: (created_key(r[1][i_created]), r[0]))
+
+
+def _textual_key(text: str) -> Any:
+    return (1, "") if text in NA_STRINGS else (0, text)
 
 
 def _numeric_or_none(text: str) -> Any:
@@ -234,38 +253,37 @@ class ScanResult:
     first_row: _FirstRows
     bad: tuple[int, int] | None  # (row in block, fields) of a row of the wrong width
     kept: list[tuple[tuple[int, int], list[str]]] | None = None  # the rows, if not spilled
+    export_times: bool = True  # every created_at in the export's fixed form (_EXPORT_TIME)
 
 
 def _scan_block(job: ScanJob) -> ScanResult:
     width, i_subject, i_task, i_created, i_workflow = job.columns
     rows = parse_block(job.data, Path(job.path), job.offset)
-    kinds: ReadKinds | None = None
-    counts: Counter[str] = Counter()
     first_task, first_row = _FirstRows(), _FirstRows()
-    spilled: list[tuple[tuple[int, int], list[str]]] = []
-    for n, row in enumerate(rows):
-        if len(row) != width:
-            return ScanResult(
-                "",
-                len(rows),
-                len(job.data),
-                ReadKinds([]),
-                counts,
-                first_task,
-                first_row,
-                (n, len(row)),
-            )
-        if kinds is None:
-            kinds = ReadKinds(list(range(width)))  # type: ignore[arg-type]
-        kinds.add(row)
+    widths = set(map(len, rows))
+    if widths - {width}:
+        n = next(n for n, row in enumerate(rows) if len(row) != width)
+        bad = ReadKinds([])
+        return ScanResult(
+            "", len(rows), len(job.data), bad, Counter(), first_task, first_row, (n, len(rows[n]))
+        )
+    # Column by column, each distinct cell once and in C where possible: a loop over the rows
+    # here was half of a question reduce.
+    kinds = _column_kinds(rows, width)
+    subject_cells = list(map(operator.itemgetter(i_subject), rows))
+    counts: Counter[str] = Counter(subject_cells)
+    task_cells = list(map(operator.itemgetter(i_task), rows))
+    for n in _first_row_candidates(subject_cells, task_cells):
+        row = rows[n]
         subject = row[i_subject]
-        counts[subject] += 1
         numeric = _numeric_or_none(subject)
         textual = (1, "") if subject in NA_STRINGS else (0, subject)
         order = (job.index, n)
         first_task.add(row[i_task], numeric, textual, row[i_created], order, None)
         first_row.add("", numeric, textual, row[i_created], order, row[i_workflow])
-        spilled.append((order, row))
+    export_times = all(map(_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
+    index = job.index
+    spilled = [((index, n), row) for n, row in enumerate(rows)]
     path = ""
     if job.spill_dir is not None:
         path = str(Path(job.spill_dir) / f"rows{job.index:08d}.spill")
@@ -276,13 +294,98 @@ def _scan_block(job: ScanJob) -> ScanResult:
         path,
         len(rows),
         len(job.data),
-        kinds or ReadKinds(list(range(width))),  # type: ignore[arg-type]
+        kinds,
         counts,
         first_task,
         first_row,
         None,
         None if job.spill_dir is not None else spilled,
+        export_times,
     )
+
+
+def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
+    """:class:`ReadKinds` of the rows' columns, fed each column's distinct cells only (a kind
+    depends on which texts occur, not on how often or in what order).
+
+    >>> _column_kinds([("1", "1", ""), ("2", "", "2.5"), ("1", "x", "")], 3).kinds()
+    {0: 'int', 1: 'str', 2: 'float'}
+    """
+    kinds = ReadKinds(list(range(width)))  # type: ignore[arg-type]
+    if not rows:
+        return kinds
+    settled = kinds.not_int, kinds.not_float, kinds.not_bool
+    for i in range(width):
+        first = rows[0][i]
+        if first not in NA_STRINGS:
+            kinds.add_cell(i, first)
+            if all(flags[i] for flags in settled):
+                continue  # text (e.g. a list): no other cell can change the kind
+        distinct = set(map(operator.itemgetter(i), rows))
+        missing = distinct & NA_STRINGS
+        if missing:
+            kinds.add_cell(i, min(missing))
+            distinct -= missing
+        if not distinct:
+            continue
+        joined = "".join(distinct)
+        if joined.isdigit() and joined.isascii():  # plain non-negative integers only
+            kinds.add_cell(i, min(distinct))
+            continue
+        for text in distinct:
+            kinds.add_cell(i, text)
+            if all(flags[i] for flags in settled):
+                break
+    return kinds
+
+
+def _first_row_candidates(subjects: Sequence[str], tasks: Sequence[str]) -> list[int]:
+    """Positions of the rows that can be the earliest of their task in subject order (see
+    :class:`_FirstRows`): those of each task's lowest subject, under both readings of the
+    subject column. Every row when a subject reads as NaN (no order to rely on).
+
+    >>> _first_row_candidates(["7", "10", "7.0", "10"], ["T0", "T0", "T0", "T1"])
+    [0, 1, 2, 3]
+    >>> _first_row_candidates(["7", "9", "8", "7"], ["T0", "T0", "T1", "T1"])
+    [0, 3]
+    """
+    pairs = set(zip(tasks, subjects, strict=True))
+    lowest: dict[str, set[str]] = {}
+    for reading in (_numeric_or_none, _textual_key):
+        best: dict[str, tuple[Any, set[str]]] = {}
+        for task, subject in pairs:
+            key = reading(subject)
+            if key[1] != key[1]:  # NaN
+                return list(range(len(subjects)))
+            found = best.get(task)
+            if found is None or key < found[0]:
+                best[task] = (key, {subject})
+            elif key == found[0]:
+                found[1].add(subject)
+        for task, (_, winners) in best.items():
+            lowest.setdefault(task, set()).update(winners)
+    if len(lowest) == 1:
+        ((task, winners),) = lowest.items()
+        return [n for n, subject in enumerate(subjects) if subject in winners]
+    return [
+        n
+        for n, (task, subject) in enumerate(zip(tasks, subjects, strict=True))
+        if subject in lowest[task]
+    ]
+
+
+@contextlib.contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    """No cyclic garbage collection inside (when ``pause``): parsing allocates a list per row,
+    and the collector's passes over them found nothing but cost a tenth of a question reduce."""
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _init_router(bucket_of: dict[str, int], i_subject: int, spill_dir: str) -> None:
@@ -348,6 +451,7 @@ class _Layout:
     keywords: dict[str, Any]
     no_version: bool
     repeat_filter: str
+    export_times: bool = False  # every created_at in the export's fixed form
 
 
 _WORKER: dict[str, Any] = {}
@@ -364,28 +468,107 @@ def _init_worker(
         spec=spec,
         params=spec.parse_params(layout.keywords),
         index=layout.index,
-        read_data=data_reader(layout.header, layout.kinds),
+        make_record=_record_maker(layout),
     )
 
 
-def _cell(row: Sequence[str], i: int | None, kind: str) -> Any:
-    if i is None:
-        return math.nan
-    value = convert_cell(row[i], kind)
-    return math.nan if value is None else value
+#: Values a cached extract may hold: a shallow copy of it is then a full copy.
+_IMMUTABLE = frozenset((int, float, str, bool, type(None)))
+#: Extracts whose ``data.*`` cells repeat (answers to a question) are read once per distinct
+#: cells; after this many distinct (or nested, e.g. coordinates) extracts the cache is dropped.
+_CACHE_PROBE_ROWS = 512
+
+
+def _record_maker(layout: _Layout) -> Callable[[list[str]], ExtractRecord]:
+    """``row -> ExtractRecord`` for the file's raw rows, with every per-column decision made once.
+
+    The record's data is ``data_reader``'s extract without ``aggregation_version`` (as the
+    reference's reducer wrapper strips it); missing ``user_id``/``classification_id`` are NaN,
+    as pandas reads them.
+    """
+    index, kinds = layout.index, layout.kinds
+    read_data = data_reader(layout.header, kinds)
+    data_columns = [i for i, name in enumerate(layout.header) if DATA_PREFIX in name]
+    cells_of: Callable[[list[str]], Any] = (  # a dict key: one cell, or a tuple of them
+        operator.itemgetter(*data_columns) if data_columns else lambda row: ()
+    )
+    i_created = index["created_at"]
+    i_user_id, i_user_name = index.get("user_id"), index.get("user_name")
+    i_cid = index.get("classification_id")
+    user_id_kind = kinds.get("user_id", "float")
+    cid_kind = kinds.get("classification_id", "float")
+    cid_number = {"int": int, "float": float}.get(cid_kind)
+    na = NA_STRINGS
+    nan = math.nan
+    user_ids: dict[str, Any] = {}
+    cache: dict[Any, dict[str, Any]] | None = {}
+    rows_read = 0
+
+    def read(row: list[str]) -> dict[str, Any]:
+        nonlocal cache, rows_read
+        if cache is None:
+            data = read_data(row)
+            data.pop("aggregation_version", None)
+            return data
+        key = cells_of(row)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit.copy()
+        data = read_data(row)
+        data.pop("aggregation_version", None)
+        rows_read += 1
+        if rows_read >= _CACHE_PROBE_ROWS:
+            cache = None  # this many distinct cells: few repeats, not worth the keys
+        elif all(value.__class__ in _IMMUTABLE for value in data.values()):
+            cache[key] = data.copy()
+        return data
+
+    def make(row: list[str]) -> ExtractRecord:
+        if i_user_id is None:
+            user_id = nan
+        else:
+            text = row[i_user_id]
+            user_id = user_ids.get(text, user_ids)
+            if user_id is user_ids:
+                value = convert_cell(text, user_id_kind)
+                user_id = user_ids[text] = nan if value is None else value
+        if i_cid is None:
+            cid = None
+        else:
+            text = row[i_cid]
+            if text in na:
+                cid = nan
+            elif cid_number is not None:
+                cid = cid_number(text)
+            else:
+                cid = convert_cell(text, cid_kind)
+        if i_user_name is None:
+            user_name = None
+        else:
+            user_name = row[i_user_name]
+            if user_name in na:
+                user_name = None
+        return ExtractRecord(
+            data=read(row),
+            user_id=user_id,
+            created_at=row[i_created],
+            classification_id=cid,
+            user_name=user_name,
+        )
+
+    return make
 
 
 def _reduce_bucket(job: BucketJob) -> BucketResult:
     layout: _Layout = _WORKER["layout"]
-    spec = _WORKER["spec"]
+    reduce_records = _WORKER["spec"].func  # params are parsed already
     params = _WORKER["params"]
     index: dict[str, int] = _WORKER["index"]
-    read_data = _WORKER["read_data"]
-    kinds = layout.kinds
+    make_record = _WORKER["make_record"]
     i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
-    i_user_id, i_user_name = index.get("user_id"), index.get("user_name")
-    i_cid = index.get("classification_id")
-    subject_kind = kinds["subject_id"]
+    subject_kind = layout.kinds["subject_id"]
+    version = None if layout.no_version else AGGREGATION_VERSION
+    repeat_filter = layout.repeat_filter
     groups: dict[str, list[tuple[Any, list[str]]]] = {}
     if job.subjects:
         grouped = _WORKER["grouped"]
@@ -394,12 +577,13 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
         for row_number, row in Spill(part).rows():
             groups.setdefault(row[i_subject], []).append((row_number, row))
     stats = ColumnStats()
+    add_stats = stats.add
     out = Spill(job.out_path) if job.out_path else None
     batch: list[tuple[str, str, dict[str, Any]]] = []
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     for subject in sorted(groups, key=sort_key):
-        members = _by_created(groups.pop(subject), i_created)
+        members = _by_created(groups.pop(subject), i_created, layout.export_times)
         by_task: dict[str, list[list[str]]] = {}
         seen: set[tuple[str, ...]] = set()
         for _, row in members:
@@ -407,40 +591,26 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
             if frozen in seen:  # drop_duplicates(): identical rows count once
                 continue
             seen.add(frozen)
-            by_task.setdefault(row[i_task], []).append(row)
+            rows = by_task.get(row[i_task])
+            if rows is None:
+                by_task[row[i_task]] = [row]
+            else:
+                rows.append(row)
         subject_cell = reformat_cell(subject, subject_kind)
         for task, task_cell in layout.tasks:
-            records = []
-            for row in by_task.get(task, ()):
-                data = read_data(row)
-                data.pop("aggregation_version", None)  # as the reference's reducer wrapper does
-                user_name = None if i_user_name is None else convert_cell(row[i_user_name], "str")
-                records.append(
-                    ExtractRecord(
-                        data=data,
-                        user_id=_cell(row, i_user_id, kinds.get("user_id", "float")),
-                        created_at=row[i_created],
-                        classification_id=None
-                        if i_cid is None
-                        else _cell(row, i_cid, kinds["classification_id"]),
-                        user_name=user_name,
-                    )
-                )
-            if layout.repeat_filter != "all":
-                records = select_repeats(records, layout.repeat_filter)
+            records = [make_record(row) for row in by_task.get(task, ())]
+            if repeat_filter != "all":
+                records = select_repeats(records, repeat_filter)
             try:
-                result = spec(records, params)
+                result = reduce_records(records, params)
             except Exception as exc:  # noqa: BLE001 - re-raised with the group named, picklable
                 raise InputError(
                     f"{layout.reducer} failed on subject {subject_cell}, task {task_cell} "
                     f"({len(records)} extracts): {type(exc).__name__}: {exc}"
                 ) from None
-            items = result if isinstance(result, list) else [result]
-            if not layout.no_version:
-                items = with_version(items)
-            for item in items:
-                flat = flatten(item)
-                stats.add(flat)
+            for item in result if isinstance(result, list) else (result,):
+                flat = flatten(item, version)  # = flatten(with_version(item))
+                add_stats(flat)
                 batch.append((subject_cell, task_cell, flat))
         if out is not None and len(batch) >= SPILL_ROWS:
             out.append(batch)
@@ -593,6 +763,7 @@ def reduce_file(
         block_spills: list[str] = []
         kept_rows: list[tuple[tuple[int, int], list[str]]] = []
         total = 0
+        export_times = True
         jobs_in = (
             ScanJob(
                 i,
@@ -610,23 +781,25 @@ def reduce_file(
             bar.update(blocks.data_start)
             # in memory: parsed here, as sending the rows back from workers costs more
             scan_workers = 1 if in_memory else cpu_count
-            for scan in ordered_map(_scan_block, jobs_in, workers=scan_workers):
-                if scan.bad is not None:
-                    row, fields = scan.bad
-                    raise InputError(
-                        f"{blocks.path}, data row {total + row + 1}: {fields} fields where the header "
-                        f"has {width}; the file is truncated or not a CSV written by `tally extract`"
-                    )
-                total += scan.rows
-                kinds.merge(scan.kinds)
-                counts.update(scan.counts)
-                first_task.merge(scan.first_task)
-                first_row.merge(scan.first_row)
-                if scan.kept is not None:
-                    kept_rows.extend(scan.kept)
-                else:
-                    block_spills.append(scan.spill)
-                bar.update(scan.size)
+            with _collector_paused(in_memory):
+                for scan in ordered_map(_scan_block, jobs_in, workers=scan_workers):
+                    if scan.bad is not None:
+                        row, fields = scan.bad
+                        raise InputError(
+                            f"{blocks.path}, data row {total + row + 1}: {fields} fields where the header "
+                            f"has {width}; the file is truncated or not a CSV written by `tally extract`"
+                        )
+                    total += scan.rows
+                    export_times = export_times and scan.export_times
+                    kinds.merge(scan.kinds)
+                    counts.update(scan.counts)
+                    first_task.merge(scan.first_task)
+                    first_row.merge(scan.first_row)
+                    if scan.kept is not None:
+                        kept_rows.extend(scan.kept)
+                    else:
+                        block_spills.append(scan.spill)
+                    bar.update(scan.size)
         column_kinds = kinds.kinds()
         subject_kind = column_kinds["subject_id"]
         tasks = tuple(
@@ -665,6 +838,7 @@ def reduce_file(
             keywords=plan.keywords,
             no_version=plan.no_version,
             repeat_filter=filter,
+            export_times=export_times,
         )
         grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
         if in_memory:
@@ -685,13 +859,25 @@ def reduce_file(
             journal = open(output_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
         try:
             with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
-                for result in ordered_map(
-                    _reduce_bucket,
-                    jobs,
-                    workers=cpu_count,
-                    initializer=_init_worker,
-                    initargs=(layout, grouped),
-                ):
+                if in_memory:  # small work stays in this process (see SERIAL_SECONDS)
+                    rows = [sum(counts[s] for s in job.subjects) for job in jobs]
+                    reduced = _probed_map(
+                        _reduce_bucket,
+                        jobs,
+                        rows,
+                        workers=cpu_count,
+                        initializer=_init_worker,
+                        initargs=(layout, grouped),
+                    )
+                else:
+                    reduced = ordered_map(
+                        _reduce_bucket,
+                        jobs,
+                        workers=cpu_count,
+                        initializer=_init_worker,
+                        initargs=(layout, grouped),
+                    )
+                for result in reduced:
                     results.append(result)
                     stats.merge(result.stats)
                     if journal is not None:
@@ -716,15 +902,18 @@ def reduce_file(
         with atomic_text_file(output_path) as f:
             csv.writer(f, lineterminator="\n").writerow(header)
             # Formatting is a tenth of a point reduce: the workers format a bucket each
-            # (forked now, they share ``results``), the parent only writes the text.
-            for text in ordered_map(
+            # (forked now, they share ``results``), the parent only writes the text. In memory,
+            # the first bucket is a probe: a small output is formatted here.
+            formatted = (_probed_map if in_memory else _unprobed_map)(
                 _format_bucket,
                 range(len(results)),
+                [result.stats.rows for result in results],
                 workers=min(cpu_count, len(results)),
                 initializer=_init_formatter,
                 initargs=(columns, workflow_cell, plan.name, results),
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
-            ):
+            )
+            for text in formatted:
                 f.write(text)
     run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
@@ -755,6 +944,48 @@ def _format_bucket(index: int) -> str:
     return text.getvalue()
 
 
+def _probed_map(
+    func: Callable[[Any], R],
+    items: Sequence[Any],
+    weights: Sequence[float],
+    *,
+    workers: int,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+    in_flight: int | None = None,
+) -> Iterator[R]:
+    """``ordered_map`` that first runs ``items[0]`` here and forks the ``workers`` only if the
+    rest, estimated from that item's CPU time and the ``weights`` (e.g. rows per item), takes
+    at least :data:`SERIAL_SECONDS`. ``items[0]`` should be small (a probe). Which way it runs
+    changes nothing in the results.
+    """
+    if workers > 1 and len(items) > 1:
+        initializer(*initargs)
+        started = time.process_time()
+        yield func(items[0])
+        spent = time.process_time() - started
+        estimate = spent * sum(weights[1:]) / max(weights[0], 1)
+        items = items[1:]
+        if estimate < SERIAL_SECONDS:
+            yield from map(func, items)
+            return
+    yield from ordered_map(
+        func,
+        items,
+        workers=workers,
+        initializer=initializer,
+        initargs=initargs,
+        in_flight=in_flight,
+    )
+
+
+def _unprobed_map(
+    func: Callable[[Any], R], items: Sequence[Any], weights: Sequence[float], **kwargs: Any
+) -> Iterator[R]:
+    """:func:`_probed_map`'s signature for ``ordered_map`` (items without a probe)."""
+    return ordered_map(func, items, **kwargs)
+
+
 def _bucket_plan(
     pending: list[str], counts: Mapping[str, int], wanted: int
 ) -> tuple[dict[str, int], int]:
@@ -775,15 +1006,29 @@ def _bucket_plan(
 def _buckets_in_memory(
     pending: list[str], counts: Mapping[str, int], cpu_count: int
 ) -> list[BucketJob]:
-    """Bucket jobs over the rows grouped in memory (reductions come back, not spilled)."""
+    """Bucket jobs over the rows grouped in memory (reductions come back, not spilled).
+
+    With workers, the first bucket is a probe of about 1/:data:`PROBE_SHARE` of the rows, which
+    :func:`_probed_map` reduces in this process to decide whether forking pays.
+    """
     if not pending:
         return []
-    wanted = max(4 * cpu_count, math.ceil(len(pending) / SUBJECTS_PER_BUCKET))
-    bucket_of, n_buckets = _bucket_plan(pending, counts, wanted)
+    probe: list[str] = []
+    if cpu_count > 1 and len(pending) > 1:
+        target = sum(counts[s] for s in pending) / PROBE_SHARE
+        filled = 0
+        while filled < target and len(probe) < len(pending) - 1:
+            filled += counts[pending[len(probe)]]
+            probe.append(pending[len(probe)])
+    rest = pending[len(probe) :]
+    wanted = max(4 * cpu_count, math.ceil(len(rest) / SUBJECTS_PER_BUCKET))
+    bucket_of, n_buckets = _bucket_plan(rest, counts, wanted)
     subjects: list[list[str]] = [[] for _ in range(n_buckets)]
-    for subject in pending:
+    for subject in rest:
         subjects[bucket_of[subject]].append(subject)
-    return [BucketJob(b, (), "", tuple(subjects[b])) for b in range(n_buckets)]
+    if probe:
+        subjects.insert(0, probe)
+    return [BucketJob(b, (), "", tuple(members)) for b, members in enumerate(subjects)]
 
 
 def _route(

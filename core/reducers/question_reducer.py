@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from core.reducers._counting import add_counts, answer_keys
+from core.reducers._counting import VERSION_KEY, add_counts, answer_keys
 from core.registry import ExtractRecord, reducer
 
 __all__ = ["QuestionCounter", "QuestionReducerParams", "count_question", "question_reducer"]
@@ -96,7 +96,21 @@ class QuestionCounter:
 def count_question(
     records: Sequence[ExtractRecord], params: QuestionReducerParams
 ) -> dict[str, Any]:
-    """The batch fold shared by ``question_reducer`` and ``shortcut_reducer``: O(records)."""
+    """The batch fold shared by ``question_reducer`` and ``shortcut_reducer``: O(records).
+
+    >>> count_question([ExtractRecord({"a": 1, "aggregation_version": "5.3.1"}),
+    ...                 ExtractRecord({"b": 1, "a": 1})], QuestionReducerParams())
+    {'a': 2, 'b': 1}
+    """
+    if not params.pairs and not params.track_user_ids:
+        # The common case, and a subtask reducer's for every cluster: plain counts, inline.
+        counts: dict[str, Any] = {}
+        get = counts.get
+        for record in records:
+            for key in record.data:
+                if key != VERSION_KEY:
+                    counts[key] = get(key, 0) + 1
+        return counts
     state = QuestionCounter.init(params)
     for record in records:
         _tally(state, record, params, in_place=True)

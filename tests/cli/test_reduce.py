@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 
 import pytest
 
@@ -173,16 +174,22 @@ def test_workers_and_stream_give_identical_files(kenya, tmp_path, case, monkeypa
     variants = {"plain": [], "c2": ["-c", "2"], "stream": ["-s"], "stream_c2": ["-s", "-c", "2"]}
     outputs = {}
     # Small files are grouped in memory; the same runs through the spill files (big files).
-    for spilled, (name, flags) in itertools.product((False, True), variants.items()):
-        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", -1 if spilled else 1 << 30)
-        out = tmp_path / f"{name}-spilled" if spilled else tmp_path / name
+    # In memory, -c 2 reduces small work in this process (SERIAL_SECONDS): forked too.
+    paths = {"spilled": (-1, 0.25), "in-memory": (1 << 30, math.inf), "forked": (1 << 30, 0.0)}
+    for (path, (in_memory, serial)), (name, flags) in itertools.product(
+        paths.items(), variants.items()
+    ):
+        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", in_memory)
+        monkeypatch.setattr(reduce_module, "SERIAL_SECONDS", serial)
+        out = tmp_path / f"{name}-{path}"
         out.mkdir()
         result = run_tally(
             "reduce", root / extracted, config, "-d", out, "-hb", "-F", "all", *flags
         )
         assert result.code == 0, result.err
-        (path,) = out.glob("*_reductions.csv")
-        outputs[name] = path.read_bytes()
+        (written,) = out.glob("*_reductions.csv")
+        outputs[path, name] = written.read_bytes()
+    assert len(outputs) == 12
     assert len(set(outputs.values())) == 1
 
 
@@ -435,3 +442,42 @@ def test_a_reducer_that_finds_nothing_says_so(tmp_path, question_reducer):
     assert "note: every point_reducer_hdbscan reduction is empty" in result.err
     result = run_tally("reduce", extracted, question_reducer, "-d", tmp_path, "-hb")
     assert result.code == 0 and "reduction is empty" not in result.err
+
+
+def test_block_scan_matches_a_row_by_row_scan():
+    """_scan_block types columns from distinct cells and offers only candidate rows to
+    _FirstRows; a row-by-row scan of every cell and row must agree, on awkward cells too."""
+    import random
+
+    from core.csv_layout import ReadKinds
+    from tally import reduce as reduce_module
+
+    rng = random.Random(4)
+    cells = ["", "NA", "7", "7.0", "10", "-3", "+4", "x", "true", "False", "1e3", "nan", " 5 "]
+    subjects = ["7", "7.0", "10", "9", "", "abc", "007", "1e1", "NAN", "inf"]
+    for trial in range(200):
+        rows = [
+            [
+                rng.choice(subjects),
+                rng.choice(["T0", "T1", "T10", ""]),
+                f"2024-02-0{rng.randint(1, 3)} 00:00:0{rng.randint(0, 9)} UTC",
+                rng.choice(["21434", "5"]),
+                *(rng.choice(cells[: rng.randint(1, len(cells))]) for _ in range(3)),
+            ]
+            for _ in range(rng.randint(1, 30))
+        ]
+        data = "".join(",".join(f'"{c}"' for c in row) + "\n" for row in rows).encode()
+        job = reduce_module.ScanJob(0, 0, data, "x.csv", None, (7, 0, 1, 2, 3))
+        scan = reduce_module._scan_block(job)
+        expected_kinds = ReadKinds(list(range(7)))
+        first_task, first_row = reduce_module._FirstRows(), reduce_module._FirstRows()
+        for n, row in enumerate(rows):
+            expected_kinds.add(row)
+            numeric = reduce_module._numeric_or_none(row[0])
+            textual = reduce_module._textual_key(row[0])
+            first_task.add(row[1], numeric, textual, row[2], (0, n), None)
+            first_row.add("", numeric, textual, row[2], (0, n), row[3])
+        assert scan.kinds.kinds() == expected_kinds.kinds(), trial
+        for kind in ("int", "str"):
+            assert scan.first_task.ordered(kind) == first_task.ordered(kind), trial
+            assert scan.first_row.ordered(kind) == first_row.ordered(kind), trial

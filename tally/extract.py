@@ -9,10 +9,11 @@ is known; then the chunks are formatted into the output, in input order whatever
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
-import io
 import json
+import operator
 import os
 import sys
 from collections import Counter
@@ -45,6 +46,7 @@ from tally.tables import (
     CsvBlocks,
     Spill,
     atomic_text_file,
+    csv_field,
     load_yaml,
     parse_block,
     require_columns,
@@ -197,7 +199,7 @@ def load_plan(path: str) -> ExtractPlan:
 
 
 # ------------------------------------------------------------------------------------------
-# the per-chunk work (runs in worker processes)
+# the per-block work (runs in worker processes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,10 +212,11 @@ class ChunkJob:
 
 @dataclasses.dataclass
 class ChunkResult:
-    """What a worker sends back: the extracts themselves stay in its spill files."""
+    """What a worker sends back: the extracts themselves stay in its spill file."""
 
-    files: dict[int, tuple[str, int]]  # extractor key index -> (spill file, rows)
-    stats: dict[int, ColumnStats]
+    spill: str | None  # every extractor key's rows of the chunk (None: no rows at all)
+    counts: list[int]  # rows per extractor key index
+    stats: list[ColumnStats]  # per extractor key index
     # (row number, classification id, reason, detail, whole): ``whole`` when nothing of the
     # classification was extracted, not just one extractor entry
     skips: list[tuple[int, str, str, str, bool]]
@@ -242,6 +245,7 @@ def _init_worker(
 ) -> None:
     pipeline = Pipeline.from_configs(document, [])
     keys = list(document["extractor_config"])
+    _WORKER["keys"] = len(keys)
     _WORKER["entries"] = [
         (entry, keys.index(entry.key), flag)
         for entry, flag in zip(pipeline.extractors, no_version, strict=True)
@@ -284,29 +288,40 @@ def _extract_block(job: BlockJob) -> BlockResult:
     versions: Counter[str] = Counter()
     keep: list[tuple[int, tuple[str, ...], str, str]] = []
     skips: list[tuple[int, str, str, str, bool]] = []
+    width = layout.width
+    info_index = layout.info_index
+    if None not in info_index:  # the usual export: every info column is there
+        info_of = operator.itemgetter(*info_index)
+    else:
+
+        def info_of(row: list[str]) -> tuple[str, ...]:
+            return tuple("" if i is None else row[i] for i in info_index)
+
+    workflow_column, version_column = layout.workflow, layout.version
+    annotations_column, metadata_column = layout.annotations, layout.metadata
     for row_number, row in enumerate(rows):
-        if len(row) != layout.width:
-            cid = row[layout.info_index[0]] if len(row) > layout.info_index[0] else "?"  # type: ignore[operator]
+        if len(row) != width:
+            cid = row[info_index[0]] if len(row) > info_index[0] else "?"  # type: ignore[operator]
             skips.append(
                 (
                     row_number,
                     cid,
                     "malformed CSV row",
-                    f"{len(row)} fields where the header has {layout.width}",
+                    f"{len(row)} fields where the header has {width}",
                     True,
                 )
             )
             continue
-        info = tuple("" if i is None else row[i] for i in layout.info_index)
+        info = info_of(row)
         kinds.add(info)
-        workflow = row[layout.workflow]
+        workflow = row[workflow_column]
         hit = workflow_match.get(workflow)
         if hit is None:
             hit = workflow_match[workflow] = _workflow_number(workflow) == layout.workflow_id
         workflows[workflow] += 1
         if not hit:
             continue
-        version = row[layout.version]
+        version = row[version_column]
         versions[version] += 1
         if version in version_match:
             ok = version_match[version]
@@ -319,10 +334,11 @@ def _extract_block(job: BlockJob) -> BlockResult:
             skips.append((row_number, info[0], "invalid workflow_version", repr(version), True))
             continue
         if ok:
-            keep.append((row_number, info, row[layout.annotations], row[layout.metadata]))
+            keep.append((row_number, info, row[annotations_column], row[metadata_column]))
     chunk = _extract_chunk(ChunkJob(job.index, keep))
     unreadable = len(skips)
-    chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
+    if skips:
+        chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
     return BlockResult(
         len(rows), len(keep), len(job.data), kinds, workflows, versions, chunk, unreadable
     )
@@ -336,114 +352,162 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
+def _parse_cells(
+    row_number: int,
+    cid: str,
+    annotations_text: str,
+    metadata_text: str,
+    skips: list[tuple[int, str, str, str, bool]],
+) -> tuple[Any, Any] | None:
+    """The annotations and metadata JSON of a row, or None after noting why it is skipped."""
+    parsed = []
+    for column, text in (("annotations", annotations_text), ("metadata", metadata_text)):
+        if text in NA_STRINGS:
+            skips.append((row_number, cid, f"empty {column}", f"the {column} cell is empty", True))
+            return None
+        try:
+            parsed.append(_loads(text))
+        except ValueError as exc:
+            skips.append((row_number, cid, f"invalid JSON in {column}", str(exc), True))
+            return None
+    if not isinstance(parsed[1], dict):
+        skips.append(
+            (
+                row_number,
+                cid,
+                "metadata is not a JSON object",
+                f"expected {{...}}, got {type(parsed[1]).__name__} {metadata_text[:40]!r}",
+                True,
+            )
+        )
+        return None
+    return parsed[0], parsed[1]
+
+
 def _extract_chunk(job: ChunkJob) -> ChunkResult:
-    out: dict[int, FlatRows] = {}
+    """Run every extractor entry on the chunk's rows; spill the rows, return counts and skips.
+
+    The spill holds ``(infos, rows)``: each kept classification's info cells once, and per
+    extractor key a :class:`FlatRows` whose rows carry ``(index into infos, task)``.
+    """
+    keys = _WORKER["keys"]
+    out = [FlatRows() for _ in range(keys)]
+    infos: list[tuple[str, ...]] = []
     skips: list[tuple[int, str, str, str, bool]] = []
     # Per entry, what the row loop needs, looked up once per chunk: the extractor function
     # (called directly: the params are parsed already), and where its rows go.
     targets = []
     for entry, key_index, no_version in _WORKER["entries"]:
-        rows = out.setdefault(key_index, FlatRows())
         version = None if no_version else AGGREGATION_VERSION
-        targets.append((entry, entry.spec.func, entry.params, version, rows.add))
+        targets.append(
+            (entry, entry.spec.func, entry.params, entry.task, version, out[key_index].add)
+        )
+    n_targets = len(targets)
+    loads, decode_error, na = orjson.loads, orjson.JSONDecodeError, NA_STRINGS
+    from_export = Classification.from_export
     for row_number, info, annotations_text, metadata_text in job.rows:
         cid = info[0]
-        parsed = []
-        for column, text in (("annotations", annotations_text), ("metadata", metadata_text)):
-            if text in NA_STRINGS:
-                skips.append(
-                    (row_number, cid, f"empty {column}", f"the {column} cell is empty", True)
-                )
-                break
-            try:
-                parsed.append(_loads(text))
-            except ValueError as exc:
-                skips.append((row_number, cid, f"invalid JSON in {column}", str(exc), True))
-                break
-        if len(parsed) != 2:
-            continue
-        if not isinstance(parsed[1], dict):
-            skips.append(
-                (
-                    row_number,
-                    cid,
-                    "metadata is not a JSON object",
-                    f"expected {{...}}, got {type(parsed[1]).__name__} {metadata_text[:40]!r}",
-                    True,
-                )
-            )
-            continue
+        # The usual row, parsed inline; anything else takes _parse_cells, which says why not.
         try:
-            classification = Classification.from_export(parsed[0], parsed[1], classification_id=cid)
+            if annotations_text in na or metadata_text in na:
+                raise ValueError
+            annotations = loads(annotations_text)
+            metadata = loads(metadata_text)
+            if metadata.__class__ is not dict:
+                raise ValueError
+        except (ValueError, decode_error):
+            parsed = _parse_cells(row_number, cid, annotations_text, metadata_text, skips)
+            if parsed is None:
+                continue
+            annotations, metadata = parsed
+        try:
+            classification = from_export(annotations, metadata, classification_id=cid)
         except AnnotationParseError as exc:
             skips.append((row_number, cid, "malformed annotations", str(exc), True))
             continue
-        failed = []
-        for entry, extract, params, version, add_row in targets:
+        where_index = len(infos)
+        infos.append(info)
+        failed = None
+        for entry, extract, params, task, version, add_row in targets:
             try:
                 result = extract(classification, params)
             except AnnotationParseError as exc:
+                failed = failed or []
                 failed.append((f"{entry.key} could not read task {entry.task}", str(exc)))
                 continue
             except Exception as exc:  # noqa: BLE001 - the reference skips any failing extract too
+                failed = failed or []
                 failed.append(
                     (f"{entry.key} failed on task {entry.task}", f"{type(exc).__name__}: {exc}")
                 )
                 continue
-            where = (info, entry.task)
+            where = (where_index, task)
             if isinstance(result, list):
                 for item in result:
                     add_row(item, where, version)
             else:
                 add_row(result, where, version)
-        whole = len(failed) == len(targets)  # no entry of this classification was extracted
-        skips.extend((row_number, cid, reason, detail, whole) for reason, detail in failed)
-    files = {}
-    stats = {}
-    for key_index, rows in out.items():
-        stats[key_index] = rows.stats()
-        if not rows:
-            continue
-        path = Path(_WORKER["spill_dir"]) / f"k{key_index}-{job.index:08d}.spill"
-        spill = Spill(path)
-        spill.append([rows])
-        spill.close()
-        files[key_index] = (str(path), len(rows))
-    return ChunkResult(files, stats, skips)
+        if failed:
+            whole = len(failed) == n_targets  # no entry of this classification was extracted
+            skips.extend((row_number, cid, reason, detail, whole) for reason, detail in failed)
+    counts = [len(rows) for rows in out]
+    stats = [rows.stats() for rows in out]
+    spill = None
+    if any(counts):
+        path = Path(_WORKER["spill_dir"]) / f"c{job.index:08d}.spill"
+        writer = Spill(path)
+        writer.append([infos, out])
+        writer.close()
+        spill = str(path)
+    return ChunkResult(spill, counts, stats, skips)
 
 
 @dataclasses.dataclass(frozen=True)
 class FormatJob:
-    """Turn one spilled chunk of an extractor's rows into CSV text, once the columns are known."""
+    """Turn one spilled chunk into CSV text for every extractor key, once the columns are known."""
 
     path: str
-    key: str
-    columns: tuple[str, ...]  # without "data."
-    kinds: dict[str, str]  # per column
+    keys: tuple[str, ...]
+    columns: tuple[tuple[str, ...], ...]  # per key, without "data."
+    kinds: tuple[dict[str, str], ...]  # per key, per column
     info_kinds: tuple[str, ...]
 
 
-def _format_chunk(job: FormatJob) -> str:
-    info_formatters = [text_formatter(kind) for kind in job.info_kinds]
-    key = job.key
-    lines = []
-    formatted: dict[tuple[str, ...], list[str]] = {}
-    for (rows,) in Spill(job.path):
-        cells = rows.cells(job.columns, job.kinds)
-        for (info, task), row in rows:
-            head = formatted.get(info)
-            if head is None:
-                head = formatted[info] = [
-                    f(text) for f, text in zip(info_formatters, info, strict=True)
-                ]
-            cid, user_name, user_id, workflow_id, created_at, subject = head
+def _format_chunk(job: FormatJob) -> list[str]:
+    """The CSV lines of one chunk, per extractor key (the info cells formatted once per row).
+
+    Lines are joined here rather than by ``csv.writer``, whose per-character copying took
+    most of this function's time; :func:`~tally.tables.csv_field` quotes as it does.
+    """
+    ((infos, per_key),) = Spill(job.path)
+    formatters = [text_formatter(kind) for kind in job.info_kinds]
+    heads = []
+    for info in infos:
+        cid, user_name, user_id, workflow_id, created_at, subject = (
+            csv_field(f(text)) for f, text in zip(formatters, info, strict=True)
+        )
+        heads.append((f"{cid},{user_name},{user_id},{workflow_id},", f",{created_at},{subject},"))
+    texts = []
+    for key, columns, kinds, rows in zip(job.keys, job.columns, job.kinds, per_key, strict=True):
+        if not rows:
+            texts.append("")
+            continue
+        cells = rows.cells(columns, kinds)
+        key_cell = csv_field(key) + ("," if columns else "")
+        task_cells: dict[Any, str] = {}
+        lines = []
+        for (where, task), row in rows:
+            before, after = heads[where]
+            task_cell = task_cells.get(task)
+            if task_cell is None:
+                task_cell = task_cells[task] = csv_field(str(task))
             lines.append(
-                (cid, user_name, user_id, workflow_id, task, created_at, subject, key, *cells(row))
+                before + task_cell + after + key_cell + ",".join(map(csv_field, cells(row)))
             )
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(lines)
+        lines.append("")
+        texts.append("\n".join(lines))
     Path(job.path).unlink()
-    return text.getvalue()
+    return texts
 
 
 # ------------------------------------------------------------------------------------------
@@ -549,7 +613,8 @@ def extract_file(
         versions_seen: Counter[str] = Counter()
         summary = _SkipSummary()
         keys = plan.keys
-        chunk_files: list[list[tuple[str, int]]] = [[] for _ in keys]
+        spills: list[str] = []  # one per chunk with rows, in input order
+        counts = [0 for _ in keys]
         stats = [ColumnStats() for _ in keys]
         total_rows = 0
         matched = 0
@@ -583,9 +648,11 @@ def extract_file(
                 result = block.chunk
                 for row_number, cid, reason, detail, whole in result.skips:
                     bad_row(total_rows + row_number, cid, reason, detail, whole)
-                for key_index, file in result.files.items():
-                    chunk_files[key_index].append(file)
-                    stats[key_index].merge(result.stats[key_index])
+                if result.spill is not None:
+                    spills.append(result.spill)
+                for key_index, key_stats in enumerate(result.stats):
+                    stats[key_index].merge(key_stats)
+                    counts[key_index] += result.counts[key_index]
                 kinds.merge(block.kinds)
                 workflows_seen.update(block.workflows)
                 versions_seen.update(block.versions)
@@ -599,20 +666,15 @@ def extract_file(
                 )
         if matched == 0:
             raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
-        info_kinds = kinds.kinds()
-        written = []
-        for key_index, key in enumerate(keys):
-            path = Path(output_dir) / f"{key}_{base}.csv"
-            n = _write_extract_csv(
-                path, key, chunk_files[key_index], stats[key_index], info_kinds, order, cpu_count
-            )
+        written = [Path(output_dir) / f"{key}_{base}.csv" for key in keys]
+        _write_extract_csvs(written, keys, spills, stats, kinds.kinds(), order, cpu_count)
+        for key, path, n in zip(keys, written, counts, strict=True):
             if n == 0:
                 tasks = ", ".join(str(e["task"]) for e in plan.document["extractor_config"][key])
                 print(
                     f"note: {key} produced no extracts (task {tasks}); {path.name} has only the header",
                     file=sys.stderr,
                 )
-            written.append(path)
     if summary.rows:
         print(f"tally extract: {summary.report(matched + unreadable)}", file=sys.stderr)
     return written
@@ -648,25 +710,34 @@ def _no_match_error(
     )
 
 
-def _write_extract_csv(
-    path: Path,
-    key: str,
-    files: list[tuple[str, int]],
-    stats: ColumnStats,
+def _write_extract_csvs(
+    paths: list[Path],
+    keys: list[str],
+    spills: list[str],
+    stats: list[ColumnStats],
     info_kinds: Mapping[str, str],
     order: bool,
     cpu_count: int,
-) -> int:
-    """Write one extraction file from its spilled chunks, formatting chunks in parallel."""
-    header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in stats.columns()]
-    if order:
-        header = order_columns(header, front=("choice",))
-    data_kinds = stats.kinds()
-    columns = tuple(name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
+) -> None:
+    """Write every extractor key's file from the spilled chunks, formatting chunks in parallel.
+
+    A chunk holds all keys' rows, so each classification's info cells are formatted once.
+    """
+    headers = []
+    for key_stats in stats:
+        header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in key_stats.columns()]
+        headers.append(order_columns(header, front=("choice",)) if order else header)
+    columns = tuple(
+        tuple(name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
+        for header in headers
+    )
+    data_kinds = tuple(key_stats.kinds() for key_stats in stats)
     source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
-    jobs = (FormatJob(file, key, columns, data_kinds, source_kinds) for file, _ in files)
-    with atomic_text_file(path) as f:
-        csv.writer(f, lineterminator="\n").writerow(header)
-        for text in ordered_map(_format_chunk, jobs, workers=min(cpu_count, len(files))):
-            f.write(text)
-    return sum(n for _, n in files)
+    jobs = (FormatJob(path, tuple(keys), columns, data_kinds, source_kinds) for path in spills)
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(atomic_text_file(path)) for path in paths]
+        for f, header in zip(files, headers, strict=True):
+            csv.writer(f, lineterminator="\n").writerow(header)
+        for texts in ordered_map(_format_chunk, jobs, workers=min(cpu_count, len(spills))):
+            for f, text in zip(files, texts, strict=True):
+                f.write(text)

@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import pickle
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "Spill",
     "atomic_csv_writer",
     "atomic_text_file",
+    "csv_field",
     "load_yaml",
     "parse_block",
     "require_columns",
@@ -31,6 +33,46 @@ __all__ = [
 
 # Panoptes annotations and metadata cells can be megabytes long.
 csv.field_size_limit(2**31 - 1)
+
+
+def _written_field(text: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([text, ""])
+    return buffer.getvalue()[:-2]  # without the second, empty field's "," and the line end
+
+
+# The characters besides '"' that make csv.writer(f, lineterminator="\n") quote a field, as
+# this Python's csv module decides (asked once; no other character is special to it).
+_QUOTE_CHARS = "".join(c for c in map(chr, range(128)) if c != '"' and _written_field(c) != c)
+_QUOTE_SEARCH = re.compile(f"[{re.escape(_QUOTE_CHARS)}]").search
+
+
+def csv_field(text: str) -> str:
+    r"""``text`` as ``csv.writer(f, lineterminator="\n")`` writes it as one field of a row.
+
+    Fields joined with ``,``, lines ended with ``\n``: the writer's text, several times faster
+    for long rows (the writer copies character by character). Only a row of one empty field
+    differs: the writer writes ``""``.
+
+    >>> print(csv_field('a "b" c'), csv_field("[1.5, 2]"), csv_field("plain"))
+    "a ""b"" c" "[1.5, 2]" plain
+    """
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return '"' + text + '"' if _QUOTE_SEARCH(text) else text
+
+
+if _QUOTE_CHARS == "\n,":  # Python 3.11's csv module: two substring tests beat the regex
+
+    def _csv_field_3_11(text: str) -> str:
+        if '"' in text:
+            return '"' + text.replace('"', '""') + '"'
+        if "," in text or "\n" in text:
+            return '"' + text + '"'
+        return text
+
+    _csv_field_3_11.__doc__ = csv_field.__doc__
+    csv_field = _csv_field_3_11  # noqa: F811
 
 
 class CsvSource:

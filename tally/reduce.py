@@ -29,7 +29,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -932,8 +932,7 @@ def _init_formatter(
 
 def _format_bucket(index: int) -> str:
     """One bucket's reductions as CSV text (the output file's lines, in order)."""
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(
+    return _csv_text(
         _reduction_lines(
             _WORKER["results"][index].rows(),
             _WORKER["format_columns"],
@@ -941,7 +940,39 @@ def _format_bucket(index: int) -> str:
             _WORKER["reducer"],
         )
     )
-    return text.getvalue()
+
+
+def _csv_text(lines: Iterable[list[str]]) -> str:
+    r"""``csv.writer(f, lineterminator="\n").writerows(lines)``'s text, for lines of str cells.
+
+    The csv module copies every character of every cell through its quoting checks: 0.26 s
+    for the 12 MB of a 20k point reduction. Here a cell with no ``,`` ``"`` or line break is
+    taken as is, one with ``,`` or ``"`` is quoted (``"`` doubled), as ``QUOTE_MINIMAL`` does;
+    lines with a line break in a cell, or a non-str cell, go through the csv module.
+
+    >>> _csv_text([["a", "1,2", 'say "hi" now', ""], ["x\ny", "b"]])
+    'a,"1,2","say ""hi"" now",\n"x\ny",b\n'
+    """
+    out: list[str] = []
+    for line in lines:
+        cells: list[str] = []
+        plain = len(line) > 1  # a line of one empty cell is written as ""
+        for cell in line:
+            if cell.__class__ is not str or "\n" in cell or "\r" in cell:
+                plain = False
+                break
+            if '"' in cell:
+                cell = '"' + cell.replace('"', '""') + '"'
+            elif "," in cell:
+                cell = '"' + cell + '"'
+            cells.append(cell)
+        if not plain:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerow(line)
+            out.append(text.getvalue())
+        else:
+            out.append(",".join(cells) + "\n")
+    return "".join(out)
 
 
 def _probed_map(

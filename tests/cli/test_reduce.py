@@ -481,3 +481,24 @@ def test_block_scan_matches_a_row_by_row_scan():
         for kind in ("int", "str"):
             assert scan.first_task.ordered(kind) == first_task.ordered(kind), trial
             assert scan.first_row.ordered(kind) == first_row.ordered(kind), trial
+
+
+def test_csv_text_writes_what_the_csv_module_writes():
+    import io
+    import random
+
+    from tally.reduce import _csv_text
+
+    rng = random.Random(7)
+    pieces = ["a", "1.5", ",", '"', "\n", "\r", " ", "", "[1, 2]", "{'0': 1}", "é", "\t", ";"]
+    lines = [
+        [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+            for _ in range(rng.randint(1, 6))
+        ]
+        for _ in range(3000)
+    ]
+    lines += [[""], ["", ""], [","], ['"'], [1, "a"], [None, "b"]]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(lines)
+    assert _csv_text(lines) == expected.getvalue()

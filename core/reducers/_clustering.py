@@ -99,9 +99,10 @@ def group_rows(
     grouped: dict[str, dict[str, list[tuple]]] = {}
     tool_of_key: dict[str, str] = {}  # the same few keys come back in every extract
     for frame in frames:
+        frame_data = [_frame_of(record, frame) for record in records]
         tools: set[str] = set()
-        for record in records:
-            for key in _frame_of(record, frame):
+        for data in frame_data:
+            for key in data:
                 tool = tool_of_key.get(key)
                 if tool is None:
                     tool = tool_of_key[key] = tool_of(key)
@@ -110,17 +111,21 @@ def group_rows(
         for tool in sorted(tools, key=natural_key):
             rows: list[tuple] = []
             columns = columns_of(tool)
-            for record in records:
-                frame_data = _frame_of(record, frame)
-                if all(c in frame_data for c in columns):
-                    for c in columns:
-                        if not isinstance(frame_data[c], list | tuple):
+            for data in frame_data:
+                lists = []
+                for c in columns:
+                    if c not in data:
+                        break
+                    lists.append(data[c])
+                else:
+                    for c, values in zip(columns, lists, strict=True):
+                        if values.__class__ is not list and not isinstance(values, list | tuple):
                             raise MalformedExtractError(
                                 f"{frame} {c} must be a list with one value per mark, "
-                                f"got {frame_data[c]!r:.80}",
+                                f"got {values!r:.80}",
                                 reducer=reducer,
                             )
-                    new = list(zip(*(frame_data[c] for c in columns), strict=False))
+                    new = zip(*lists, strict=False)
                     rows.extend(map(transform, new) if transform else new)
             by_tool[tool] = rows
         grouped[frame] = by_tool
@@ -129,7 +134,7 @@ def group_rows(
 
 def _frame_of(record: ExtractRecord, frame: str) -> Mapping[str, Any]:
     value = record.data.get(frame)
-    return value if isinstance(value, Mapping) else {}
+    return value if value.__class__ is dict or isinstance(value, Mapping) else {}
 
 
 def mark_array(rows: Sequence[tuple], *, reducer: str, where: str) -> np.ndarray:

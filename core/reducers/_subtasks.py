@@ -25,6 +25,7 @@ subtask answers, or a subtask reducer rejecting its input) it stops and then del
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidParameterError, MalformedExtractError
+from core.reducers.question_reducer import count_answers, question_reducer
+from core.reducers.shortcut_reducer import shortcut_reducer
 from core.registry import ExtractRecord, get_reducer
 
 __all__ = ["NO_REDUCER", "add_subtask_reductions"]
@@ -48,7 +51,23 @@ class _Abort(Exception):
 
 
 def _version(value: Any) -> tuple[int, ...] | None:
-    """Release numbers of a classifier version (``'2.0'``, or ``2.0`` after a CSV round trip)."""
+    """Release numbers of a classifier version (``'2.0'``, or ``2.0`` after a CSV round trip).
+
+    >>> _version("2.0"), _version(2.0), _version(True), _version([1])
+    ((2, 0), (2, 0), None, None)
+    """
+    try:
+        return _parsed_version(value)
+    except TypeError:  # unhashable
+        return _parse_version(value)
+
+
+@functools.lru_cache(maxsize=256, typed=True)  # typed: 1, 1.0 and True read differently
+def _parsed_version(value: Any) -> tuple[int, ...] | None:
+    return _parse_version(value)
+
+
+def _parse_version(value: Any) -> tuple[int, ...] | None:
     match = _RELEASE.match(str(value))
     if match is None:
         return None
@@ -97,21 +116,25 @@ def _collect(
 ) -> dict[str, dict[str, list[Any]]]:
     """Concatenate each key's per-mark list over the extracts into every frame; return user ids."""
     user_ids: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for out_frame in output.values():
+        for key in keys:
+            out_frame.setdefault(key, [])
     for record in records:
         for frame_key, frame in record.data.items():
-            if frame_key not in output:
+            out_frame = output.get(frame_key)
+            if out_frame is None or not isinstance(frame, Mapping):
                 continue
-            out_frame = output[frame_key]
             for key in keys:
-                out_frame.setdefault(key, [])
-                if isinstance(frame, Mapping) and key in frame:
-                    if not isinstance(frame[key], list | tuple):
-                        raise MalformedExtractError(
-                            f"{frame_key} {key} must be a list with one entry per mark, "
-                            f"got {frame[key]!r:.80}",
-                            reducer=reducer,
-                        )
-                    marks = list(frame[key])
+                if key in frame:
+                    marks = frame[key]
+                    if marks.__class__ is not list:
+                        if not isinstance(marks, list | tuple):
+                            raise MalformedExtractError(
+                                f"{frame_key} {key} must be a list with one entry per mark, "
+                                f"got {marks!r:.80}",
+                                reducer=reducer,
+                            )
+                        marks = list(marks)
                     out_frame[key] += marks
                     user_ids[frame_key][key] += [record.user_id] * len(marks)
     return user_ids
@@ -258,19 +281,31 @@ class _SubtaskReducers:
                     f"{self.caller}: subtask reducer names must be strings, got {name!r}"
                 )
             spec = get_reducer(name)
-            self.cache[name] = (spec, spec.parse_params({}))
-        spec, params = self.cache[name]
+            params = spec.parse_params({})
+            self.cache[name] = (spec, params, _counts_only(spec, params))
+        spec, params, counts_only = self.cache[name]
         for answer in answers:
-            if not isinstance(answer, Mapping):
+            if answer.__class__ is not dict and not isinstance(answer, Mapping):
                 raise MalformedExtractError(
                     f"{where}: subtask answers for {name} must be extract objects, got {answer!r:.80}",
                     reducer=self.caller,
                 )
+        if counts_only:  # the same counts, without a record per answer
+            return count_answers(answers)
         batch = [ExtractRecord(data=a, user_id=u) for a, u in zip(answers, user_ids, strict=True)]
         try:
             return spec.func(batch, params)
         except ValueError as exc:  # the reference's subtask step stops on a ValueError
             raise _Abort from exc
+
+
+def _counts_only(spec: Any, params: Any) -> bool:
+    """Whether ``spec`` with ``params`` is :func:`count_answers` of the extracts' data."""
+    return (
+        spec.func in (question_reducer, shortcut_reducer)
+        and not params.pairs
+        and not params.track_user_ids
+    )
 
 
 def _drop_empty_entries(output: dict[str, Any], *, reducer: str) -> None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.reducers._counting import VERSION_KEY, add_counts, answer_keys
 from core.registry import ExtractRecord, reducer
 
-__all__ = ["QuestionCounter", "QuestionReducerParams", "count_question", "question_reducer"]
+__all__ = [
+    "QuestionCounter",
+    "QuestionReducerParams",
+    "count_answers",
+    "count_question",
+    "question_reducer",
+]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -93,6 +99,22 @@ class QuestionCounter:
         return out
 
 
+def count_answers(extracts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """How many extracts contain each answer, in first-seen order: ``count_question`` with the
+    default params, straight from the extracts' data (a subtask reducer's work, per cluster).
+
+    >>> count_answers([{"a": 1, "aggregation_version": "5.3.1"}, {"b": 1, "a": 1}])
+    {'a': 2, 'b': 1}
+    """
+    counts: dict[str, int] = {}
+    get = counts.get
+    for data in extracts:
+        for key in data:
+            if key != VERSION_KEY:
+                counts[key] = get(key, 0) + 1
+    return counts
+
+
 def count_question(
     records: Sequence[ExtractRecord], params: QuestionReducerParams
 ) -> dict[str, Any]:
@@ -102,15 +124,8 @@ def count_question(
     ...                 ExtractRecord({"b": 1, "a": 1})], QuestionReducerParams())
     {'a': 2, 'b': 1}
     """
-    if not params.pairs and not params.track_user_ids:
-        # The common case, and a subtask reducer's for every cluster: plain counts, inline.
-        counts: dict[str, Any] = {}
-        get = counts.get
-        for record in records:
-            for key in record.data:
-                if key != VERSION_KEY:
-                    counts[key] = get(key, 0) + 1
-        return counts
+    if not params.pairs and not params.track_user_ids:  # the common case, inline
+        return count_answers([record.data for record in records])
     state = QuestionCounter.init(params)
     for record in records:
         _tally(state, record, params, in_place=True)

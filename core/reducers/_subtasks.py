@@ -26,6 +26,7 @@ subtask answers, or a subtask reducer rejecting its input) it stops and then del
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -249,10 +250,10 @@ def _add_v2(
 def _shape(marks: list[Any]) -> tuple[int, ...]:
     """``np.shape(marks)`` (ValueError -> _Abort), without building an object array in the
     common case: every mark a list of the same number of answer dicts."""
-    if marks and all(type(m) is list for m in marks):
-        width = len(marks[0])
-        if all(len(m) == width for m in marks) and all(type(a) is dict for m in marks for a in m):
-            return (len(marks), width)
+    if marks and set(map(type, marks)) == {list}:
+        widths = set(map(len, marks))
+        if len(widths) == 1 and set(map(type, itertools.chain.from_iterable(marks))) <= {dict}:
+            return (len(marks), widths.pop())
     try:
         return np.shape(marks)
     except ValueError as exc:  # marks with different numbers of subtask answers

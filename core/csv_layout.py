@@ -178,11 +178,11 @@ def _list_text(value: list[Any]) -> str:
     """
     if value and set(map(type, value)) <= _NUMBER_TYPES:
         try:
-            out = orjson.dumps(value)
+            out = orjson.dumps(value).decode()  # str tests are faster than bytes tests
         except orjson.JSONEncodeError:  # integers beyond 64 bits
             return str(value)
-        if b"e" not in out and b"n" not in out and b"0.0000" not in out:
-            return out.replace(b",", b", ").decode()
+        if "e" not in out and "n" not in out and "0.0000" not in out:
+            return out.replace(",", ", ")
     return str(value)
 
 
@@ -273,19 +273,32 @@ def _render_leaf(value: Any) -> tuple[str, int]:
 def _render_walk(
     data: dict[Any, Any], prefix: str, keys: list[str], texts: list[str], flags: list[int]
 ) -> bool:
-    dotted = False
+    """Append the leaves of a nested dict (names ``prefix.key...``).
+
+    True if two names might be the same (see :func:`render_cells`).
+    """
+    may_repeat = False
     for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            dotted = _render_walk(value, name, keys, texts, flags) or dotted
+        if key.__class__ is not str:
+            key = str(key)
+        name = f"{prefix}.{key}" if prefix else key  # pandas drops a leading "."
+        if "." in key:
+            may_repeat = True
+        cls = value.__class__
+        # the common leaves inline (as _render_leaf renders them); the rest through it
+        if cls is list:
+            text, flag = _list_text(value), _OTHER
+        elif cls is str:
+            text, flag = value, _OTHER
+        elif cls is dict or isinstance(value, dict):
+            may_repeat = _render_walk(value, name, keys, texts, flags) or may_repeat
             continue
-        if "." in str(key):
-            dotted = True
-        text, flag = _render_leaf(value)
+        else:
+            text, flag = _render_leaf(value)
         keys.append(name)
         texts.append(text)
         flags.append(flag)
-    return dotted
+    return may_repeat
 
 
 def render_cells(
@@ -304,16 +317,25 @@ def render_cells(
     keys: list[str] = []
     texts: list[str] = []
     flags: list[int] = []
-    nested: list[tuple[str, dict[Any, Any]]] = []
-    dotted = False
+    nested: list[tuple[str, dict[Any, Any]]] | None = None
+    may_repeat = False
     for key, value in data.items():
         name = key if key.__class__ is str else str(key)
-        if isinstance(value, dict):
-            nested.append((name, value))
-            continue
+        cls = value.__class__
         if "." in name:
-            dotted = True
-        text, flag = _render_leaf(value)
+            may_repeat = True
+        if cls is dict or isinstance(value, dict):
+            if nested is None:
+                nested = []
+            nested.append((name, value))
+            may_repeat = may_repeat or not name  # {"": {"b": 1}} is written as column "b"
+            continue
+        if cls is int:  # question extracts: answer counts
+            text, flag = str(value), _INT
+        elif cls is list:
+            text, flag = _list_text(value), _OTHER
+        else:
+            text, flag = _render_leaf(value)
         keys.append(name)
         texts.append(text)
         flags.append(flag)
@@ -321,9 +343,12 @@ def render_cells(
         keys.append("aggregation_version")
         texts.append(version)
         flags.append(_OTHER)
-    for name, value in nested:
-        dotted = _render_walk(value, name, keys, texts, flags) or dotted
-    if dotted and len(set(keys)) != len(keys):  # names that collide once flattened: dict rules
+    if nested is not None:
+        for name, value in nested:
+            may_repeat = _render_walk(value, name, keys, texts, flags) or may_repeat
+    # Joined names can only repeat when a key has a dot or an empty prefix is dropped
+    # ({"a": {"b.c": 1}, "a.b": {"c": 2}}, {"": {"b": 1}, "b": 2}): flatten's dict rules then.
+    if may_repeat and len(set(keys)) != len(keys):
         flat = flatten(data, version)
         keys = list(flat)
         rendered = [_render_leaf(v) for v in flat.values()]

@@ -316,7 +316,7 @@ def test_number_lists_are_written_as_str(value):
 @given(
     st.lists(
         st.dictionaries(
-            st.sampled_from(["a", "b", "a.b", "frame0", "1.5"]),
+            st.sampled_from(["a", "b", "a.b", "frame0", "1.5", ""]),
             st.one_of(values, st.dictionaries(st.sampled_from(["b", "c", "b.c"]), values)),
             max_size=4,
         ),
@@ -399,3 +399,26 @@ def test_cells_without_letters_read_like_python(text):
         with contextlib.suppress(ValueError):
             expected = python_literal(text, NAMES)
     assert _same(literal_cell(text), expected)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"a": {"b.c": {"d": 1}}, "a.b": {"c": {"d": 2}}},
+        {"frame0": {}, "": {"b": []}, "b": 0},
+        {"": {"": {"b": 1}}, "b": 2},
+        {"a": {"b": 1}, "a.b": 2},
+    ],
+)
+def test_flat_rows_of_records_whose_names_repeat_once_joined(record):
+    """Columns that two key paths both flatten to follow flatten's dict rules."""
+    rows = FlatRows()
+    rows.add(record, None)
+    stats = ColumnStats()
+    stats.add(flatten(record))
+    assert rows.stats() == stats
+    columns, kinds = stats.columns(), stats.kinds()
+    ((_, row),) = rows
+    assert rows.cells(columns, kinds)(row) == tuple(
+        format_cell(flatten(record).get(c), kinds[c]) for c in columns
+    )

@@ -12,14 +12,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
+import gc
 import json
 import operator
 import os
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -256,6 +258,31 @@ def _init_worker(
     _WORKER["version_match"] = {}
 
 
+_Job = TypeVar("_Job")
+_Result = TypeVar("_Result")
+
+
+def _without_cycle_collection(func: Callable[[_Job], _Result]) -> Callable[[_Job], _Result]:
+    """``func`` with Python's cyclic garbage collector paused while it runs.
+
+    A block allocates some 10^5 containers (parsed annotations, extracts, rows), each freed by
+    reference counting; the collector's passes over them every 700 allocations found nothing
+    and cost ~4 % of the run. Cycles made meanwhile wait for the next collection.
+    """
+
+    @functools.wraps(func)
+    def run(job: _Job) -> _Result:
+        if not gc.isenabled():
+            return func(job)
+        gc.disable()
+        try:
+            return func(job)
+        finally:
+            gc.enable()
+
+    return run
+
+
 @dataclasses.dataclass(frozen=True)
 class BlockJob:
     index: int
@@ -277,6 +304,7 @@ class BlockResult:
     unreadable: int  # rows skipped before the workflow/version filter could look at them
 
 
+@_without_cycle_collection
 def _extract_block(job: BlockJob) -> BlockResult:
     """Parse a block of export rows, keep the configured workflow and versions, extract them."""
     layout: _Layout = _WORKER["layout"]
@@ -473,6 +501,7 @@ class FormatJob:
     info_kinds: tuple[str, ...]
 
 
+@_without_cycle_collection
 def _format_chunk(job: FormatJob) -> list[str]:
     """The CSV lines of one chunk, per extractor key (the info cells formatted once per row).
 

@@ -86,7 +86,6 @@ def _checked_pass(classification: Classification, params: PointByFrameParams) ->
 #: ``Classification.is_fem`` per ``metadata["classifier_version"]`` text (it depends on nothing
 #: else); looked up rather than computed once per classification. Bounded: exports hold a few.
 _FEM_BY_VERSION: dict[str, bool] = {}
-_UNCONFIGURED = object()
 
 
 def _one_pass(classification: Classification, params: PointByFrameParams) -> dict[str, Any] | None:
@@ -135,6 +134,9 @@ def _one_pass(classification: Classification, params: PointByFrameParams) -> dic
                 return None
             filtered = tools is not None and annotation.get("taskType", "drawing") == "drawing"
             annotation_task = annotation["task"]
+            # (frame, tool) of integer-valued marks -> their _Slot; other values (0.0, True,
+            # "0": equal keys, other names) look their names up every time
+            slots: dict[tuple[int, int], _Slot] = {}
             for mark in marks:
                 if mark.__class__ is not dict or "toolIndex" in mark or "tool" not in mark:
                     return None
@@ -143,31 +145,31 @@ def _one_pass(classification: Classification, params: PointByFrameParams) -> dic
                     continue
                 if "frame" not in mark:
                     return None
-                frame_name = f"frame{mark['frame']}"
-                frame = extract.get(frame_name)
-                if frame is None:
-                    frame = extract[frame_name] = {}
-                tool_key = f"{annotation_task}_tool{tool}"
+                frame_value = mark["frame"]
+                if frame_value.__class__ is int and tool.__class__ is int:
+                    slot = slots.get((frame_value, tool))
+                    if slot is None:
+                        slot = slots[(frame_value, tool)] = _Slot(
+                            extract, f"frame{frame_value}", f"{annotation_task}_tool{tool}", details
+                        )
+                else:
+                    slot = _Slot(
+                        extract, f"frame{frame_value}", f"{annotation_task}_tool{tool}", details
+                    )
                 if "x" in mark and "y" in mark:
-                    xs = frame.get(f"{tool_key}_x")
-                    if xs is None:
-                        frame[f"{tool_key}_x"] = [mark["x"]]
-                        frame[f"{tool_key}_y"] = [mark["y"]]
-                    else:
-                        xs.append(mark["x"])
-                        frame[f"{tool_key}_y"].append(mark["y"])
-                if details is None:
-                    continue
-                names = details.get(tool_key, _UNCONFIGURED)
-                if names is _UNCONFIGURED:
+                    if slot.xs is None:
+                        slot.open_points()
+                    slot.xs.append(mark["x"])  # type: ignore[union-attr]
+                    slot.ys.append(mark["y"])  # type: ignore[union-attr]
+                names = slot.names
+                if names is None:
                     continue
                 answers = mark.get("details")
-                if answers.__class__ is not list or names.__class__ is not list:
-                    return None
-                if len(answers) > len(names):
+                if answers.__class__ is not list or len(answers) > len(names):
                     return None
                 per_detail = []
-                for name, answer in zip(names, answers, strict=False):
+                for position, answer in enumerate(answers):
+                    name = names[position]
                     if name == "question_extractor":
                         if (
                             answer.__class__ is dict
@@ -183,12 +185,54 @@ def _one_pass(classification: Classification, params: PointByFrameParams) -> dic
                         per_detail.append(NO_EXTRACTOR)
                     else:
                         return None
-                where = (frame_name, tool_key)
-                lists = subtasks.get(where)
-                if lists is None:
-                    subtasks[where] = [per_detail]
-                else:
-                    lists.append(per_detail)
+                if slot.subtasks is None:
+                    slot.subtasks = subtasks.setdefault((slot.frame_name, slot.tool_key), [])
+                slot.subtasks.append(per_detail)
     for (frame_name, tool_key), lists in subtasks.items():
         extract[frame_name][f"{tool_key}_details"] = lists
     return extract
+
+
+class _Slot:
+    """What :func:`_one_pass` writes for one frame and tool: names, point lists, subtasks."""
+
+    __slots__ = ("frame", "frame_name", "names", "subtasks", "tool_key", "xs", "ys")
+
+    def __init__(
+        self,
+        extract: dict[str, Any],
+        frame_name: str,
+        tool_key: str,
+        details: dict[str, Any] | None,
+    ) -> None:
+        frame = extract.get(frame_name)
+        if frame is None:
+            frame = extract[frame_name] = {}
+        self.frame: dict[str, Any] = frame
+        self.frame_name = frame_name
+        self.tool_key = tool_key
+        self.xs: list[Any] | None = None
+        self.ys: list[Any] | None = None
+        # the tool's configured subtask extractors; None: no details for this tool
+        self.names: list[Any] | None = None
+        if details is not None and tool_key in details:
+            names = details[tool_key]
+            if names.__class__ is not list:  # null or one name: the checked path's errors
+                raise _Decline
+            self.names = names
+        self.subtasks: list[Any] | None = None
+
+    def open_points(self) -> None:
+        """Find or add the ``_x`` and ``_y`` lists (x first: the order pandas gives them)."""
+        frame, key = self.frame, self.tool_key
+        xs = frame.get(f"{key}_x")
+        if xs is None:
+            xs = frame[f"{key}_x"] = []
+            ys = frame[f"{key}_y"] = []
+        else:
+            ys = frame[f"{key}_y"]
+        self.xs, self.ys = xs, ys
+
+
+class _Decline(Exception):
+    """A case :func:`_one_pass` leaves to the checked path."""

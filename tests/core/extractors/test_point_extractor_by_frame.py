@@ -234,8 +234,11 @@ _detail = st.one_of(
     st.fixed_dictionaries({"value": _json}),
     _json,
 )  # fmt: skip
+# Mostly integers; values equal to them but written differently ("0", 0.0, True) must not
+# share their frame or tool names.
+_index = st.one_of(st.integers(0, 2), st.integers(0, 2), st.sampled_from(["0", 0.0, True, 1.0]))
 _well_formed_mark = st.fixed_dictionaries(
-    {"tool": st.integers(0, 2), "frame": st.integers(0, 2)},
+    {"tool": _index, "frame": _index},
     optional={
         "x": st.floats(0, 2000, allow_nan=False),
         "y": st.floats(0, 2000, allow_nan=False),
@@ -275,7 +278,8 @@ _details_param = st.one_of(
                               {"classifier_version": 2}, {"classifier_version": None}]),
     task=st.sampled_from(["T0", "T0", "all", "T0.0"]),
     tools=st.none() | st.lists(st.integers(0, 2), max_size=2),
-    details=_details_param,
+    details=_details_param
+    | st.just({"T0_tool0": ["question_extractor"], "T0_tool0.0": [None], "T0_toolTrue": []}),
 )  # fmt: skip
 def test_one_pass_matches_the_checked_path(annotations, metadata, task, tools, details):
     from core.classification import Classification

@@ -45,7 +45,7 @@ import math
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -406,10 +406,10 @@ class FlatRows:
             stats.add_shape(keys, flags, self.counts[shape])
         return stats
 
-    def cells(
+    def _plans(
         self, columns: Sequence[str], kinds: Mapping[str, str]
-    ) -> Callable[[tuple[int, tuple[str, ...]]], tuple[str, ...]]:
-        """A function: one row -> its texts for ``columns`` (``format_cell`` with ``kinds``)."""
+    ) -> list[tuple[Callable[[Any], Any], tuple[int, ...]]]:
+        """Per shape: the picker of its texts in ``columns`` order, its ints to write as floats."""
         position = {c: j for j, c in enumerate(columns)}
         width = len(columns)
         plans: list[tuple[Callable[[Any], Any], tuple[int, ...]]] = []
@@ -430,6 +430,13 @@ class FlatRows:
             else:
                 pick = operator.itemgetter(*source)
             plans.append((pick, to_float))
+        return plans
+
+    def cells(
+        self, columns: Sequence[str], kinds: Mapping[str, str]
+    ) -> Callable[[tuple[int, tuple[str, ...]]], tuple[str, ...]]:
+        """A function: one row -> its texts for ``columns`` (``format_cell`` with ``kinds``)."""
+        plans = self._plans(columns, kinds)
 
         def cells(row: tuple[int, tuple[str, ...]]) -> tuple[str, ...]:
             shape, texts = row
@@ -442,6 +449,27 @@ class FlatRows:
             return pick((*texts, ""))
 
         return cells
+
+    def joined(
+        self, columns: Sequence[str], kinds: Mapping[str, str], field: Callable[[str], str]
+    ) -> Iterator[tuple[Any, str]]:
+        """``(info, text)`` per row: its ``cells``, each passed through ``field``, joined by ``,``.
+
+        >>> rows = FlatRows()
+        >>> rows.add({"x": [1, 2], "n": 1}, "a"); rows.add({"n": 2.5}, "b")
+        >>> list(rows.joined(["x", "n"], {"x": "object", "n": "float"}, lambda t: f"<{t}>"))
+        [('a', '<[1, 2]>,<1.0>'), ('b', '<>,<2.5>')]
+        """
+        plans = self._plans(columns, kinds)
+        join = ",".join
+        for info, shape, texts in self.rows:
+            pick, to_float = plans[shape]
+            if to_float:
+                fixed = list(texts)
+                for p in to_float:
+                    fixed[p] = repr(float(int(fixed[p])))
+                texts = fixed
+            yield info, join(map(field, pick((*texts, ""))))
 
 
 def _is_missing(value: Any) -> bool:

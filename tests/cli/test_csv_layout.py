@@ -340,6 +340,9 @@ def test_flat_rows_write_what_column_stats_and_format_cell_write(records, versio
     assert [cells(row) for _, row in rows] == [
         tuple(format_cell(r.get(c), kinds[c]) for c in columns) for r in flat
     ]
+    assert list(rows.joined(columns, kinds, repr)) == [
+        (info, ",".join(map(repr, cells(row)))) for info, row in rows
+    ]
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,9 +2,10 @@
 
 A drop-in for ``panoptes_aggregation extract``: same arguments, file names
 (``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: the parent cuts it
-into blocks of whole records, ``-c`` worker processes parse, filter and extract the blocks
-(annotations parsed with orjson) and spill the extracts to temporary files until the column set
-is known; then the chunks are formatted into the output, in input order whatever ``-c`` is.
+into blocks of whole records (finding their ends only), ``-c`` worker processes read, parse,
+filter and extract the blocks (annotations parsed with orjson) and spill the extracts, one file
+per block, until the column set is known; then the blocks are formatted into the output files,
+in input order whatever ``-c`` is.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from tally.tables import (
     csv_field,
     load_yaml,
     parse_block,
+    read_span,
     require_columns,
 )
 
@@ -285,9 +287,11 @@ def _without_cycle_collection(func: Callable[[_Job], _Result]) -> Callable[[_Job
 
 @dataclasses.dataclass(frozen=True)
 class BlockJob:
+    """A block of whole records of the export, read by the worker (not sent through a pipe)."""
+
     index: int
-    offset: int  # in bytes, for messages
-    data: bytes
+    offset: int  # in bytes
+    length: int
 
 
 @dataclasses.dataclass
@@ -310,7 +314,8 @@ def _extract_block(job: BlockJob) -> BlockResult:
     layout: _Layout = _WORKER["layout"]
     workflow_match: dict[str, bool] = _WORKER["workflow_match"]
     version_match: dict[str, bool | None] = _WORKER["version_match"]
-    rows = parse_block(job.data, Path(layout.path), job.offset)
+    data = read_span(layout.path, job.offset, job.length)
+    rows = parse_block(data, Path(layout.path), job.offset)
     kinds = ReadKinds(INFO_SOURCES)
     workflows: Counter[str] = Counter()
     versions: Counter[str] = Counter()
@@ -368,7 +373,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
     if skips:
         chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
     return BlockResult(
-        len(rows), len(keep), len(job.data), kinds, workflows, versions, chunk, unreadable
+        len(rows), len(keep), job.length, kinds, workflows, versions, chunk, unreadable
     )
 
 
@@ -662,7 +667,7 @@ def extract_file(
                 )
             summary.add(row_number, cid, reason, whole=whole)
 
-        jobs = (BlockJob(i, offset, data) for i, (offset, data) in enumerate(blocks))
+        jobs = (BlockJob(i, offset, length) for i, (offset, length) in enumerate(blocks.spans()))
         bar = progress_bar(
             "Extracting", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True
         )

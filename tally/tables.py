@@ -28,6 +28,7 @@ __all__ = [
     "csv_field",
     "load_yaml",
     "parse_block",
+    "read_span",
     "require_columns",
 ]
 
@@ -187,24 +188,44 @@ class CsvBlocks:
         self.data_start = end
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        for offset, length in self.spans():
+            yield offset, read_span(self.path, offset, length)
+
+    def spans(self) -> Iterator[tuple[int, int]]:
+        """``(offset, length)`` of each block, without keeping its bytes.
+
+        A worker given a span reads the block itself (:func:`read_span`), so the blocks are not
+        copied through the parent and a pipe. The file is read here only to find the ends.
+        """
         with open(self.path, "rb") as f:
             f.seek(self.data_start)
             offset = self.data_start
-            carry = b""
+            carried = 0  # bytes of the unfinished record since offset
+            carried_quotes = 0
             while True:
                 data = f.read(self.block_bytes)
                 if not data:
-                    if carry:
-                        yield offset, carry
+                    if carried:
+                        yield offset, carried
                     return
-                buffer = carry + data
-                end = _last_record_end(buffer)
+                end = _last_record_end(data, carried_quotes)
                 if end is None:  # one record longer than a block: read on
-                    carry = buffer
+                    carried += len(data)
+                    carried_quotes += data.count(b'"')
                     continue
-                yield offset, buffer[:end]
-                offset += end
-                carry = buffer[end:]
+                yield offset, carried + end
+                offset += carried + end
+                carried = len(data) - end
+                carried_quotes = data.count(b'"', end)
+
+
+def read_span(path: str | os.PathLike[str], offset: int, length: int) -> bytes:
+    """The ``length`` bytes of ``path`` at ``offset`` (a block from :meth:`CsvBlocks.spans`)."""
+    with open(path, "rb") as f:
+        data = os.pread(f.fileno(), length, offset)
+    if len(data) != length:
+        raise InputError(f"{path} changed while it was read (it is shorter than before)")
+    return data
 
 
 def _first_record_end(buffer: bytes) -> int | None:
@@ -220,11 +241,12 @@ def _first_record_end(buffer: bytes) -> int | None:
         start = newline + 1
 
 
-def _last_record_end(buffer: bytes) -> int | None:
+def _last_record_end(buffer: bytes, quotes_before: int = 0) -> int | None:
+    """Just past the last line end outside quotes (``quotes_before``: ``"`` already open)."""
     newline = buffer.rfind(b"\n")
     if newline == -1:
         return None
-    quotes = buffer.count(b'"', 0, newline)
+    quotes = quotes_before + buffer.count(b'"', 0, newline)
     while quotes % 2:  # that line end is inside a quoted field: step back one line
         previous = buffer.rfind(b"\n", 0, newline)
         if previous == -1:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tally.tables import csv_field
+from tally.tables import CsvBlocks, csv_field, parse_block
 
 _text = st.text(alphabet=st.sampled_from(list(",\"\n\r\t ab1'[]{}\\\x00é\u2028")), max_size=8)
 
@@ -29,3 +29,60 @@ def test_csv_field_on_every_ascii_character():
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerow([field, ""])
         assert csv_field(field) + ",\n" == buffer.getvalue(), repr(field)
+
+
+def _reference_blocks(path, data_start, block_bytes):
+    """The blocks as CsvBlocks cut them before spans(): one buffer, counted from its start."""
+
+    def last_record_end(buffer):
+        newline = buffer.rfind(b"\n")
+        if newline == -1:
+            return None
+        quotes = buffer.count(b'"', 0, newline)
+        while quotes % 2:
+            previous = buffer.rfind(b"\n", 0, newline)
+            if previous == -1:
+                return None
+            quotes -= buffer.count(b'"', previous, newline)
+            newline = previous
+        return newline + 1
+
+    with open(path, "rb") as f:
+        f.seek(data_start)
+        offset, carry = data_start, b""
+        while True:
+            data = f.read(block_bytes)
+            if not data:
+                if carry:
+                    yield offset, carry
+                return
+            buffer = carry + data
+            end = last_record_end(buffer)
+            if end is None:
+                carry = buffer
+                continue
+            yield offset, buffer[:end]
+            offset += end
+            carry = buffer[end:]
+
+
+_cell = st.text(alphabet=st.sampled_from(list('ab,"\n\r é')), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=2, max_size=2), max_size=12),
+    block_bytes=st.integers(1, 40),
+    crlf=st.booleans(),
+)
+def test_blocks_are_whole_records_as_before(tmp_path_factory, rows, block_bytes, crlf):
+    path = tmp_path_factory.mktemp("blocks") / "x.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\r\n" if crlf else "\n").writerows([["h1", "h2"], *rows])
+    blocks = CsvBlocks(path, block_bytes=block_bytes)
+    got = list(blocks)
+    assert got == list(_reference_blocks(path, blocks.data_start, block_bytes))
+    assert [(o, len(b)) for o, b in got] == list(blocks.spans())
+    parsed = [row for offset, data in got for row in parse_block(data, path, offset)]
+    with open(path, encoding="utf-8", newline="") as f:
+        assert parsed == [row for row in csv.reader(f) if row][1:]  # as the whole file parses

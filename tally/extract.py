@@ -11,7 +11,7 @@ in input order whatever ``-c`` is.
 from __future__ import annotations
 
 import contextlib
-import csv
+import copy
 import dataclasses
 import functools
 import gc
@@ -20,7 +20,7 @@ import operator
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +48,7 @@ from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
     Spill,
-    atomic_text_file,
+    atomic_binary_file,
     csv_field,
     load_yaml,
     parse_block,
@@ -80,6 +80,8 @@ INFO_SOURCES = (
 #: Extractor-config keywords the batch wrapper handles itself rather than the extractor.
 WRAPPER_KEYWORDS = ("no_version",)
 SHOW_FIRST_IDS = 5
+#: The size of the export's blocks that workers parse (the first and last ones are smaller).
+BLOCK_BYTES = 4 << 20
 
 
 # ------------------------------------------------------------------------------------------
@@ -224,6 +226,69 @@ class ChunkResult:
     # (row number, classification id, reason, detail, whole): ``whole`` when nothing of the
     # classification was extracted, not just one extractor entry
     skips: list[tuple[int, str, str, str, bool]]
+    text: GuessedText | None = None  # the rows as CSV text, if the spill was formatted too
+
+
+@dataclasses.dataclass(frozen=True)
+class FormatGuess:
+    """The column stats of the blocks before a block (all of them, in order), sent with it.
+
+    Columns are ordered by first appearance and typed over the whole file, so a block cannot
+    know its final layout; but the blocks before it usually tell: a worker formats its block as
+    if the file were those blocks plus its own, and the parent keeps that text when the final
+    layout turns out the same (:meth:`GuessedText.fits`), saving a second pass over the spill.
+    """
+
+    stats: tuple[ColumnStats, ...]  # per extractor key
+    info: ReadKinds
+
+
+@dataclasses.dataclass(frozen=True)
+class GuessedText:
+    """A block's CSV lines per extractor key, formatted with a guessed layout, in a file."""
+
+    path: str  # every key's text, UTF-8, one after another
+    lengths: tuple[int, ...]  # bytes per key
+    columns: tuple[tuple[str, ...], ...]  # per key: the data columns guessed
+    kinds: tuple[dict[str, str], ...]  # per key: the guessed kinds of the block's own columns
+    info_kinds: tuple[str, ...]
+    # per key: no cell holds a line end, so appending cells to each "\n" is safe
+    plain_lines: tuple[bool, ...]
+
+    def fits(
+        self,
+        columns: tuple[tuple[str, ...], ...],
+        kinds: tuple[dict[str, str], ...],
+        info_kinds: tuple[str, ...],
+    ) -> tuple[int, ...] | None:
+        """Per key, the empty cells to append to each line for the final layout; None when
+        the text does not fit it (a column elsewhere or typed otherwise: format the spill).
+
+        >>> text = GuessedText("p", (4, 0), (("a",), ()), ({"a": "int"}, {}), ("str",), (True, True))
+        >>> text.fits((("a", "b"), ("c",)), ({"a": "int", "b": "float"}, {"c": "float"}), ("str",))
+        (1, 0)
+        >>> text.fits((("b", "a"), ()), ({"a": "int", "b": "int"}, {}), ("str",)) is None
+        True
+        """
+        if info_kinds != self.info_kinds:
+            return None
+        extra = []
+        for length, guessed, final, own_kinds, final_kinds, plain in zip(
+            self.lengths, self.columns, columns, self.kinds, kinds, self.plain_lines, strict=True
+        ):
+            if not length:  # no rows of this key here
+                extra.append(0)
+                continue
+            if any(final_kinds[c] != kind for c, kind in own_kinds.items()):
+                return None
+            if final == guessed:
+                extra.append(0)
+            elif plain and final[: len(guessed)] == guessed:
+                # columns the block lacks came last: each line just gets that many empty cells
+                extra.append(len(final) - len(guessed))
+            else:
+                return None
+        return tuple(extra)
 
 
 _WORKER: dict[str, Any] = {}
@@ -242,6 +307,7 @@ class _Layout:
     metadata: int
     workflow_id: int
     versions: VersionFilter
+    order: bool = False  # -O: data columns sorted
 
 
 def _init_worker(
@@ -250,6 +316,7 @@ def _init_worker(
     pipeline = Pipeline.from_configs(document, [])
     keys = list(document["extractor_config"])
     _WORKER["keys"] = len(keys)
+    _WORKER["key_names"] = tuple(keys)
     _WORKER["entries"] = [
         (entry, keys.index(entry.key), flag)
         for entry, flag in zip(pipeline.extractors, no_version, strict=True)
@@ -292,6 +359,7 @@ class BlockJob:
     index: int
     offset: int  # in bytes
     length: int
+    guess: FormatGuess | None = None  # None: format the block with its own layout
 
 
 @dataclasses.dataclass
@@ -368,7 +436,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
             continue
         if ok:
             keep.append((row_number, info, row[annotations_column], row[metadata_column]))
-    chunk = _extract_chunk(ChunkJob(job.index, keep))
+    chunk = _extract_chunk(ChunkJob(job.index, keep), job.guess, kinds)
     unreadable = len(skips)
     if skips:
         chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
@@ -417,11 +485,15 @@ def _parse_cells(
     return parsed[0], parsed[1]
 
 
-def _extract_chunk(job: ChunkJob) -> ChunkResult:
+def _extract_chunk(
+    job: ChunkJob, guess: FormatGuess | None = None, info_kinds: ReadKinds | None = None
+) -> ChunkResult:
     """Run every extractor entry on the chunk's rows; spill the rows, return counts and skips.
 
     The spill holds ``(infos, rows)``: each kept classification's info cells once, and per
-    extractor key a :class:`FlatRows` whose rows carry ``(index into infos, task)``.
+    extractor key a :class:`FlatRows` whose rows carry ``(index into infos, task)``. Given the
+    kinds of the info cells, the rows are also formatted, in the layout that the blocks before
+    (``guess``) and this one make (see :class:`FormatGuess`).
     """
     keys = _WORKER["keys"]
     out = [FlatRows() for _ in range(keys)]
@@ -490,13 +562,53 @@ def _extract_chunk(job: ChunkJob) -> ChunkResult:
     counts = [len(rows) for rows in out]
     stats = [rows.stats() for rows in out]
     spill = None
+    text = None
     if any(counts):
         path = Path(_WORKER["spill_dir"]) / f"c{job.index:08d}.spill"
         writer = Spill(path)
         writer.append([infos, out])
         writer.close()
         spill = str(path)
-    return ChunkResult(spill, counts, stats, skips)
+        if info_kinds is not None:
+            text = _guessed_text(spill, infos, out, stats, guess, info_kinds)
+    return ChunkResult(spill, counts, stats, skips, text)
+
+
+def _guessed_text(
+    spill: str,
+    infos: list[tuple[str, ...]],
+    per_key: list[FlatRows],
+    stats: list[ColumnStats],
+    guess: FormatGuess | None,
+    info_kinds: ReadKinds,
+) -> GuessedText:
+    """Format a chunk's rows in the layout of the blocks before it plus its own."""
+    layout: _Layout = _WORKER["layout"]
+    merged = []
+    for k, own in enumerate(stats):
+        both = ColumnStats()
+        if guess is not None:
+            both.merge(guess.stats[k])
+        both.merge(own)
+        merged.append(both)
+    kinds_seen = ReadKinds(INFO_SOURCES)
+    if guess is not None:
+        kinds_seen.merge(guess.info)
+    kinds_seen.merge(info_kinds)
+    info = kinds_seen.kinds()
+    source_kinds = tuple(info[name] for name in INFO_SOURCES)
+    _, columns, data_kinds = _layout_of(merged, layout.order)
+    texts = _format_rows(infos, per_key, _WORKER["key_names"], columns, data_kinds, source_kinds)
+    own_kinds = tuple(
+        {c: kinds[c] for c in own.columns()} for own, kinds in zip(stats, data_kinds, strict=True)
+    )
+    plain = tuple(text.count("\n") == len(rows) for text, rows in zip(texts, per_key, strict=True))
+    encoded = [text.encode("utf-8") for text in texts]
+    path = spill[: -len(".spill")] + ".csv-part"
+    with open(path, "wb") as f:
+        for data in encoded:
+            f.write(data)
+    return GuessedText(path, tuple(map(len, encoded)), columns, own_kinds, source_kinds, plain)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -511,14 +623,32 @@ class FormatJob:
 
 
 @_without_cycle_collection
-def _format_chunk(job: FormatJob) -> list[str]:
+def _format_chunk(job: FormatJob) -> tuple[int, ...]:
+    """Write the CSV lines of one spilled chunk, every key's after the other, to a file next
+    to the spill (``.csv-part``); return their lengths in bytes per key."""
+    ((infos, per_key),) = Spill(job.path)
+    texts = _format_rows(infos, per_key, job.keys, job.columns, job.kinds, job.info_kinds)
+    encoded = [text.encode("utf-8") for text in texts]
+    with open(job.path[: -len(".spill")] + ".csv-part", "wb") as f:
+        for data in encoded:
+            f.write(data)
+    return tuple(map(len, encoded))
+
+
+def _format_rows(
+    infos: list[tuple[str, ...]],
+    per_key: list[FlatRows],
+    keys: tuple[str, ...],
+    columns_per_key: tuple[tuple[str, ...], ...],
+    kinds_per_key: tuple[dict[str, str], ...],
+    info_kinds: tuple[str, ...],
+) -> list[str]:
     """The CSV lines of one chunk, per extractor key (the info cells formatted once per row).
 
     Lines are joined here rather than by ``csv.writer``, whose per-character copying took
     most of this function's time; :func:`~tally.tables.csv_field` quotes as it does.
     """
-    ((infos, per_key),) = Spill(job.path)
-    formatters = [text_formatter(kind) for kind in job.info_kinds]
+    formatters = [text_formatter(kind) for kind in info_kinds]
     heads = []
     for info in infos:
         cid, user_name, user_id, workflow_id, created_at, subject = (
@@ -526,7 +656,9 @@ def _format_chunk(job: FormatJob) -> list[str]:
         )
         heads.append((f"{cid},{user_name},{user_id},{workflow_id},", f",{created_at},{subject},"))
     texts = []
-    for key, columns, kinds, rows in zip(job.keys, job.columns, job.kinds, per_key, strict=True):
+    for key, columns, kinds, rows in zip(
+        keys, columns_per_key, kinds_per_key, per_key, strict=True
+    ):
         if not rows:
             texts.append("")
             continue
@@ -541,7 +673,6 @@ def _format_chunk(job: FormatJob) -> list[str]:
             lines.append(before + task_cell + after + key_cell + data)
         lines.append("")
         texts.append("\n".join(lines))
-    Path(job.path).unlink()
     return texts
 
 
@@ -626,7 +757,9 @@ def extract_file(
     """Run the extractor config over the export; return the CSV files written, in config order."""
     plan = load_plan(extractor_config)
     base, _ = os.path.splitext(output_name)
-    blocks = CsvBlocks(classification_csv, what="Panoptes classification export")
+    blocks = CsvBlocks(
+        classification_csv, what="Panoptes classification export", block_bytes=BLOCK_BYTES
+    )
     with scratch_dir(output_dir, "extract") as tmp:
         header = blocks.header
         position = require_columns(
@@ -642,13 +775,15 @@ def extract_file(
             metadata=position["metadata"],
             workflow_id=plan.workflow_id,
             versions=plan.versions,
+            order=order,
         )
         kinds = ReadKinds(INFO_SOURCES)
         workflows_seen: Counter[str] = Counter()
         versions_seen: Counter[str] = Counter()
         summary = _SkipSummary()
         keys = plan.keys
-        spills: list[str] = []  # one per chunk with rows, in input order
+        # one per chunk with rows, in input order: its spill, and its text if formatted
+        spills: list[tuple[str, GuessedText | None]] = []
         counts = [0 for _ in keys]
         stats = [ColumnStats() for _ in keys]
         total_rows = 0
@@ -667,7 +802,15 @@ def extract_file(
                 )
             summary.add(row_number, cid, reason, whole=whole)
 
-        jobs = (BlockJob(i, offset, length) for i, (offset, length) in enumerate(blocks.spans()))
+        def jobs() -> Iterator[BlockJob]:
+            # made when a worker is about to need one, with the stats of every block before
+            # (only those already merged here: results come back in input order)
+            for i, (offset, length) in enumerate(blocks.spans(_block_sizes(cpu_count))):
+                guess = None
+                if total_rows:
+                    guess = FormatGuess(tuple(map(_copy_stats, stats)), copy.deepcopy(kinds))
+                yield BlockJob(i, offset, length, guess)
+
         bar = progress_bar(
             "Extracting", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True
         )
@@ -675,16 +818,17 @@ def extract_file(
             bar.update(blocks.data_start)
             for block in ordered_map(
                 _extract_block,
-                jobs,
+                jobs(),
                 workers=cpu_count,
                 initializer=_init_worker,
                 initargs=(plan.document, plan.no_version, tmp, layout),
+                busy=cpu_count + 1,
             ):
                 result = block.chunk
                 for row_number, cid, reason, detail, whole in result.skips:
                     bad_row(total_rows + row_number, cid, reason, detail, whole)
                 if result.spill is not None:
-                    spills.append(result.spill)
+                    spills.append((result.spill, result.text))
                 for key_index, key_stats in enumerate(result.stats):
                     stats[key_index].merge(key_stats)
                     counts[key_index] += result.counts[key_index]
@@ -745,19 +889,39 @@ def _no_match_error(
     )
 
 
-def _write_extract_csvs(
-    paths: list[Path],
-    keys: list[str],
-    spills: list[str],
-    stats: list[ColumnStats],
-    info_kinds: Mapping[str, str],
-    order: bool,
-    cpu_count: int,
-) -> None:
-    """Write every extractor key's file from the spilled chunks, formatting chunks in parallel.
+def _block_sizes(workers: int) -> Callable[[int, int], int] | None:
+    """Block sizes for ``workers`` processes (None: every block ``CsvBlocks``' default).
 
-    A chunk holds all keys' rows, so each classification's info cells are formatted once.
+    The first blocks are small, so that the layout guess (:class:`FormatGuess`) sent with the
+    big ones has the columns of a block before them; towards the end blocks shrink with the
+    bytes left, so that the workers finish together rather than one waiting for the other's
+    last 4 MB.
+
+    >>> size = _block_sizes(2)
+    >>> [size(i, left) // 1024 for i, left in ((0, 50 << 20), (3, 50 << 20), (9, 10 << 20), (12, 3 << 20))]
+    [256, 4096, 2560, 768]
     """
+    if workers <= 1:
+        return None
+    small, full = BLOCK_BYTES // 16, BLOCK_BYTES
+
+    def size(index: int, left: int) -> int:
+        if index <= workers:
+            return small
+        return max(small, min(full, left // (2 * workers)))
+
+    return size
+
+
+def _copy_stats(stats: ColumnStats) -> ColumnStats:
+    # a snapshot for a job: the pool pickles it in another thread while this one merges on
+    return ColumnStats(stats.rows, dict(stats.flags), dict(stats.present))
+
+
+def _layout_of(
+    stats: list[ColumnStats], order: bool
+) -> tuple[list[list[str]], tuple[tuple[str, ...], ...], tuple[dict[str, str], ...]]:
+    """Per extractor key: the file's header, its data columns (without ``data.``), their kinds."""
     headers = []
     for key_stats in stats:
         header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in key_stats.columns()]
@@ -766,13 +930,56 @@ def _write_extract_csvs(
         tuple(name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
         for header in headers
     )
-    data_kinds = tuple(key_stats.kinds() for key_stats in stats)
+    return headers, columns, tuple(key_stats.kinds() for key_stats in stats)
+
+
+def _write_extract_csvs(
+    paths: list[Path],
+    keys: list[str],
+    spills: list[tuple[str, GuessedText | None]],
+    stats: list[ColumnStats],
+    info_kinds: Mapping[str, str],
+    order: bool,
+    cpu_count: int,
+) -> None:
+    """Write every extractor key's file from the chunks' texts, formatting those whose
+    guessed layout did not come true again from their spills (in parallel if many).
+
+    A chunk holds all keys' rows, so each classification's info cells are formatted once.
+    """
+    headers, columns, data_kinds = _layout_of(stats, order)
     source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
-    jobs = (FormatJob(path, tuple(keys), columns, data_kinds, source_kinds) for path in spills)
+    parts: list[tuple[str, tuple[int, ...], tuple[int, ...]] | None] = []
+    again: list[int] = []
+    for i, (_, text) in enumerate(spills):
+        extra = None if text is None else text.fits(columns, data_kinds, source_kinds)
+        if extra is None:
+            parts.append(None)
+            again.append(i)
+        else:
+            assert text is not None
+            parts.append((text.path, text.lengths, extra))
+    jobs = (FormatJob(spills[i][0], tuple(keys), columns, data_kinds, source_kinds) for i in again)
+    # a few small blocks (the first ones, guessed from less) are quicker here than in a pool
+    again_bytes = sum(os.path.getsize(spills[i][0]) for i in again)
+    workers = min(cpu_count, len(again)) if again_bytes > BLOCK_BYTES else 1
+    for i, lengths in zip(again, ordered_map(_format_chunk, jobs, workers=workers), strict=True):
+        spill = spills[i][0]
+        parts[i] = (spill[: -len(".spill")] + ".csv-part", lengths, (0,) * len(keys))
     with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(atomic_text_file(path)) for path in paths]
+        files = [stack.enter_context(atomic_binary_file(path)) for path in paths]
         for f, header in zip(files, headers, strict=True):
-            csv.writer(f, lineterminator="\n").writerow(header)
-        for texts in ordered_map(_format_chunk, jobs, workers=min(cpu_count, len(spills))):
-            for f, text in zip(files, texts, strict=True):
-                f.write(text)
+            f.write((",".join(map(csv_field, header)) + "\n").encode("utf-8"))
+        for (spill, _), part in zip(spills, parts, strict=True):
+            assert part is not None
+            path, lengths, extra = part
+            data = Path(path).read_bytes()
+            start = 0
+            for f, length, cells in zip(files, lengths, extra, strict=True):
+                piece = data[start : start + length]
+                start += length
+                if cells:
+                    piece = piece.replace(b"\n", b"," * cells + b"\n")
+                f.write(piece)
+            Path(path).unlink()
+            Path(spill).unlink()

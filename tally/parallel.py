@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 from collections import deque
@@ -57,11 +58,15 @@ def ordered_map(
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
     in_flight: int | None = None,
+    busy: int | None = None,
 ) -> Iterator[R]:
     """``map(func, items)`` over ``workers`` processes, results in input order.
 
     Items are pulled lazily, at most ``in_flight`` (default ``2 * workers + 2``) at a time, so a
-    huge input never piles up in the pool's queue. ``workers <= 1`` runs in this process.
+    huge input never piles up in the pool's queue. ``busy`` bounds the items sent and not yet
+    finished (default: ``in_flight``): with ``busy=workers + 1`` an item is pulled only when a
+    worker is about to need it, after the results before it were consumed, so the caller can
+    make later items from earlier results. ``workers <= 1`` runs in this process.
     Closing the iterator early terminates the pool. Workers get SIGTERM when the thread that
     created them ends (Linux's parent-death signal follows the forking thread), so call this
     from a thread that outlives the iteration, as the batch commands' main thread does.
@@ -82,14 +87,42 @@ def ordered_map(
         )
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    most_busy = busy or limit
     with pool:
-        pending: deque[Any] = deque()
-        for item in items:
-            pending.append(pool.apply_async(func, (item,)))
-            if len(pending) >= limit:
+        pending: deque[Any] = deque()  # sent, not yet yielded, in input order
+        finished: queue.SimpleQueue[None] = queue.SimpleQueue()  # one entry per finished item
+
+        def done(_: object) -> None:  # in the pool's result thread; the result stays in pending
+            finished.put(None)
+
+        unfinished = 0
+        source = iter(items)
+        exhausted = False
+        while True:
+            while True:  # count what finished meanwhile (the pool's thread puts the entries)
+                try:
+                    finished.get_nowait()
+                except queue.Empty:
+                    break
+                unfinished -= 1
+            while pending and pending[0].ready():
                 yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+            while not exhausted and len(pending) < limit and unfinished < most_busy:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append(pool.apply_async(func, (item,), callback=done, error_callback=done))
+                unfinished += 1
+            if not pending:
+                return
+            # Nothing more may be sent: wait until any item finishes (not just the first)
+            if unfinished:
+                finished.get()
+                unfinished -= 1
+            else:  # all finished; the first one's result is being stored right now
+                pending[0].wait()
 
 
 def cpus_available() -> int:

@@ -11,7 +11,7 @@ import io
 import os
 import pickle
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ __all__ = [
     "CsvBlocks",
     "CsvSource",
     "Spill",
+    "atomic_binary_file",
     "atomic_csv_writer",
     "atomic_text_file",
     "csv_field",
@@ -191,19 +192,26 @@ class CsvBlocks:
         for offset, length in self.spans():
             yield offset, read_span(self.path, offset, length)
 
-    def spans(self) -> Iterator[tuple[int, int]]:
+    def spans(self, sizes: Callable[[int, int], int] | None = None) -> Iterator[tuple[int, int]]:
         """``(offset, length)`` of each block, without keeping its bytes.
 
         A worker given a span reads the block itself (:func:`read_span`), so the blocks are not
         copied through the parent and a pipe. The file is read here only to find the ends.
+        ``sizes(index, bytes left)`` gives each block's target size (default: ``block_bytes``).
         """
         with open(self.path, "rb") as f:
             f.seek(self.data_start)
             offset = self.data_start
             carried = 0  # bytes of the unfinished record since offset
             carried_quotes = 0
+            index = 0
             while True:
-                data = f.read(self.block_bytes)
+                if sizes is None:
+                    want = self.block_bytes
+                else:  # (the carried bytes hold no record end: read at least half a block)
+                    target = max(1, sizes(index, self.size - offset))
+                    want = max(target - carried, (target + 1) // 2)
+                data = f.read(want)
                 if not data:
                     if carried:
                         yield offset, carried
@@ -214,6 +222,7 @@ class CsvBlocks:
                     carried_quotes += data.count(b'"')
                     continue
                 yield offset, carried + end
+                index += 1
                 offset += carried + end
                 carried = len(data) - end
                 carried_quotes = data.count(b'"', end)
@@ -372,6 +381,20 @@ def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[io.TextIOWrapper]
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="", buffering=1 << 20) as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_binary_file(path: str | os.PathLike[str]) -> Iterator[io.BufferedWriter]:
+    """A file opened for bytes that replaces ``path`` only when the block finishes cleanly."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb", buffering=1 << 20) as f:
             yield f
         os.replace(tmp, path)
     finally:

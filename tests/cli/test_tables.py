@@ -8,7 +8,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tally.tables import CsvBlocks, csv_field, parse_block
+from tally.tables import CsvBlocks, csv_field, parse_block, read_span
 
 _text = st.text(alphabet=st.sampled_from(list(",\"\n\r\t ab1'[]{}\\\x00é\u2028")), max_size=8)
 
@@ -86,3 +86,32 @@ def test_blocks_are_whole_records_as_before(tmp_path_factory, rows, block_bytes,
     parsed = [row for offset, data in got for row in parse_block(data, path, offset)]
     with open(path, encoding="utf-8", newline="") as f:
         assert parsed == [row for row in csv.reader(f) if row][1:]  # as the whole file parses
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=2, max_size=2), max_size=12),
+    targets=st.lists(st.integers(1, 40), min_size=1, max_size=5),
+)
+def test_blocks_of_planned_sizes_are_whole_records(tmp_path_factory, rows, targets):
+    path = tmp_path_factory.mktemp("sized") / "x.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([["h1", "h2"], *rows])
+    blocks = CsvBlocks(path)
+    asked = []
+
+    def sizes(index, left):
+        asked.append((index, left))
+        return targets[index % len(targets)]
+
+    spans = list(blocks.spans(sizes))
+    offsets = [blocks.data_start] + [o + n for o, n in spans]
+    assert [o for o, _ in spans] == offsets[:-1] and offsets[-1] == blocks.size  # contiguous
+    parsed = [
+        row
+        for offset, length in spans
+        for row in parse_block(read_span(path, offset, length), path, offset)
+    ]
+    with open(path, encoding="utf-8", newline="") as f:
+        assert parsed == [row for row in csv.reader(f) if row][1:]
+    assert all(left == blocks.size - offsets[index] for index, left in asked if index < len(spans))

@@ -8,6 +8,8 @@ extractors, so those cases run through ``point_extractor_by_frame`` and ``shape_
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.classification import Classification
 from core.errors import AnnotationParseError
@@ -134,3 +136,36 @@ def test_an_empty_drawing_value_is_iterated_like_the_reference():
         assert (
             run("shape_extractor", [{"task": "T0", "value": value}], task="T0", shape="point") == {}
         )
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_annotation = st.one_of(
+    st.fixed_dictionaries(
+        {"task": st.sampled_from(["T0", "T1", "T0.0.0", 0, 1.5, None, True]), "value": _json}
+    ),
+    _json,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    annotations=st.one_of(st.lists(_annotation, max_size=5), _json),
+    metadata=st.one_of(st.dictionaries(st.text(max_size=3), _json, max_size=3), _json),
+)
+def test_export_rows_read_alike_on_the_fast_and_the_checked_path(annotations, metadata):
+    """Plain lists and dicts take a fast path; ``context={}`` forces the checked one."""
+
+    def read(**context):
+        try:
+            c = Classification.from_export(annotations, metadata, classification_id=9, **context)
+        except AnnotationParseError as exc:
+            return str(exc)
+        return (c, list(c.annotations), [list(map(id, v)) for v in c.annotations.values()])
+
+    assert read() == read(context={})

@@ -1,7 +1,8 @@
-"""Build the compiled HDBSCAN steps; everything else is in pyproject.toml.
+"""Build the compiled HDBSCAN steps and cell-text steps; everything else is in pyproject.toml.
 
-The extension is optional: without a C compiler the install still succeeds and Tally runs the
-same steps in Python (core/reducers/_hdbscan.py), with the same results, only slower.
+The extensions are optional: without a C compiler the install still succeeds and Tally runs the
+same steps in Python (core/reducers/_hdbscan.py, core/csv_layout.py), with the same results, only
+slower.
 """
 
 import sys
@@ -19,7 +20,8 @@ extensions = cythonize(
             "core.reducers._hdbscan_compiled",
             ["core/reducers/_hdbscan_compiled.pyx"],
             extra_compile_args=FLAGS,
-        )
+        ),
+        Extension("core._cells_compiled", ["core/_cells_compiled.pyx"], extra_compile_args=FLAGS),
     ],
     compiler_directives={"language_level": 3},
 )

@@ -164,7 +164,7 @@ _CONTAINERS = (list, tuple, dict, set, frozenset)
 _NUMBER_TYPES = frozenset((int, float))
 
 
-def _list_text(value: list[Any]) -> str:
+def _list_text_py(value: list[Any]) -> str:
     """``str(value)``, several times faster for a list of plain ints and floats (coordinates).
 
     orjson writes the same shortest round-trip digits as ``repr``; its text differs from
@@ -173,7 +173,9 @@ def _list_text(value: list[Any]) -> str:
     out (``0.00001``). Texts with an ``e``, an ``n`` or ``0.0000`` take ``str()`` (a few false
     alarms such as ``10.00001`` only cost time).
 
-    >>> _list_text([1436.6048727342159, 2, -0.5]), _list_text([1e-05, 1e16, float("nan")])
+    ``_list_text`` is the compiled form (``core/_cells_compiled.pyx``) when it is built.
+
+    >>> _list_text_py([1436.6048727342159, 2, -0.5]), _list_text_py([1e-05, 1e16, float("nan")])
     ('[1436.6048727342159, 2, -0.5]', '[1e-05, 1e+16, nan]')
     """
     if value and set(map(type, value)) <= _NUMBER_TYPES:
@@ -822,6 +824,32 @@ def _json_token(match: re.Match[str]) -> str:
     return _JSON_WORD_VALUES[token]
 
 
+# Text of brackets, numbers and letter-free quoted keys ("[1.5, -2]", "[[{'0': 1}]]"), with at
+# most 18 digits in a row: _as_json's answer for it is the text with ' as ", by its first rules.
+_PLAIN_JSON = re.compile(r"[\[\]{}:, '.+\-]*+(?:[0-9]{1,18}+(?![0-9])[\[\]{}:, '.+\-]*+)*+")
+
+
+def _plain_json_py(text: str) -> str | None:
+    """``text`` with ``'`` as ``"`` if it is plain (see ``_PLAIN_JSON``), else None.
+
+    ``_plain_json`` is the compiled form (``core/_cells_compiled.pyx``) when it is built.
+
+    >>> _plain_json_py("[[{'0': 1}], [{'1': 2}]]"), _plain_json_py("[1.5, -2]"), _plain_json_py("[a]")
+    ('[[{"0": 1}], [{"1": 2}]]', '[1.5, -2]', None)
+    """
+    if _PLAIN_JSON.fullmatch(text) is None:
+        return None
+    return text.replace("'", '"') if "'" in text else text
+
+
+try:  # both in one C pass (setup.py builds them; optional, for machines without a compiler)
+    from core._cells_compiled import list_text as _list_text
+    from core._cells_compiled import plain_json as _plain_json
+except ImportError:  # pragma: no cover - depends on the install
+    _list_text = _list_text_py
+    _plain_json = _plain_json_py
+
+
 def _as_json(text: str) -> str | None:
     """``text`` rewritten as candidate JSON with the Python literal's meaning, or None.
 
@@ -860,7 +888,10 @@ def literal_cell(text: str) -> Any:
     ([1, 2], '[a, b]', 'plain')
     """
     if "{" in text or "[" in text:
-        fast = _as_json(text)
+        # plain text (most cells: coordinates, subtask answers) in one pass; the rest checked
+        fast = _plain_json(text)
+        if fast is None:
+            fast = _as_json(text)
         if fast is not None:
             try:
                 return orjson.loads(fast)
@@ -947,7 +978,15 @@ def data_reader(header: Sequence[str], kinds: Mapping[str, str]) -> Callable[[Se
             value = convert(text)
             if value is None and convert is _read_float:
                 continue  # NaN: missing
-            if len(keys) == 1:
+            if len(keys) == 2:  # data.frame0.T0_tool0_x: most cells of a point file
+                node = out.get(keys[0])
+                if node.__class__ is dict:
+                    node[keys[1]] = value
+                elif node is None and keys[0] not in out:
+                    out[keys[0]] = {keys[1]: value}
+                else:
+                    _nested_set(out, keys, value, column)  # raises, unless a dict subclass
+            elif len(keys) == 1:
                 out[keys[0]] = value
             else:
                 _nested_set(out, keys, value, column)

@@ -425,3 +425,83 @@ def test_flat_rows_of_records_whose_names_repeat_once_joined(record):
     assert rows.cells(columns, kinds)(row) == tuple(
         format_cell(flatten(record).get(c), kinds[c]) for c in columns
     )
+
+
+# The compiled cell steps (core/_cells_compiled.pyx) and their Python forms in csv_layout.
+
+
+def test_compiled_cell_steps_are_built_and_in_use():
+    """The install builds them (setup.py); a missing build would only be a silent slowdown."""
+    import doctest
+
+    from core import _cells_compiled, csv_layout
+
+    assert csv_layout._list_text is _cells_compiled.list_text
+    assert csv_layout._plain_json is _cells_compiled.plain_json
+    # pytest --doctest-modules collects .py files only; the compiled module's examples run here
+    assert doctest.testmod(_cells_compiled).failed == 0
+
+
+_PLAIN_PIECES = st.one_of(
+    st.sampled_from(list("[]{}:, .+-'\"\\eEaN\té\x00") + ["None", "nan", "1e5", "0.0001"]),
+    st.integers(1, 21).map(lambda n: ("9876543210" * 3)[:n]),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_PLAIN_PIECES, max_size=12).map("".join))
+def test_plain_json_forms_agree_and_match_as_json(text):
+    """Compiled and Python forms agree; where they accept, ``_as_json`` gives the same text
+    (so reading a cell through them gives what ``_as_json`` alone gave)."""
+    from core import csv_layout
+
+    plain = csv_layout._plain_json_py(text)
+    assert csv_layout._plain_json(text) == plain
+    if plain is not None:
+        assert csv_layout._as_json(text) == plain
+        digits = "".join(c if c.isdigit() else " " for c in text).split()
+        assert all(len(run) <= 18 for run in digits)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(), st.floats(allow_infinity=False)), min_size=1, max_size=6).map(
+        str
+    )
+)
+def test_plain_json_number_lists_read_like_python(text):
+    assert _same(literal_cell(text), python_literal(text, NAMES))
+
+
+class _Int(int):
+    def __repr__(self):
+        return "Int()"
+
+
+class _Float(float):
+    def __repr__(self):
+        return "Float()"
+
+
+_LIST_ITEMS = st.one_of(
+    numbers,
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0.0, -0.0, 1e-4, 1e-5, 1e16, 1e15, float("inf"), float("-inf"), 10.00001]),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-5, 5).map(_Int),
+    st.floats(-5, 5).map(_Float),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.lists(numbers, max_size=8), st.lists(_LIST_ITEMS, max_size=6)))
+def test_list_text_forms_agree_with_str(value):
+    from core import csv_layout
+
+    expected = str(value)
+    assert csv_layout._list_text_py(value) == expected
+    assert csv_layout._list_text(value) == expected

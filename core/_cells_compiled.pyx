@@ -1,0 +1,122 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Compiled forms of two cell-text steps of ``core/csv_layout.py`` (the same results).
+
+Reading a point extraction file back means turning tens of thousands of coordinate lists and
+subtask cells into values, and writing one means turning them back into text; the Python forms
+(``_plain_json_py`` and ``_list_text_py`` in ``core/csv_layout.py``) spend most of their time
+in regular expressions, a set of types and ``str`` scans. These do one C pass over the
+characters instead. ``tests/cli/test_csv_layout.py`` checks that both forms agree.
+"""
+
+import orjson
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport (
+    Py_UCS1,
+    PyUnicode_1BYTE_DATA,
+    PyUnicode_GET_LENGTH,
+    PyUnicode_New,
+)
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+
+cdef object _dumps = orjson.dumps
+cdef object _EncodeError = orjson.JSONEncodeError
+
+# More digits in a row than this and orjson reads an integer as a float: such text is not plain
+cdef enum:
+    MAX_DIGIT_RUN = 18
+
+
+def plain_json(str text):
+    """``text`` as JSON text if it is made of brackets, numbers and letter-free quoted keys.
+
+    The text qualifies if it has only the characters ``[]{}:,.+-'``, spaces and digits, with at
+    most 18 digits in a row; the result is ``text`` with every ``'`` turned into ``"``. Anything
+    else gives None. (Whether the result is valid JSON is orjson's to say.)
+
+    >>> plain_json("[[{'0': 1}], [{'1': 2}]]"), plain_json("[1.5, -2]"), plain_json("[a]")
+    ('[[{"0": 1}], [{"1": 2}]]', '[1.5, -2]', None)
+    >>> plain_json("[1234567890123456789]") is None
+    True
+    """
+    if not PyUnicode_IS_ASCII(text):
+        return None
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef const Py_UCS1 *chars = PyUnicode_1BYTE_DATA(text)
+    cdef Py_ssize_t i, run = 0, quotes = 0
+    cdef Py_UCS1 c
+    for i in range(n):
+        c = chars[i]
+        if c >= b'0' and c <= b'9':
+            run += 1
+            if run > MAX_DIGIT_RUN:
+                return None
+            continue
+        run = 0
+        if c == b"'":
+            quotes += 1
+        elif not (
+            c == b'[' or c == b']' or c == b'{' or c == b'}' or c == b':' or c == b','
+            or c == b' ' or c == b'.' or c == b'+' or c == b'-'
+        ):
+            return None
+    if quotes == 0:
+        return text
+    cdef str out = PyUnicode_New(n, 127)
+    cdef Py_UCS1 *dest = PyUnicode_1BYTE_DATA(out)
+    for i in range(n):
+        c = chars[i]
+        dest[i] = b'"' if c == b"'" else c
+    return out
+
+
+def list_text(list value):
+    """``str(value)``, for a list of plain ints and floats from orjson's digits in one C pass.
+
+    orjson writes the shortest round-trip digits as ``repr`` does; a text with an ``e``, an
+    ``n`` or ``0.0000`` (exponents, NaN, infinities, numbers below 1e-4, where the spellings
+    differ) and any other list take ``str()``, as in ``_list_text_py``.
+
+    >>> list_text([1436.6048727342159, 2, -0.5]), list_text([1e-05, float("nan")]), list_text([])
+    ('[1436.6048727342159, 2, -0.5]', '[1e-05, nan]', '[]')
+    """
+    cdef Py_ssize_t n = len(value), i
+    if n == 0:
+        return str(value)
+    cdef object cls
+    for i in range(n):
+        cls = type(value[i])
+        if cls is not float and cls is not int:
+            return str(value)
+    try:
+        encoded = _dumps(value)
+    except _EncodeError:  # integers beyond 64 bits
+        return str(value)
+    # one pass: orjson writes n - 1 commas for n numbers, each to become ", "
+    cdef Py_ssize_t m = PyBytes_GET_SIZE(encoded)
+    cdef const char *b = PyBytes_AS_STRING(encoded)
+    cdef Py_ssize_t size = m + n - 1, j = 0
+    cdef str out = PyUnicode_New(size, 127)
+    cdef Py_UCS1 *dest = PyUnicode_1BYTE_DATA(out)
+    cdef char c
+    for i in range(m):
+        c = b[i]
+        if c == b',':
+            if j + 2 > size:  # cannot happen (numbers have no commas); never write past the end
+                return str(value)
+            dest[j] = b','
+            dest[j + 1] = b' '
+            j += 2
+            continue
+        if c == b'e' or c == b'n':
+            return str(value)
+        if c == b'.' and b[i - 1] == b'0' and i + 4 < m and b[i + 1] == b'0' and (
+            b[i + 2] == b'0' and b[i + 3] == b'0' and b[i + 4] == b'0'
+        ):
+            return str(value)
+        dest[j] = c
+        j += 1
+    return out if j == size else str(value)

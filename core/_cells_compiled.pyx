@@ -80,8 +80,13 @@ def list_text(list value):
     ``n`` or ``0.0000`` (exponents, NaN, infinities, numbers below 1e-4, where the spellings
     differ) and any other list take ``str()``, as in ``_list_text_py``.
 
+    Lists of lists and dicts (subtask details such as ``[[{'0': 1, 'None': 2}]]``) are written
+    from orjson's text too, when ``str()`` would write the same characters: see ``_tree_text``.
+
     >>> list_text([1436.6048727342159, 2, -0.5]), list_text([1e-05, float("nan")]), list_text([])
     ('[1436.6048727342159, 2, -0.5]', '[1e-05, nan]', '[]')
+    >>> list_text([[{'0': 1, 'None': 2.5}], [], [{}]]), list_text([["a, b"], (1,), None])
+    ("[[{'0': 1, 'None': 2.5}], [], [{}]]", "[['a, b'], (1,), None]")
     """
     cdef Py_ssize_t n = len(value), i
     if n == 0:
@@ -90,7 +95,7 @@ def list_text(list value):
     for i in range(n):
         cls = type(value[i])
         if cls is not float and cls is not int:
-            return str(value)
+            return _tree_text(value)
     try:
         encoded = _dumps(value)
     except _EncodeError:  # integers beyond 64 bits
@@ -120,3 +125,80 @@ def list_text(list value):
         dest[j] = c
         j += 1
     return out if j == size else str(value)
+
+
+cdef bint _plain_tree(object value, int depth):
+    """True for exact ints, floats, strs, and lists and str-keyed dicts of them (``str()``
+    and orjson then write the same structure; bools, None, tuples, subclasses are excluded)."""
+    cdef object cls = type(value)
+    if cls is int or cls is float or cls is str:
+        return True
+    if depth > 64:  # orjson's own limit is 255; deeper cells are not worth a fast path
+        return False
+    if cls is list:
+        for item in <list> value:
+            if not _plain_tree(item, depth + 1):
+                return False
+        return True
+    if cls is dict:
+        for key, item in (<dict> value).items():
+            if type(key) is not str or not _plain_tree(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+cdef str _tree_text(list value):
+    """``str(value)`` for a list of lists, dicts, strs and numbers, from orjson's text.
+
+    Outside strings ``"`` becomes ``'``, ``,`` and ``:`` get a space after them; inside strings
+    the characters are copied. ``str()`` is used instead whenever the two could differ: a
+    value that is not a plain tree, a quote, backslash (orjson's escapes), control or non-ASCII
+    character in a string (``repr`` would switch quotes or escape it), or a number spelled with
+    a letter or as ``0.0000...`` (see ``list_text``).
+    """
+    if not _plain_tree(value, 0):
+        return str(value)
+    try:
+        encoded = _dumps(value)
+    except _EncodeError:  # integers beyond 64 bits, nesting too deep
+        return str(value)
+    cdef Py_ssize_t m = PyBytes_GET_SIZE(encoded), i, extra = 0
+    cdef const unsigned char *b = <const unsigned char *> PyBytes_AS_STRING(encoded)
+    cdef unsigned char c
+    cdef bint in_string = False
+    for i in range(m):  # check, and count the spaces to add
+        c = b[i]
+        if in_string:
+            if c == b'"':
+                in_string = False
+            elif c == b'\\' or c == b"'" or c < 0x20 or c >= 0x7f:
+                return str(value)
+        elif c == b'"':
+            in_string = True
+        elif c == b',' or c == b':':
+            extra += 1
+        elif (c >= b'a' and c <= b'z') or (c >= b'A' and c <= b'Z'):
+            return str(value)  # exponents, null (NaN, infinities)
+        elif c == b'.' and b[i - 1] == b'0' and i + 4 < m and b[i + 1] == b'0' and (
+            b[i + 2] == b'0' and b[i + 3] == b'0' and b[i + 4] == b'0'
+        ):
+            return str(value)
+    cdef str out = PyUnicode_New(m + extra, 127)
+    cdef Py_UCS1 *dest = PyUnicode_1BYTE_DATA(out)
+    cdef Py_ssize_t j = 0
+    in_string = False
+    for i in range(m):
+        c = b[i]
+        if c == b'"':
+            in_string = not in_string
+            dest[j] = b"'"
+            j += 1
+        elif not in_string and (c == b',' or c == b':'):
+            dest[j] = c
+            dest[j + 1] = b' '
+            j += 2
+        else:
+            dest[j] = c
+            j += 1
+    return out

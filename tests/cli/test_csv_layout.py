@@ -505,3 +505,24 @@ def test_list_text_forms_agree_with_str(value):
     expected = str(value)
     assert csv_layout._list_text_py(value) == expected
     assert csv_layout._list_text(value) == expected
+
+
+_TREE_TEXT = st.text(alphabet="ab0 ,:{}[]'\"\\\n\x7fé_N", max_size=4)
+_TREES = st.recursive(
+    st.one_of(_LIST_ITEMS, _TREE_TEXT),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(_TREE_TEXT, st.integers(0, 2)), inner, max_size=3),
+        st.tuples(inner),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_TREES, max_size=4))
+def test_list_text_of_nested_lists_and_dicts_is_str(value):
+    """Subtask details ([[{'0': 1}], ...]) are written from orjson's text only when it is str()'s."""
+    from core import csv_layout
+
+    assert csv_layout._list_text(value) == str(value)

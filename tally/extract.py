@@ -308,6 +308,7 @@ class _Layout:
     workflow_id: int
     versions: VersionFilter
     order: bool = False  # -O: data columns sorted
+    identity: tuple[int, int] | None = None  # the export's CsvBlocks.identity
 
 
 def _init_worker(
@@ -382,7 +383,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
     layout: _Layout = _WORKER["layout"]
     workflow_match: dict[str, bool] = _WORKER["workflow_match"]
     version_match: dict[str, bool | None] = _WORKER["version_match"]
-    data = read_span(layout.path, job.offset, job.length)
+    data = read_span(layout.path, job.offset, job.length, layout.identity)
     rows = parse_block(data, Path(layout.path), job.offset)
     kinds = ReadKinds(INFO_SOURCES)
     workflows: Counter[str] = Counter()
@@ -776,6 +777,7 @@ def extract_file(
             workflow_id=plan.workflow_id,
             versions=plan.versions,
             order=order,
+            identity=blocks.identity,
         )
         kinds = ReadKinds(INFO_SOURCES)
         workflows_seen: Counter[str] = Counter()

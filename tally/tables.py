@@ -164,7 +164,10 @@ class CsvBlocks:
         self.block_bytes = block_bytes
         try:
             with open(self.path, "rb") as f:
-                self.size = os.fstat(f.fileno()).st_size
+                stat = os.fstat(f.fileno())
+                self.size = stat.st_size
+                #: which file this is: blocks are read by opening the path again (read_span)
+                self.identity = (stat.st_dev, stat.st_ino)
                 head = f.read(block_bytes)
                 while True:
                     end = _first_record_end(head)
@@ -190,7 +193,7 @@ class CsvBlocks:
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         for offset, length in self.spans():
-            yield offset, read_span(self.path, offset, length)
+            yield offset, read_span(self.path, offset, length, self.identity)
 
     def spans(self, sizes: Callable[[int, int], int] | None = None) -> Iterator[tuple[int, int]]:
         """``(offset, length)`` of each block, without keeping its bytes.
@@ -200,6 +203,7 @@ class CsvBlocks:
         ``sizes(index, bytes left)`` gives each block's target size (default: ``block_bytes``).
         """
         with open(self.path, "rb") as f:
+            _check_same_file(self.path, f.fileno(), self.identity)
             f.seek(self.data_start)
             offset = self.data_start
             carried = 0  # bytes of the unfinished record since offset
@@ -228,13 +232,34 @@ class CsvBlocks:
                 carried_quotes = data.count(b'"', end)
 
 
-def read_span(path: str | os.PathLike[str], offset: int, length: int) -> bytes:
-    """The ``length`` bytes of ``path`` at ``offset`` (a block from :meth:`CsvBlocks.spans`)."""
+def read_span(
+    path: str | os.PathLike[str],
+    offset: int,
+    length: int,
+    identity: tuple[int, int] | None = None,
+) -> bytes:
+    """The ``length`` bytes of ``path`` at ``offset`` (a block from :meth:`CsvBlocks.spans`).
+
+    ``identity`` (:attr:`CsvBlocks.identity`): the file the spans were found in. The path is
+    opened again here, so a file renamed over it meanwhile (a fresh export moved into place)
+    would give another file's bytes at these offsets: an error instead.
+    """
     with open(path, "rb") as f:
+        if identity is not None:
+            _check_same_file(path, f.fileno(), identity)
         data = os.pread(f.fileno(), length, offset)
     if len(data) != length:
         raise InputError(f"{path} changed while it was read (it is shorter than before)")
     return data
+
+
+def _check_same_file(path: str | os.PathLike[str], fd: int, identity: tuple[int, int]) -> None:
+    stat = os.fstat(fd)
+    if (stat.st_dev, stat.st_ino) != identity:
+        raise InputError(
+            f"{path} was replaced by another file while it was read; run again once nothing "
+            "writes to it (or on a copy)"
+        )
 
 
 def _first_record_end(buffer: bytes) -> int | None:

@@ -106,3 +106,30 @@ def test_text_with_line_ends_is_not_patched():
     assert plain.fits(*final) == (1,)
     assert plain.fits(final[0], final[1], ("float",)) is None  # info cells typed otherwise
     assert plain.fits(final[0], ({"a": "float", "b": "float"},), ("str",)) is None
+
+
+def test_an_export_replaced_while_it_is_read_stops_the_run(monkeypatch, tmp_path):
+    """The blocks' ends are found in the file that was opened; a file renamed over it meanwhile
+    (a fresh download moved into place) must not be read at those offsets: that gave rows cut
+    in the middle, skipped as "malformed CSV row", and exit code 0."""
+    import os
+
+    export = _export(tmp_path / "export.csv", 200, anonymous_late=False)
+    config = _config(tmp_path / "c.yaml")
+    fresh = _export(tmp_path / "fresh.csv", 260, anonymous_late=True)
+    spans = extract_module.CsvBlocks.spans
+
+    def replaced_after_the_first(self, sizes=None):
+        for n, span in enumerate(spans(self, sizes)):
+            yield span
+            if n == 0:
+                os.replace(fresh, export)
+
+    monkeypatch.setattr(extract_module.CsvBlocks, "spans", replaced_after_the_first)
+    monkeypatch.setattr(extract_module, "BLOCK_BYTES", 4096)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_tally("extract", export, config, "-d", out, "-hb")
+    assert result.code != 0
+    assert "was replaced by another file while it was read" in result.err
+    assert not list(out.iterdir())

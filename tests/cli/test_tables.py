@@ -115,3 +115,26 @@ def test_blocks_of_planned_sizes_are_whole_records(tmp_path_factory, rows, targe
     with open(path, encoding="utf-8", newline="") as f:
         assert parsed == [row for row in csv.reader(f) if row][1:]
     assert all(left == blocks.size - offsets[index] for index, left in asked if index < len(spans))
+
+
+def test_a_file_renamed_over_the_path_is_not_read_at_the_old_offsets(tmp_path):
+    """Workers open the path again per block: a fresh export moved into place meanwhile must
+    stop the run, not give the other file's bytes at offsets found in the first one."""
+    import os
+
+    import pytest
+
+    from tally.errors import InputError
+
+    path = tmp_path / "x.csv"
+    path.write_text("h1,h2\n" + "".join(f"{i},a\n" for i in range(50)), encoding="utf-8")
+    blocks = CsvBlocks(path, block_bytes=64)
+    spans = list(blocks.spans())
+    assert read_span(path, *spans[1], blocks.identity) == read_span(path, *spans[1])
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_text("h1,h2\n" + "".join(f"{i},bb\n" for i in range(80)), encoding="utf-8")
+    os.replace(fresh, path)
+    with pytest.raises(InputError, match="replaced by another file while it was read"):
+        read_span(path, *spans[1], blocks.identity)
+    with pytest.raises(InputError, match="replaced by another file"):
+        list(blocks)  # tally reduce's blocks

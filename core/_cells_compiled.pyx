@@ -31,16 +31,20 @@ cdef enum:
 
 
 def plain_json(str text):
-    """``text`` as JSON text if it is made of brackets, numbers and letter-free quoted keys.
+    """``text`` as JSON text if it is made of brackets, numbers and plainly quoted strings.
 
-    The text qualifies if it has only the characters ``[]{}:,.+-'``, spaces and digits, with at
-    most 18 digits in a row; the result is ``text`` with every ``'`` turned into ``"``. Anything
-    else gives None. (Whether the result is valid JSON is orjson's to say.)
+    The text qualifies if, outside single-quoted strings, it has only the characters
+    ``[]{}:,.+-``, spaces and digits; inside them, printable ASCII but ``"`` and ``\\``; and at
+    most 18 digits in a row anywhere. The result is ``text`` with every ``'`` turned into ``"``:
+    what ``csv_layout._as_json`` gives for it when that is valid JSON (subtask counts such as
+    ``[[{'None': 1}]]`` included). Anything else gives None. Whether the result is valid JSON is
+    orjson's to say; where it is not, neither is ``_as_json``'s (or that is None), and the cell
+    is read by ``python_literal`` either way. Letter-free text is ``_plain_json_py``'s language.
 
-    >>> plain_json("[[{'0': 1}], [{'1': 2}]]"), plain_json("[1.5, -2]"), plain_json("[a]")
-    ('[[{"0": 1}], [{"1": 2}]]', '[1.5, -2]', None)
-    >>> plain_json("[1234567890123456789]") is None
-    True
+    >>> plain_json("[[{'0': 1}], [{'None': 2}]]"), plain_json("[1.5, -2]"), plain_json("[a]")
+    ('[[{"0": 1}], [{"None": 2}]]', '[1.5, -2]', None)
+    >>> plain_json("[1234567890123456789]") is None, plain_json("['a]") is None
+    (True, True)
     """
     if not PyUnicode_IS_ASCII(text):
         return None
@@ -48,6 +52,7 @@ def plain_json(str text):
     cdef const Py_UCS1 *chars = PyUnicode_1BYTE_DATA(text)
     cdef Py_ssize_t i, run = 0, quotes = 0
     cdef Py_UCS1 c
+    cdef bint in_string = False, letters = False
     for i in range(n):
         c = chars[i]
         if c >= b'0' and c <= b'9':
@@ -58,6 +63,10 @@ def plain_json(str text):
         run = 0
         if c == b"'":
             quotes += 1
+            in_string = not in_string
+        elif in_string and c >= 0x20 and c < 0x7f and c != b'"' and c != b'\\':
+            if (c >= b'a' and c <= b'z') or (c >= b'A' and c <= b'Z'):
+                letters = True
         elif not (
             c == b'[' or c == b']' or c == b'{' or c == b'}' or c == b':' or c == b','
             or c == b' ' or c == b'.' or c == b'+' or c == b'-'
@@ -65,6 +74,8 @@ def plain_json(str text):
             return None
     if quotes == 0:
         return text
+    if in_string and letters:  # _as_json's tokens would not match an unclosed string
+        return None
     cdef str out = PyUnicode_New(n, 127)
     cdef Py_UCS1 *dest = PyUnicode_1BYTE_DATA(out)
     for i in range(n):

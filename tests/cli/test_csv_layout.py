@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -443,24 +444,49 @@ def test_compiled_cell_steps_are_built_and_in_use():
 
 
 _PLAIN_PIECES = st.one_of(
-    st.sampled_from(list("[]{}:, .+-'\"\\eEaN\té\x00") + ["None", "nan", "1e5", "0.0001"]),
+    st.sampled_from(
+        list("[]{}:, .+-'\"\\eEaN\té\x00(#") + ["None", "nan", "'None'", "1e5", "0.0001"]
+    ),
     st.integers(1, 21).map(lambda n: ("9876543210" * 3)[:n]),
 )
 
 
-@settings(max_examples=1000, deadline=None)
-@given(st.lists(_PLAIN_PIECES, max_size=12).map("".join))
-def test_plain_json_forms_agree_and_match_as_json(text):
-    """Compiled and Python forms agree; where they accept, ``_as_json`` gives the same text
-    (so reading a cell through them gives what ``_as_json`` alone gave)."""
+def _literal_cell_before(text):
+    """literal_cell as it was before the compiled steps: _as_json alone picks the JSON path."""
     from core import csv_layout
 
-    plain = csv_layout._plain_json_py(text)
-    assert csv_layout._plain_json(text) == plain
+    if "{" in text or "[" in text:
+        fast = csv_layout._as_json(text)
+        if fast is not None:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                return orjson.loads(fast)
+        try:
+            return python_literal(text, NAMES)
+        except ValueError:
+            return text
+    return text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_PLAIN_PIECES, max_size=12).map("".join))
+def test_plain_json_reads_cells_as_as_json_did(text):
+    """Letter-free text: both forms agree and give _as_json's text. Text with letters in quoted
+    strings (compiled form only): _as_json's text whenever it is valid JSON. Either way the
+    cell's value is the one the _as_json path alone gave."""
+    from core import csv_layout
+
+    plain = csv_layout._plain_json(text)
+    if not any(c.isascii() and c.isalpha() for c in text):
+        assert plain == csv_layout._plain_json_py(text)
+        if plain is not None:
+            assert csv_layout._as_json(text) == plain
     if plain is not None:
-        assert csv_layout._as_json(text) == plain
         digits = "".join(c if c.isdigit() else " " for c in text).split()
         assert all(len(run) <= 18 for run in digits)
+        with contextlib.suppress(orjson.JSONDecodeError):
+            orjson.loads(plain)
+            assert csv_layout._as_json(text) == plain
+    assert _same(literal_cell(text), _literal_cell_before(text))
 
 
 @settings(max_examples=300, deadline=None)

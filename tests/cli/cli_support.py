@@ -198,16 +198,24 @@ def write_yaml(path: Path, document: Any) -> Path:
     return path
 
 
+def extractor_config(
+    path: Path, extractors: dict[str, Any], *, version: Any = "1.1", workflow: int = 7
+) -> Path:
+    """An extractor YAML for workflow 7 v1.1 (the exports ``export_row`` writes)."""
+    return write_yaml(
+        path,
+        {"workflow_id": workflow, "workflow_version": version, "extractor_config": extractors},
+    )
+
+
 def question_config(
     path: Path, tasks: Sequence[str] = ("T0",), *, version: Any = "1.1", workflow: int = 7
 ) -> Path:
-    return write_yaml(
+    return extractor_config(
         path,
-        {
-            "workflow_id": workflow,
-            "workflow_version": version,
-            "extractor_config": {"question_extractor": [{"task": t} for t in tasks]},
-        },
+        {"question_extractor": [{"task": t} for t in tasks]},
+        version=version,
+        workflow=workflow,
     )
 
 

@@ -9,6 +9,7 @@ from tests.cli.cli_support import (
     EXPORT_COLUMNS,
     answer,
     export_row,
+    extractor_config,
     question_config,
     read_csv,
     run_tally,
@@ -96,13 +97,8 @@ def test_output_name_order_and_no_version(tmp_path):
         tmp_path / "e.csv",
         [export_row(1, 9, answer("T0", ["b", "a"])), export_row(2, 9, answer("T0", "c"))],
     )
-    config = write_yaml(
-        tmp_path / "c.yaml",
-        {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {"question_extractor": [{"task": "T0", "no_version": True}]},
-        },
+    config = extractor_config(
+        tmp_path / "c.yaml", {"question_extractor": [{"task": "T0", "no_version": True}]}
     )
     assert (
         run_tally("extract", export, config, "-d", tmp_path, "-o", "out.csv", "-O", "-hb").code == 0
@@ -192,15 +188,11 @@ def test_export_without_user_columns(tmp_path):
 def test_unanswered_survey_task_gives_header_only_file(tmp_path):
     """The reference crashes with KeyError: 'data' and writes nothing (docs/compatibility.md)."""
     export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
-    config = write_yaml(
+    config = extractor_config(
         tmp_path / "c.yaml",
         {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {
-                "question_extractor": [{"task": "T0"}],
-                "survey_extractor": [{"task": "T9"}],
-            },
+            "question_extractor": [{"task": "T0"}],
+            "survey_extractor": [{"task": "T9"}],
         },
     )
     result = run_tally("extract", export, config, "-d", tmp_path, "-hb")
@@ -294,35 +286,16 @@ def test_unparsable_and_unknown_configs(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("extractor_config: {question_extractor: [\n", encoding="utf-8")
     assert "is not valid YAML" in _error(run_tally("extract", export, broken, "-d", tmp_path))
-    typo = write_yaml(
-        tmp_path / "typo.yaml",
-        {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {"question_extracter": [{"task": "T0"}]},
-        },
-    )
+    typo = extractor_config(tmp_path / "typo.yaml", {"question_extracter": [{"task": "T0"}]})
     err = _error(run_tally("extract", export, typo, "-d", tmp_path))
     assert "unknown extractor 'question_extracter'; did you mean 'question_extractor'?" in err
-    bad_keyword = write_yaml(
-        tmp_path / "kw.yaml",
-        {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {"question_extractor": [{"task": "T0", "taks": 1}]},
-        },
+    bad_keyword = extractor_config(
+        tmp_path / "kw.yaml", {"question_extractor": [{"task": "T0", "taks": 1}]}
     )
     assert "unknown keyword 'taks'" in _error(
         run_tally("extract", export, bad_keyword, "-d", tmp_path)
     )
-    no_task = write_yaml(
-        tmp_path / "nt.yaml",
-        {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {"question_extractor": [{}]},
-        },
-    )
+    no_task = extractor_config(tmp_path / "nt.yaml", {"question_extractor": [{}]})
     assert "must be a mapping with a 'task' key" in _error(
         run_tally("extract", export, no_task, "-d", tmp_path)
     )

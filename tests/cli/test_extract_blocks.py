@@ -15,7 +15,13 @@ import pytest
 
 import tally.extract as extract_module
 from tally.extract import GuessedText
-from tests.cli.cli_support import answer, export_row, run_tally, write_export, write_yaml
+from tests.cli.cli_support import (
+    answer,
+    export_row,
+    extractor_config,
+    run_tally,
+    write_export,
+)
 
 KEYS = ("question_extractor", "text_extractor", "shortcut_extractor")
 
@@ -48,16 +54,12 @@ def _export(path, n: int, *, anonymous_late: bool):
 
 
 def _config(path):
-    return write_yaml(
+    return extractor_config(
         path,
         {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {
-                "question_extractor": [{"task": "T0"}],
-                "text_extractor": [{"task": "T1"}],
-                "shortcut_extractor": [{"task": "T2"}],
-            },
+            "question_extractor": [{"task": "T0"}],
+            "text_extractor": [{"task": "T1"}],
+            "shortcut_extractor": [{"task": "T2"}],
         },
     )
 

@@ -18,6 +18,7 @@ from tests.cli.cli_support import (
     DATA,
     answer,
     export_row,
+    extractor_config,
     question_config,
     read_csv,
     run_tally,
@@ -50,15 +51,11 @@ def test_summary_tells_failed_entries_from_skipped_classifications(tmp_path):
         tmp_path / "e.csv",
         [export_row(1, 5, answer("T0", "Yes")), export_row(2, 5, "not json")],
     )
-    config = write_yaml(
+    config = extractor_config(
         tmp_path / "c.yaml",
         {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {
-                "question_extractor": [{"task": "T0"}],
-                "survey_extractor": [{"task": "T0"}],
-            },
+            "question_extractor": [{"task": "T0"}],
+            "survey_extractor": [{"task": "T0"}],
         },
     )
     result = run_tally("extract", export, config, "-d", tmp_path, "-hb")

@@ -13,6 +13,7 @@ from tests.cli.cli_support import (
     DATA,
     answer,
     export_row,
+    extractor_config,
     question_config,
     read_csv,
     run_tally,
@@ -317,14 +318,7 @@ def test_extraction_file_errors(tmp_path, question_reducer):
 def test_reducer_failure_names_the_group(tmp_path):
     rows = [export_row(1, 5, answer("T0", "x")), export_row(2, 6, answer("T0", "exploring"))]
     export = write_export(tmp_path / "export.csv", rows)
-    config = write_yaml(
-        tmp_path / "ext.yaml",
-        {
-            "workflow_id": 7,
-            "workflow_version": "1.1",
-            "extractor_config": {"slider_extractor": [{"task": "T0"}]},
-        },
-    )
+    config = extractor_config(tmp_path / "ext.yaml", {"slider_extractor": [{"task": "T0"}]})
     assert run_tally("extract", export, config, "-d", tmp_path, "-hb").code == 0
     slider = write_yaml(tmp_path / "s.yaml", {"reducer_config": {"slider_reducer": {}}})
     err = _error(

@@ -183,8 +183,10 @@ class Classification:
     @functools.cached_property
     def is_fem(self) -> bool:
         """True for the newer front end (FEM, classifier version 2.0 or later; ``'2'`` counts)."""
-        version = self.classifier_version
-        return version + (0,) * (2 - len(version)) >= (2, 0)
+        text = self.metadata.get("classifier_version", "1.0")
+        if text.__class__ is str:  # an export holds a few versions: parse each once
+            return _is_fem_text(text)
+        return _is_fem_version(self.classifier_version)
 
     def for_task(self, task: str) -> list[Mapping[str, Any]]:
         """Every annotation of ``task``, including FEM subtask annotations ``task.i.j``.
@@ -205,3 +207,12 @@ class Classification:
         return AnnotationParseError(
             reason, classification_id=self.classification_id, task=task, index=index
         )
+
+
+def _is_fem_version(version: tuple[int, ...]) -> bool:
+    return version + (0,) * (2 - len(version)) >= (2, 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_fem_text(text: str) -> bool:
+    return _is_fem_version(version_tuple(text) or (1, 0))

@@ -83,11 +83,6 @@ def _checked_pass(classification: Classification, params: PointByFrameParams) ->
     return finish_drawing_extract(classification, extract, drawn, answers, params.details)
 
 
-#: ``Classification.is_fem`` per ``metadata["classifier_version"]`` text (it depends on nothing
-#: else); looked up rather than computed once per classification. Bounded: exports hold a few.
-_FEM_BY_VERSION: dict[str, bool] = {}
-
-
 def _one_pass(classification: Classification, params: PointByFrameParams) -> dict[str, Any] | None:
     """The extract of a well-formed PFE classification in one pass over its marks, else None.
 
@@ -105,89 +100,72 @@ def _one_pass(classification: Classification, params: PointByFrameParams) -> dic
     task = params.task
     if task == "all":
         return None
-    metadata = classification.metadata
-    version = metadata.get("classifier_version", "1.0") if metadata.__class__ is dict else None
-    if version.__class__ is not str:
-        if classification.is_fem:
-            return None
-    else:
-        fem = _FEM_BY_VERSION.get(version)
-        if fem is None:
-            fem = classification.is_fem
-            if len(_FEM_BY_VERSION) < 256:
-                _FEM_BY_VERSION[version] = fem
-        if fem:
-            return None
+    if classification.is_fem:
+        return None
     tools = params.tools
     details = params.details
     extract: dict[str, Any] = {}
     # (frame name, tool key) -> the per-mark subtask lists, in order of first use
     subtasks: dict[tuple[str, str], list[Any]] = {}
-    for key, items in classification.annotations.items():
-        if key.split(".", 1)[0] != task:  # as Classification.for_task
-            continue
-        for annotation in items:
-            if annotation.__class__ is not dict or "task" not in annotation:
+    for annotation in classification.for_task(task):
+        if annotation.__class__ is not dict or "task" not in annotation:
+            return None
+        marks = annotation.get("value")
+        if marks.__class__ is not list:
+            return None
+        filtered = tools is not None and annotation.get("taskType", "drawing") == "drawing"
+        annotation_task = annotation["task"]
+        # (frame, tool) of integer-valued marks -> their _Slot; other values (0.0, True,
+        # "0": equal keys, other names) look their names up every time
+        slots: dict[tuple[int, int], _Slot] = {}
+        for mark in marks:
+            if mark.__class__ is not dict or "toolIndex" in mark or "tool" not in mark:
                 return None
-            marks = annotation.get("value")
-            if marks.__class__ is not list:
+            tool = mark["tool"]
+            if filtered and tool not in tools:
+                continue
+            if "frame" not in mark:
                 return None
-            filtered = tools is not None and annotation.get("taskType", "drawing") == "drawing"
-            annotation_task = annotation["task"]
-            # (frame, tool) of integer-valued marks -> their _Slot; other values (0.0, True,
-            # "0": equal keys, other names) look their names up every time
-            slots: dict[tuple[int, int], _Slot] = {}
-            for mark in marks:
-                if mark.__class__ is not dict or "toolIndex" in mark or "tool" not in mark:
-                    return None
-                tool = mark["tool"]
-                if filtered and tool not in tools:
-                    continue
-                if "frame" not in mark:
-                    return None
-                frame_value = mark["frame"]
-                if frame_value.__class__ is int and tool.__class__ is int:
-                    slot = slots.get((frame_value, tool))
-                    if slot is None:
-                        slot = slots[(frame_value, tool)] = _Slot(
-                            extract, f"frame{frame_value}", f"{annotation_task}_tool{tool}", details
-                        )
-                else:
-                    slot = _Slot(
+            frame_value = mark["frame"]
+            if frame_value.__class__ is int and tool.__class__ is int:
+                slot = slots.get((frame_value, tool))
+                if slot is None:
+                    slot = slots[(frame_value, tool)] = _Slot(
                         extract, f"frame{frame_value}", f"{annotation_task}_tool{tool}", details
                     )
-                if "x" in mark and "y" in mark:
-                    if slot.xs is None:
-                        slot.open_points()
-                    slot.xs.append(mark["x"])  # type: ignore[union-attr]
-                    slot.ys.append(mark["y"])  # type: ignore[union-attr]
-                names = slot.names
-                if names is None:
-                    continue
-                answers = mark.get("details")
-                if answers.__class__ is not list or len(answers) > len(names):
-                    return None
-                per_detail = []
-                for position, answer in enumerate(answers):
-                    name = names[position]
-                    if name == "question_extractor":
-                        if (
-                            answer.__class__ is dict
-                            and (value := answer.get("value")).__class__ is int
-                        ):
-                            per_detail.append({str(value): 1})  # _question_answer's commonest case
-                            continue
-                        counted = _question_answer(answer)
-                        if counted is None:
-                            return None
-                        per_detail.append(counted)
-                    elif _subtask_extractor(name) is None:
-                        per_detail.append(NO_EXTRACTOR)
-                    else:
+            else:
+                slot = _Slot(
+                    extract, f"frame{frame_value}", f"{annotation_task}_tool{tool}", details
+                )
+            if "x" in mark and "y" in mark:
+                if slot.xs is None:
+                    slot.open_points()
+                slot.xs.append(mark["x"])  # type: ignore[union-attr]
+                slot.ys.append(mark["y"])  # type: ignore[union-attr]
+            names = slot.names
+            if names is None:
+                continue
+            answers = mark.get("details")
+            if answers.__class__ is not list or len(answers) > len(names):
+                return None
+            per_detail = []
+            for position, answer in enumerate(answers):
+                name = names[position]
+                if name == "question_extractor":
+                    if answer.__class__ is dict and (value := answer.get("value")).__class__ is int:
+                        per_detail.append({str(value): 1})  # _question_answer's commonest case
+                        continue
+                    counted = _question_answer(answer)
+                    if counted is None:
                         return None
-                if slot.subtasks is None:
-                    slot.subtasks = subtasks.setdefault((slot.frame_name, slot.tool_key), [])
-                slot.subtasks.append(per_detail)
+                    per_detail.append(counted)
+                elif _subtask_extractor(name) is None:
+                    per_detail.append(NO_EXTRACTOR)
+                else:
+                    return None
+            if slot.subtasks is None:
+                slot.subtasks = subtasks.setdefault((slot.frame_name, slot.tool_key), [])
+            slot.subtasks.append(per_detail)
     for (frame_name, tool_key), lists in subtasks.items():
         extract[frame_name][f"{tool_key}_details"] = lists
     return extract

@@ -14,7 +14,6 @@ import contextlib
 import copy
 import dataclasses
 import functools
-import gc
 import json
 import operator
 import os
@@ -42,7 +41,7 @@ from core.errors import AnnotationParseError, TallyError
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
 from tally.errors import InputError
-from tally.parallel import ordered_map
+from tally.parallel import collector_paused, ordered_map
 from tally.progress import progress_bar
 from tally.scratch import scratch_dir
 from tally.tables import (
@@ -333,22 +332,12 @@ _Result = TypeVar("_Result")
 
 
 def _without_cycle_collection(func: Callable[[_Job], _Result]) -> Callable[[_Job], _Result]:
-    """``func`` with Python's cyclic garbage collector paused while it runs.
-
-    A block allocates some 10^5 containers (parsed annotations, extracts, rows), each freed by
-    reference counting; the collector's passes over them every 700 allocations found nothing
-    and cost ~4 % of the run. Cycles made meanwhile wait for the next collection.
-    """
+    """``func`` run under :func:`tally.parallel.collector_paused` (why: see there)."""
 
     @functools.wraps(func)
     def run(job: _Job) -> _Result:
-        if not gc.isenabled():
+        with collector_paused():
             return func(job)
-        gc.disable()
-        try:
-            return func(job)
-        finally:
-            gc.enable()
 
     return run
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import multiprocessing
 import os
 import queue
@@ -12,7 +14,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["available_workers", "cpus_available", "exit_with_parent", "ordered_map"]
+__all__ = [
+    "available_workers",
+    "collector_paused",
+    "cpus_available",
+    "exit_with_parent",
+    "ordered_map",
+]
 
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -165,3 +173,26 @@ def available_workers(requested: int, command: str) -> int:
         file=sys.stderr,
     )
     return cpus
+
+
+@contextlib.contextmanager
+def collector_paused(pause: bool = True) -> Iterator[None]:
+    """Python's cyclic garbage collector paused inside (when ``pause``).
+
+    Extracting or reducing a block allocates some 10^5 containers (parsed cells, extracts,
+    rows), all freed by reference counting; the collector's passes over them every 700
+    allocations found nothing and cost 4-10 % of a run. Cycles made meanwhile wait for the
+    next collection.
+
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

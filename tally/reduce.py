@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import gc
 import json
 import math
 import operator
@@ -52,7 +51,7 @@ from core.filters import batch_refusal
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from tally.errors import InputError
-from tally.parallel import ordered_map
+from tally.parallel import collector_paused, ordered_map
 from tally.progress import progress_bar
 from tally.scratch import scratch_dir
 from tally.tables import (
@@ -371,21 +370,6 @@ def _first_row_candidates(subjects: Sequence[str], tasks: Sequence[str]) -> list
     ]
 
 
-@contextlib.contextmanager
-def _collector_paused(pause: bool) -> Iterator[None]:
-    """No cyclic garbage collection inside (when ``pause``): parsing allocates a list per row,
-    and the collector's passes over them found nothing but cost a tenth of a question reduce
-    (reducing, see ``_reduce_bucket``, likewise)."""
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _init_router(bucket_of: dict[str, int], i_subject: int, spill_dir: str) -> None:
     _WORKER.update(bucket_of=bucket_of, i_subject=i_subject, spill_dir=spill_dir)
 
@@ -557,7 +541,7 @@ def _reduce_bucket(job: BucketJob) -> BucketResult:
     # reference counting (no cycles: a 20k point reduce left none); the collector's passes over
     # them, and over the grouped rows, found nothing. A bucket holds at most
     # SUBJECTS_PER_BUCKET subjects, so any cycle a reducer did make waits that long at most.
-    with _collector_paused(True):
+    with collector_paused(True):
         return _reduce_subjects(job)
 
 
@@ -786,7 +770,7 @@ def reduce_file(
             bar.update(blocks.data_start)
             # in memory: parsed here, as sending the rows back from workers costs more
             scan_workers = 1 if in_memory else cpu_count
-            with _collector_paused(in_memory):
+            with collector_paused(in_memory):
                 for scan in ordered_map(_scan_block, jobs_in, workers=scan_workers):
                     if scan.bad is not None:
                         row, fields = scan.bad

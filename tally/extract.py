@@ -207,14 +207,6 @@ def load_plan(path: str) -> ExtractPlan:
 # the per-block work (runs in worker processes)
 
 
-@dataclasses.dataclass(frozen=True)
-class ChunkJob:
-    index: int
-    rows: list[
-        tuple[int, tuple[str, ...], str, str]
-    ]  # (row number, info cells, annotations, metadata)
-
-
 @dataclasses.dataclass
 class ChunkResult:
     """What a worker sends back: the extracts themselves stay in its spill file."""
@@ -244,9 +236,9 @@ class FormatGuess:
 
 @dataclasses.dataclass(frozen=True)
 class GuessedText:
-    """A block's CSV lines per extractor key, formatted with a guessed layout, in a file."""
+    """A block's CSV lines per extractor key, formatted with a guessed layout, in a file
+    next to its spill (``_part_path``)."""
 
-    path: str  # every key's text, UTF-8, one after another
     lengths: tuple[int, ...]  # bytes per key
     columns: tuple[tuple[str, ...], ...]  # per key: the data columns guessed
     kinds: tuple[dict[str, str], ...]  # per key: the guessed kinds of the block's own columns
@@ -263,7 +255,7 @@ class GuessedText:
         """Per key, the empty cells to append to each line for the final layout; None when
         the text does not fit it (a column elsewhere or typed otherwise: format the spill).
 
-        >>> text = GuessedText("p", (4, 0), (("a",), ()), ({"a": "int"}, {}), ("str",), (True, True))
+        >>> text = GuessedText((4, 0), (("a",), ()), ({"a": "int"}, {}), ("str",), (True, True))
         >>> text.fits((("a", "b"), ("c",)), ({"a": "int", "b": "float"}, {"c": "float"}), ("str",))
         (1, 0)
         >>> text.fits((("b", "a"), ()), ({"a": "int", "b": "int"}, {}), ("str",)) is None
@@ -315,7 +307,6 @@ def _init_worker(
 ) -> None:
     pipeline = Pipeline.from_configs(document, [])
     keys = list(document["extractor_config"])
-    _WORKER["keys"] = len(keys)
     _WORKER["key_names"] = tuple(keys)
     _WORKER["entries"] = [
         (entry, keys.index(entry.key), flag)
@@ -426,7 +417,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
             continue
         if ok:
             keep.append((row_number, info, row[annotations_column], row[metadata_column]))
-    chunk = _extract_chunk(ChunkJob(job.index, keep), job.guess, kinds)
+    chunk = _extract_chunk(job.index, keep, job.guess, kinds)
     unreadable = len(skips)
     if skips:
         chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
@@ -476,17 +467,20 @@ def _parse_cells(
 
 
 def _extract_chunk(
-    job: ChunkJob, guess: FormatGuess | None = None, info_kinds: ReadKinds | None = None
+    index: int,
+    rows: list[tuple[int, tuple[str, ...], str, str]],
+    guess: FormatGuess | None,
+    info_kinds: ReadKinds,
 ) -> ChunkResult:
-    """Run every extractor entry on the chunk's rows; spill the rows, return counts and skips.
+    """Run every extractor entry on the chunk's ``rows`` (row number, info cells, annotations,
+    metadata); spill the rows, return counts and skips.
 
     The spill holds ``(infos, rows)``: each kept classification's info cells once, and per
     extractor key a :class:`FlatRows` whose rows carry ``(index into infos, task)``. Given the
     kinds of the info cells, the rows are also formatted, in the layout that the blocks before
     (``guess``) and this one make (see :class:`FormatGuess`).
     """
-    keys = _WORKER["keys"]
-    out = [FlatRows() for _ in range(keys)]
+    out = [FlatRows() for _ in _WORKER["key_names"]]
     infos: list[tuple[str, ...]] = []
     skips: list[tuple[int, str, str, str, bool]] = []
     # Per entry, what the row loop needs, looked up once per chunk: the extractor function
@@ -501,7 +495,7 @@ def _extract_chunk(
     loads, decode_error, na = orjson.loads, orjson.JSONDecodeError, NA_STRINGS
     na_longest = max(map(len, na))
     from_export = Classification.from_export
-    for row_number, info, annotations_text, metadata_text in job.rows:
+    for row_number, info, annotations_text, metadata_text in rows:
         cid = info[0]
         # The usual row, parsed inline; anything else takes _parse_cells, which says why not.
         try:
@@ -554,13 +548,12 @@ def _extract_chunk(
     spill = None
     text = None
     if any(counts):
-        path = Path(_WORKER["spill_dir"]) / f"c{job.index:08d}.spill"
+        path = Path(_WORKER["spill_dir"]) / f"c{index:08d}.spill"
         writer = Spill(path)
         writer.append([infos, out])
         writer.close()
         spill = str(path)
-        if info_kinds is not None:
-            text = _guessed_text(spill, infos, out, stats, guess, info_kinds)
+        text = _guessed_text(spill, infos, out, stats, guess, info_kinds)
     return ChunkResult(spill, counts, stats, skips, text)
 
 
@@ -593,12 +586,21 @@ def _guessed_text(
         {c: kinds[c] for c in own.columns()} for own, kinds in zip(stats, data_kinds, strict=True)
     )
     plain = tuple(text.count("\n") == len(rows) for text, rows in zip(texts, per_key, strict=True))
+    return GuessedText(_write_part(spill, texts), columns, own_kinds, source_kinds, plain)
+
+
+def _part_path(spill: str) -> str:
+    """Where a chunk's formatted CSV lines go: next to its spill."""
+    return spill[: -len(".spill")] + ".csv-part"
+
+
+def _write_part(spill: str, texts: list[str]) -> tuple[int, ...]:
+    """Write every key's lines of a chunk, one after the other; their lengths in bytes."""
     encoded = [text.encode("utf-8") for text in texts]
-    path = spill[: -len(".spill")] + ".csv-part"
-    with open(path, "wb") as f:
+    with open(_part_path(spill), "wb") as f:
         for data in encoded:
             f.write(data)
-    return GuessedText(path, tuple(map(len, encoded)), columns, own_kinds, source_kinds, plain)
+    return tuple(map(len, encoded))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -618,11 +620,7 @@ def _format_chunk(job: FormatJob) -> tuple[int, ...]:
     to the spill (``.csv-part``); return their lengths in bytes per key."""
     ((infos, per_key),) = Spill(job.path)
     texts = _format_rows(infos, per_key, job.keys, job.columns, job.kinds, job.info_kinds)
-    encoded = [text.encode("utf-8") for text in texts]
-    with open(job.path[: -len(".spill")] + ".csv-part", "wb") as f:
-        for data in encoded:
-            f.write(data)
-    return tuple(map(len, encoded))
+    return _write_part(job.path, texts)
 
 
 def _format_rows(
@@ -697,9 +695,9 @@ class _SkipSummary:
             ids.append(cid)
 
     @property
-    def rows(self) -> set[int]:
-        """Every row with a problem."""
-        return self.whole | self.partial
+    def rows(self) -> int:
+        """How many rows had a problem (a row's entries all fail or not: whole xor partial)."""
+        return len(self.whole) + len(self.partial)
 
     def report(self, total: int) -> str:
         """The summary printed at the end; ``total``: the classifications considered."""
@@ -832,7 +830,7 @@ def extract_file(
                 bar.update(block.size)
                 # text, not numbers: tqdm would show 20000 as "2e+4"
                 bar.set_postfix(
-                    classifications=f"{matched:,}", skipped=f"{len(summary.rows):,}", refresh=False
+                    classifications=f"{matched:,}", skipped=f"{summary.rows:,}", refresh=False
                 )
         if matched == 0:
             raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
@@ -927,7 +925,7 @@ def _layout_of(
 def _write_extract_csvs(
     paths: list[Path],
     keys: list[str],
-    spills: list[tuple[str, GuessedText | None]],
+    spills: list[tuple[str, GuessedText]],
     stats: list[ColumnStats],
     info_kinds: Mapping[str, str],
     order: bool,
@@ -940,31 +938,30 @@ def _write_extract_csvs(
     """
     headers, columns, data_kinds = _layout_of(stats, order)
     source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
-    parts: list[tuple[str, tuple[int, ...], tuple[int, ...]] | None] = []
+    parts: list[tuple[tuple[int, ...], tuple[int, ...]] | None] = []  # (lengths, extra cells)
     again: list[int] = []
     for i, (_, text) in enumerate(spills):
-        extra = None if text is None else text.fits(columns, data_kinds, source_kinds)
+        extra = text.fits(columns, data_kinds, source_kinds)
         if extra is None:
             parts.append(None)
             again.append(i)
         else:
-            assert text is not None
-            parts.append((text.path, text.lengths, extra))
+            parts.append((text.lengths, extra))
     jobs = (FormatJob(spills[i][0], tuple(keys), columns, data_kinds, source_kinds) for i in again)
     # a few small blocks (the first ones, guessed from less) are quicker here than in a pool
     again_bytes = sum(os.path.getsize(spills[i][0]) for i in again)
     workers = min(cpu_count, len(again)) if again_bytes > BLOCK_BYTES else 1
     for i, lengths in zip(again, ordered_map(_format_chunk, jobs, workers=workers), strict=True):
-        spill = spills[i][0]
-        parts[i] = (spill[: -len(".spill")] + ".csv-part", lengths, (0,) * len(keys))
+        parts[i] = (lengths, (0,) * len(keys))
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(atomic_binary_file(path)) for path in paths]
         for f, header in zip(files, headers, strict=True):
             f.write((",".join(map(csv_field, header)) + "\n").encode("utf-8"))
         for (spill, _), part in zip(spills, parts, strict=True):
             assert part is not None
-            path, lengths, extra = part
-            data = Path(path).read_bytes()
+            lengths, extra = part
+            path = Path(_part_path(spill))
+            data = path.read_bytes()
             start = 0
             for f, length, cells in zip(files, lengths, extra, strict=True):
                 piece = data[start : start + length]
@@ -972,5 +969,5 @@ def _write_extract_csvs(
                 if cells:
                     piece = piece.replace(b"\n", b"," * cells + b"\n")
                 f.write(piece)
-            Path(path).unlink()
+            path.unlink()
             Path(spill).unlink()

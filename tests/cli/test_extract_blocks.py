@@ -100,11 +100,11 @@ def test_many_blocks_write_the_bytes_of_one(monkeypatch, tmp_path, anonymous_lat
 
 def test_text_with_line_ends_is_not_patched():
     """Appending cells at each line end would also append inside a quoted cell."""
-    text = GuessedText("p", (10,), (("a",),), ({"a": "object"},), ("str",), (False,))
+    text = GuessedText((10,), (("a",),), ({"a": "object"},), ("str",), (False,))
     final = (("a", "b"),), ({"a": "object", "b": "float"},), ("str",)
     assert text.fits(*final) is None
     assert text.fits((("a",),), ({"a": "object"},), ("str",)) == (0,)
-    plain = GuessedText("p", (10,), (("a",),), ({"a": "object"},), ("str",), (True,))
+    plain = GuessedText((10,), (("a",),), ({"a": "object"},), ("str",), (True,))
     assert plain.fits(*final) == (1,)
     assert plain.fits(final[0], final[1], ("float",)) is None  # info cells typed otherwise
     assert plain.fits(final[0], ({"a": "float", "b": "float"},), ("str",)) is None

@@ -33,9 +33,9 @@ cdef enum:
 def plain_json(str text):
     """``text`` as JSON text if it is made of brackets, numbers and plainly quoted strings.
 
-    The text qualifies if, outside single-quoted strings, it has only the characters
-    ``[]{}:,.+-``, spaces and digits; inside them, printable ASCII but ``"`` and ``\\``; and at
-    most 18 digits in a row anywhere. The result is ``text`` with every ``'`` turned into ``"``:
+    The text qualifies if it has only the characters ``[]{}:,.+-'``, spaces, digits (at most 18
+    in a row) and, inside single-quoted strings, ASCII letters: without letters, exactly the
+    language of ``_plain_json_py``. The result is ``text`` with every ``'`` turned into ``"``:
     what ``csv_layout._as_json`` gives for it when that is valid JSON (subtask counts such as
     ``[[{'None': 1}]]`` included). Anything else gives None. Whether the result is valid JSON is
     orjson's to say; where it is not, neither is ``_as_json``'s (or that is None), and the cell
@@ -64,9 +64,8 @@ def plain_json(str text):
         if c == b"'":
             quotes += 1
             in_string = not in_string
-        elif in_string and c >= 0x20 and c < 0x7f and c != b'"' and c != b'\\':
-            if (c >= b'a' and c <= b'z') or (c >= b'A' and c <= b'Z'):
-                letters = True
+        elif in_string and ((c >= b'a' and c <= b'z') or (c >= b'A' and c <= b'Z')):
+            letters = True
         elif not (
             c == b'[' or c == b']' or c == b'{' or c == b'}' or c == b':' or c == b','
             or c == b' ' or c == b'.' or c == b'+' or c == b'-'

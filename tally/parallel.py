@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import multiprocessing
 import os
 import queue
@@ -83,15 +84,23 @@ def ordered_map(
     huge input never piles up in the pool's queue. ``busy`` bounds the items sent and not yet
     finished (default: ``in_flight``): with ``busy=workers + 1`` an item is pulled only when a
     worker is about to need it, after the results before it were consumed, so the caller can
-    make later items from earlier results. ``workers <= 1`` runs in this process.
+    make later items from earlier results. ``workers <= 1``, or a single item, runs in this
+    process (a pool would only add its start-up time).
     Closing the iterator early terminates the pool. Workers get SIGTERM when the thread that
     created them ends (Linux's parent-death signal follows the forking thread), so call this
     from a thread that outlives the iteration, as the batch commands' main thread does.
     """
+    source = iter(items)
+    if workers > 1:  # look ahead: is there a second item?
+        ahead = list(itertools.islice(source, 2))
+        if len(ahead) == 2:
+            source = itertools.chain(ahead, source)
+        else:
+            workers, source = 1, iter(ahead)
     if workers <= 1:
         if initializer is not None:
             initializer(*initargs)
-        for item in items:
+        for item in source:
             yield func(item)
         return
     limit = in_flight or 2 * workers + 2
@@ -114,7 +123,6 @@ def ordered_map(
             finished.put(None)
 
         unfinished = 0
-        source = iter(items)
         exhausted = False
         while True:
             while True:  # count what finished meanwhile (the pool's thread puts the entries)

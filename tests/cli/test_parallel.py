@@ -16,6 +16,8 @@ def _square(x: int) -> int:
 def test_results_in_input_order_whatever_the_workers():
     assert list(ordered_map(_square, range(50), workers=3)) == [x * x for x in range(50)]
     assert list(ordered_map(_square, range(5), workers=1)) == [0, 1, 4, 9, 16]
+    assert list(ordered_map(_square, iter([7]), workers=2)) == [49]  # one item: no pool
+    assert list(ordered_map(_square, [], workers=2)) == []
 
 
 def test_items_are_pulled_lazily():
@@ -42,8 +44,8 @@ def test_pools_shut_down_while_workers_are_still_starting():
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        for _ in range(40):  # one item, two workers: the pool ends before the second is up
-            assert list(ordered_map(_square, [3], workers=2)) == [9]
+        for _ in range(40):  # two items, three workers: the pool ends before the third is up
+            assert list(ordered_map(_square, [3, 4], workers=3)) == [9, 16]
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -72,6 +72,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tally`` with ``argv`` (default: the process arguments); return the exit status."""
+    return _dispatch(argv)[0]
+
+
+def console_main() -> None:
+    """The ``tally`` program: :func:`main` on the process arguments, then exit.
+
+    A batch command ends with :func:`os._exit` once its output is flushed: its files are closed
+    and renamed into place and its worker pools joined by then, and the interpreter's teardown
+    would only free the run's objects one by one (0.1-0.2 s after a 20k-classification reduce,
+    a tenth of the run) before the operating system reclaims the memory anyway. The other
+    commands (Kafka clients, RocksDB state) exit normally, running their exit hooks.
+    """
+    status, command = _dispatch(None)
+    if command in BATCH_COMMANDS:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            sys.exit(status)  # let Python report the unwritable stream as it does at exit
+        os._exit(status)
+    sys.exit(status)
+
+
+def _dispatch(argv: Sequence[str] | None) -> tuple[int, str | None]:
+    """Run ``tally`` with ``argv``; the exit status and the command that ran (None: none)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     # What this command was given: commands that start copies of themselves (tally worker
@@ -79,7 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return 2, None
+    return _run_command(args), args.command
+
+
+def _run_command(args: argparse.Namespace) -> int:
     # `kill` and job schedulers send SIGTERM: the batch commands then exit through the normal
     # path, so temporary files are removed and worker processes stopped.
     from core.errors import TallyError  # after parsing: `--help` does not need it
@@ -166,4 +195,4 @@ def _set_sigterm(handler: object) -> bool:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

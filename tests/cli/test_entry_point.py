@@ -106,6 +106,9 @@ def test_workshop_recipe_end_to_end(tmp_path):
     )
     assert reduce.code == 0, reduce.err
     assert (tmp_path / "question_reducer_reductions.csv").read_text().count("\n") == 15
+    # batch commands end with os._exit: what they printed into the pipe must still arrive
+    assert extract.out.endswith("question_extractor_extractions.csv\n"), extract.out
+    assert reduce.out == f"Saved reductions to {tmp_path / 'question_reducer_reductions.csv'}\n"
 
 
 def _run_in_terminal(argv, cwd):

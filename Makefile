@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install test lint format demo clean kafka-start kafka-stop
 
-$(STAMP): pyproject.toml setup.py $(wildcard core/*.pyx core/*/*.pyx)
+$(STAMP): pyproject.toml setup.py $(wildcard core/*.pyx core/*/*.pyx tally/*.pyx)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

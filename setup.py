@@ -1,8 +1,8 @@
-"""Build the compiled HDBSCAN steps and cell-text steps; everything else is in pyproject.toml.
+"""Build the compiled HDBSCAN steps, cell-text steps and CSV splitter; the rest is in pyproject.toml.
 
 The extensions are optional: without a C compiler the install still succeeds and Tally runs the
-same steps in Python (core/reducers/_hdbscan.py, core/csv_layout.py), with the same results, only
-slower.
+same steps in Python (core/reducers/_hdbscan.py, core/csv_layout.py, the csv module in
+tally/tables.py), with the same results, only slower.
 """
 
 import sys
@@ -22,6 +22,7 @@ extensions = cythonize(
             extra_compile_args=FLAGS,
         ),
         Extension("core._cells_compiled", ["core/_cells_compiled.pyx"], extra_compile_args=FLAGS),
+        Extension("tally._csv_compiled", ["tally/_csv_compiled.pyx"], extra_compile_args=FLAGS),
     ],
     compiler_directives={"language_level": 3},
 )

@@ -291,7 +291,20 @@ def _last_record_end(buffer: bytes, quotes_before: int = 0) -> int | None:
 
 
 def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
-    """The non-blank records of a block from :class:`CsvBlocks` (``offset``: where it starts)."""
+    """The non-blank records of a block from :class:`CsvBlocks` (``offset``: where it starts).
+
+    The compiled splitter reads the usual CSV; the csv module reads the rest (and names what
+    is wrong with a block that is not CSV).
+
+    >>> parse_block(b'1,"a ""b"" c"\\n\\n2,c\\n', Path("x.csv"), 0)
+    [['1', 'a "b" c'], ['2', 'c']]
+    >>> parse_block(b'1,a"b\\n', Path("x.csv"), 0)  # a quote inside a cell: the csv module
+    [['1', 'a"b']]
+    """
+    if _split_records is not None:
+        rows = _split_records(block)
+        if rows is not None:
+            return rows
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -305,6 +318,12 @@ def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
         return [row for row in reader if row]
     except csv.Error as exc:
         raise InputError(f"{path}, near byte {offset}: {exc}") from None
+
+
+try:  # built by `pip install` (setup.py); optional, for machines without a C compiler
+    from tally._csv_compiled import split_records as _split_records
+except ImportError:  # pragma: no cover - depends on the install
+    _split_records = None
 
 
 def require_columns(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tally.errors import InputError
 from tally.tables import CsvBlocks, csv_field, parse_block, read_span
 
 _text = st.text(alphabet=st.sampled_from(list(",\"\n\r\t ab1'[]{}\\\x00é\u2028")), max_size=8)
@@ -138,3 +141,64 @@ def test_a_file_renamed_over_the_path_is_not_read_at_the_old_offsets(tmp_path):
         read_span(path, *spans[1], blocks.identity)
     with pytest.raises(InputError, match="replaced by another file"):
         list(blocks)  # tally reduce's blocks
+
+
+def test_compiled_splitter_is_built_and_in_use():
+    """The install builds it (setup.py); a missing build would only be a silent slowdown."""
+    import doctest
+
+    from tally import _csv_compiled, tables
+
+    assert tables._split_records is _csv_compiled.split_records
+    # pytest --doctest-modules collects .py files only; the compiled module's examples run here
+    assert doctest.testmod(_csv_compiled).failed == 0
+
+
+def _csv_module_rows(block: bytes) -> list[list[str]]:
+    return [row for row in csv.reader(io.StringIO(block.decode("utf-8"), newline="")) if row]
+
+
+_csv_bytes = st.text(alphabet=st.sampled_from(list(',"\n\r ab1é\u2028\x00')), max_size=40).map(
+    lambda text: text.encode("utf-8")
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_csv_bytes, st.binary(max_size=30)))
+def test_split_records_is_the_csv_module_where_it_answers(block):
+    from tally._csv_compiled import split_records
+
+    rows = split_records(block)
+    if rows is None:
+        return  # parse_block falls back to the csv module
+    assert rows == _csv_module_rows(block)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(_text, min_size=1, max_size=5), min_size=1, max_size=6),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.booleans(),
+)
+def test_split_records_answers_for_what_csv_writer_writes(rows, ending, last_ending):
+    """Every file csv.writer writes (exports, `tally extract`) takes the compiled path."""
+    from tally._csv_compiled import split_records
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=ending).writerows(rows)
+    text = buffer.getvalue()
+    if not last_ending:
+        text = text.removesuffix(ending)
+    block = text.encode("utf-8")
+    expected = _csv_module_rows(block)
+    if "\x00" in text:
+        assert split_records(block) is None
+    else:
+        assert split_records(block) == expected
+    assert parse_block(block, Path("x.csv"), 0) == expected
+
+
+def test_parse_block_falls_back_to_the_csv_module_and_its_errors():
+    assert parse_block(b'1,a"b\n"c"d,2\n', Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
+    with pytest.raises(InputError, match=r"x.csv is not UTF-8 text \(byte b'\\xff' at byte 12\)"):
+        parse_block(b"1,\xff\n", Path("x.csv"), 10)

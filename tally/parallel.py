@@ -6,7 +6,6 @@ import contextlib
 import functools
 import gc
 import itertools
-import multiprocessing
 import os
 import queue
 import signal
@@ -108,6 +107,8 @@ def ordered_map(
     # Fork with the stop signals blocked; the pool's helper threads keep them blocked too, so
     # workers they replace also start blocked. The main thread unblocks right after.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    import multiprocessing  # here: runs without workers (small inputs, -c 1) do not need it
+
     try:
         pool = multiprocessing.get_context().Pool(
             workers, _start_worker, (os.getpid(), initializer, *initargs)

@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -188,6 +187,8 @@ def _supervise(
     child_command: Callable[[argparse.Namespace, int], list[str]] = _child_command,
 ) -> int:
     """Run ``args.processes`` single-process workers of this command until stopped."""
+    import subprocess  # here: every `tally` start builds this module's parser
+
     from tally.parallel import exit_with_parent
 
     running: dict[int, subprocess.Popen] = {}

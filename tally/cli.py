@@ -87,8 +87,9 @@ def console_main() -> None:
     status, command = _dispatch(None)
     if command in BATCH_COMMANDS:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: started with that descriptor closed (`>&-`)
+                    stream.flush()
         except (OSError, ValueError):
             sys.exit(status)  # let Python report the unwritable stream as it does at exit
         os._exit(status)

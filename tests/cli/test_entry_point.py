@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.cli.cli_support import (
@@ -109,6 +113,22 @@ def test_workshop_recipe_end_to_end(tmp_path):
     # batch commands end with os._exit: what they printed into the pipe must still arrive
     assert extract.out.endswith("question_extractor_extractions.csv\n"), extract.out
     assert reduce.out == f"Saved reductions to {tmp_path / 'question_reducer_reductions.csv'}\n"
+
+
+@pytest.mark.parametrize("fd", [1, 2])
+def test_a_closed_stdout_or_stderr_is_no_error(tmp_path, fd):
+    """Started with stdout or stderr closed (`>&-`), Python makes it None: the files are still
+    written and the status is 0 (the batch commands' os._exit path must not flush None)."""
+    tally = str(Path(sys.executable).with_name("tally"))
+    wf_export = str(DATA / "aggregation-for-caesar" / "wf_export.csv")
+    p = subprocess.run(
+        ["sh", "-c", f'exec "$0" "$@" {fd}>&-', tally, "config", wf_export, "10", "-d", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "Extractor_config_workflow_10_V16.55.yaml").exists()
 
 
 def _run_in_terminal(argv, cwd):

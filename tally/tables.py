@@ -263,16 +263,33 @@ def _check_same_file(path: str | os.PathLike[str], fd: int, identity: tuple[int,
 
 
 def _first_record_end(buffer: bytes) -> int | None:
+    r"""Just past the first line end outside quotes: ``\n``, ``\r\n`` or a lone ``\r``.
+
+    The csv module ends a record at a lone ``\r`` too: a header so ended must not take the
+    rows after it along (None: no line end yet, or a ``\r`` that a ``\n`` may follow).
+
+    >>> _first_record_end(b'a,"b\rc"\r1,2\r'), _first_record_end(b"a\r\n1")
+    (8, 3)
+    >>> _first_record_end(b"a\r") is None  # the next read may start with \n
+    True
+    """
     quotes = 0
     start = 0
     while True:
         newline = buffer.find(b"\n", start)
-        if newline == -1:
+        cr = buffer.find(b"\r", start, None if newline == -1 else newline)
+        end = newline if cr == -1 else cr
+        if end == -1:
             return None
-        quotes += buffer.count(b'"', start, newline)
+        quotes += buffer.count(b'"', start, end)
         if quotes % 2 == 0:
-            return newline + 1
-        start = newline + 1
+            if end == cr:
+                if end + 1 == len(buffer):
+                    return None
+                if buffer[end + 1] == 10:  # \r\n
+                    end += 1
+            return end + 1
+        start = end + 1
 
 
 def _last_record_end(buffer: bytes, quotes_before: int = 0) -> int | None:

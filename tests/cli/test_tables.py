@@ -202,3 +202,23 @@ def test_parse_block_falls_back_to_the_csv_module_and_its_errors():
     assert parse_block(b'1,a"b\n"c"d,2\n', Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
     with pytest.raises(InputError, match=r"x.csv is not UTF-8 text \(byte b'\\xff' at byte 12\)"):
         parse_block(b"1,\xff\n", Path("x.csv"), 10)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"a,b\r1,2\r3,4\r",  # classic Mac line ends (Excel's "CSV (Macintosh)")
+        b"a,b\r1,2\r3,4\n5,6\n",  # mixed: the header's line ends with a lone \r
+        b'"a\rx",b\r1,2\r\n3,4\r\n',  # a \r inside the header's quotes is no line end
+        b"a,b\r\n1,2\r\n3,4\r\n",
+    ],
+)
+@pytest.mark.parametrize("block_bytes", [1, 2, 5, 1 << 20])
+def test_every_data_row_after_a_header_ended_by_a_lone_cr(tmp_path, content, block_bytes):
+    """The csv module (and pandas) end a record at \\r too: the rows after a header so ended
+    were parsed with it and dropped without a word."""
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    blocks = CsvBlocks(path, block_bytes=block_bytes)
+    expected = _csv_module_rows(content)
+    assert [blocks.header] + [row for o, b in blocks for row in parse_block(b, path, o)] == expected

@@ -292,19 +292,41 @@ def _first_record_end(buffer: bytes) -> int | None:
         start = end + 1
 
 
+def _line_end_before(buffer: bytes, stop: int) -> int:
+    r"""Position of the last line end before ``stop`` (-1: none): a ``\n``, or a lone ``\r``.
+
+    A ``\r`` counts only when the byte after it is in ``buffer`` and is not ``\n``: files with
+    ``\n`` or ``\r\n`` line ends are cut exactly where they always were, and classic-Mac files
+    (``\r`` only) are cut too, rather than read as one block.
+
+    >>> _line_end_before(b"a\r\nb\rc\r", 8), _line_end_before(b"a\r\nb", 5), _line_end_before(b"a\r", 2)
+    (4, 2, -1)
+    """
+    newline = buffer.rfind(b"\n", 0, stop)
+    # no \n between newline and stop: a \r there is lone unless the next byte is unknown or \n
+    cr = buffer.rfind(b"\r", newline + 1, stop)
+    while cr != -1 and (cr + 1 == len(buffer) or buffer[cr + 1] == 10):
+        cr = buffer.rfind(b"\r", newline + 1, cr)
+    return newline if cr == -1 else cr
+
+
 def _last_record_end(buffer: bytes, quotes_before: int = 0) -> int | None:
-    """Just past the last line end outside quotes (``quotes_before``: ``"`` already open)."""
-    newline = buffer.rfind(b"\n")
-    if newline == -1:
+    r"""Just past the last line end outside quotes (``quotes_before``: ``"`` already open).
+
+    >>> _last_record_end(b'a\n"b\nc"\nd'), _last_record_end(b'a\r"b\rc"\rd'), _last_record_end(b"ab")
+    (8, 8, None)
+    """
+    end = _line_end_before(buffer, len(buffer))
+    if end == -1:
         return None
-    quotes = quotes_before + buffer.count(b'"', 0, newline)
+    quotes = quotes_before + buffer.count(b'"', 0, end)
     while quotes % 2:  # that line end is inside a quoted field: step back one line
-        previous = buffer.rfind(b"\n", 0, newline)
+        previous = _line_end_before(buffer, end)
         if previous == -1:
             return None
-        quotes -= buffer.count(b'"', previous, newline)
-        newline = previous
-    return newline + 1
+        quotes -= buffer.count(b'"', previous, end)
+        end = previous
+    return end + 1
 
 
 def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:

@@ -81,11 +81,12 @@ def hdbscan_labels(
 
     # 1. Distances, summed column by column, and core distances (the min_samples-th smallest of
     #    each row, the mark itself included).
-    cdef double *distance = space.doubles(n * n, 0.0)
+    cdef double *distance = <double *> space.take(n * n, sizeof(double))  # all set below
     cdef double *core = space.doubles(n, 0.0)
     cdef double *smallest = space.doubles(min_samples, 0.0)
     cdef double total, diff, value
     for i in range(n):
+        distance[i * n + i] = 0.0
         # (a - b)**2 == (b - a)**2 exactly, so each pair is computed once
         for j in range(i + 1, n):
             diff = points[i, 0] - points[j, 0]
@@ -110,23 +111,28 @@ def hdbscan_labels(
             filled += 1
         core[i] = smallest[min_samples - 1]
 
-    # 2. Prim's spanning tree of the mutual reachability, as _prim_mst builds it.
+    # 2. Prim's spanning tree of the mutual reachability, as _prim_mst builds it. Only the marks
+    #    still outside the tree are visited (``remaining``, in no particular order), and the
+    #    nearest one is found in the same pass.
     cdef double *best = space.doubles(n, INFINITY)
     cdef Py_ssize_t *source = space.indices(n, 0)
-    cdef Py_ssize_t *outside = space.indices(n, 1)
+    cdef Py_ssize_t *remaining = space.indices(n, 0)
     cdef Py_ssize_t *sources = space.indices(n, 0)
     cdef Py_ssize_t *targets = space.indices(n, 0)
     weights_array = np.empty(n - 1)
     cdef double[::1] weights = weights_array
-    cdef Py_ssize_t current = 0, nearest
+    cdef Py_ssize_t current = 0, nearest, t, left_over = n - 1
     cdef double reach, own_core, nearest_value
     cdef double *row
+    for j in range(1, n):
+        remaining[j - 1] = j
     for i in range(n - 1):
-        outside[current] = 0
-        best[current] = INFINITY
         own_core = core[current]
         row = distance + current * n
-        for j in range(n):
+        nearest = -1
+        nearest_value = INFINITY
+        for t in range(left_over):
+            j = remaining[t]
             reach = row[j]
             # np.maximum(distance, core) then np.maximum(row, own core): the larger operand
             # (equal operands are the same double either way)
@@ -134,19 +140,25 @@ def hdbscan_labels(
                 reach = core[j]
             if own_core > reach:
                 reach = own_core
-            if reach < best[j] and outside[j]:  # strictly: on a tie the earlier source stays
+            if reach < best[j]:  # strictly: on a tie the earlier source stays
                 best[j] = reach
                 source[j] = current
-        nearest = 0
-        nearest_value = best[0]
-        for j in range(1, n):
-            if best[j] < nearest_value:  # argmin: the lowest index among equal minima
+            # argmin: the lowest index among equal minima
+            if best[j] < nearest_value or (best[j] == nearest_value and j < nearest):
                 nearest = j
                 nearest_value = best[j]
+        if nearest == -1:  # every reachability infinite: argmin's first index, as in Python
+            nearest = 0
+            nearest_value = INFINITY
         sources[i] = source[nearest]
         targets[i] = nearest
         weights[i] = nearest_value
         current = nearest
+        for t in range(left_over):  # take it out of the remaining marks
+            if remaining[t] == nearest:
+                left_over -= 1
+                remaining[t] = remaining[left_over]
+                break
 
     # 3. Single linkage over the edges in numpy's argsort order (union-find).
     cdef Py_ssize_t[::1] order = np.argsort(weights_array).astype(np.intp, copy=False)

@@ -391,3 +391,79 @@ cdef Py_ssize_t _breadth_first(
             out[tail + 1] = merge_right[node - n]
             tail += 2
     return tail
+
+
+def cluster_summaries(
+    const double[:, ::1] points,
+    const Py_ssize_t[::1] labels,
+    const double[::1] probabilities,
+    Py_ssize_t k,
+):
+    """Count, mean and probability-weighted covariance of clusters ``0 .. k-1`` as lists, or None.
+
+    The numpy steps of ``point_reducer_hdbscan._summarise`` (``np.bincount`` sums in mark order,
+    then element-wise arithmetic) as one C pass each, the same operations in the same order, so
+    the same doubles. ``labels`` hold -1 (noise) or ``0 .. k-1``. None when a cluster's
+    weights leave nothing to divide by (``fact <= 0``): the caller then takes numpy's path, with
+    its warning and inf/nan values.
+
+    >>> import numpy as np
+    >>> points = np.array([[0.0, 0.0], [2.0, 2.0], [9.0, 9.0], [10.0, 12.0]])
+    >>> out = cluster_summaries(points, np.array([0, 0, -1, 0]), np.array([1.0, 0.5, 0.0, 1.0]), 1)
+    >>> out[0], out[1], out[2]
+    ([3], [4.0], [4.666666666666667])
+    """
+    cdef Py_ssize_t n = labels.shape[0], i, c
+    cdef _Workspace space = _Workspace()
+    cdef Py_ssize_t *count = space.indices(k, 0)
+    cdef double *sums = space.doubles(8 * k, 0.0)
+    cdef double *sum_x = sums
+    cdef double *sum_y = sums + k
+    cdef double *total = sums + 2 * k
+    cdef double *mean_x = sums + 3 * k  # probability-weighted means
+    cdef double *mean_y = sums + 4 * k
+    cdef double *square = sums + 5 * k  # sums of squared weights, then ``fact``
+    cdef double *var_x = sums + 6 * k
+    cdef double *var_y = sums + 7 * k
+    cdef double *var_xy = space.doubles(k, 0.0)
+    cdef double x, y, w, dx, dy, dxw, dyw
+    for i in range(n):
+        c = labels[i]
+        if c < 0:
+            continue
+        x = points[i, 0]
+        y = points[i, 1]
+        w = probabilities[i]
+        count[c] += 1
+        sum_x[c] = sum_x[c] + x
+        sum_y[c] = sum_y[c] + y
+        total[c] = total[c] + w
+        mean_x[c] = mean_x[c] + x * w
+        mean_y[c] = mean_y[c] + y * w
+        square[c] = square[c] + w * w
+    for c in range(k):
+        mean_x[c] = mean_x[c] / total[c]
+        mean_y[c] = mean_y[c] / total[c]
+        square[c] = total[c] - square[c] / total[c]
+        if not square[c] > 0.0:  # also NaN (a total of 0)
+            return None
+    for i in range(n):
+        c = labels[i]
+        if c < 0:
+            continue
+        w = probabilities[i]
+        dx = points[i, 0] - mean_x[c]
+        dy = points[i, 1] - mean_y[c]
+        dxw = dx * w
+        dyw = dy * w
+        var_x[c] = var_x[c] + dx * dxw
+        var_y[c] = var_y[c] + dy * dyw
+        var_xy[c] = var_xy[c] + dx * dyw
+    return (
+        [count[c] for c in range(k)],
+        [sum_x[c] / <double> count[c] for c in range(k)],
+        [sum_y[c] / <double> count[c] for c in range(k)],
+        [var_x[c] / square[c] for c in range(k)],
+        [var_y[c] / square[c] for c in range(k)],
+        [var_xy[c] / square[c] for c in range(k)],
+    )

@@ -137,13 +137,28 @@ def _summarise(
     the order the reference visits them (``set(labels)``). Per-cluster sums run in mark order
     (``np.bincount``), so the results can differ from ``np.mean``/``np.cov`` (pairwise sums) in
     the last bits only; a cluster whose weights make ``np.cov`` divide by zero goes through
-    :func:`weighted_cov` for its warning and inf/nan values.
+    :func:`weighted_cov` for its warning and inf/nan values. The numpy steps below are also
+    compiled (``cluster_summaries`` in ``_hdbscan_compiled.pyx``, the same doubles), which is
+    what runs on a normal install.
     """
     order = cluster_order(labels)
     if not order:
         return
     k = len(order)
     if order != list(range(k)):  # not HDBSCAN's numbering: one cluster at a time
+        _summarise_each(out, tool, points, labels, probabilities, order)
+        return
+    if _compiled_summaries is not None:
+        summaries = _compiled_summaries(
+            np.ascontiguousarray(points, dtype=np.float64),
+            np.ascontiguousarray(labels, dtype=np.intp),
+            np.ascontiguousarray(probabilities, dtype=np.float64),
+            k,
+        )
+        if summaries is not None:
+            for key, values in zip(_SUMMARY_KEYS, summaries, strict=True):
+                out[f"{tool}_clusters_{key}"] = values
+            return
         _summarise_each(out, tool, points, labels, probabilities, order)
         return
     members = labels >= 0
@@ -170,6 +185,14 @@ def _summarise(
     out[f"{tool}_clusters_var_x_y"] = (np.bincount(label, dx * dyw, k) / fact).tolist()
 
 
+_SUMMARY_KEYS = ("count", "x", "y", "var_x", "var_y", "var_x_y")
+
+try:  # the steps below in C, the same doubles (built by `pip install`; optional)
+    from core.reducers._hdbscan_compiled import cluster_summaries as _compiled_summaries
+except ImportError:  # pragma: no cover - depends on the install
+    _compiled_summaries = None
+
+
 def _summarise_each(
     out: dict[str, Any],
     tool: str,
@@ -178,7 +201,7 @@ def _summarise_each(
     probabilities: np.ndarray,
     order: list[int],
 ) -> None:
-    keys = ("count", "x", "y", "var_x", "var_y", "var_x_y")
+    keys = _SUMMARY_KEYS
     columns: dict[str, list[Any]] = {k: [] for k in keys}
     for label in order:
         in_cluster = labels == label

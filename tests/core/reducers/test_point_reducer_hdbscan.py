@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,33 @@ def test_cluster_summaries_all_at_once_equal_one_cluster_at_a_time():
         assert together.keys() == each.keys()
         for key, values in each.items():
             assert together[key] == pytest.approx(values, rel=1e-12, abs=1e-9), key
+
+
+def test_compiled_cluster_summaries_are_the_numpy_steps_bit_for_bit(monkeypatch):
+    """cluster_summaries (C) and _summarise's numpy steps: the same doubles, not just close."""
+    from core.reducers import point_reducer_hdbscan as module
+
+    assert module._compiled_summaries is not None  # built by the install (setup.py)
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        k = int(rng.integers(1, 6))
+        n = int(rng.integers(k, 80))
+        labels = np.r_[np.arange(k), rng.integers(-1, k, n - k)]
+        rng.shuffle(labels)
+        points = rng.normal(500, 200, size=(n, 2)).round(int(rng.integers(0, 4)))
+        probabilities = np.where(labels >= 0, rng.uniform(0.0, 1.0, n), 0.0)
+        if trial % 5 == 0:
+            probabilities[labels == 0] = 1.0  # equal weights
+        if trial % 7 == 0:
+            probabilities[labels == 0] = 0.0  # nothing to divide by: numpy's warning path
+        compiled, numpy_steps = {}, {}
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            module._summarise(compiled, "T0_tool0", points, labels, probabilities)
+            monkeypatch.setattr(module, "_compiled_summaries", None)
+            module._summarise(numpy_steps, "T0_tool0", points, labels, probabilities)
+            monkeypatch.undo()
+        assert compiled.keys() == numpy_steps.keys()
+        for key, values in numpy_steps.items():
+            assert np.array_equal(compiled[key], values, equal_nan=True), (trial, key)
+            assert [type(v) for v in compiled[key]] == [type(v) for v in values], key

@@ -281,14 +281,16 @@ def _lowest_reachable(adjacency: np.ndarray) -> np.ndarray:
 
 
 def run_hdbscan(
-    points: np.ndarray, *, reducer: str, **kwargs: Any
+    points: np.ndarray, *, reducer: str, where: str = "marks", **kwargs: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """HDBSCAN labels and membership probabilities of ``points``, exactly as scikit-learn's.
 
     The common case (euclidean, up to a few hundred marks) runs :func:`fast_hdbscan`, which
     gives scikit-learn's results ten times faster; anything else runs ``HDBSCAN.fit``.
     scikit-learn refuses ``min_samples`` larger than the number of marks (the reference crashes
-    there); that and other parameter errors become InvalidParameterError.
+    there); that and other parameter errors become InvalidParameterError. Marks so far apart
+    that their distances overflow leave nothing to cluster (scikit-learn fails or never returns):
+    a MalformedExtractError naming ``where``.
     """
     n = points.shape[0]
     if kwargs.get("min_samples") is not None and kwargs["min_samples"] > n:
@@ -296,7 +298,14 @@ def run_hdbscan(
             f"{reducer}: min_samples ({kwargs['min_samples']}) is larger than the number of marks "
             f"({n}); lower min_samples to at most min_cluster_size"
         )
-    fast = fast_hdbscan(points, **kwargs)
+    try:
+        fast = fast_hdbscan(points, **kwargs)
+    except OverflowError as exc:
+        raise MalformedExtractError(
+            f"{where}: marks are so far apart that the distances between them overflow "
+            "(coordinates of about 1e154 or more); fix or drop those coordinates",
+            reducer=reducer,
+        ) from exc
     if fast is not None:
         return fast
     from sklearn.cluster import HDBSCAN

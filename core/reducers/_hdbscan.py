@@ -71,7 +71,8 @@ def fast_hdbscan(
     """Labels and probabilities as ``HDBSCAN(...).fit(points)`` gives them, or None if not covered.
 
     ``points`` is a float64 array of shape (n, d) with finite values, n >= 2 and
-    ``min_samples <= n`` (the caller checks what scikit-learn would reject).
+    ``min_samples <= n`` (the caller checks what scikit-learn would reject). OverflowError when
+    distances too large for a double (marks ~1e154 apart) leave some marks unreachable.
     """
     n = points.shape[0]
     if (
@@ -101,11 +102,15 @@ def fast_hdbscan(
         sources, targets, weights = _prim_mst_small(distances.tolist(), core.tolist())
     else:
         sources, targets, weights = _prim_mst(distances, core)
+    if math.isinf(weights.max()):  # some marks infinitely far from the rest (see _prim_mst_small)
+        raise OverflowError(_UNREACHABLE)
     order = np.argsort(weights)
     hierarchy = _single_linkage(sources[order], targets[order], weights[order], n)
     condensed = _condense(hierarchy, n, min_cluster_size)
     return _labels_and_probabilities(condensed, n, cluster_selection_method)
 
+
+_UNREACHABLE = "fast_hdbscan: distances overflow: no finite spanning tree"
 
 try:  # the same steps compiled (setup.py builds them; optional, for machines without a compiler)
     from core.reducers._hdbscan_compiled import hdbscan_labels as _compiled_labels
@@ -220,6 +225,11 @@ def _prim_mst_small(
                 source[j] = current
             if best[j] < nearest_reach:  # strictly: the lowest index wins a tie
                 nearest, nearest_reach = j, best[j]
+        if nearest == -1:
+            # Every mark left is infinitely far (distances overflow): no tree joins them.
+            # scikit-learn (and _prim_mst) add a self-loop of mark 0 here, after which it fails or
+            # never returns.
+            raise OverflowError(_UNREACHABLE)
         sources.append(source[nearest])
         targets.append(nearest)
         weights.append(nearest_reach)

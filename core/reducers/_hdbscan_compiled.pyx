@@ -64,6 +64,7 @@ def hdbscan_labels(
 
     ``min_samples`` is the neighbour count of the core distance (``1 <= min_samples <= n``),
     ``min_cluster_size >= 2``; ``leaf`` selects leaf clusters instead of excess of mass.
+    OverflowError if distances too large for a double cut the marks apart.
 
     >>> import numpy as np
     >>> marks = np.array([[0, 0], [0, 1], [1, 0], [9, 9], [9, 10], [10, 9], [50, 50.0]])
@@ -147,9 +148,10 @@ def hdbscan_labels(
             if best[j] < nearest_value or (best[j] == nearest_value and j < nearest):
                 nearest = j
                 nearest_value = best[j]
-        if nearest == -1:  # every reachability infinite: argmin's first index, as in Python
-            nearest = 0
-            nearest_value = INFINITY
+        if nearest == -1:  # every mark left is infinitely far (distances overflow): no tree
+            # (scikit-learn adds a self-loop here and then fails or never returns; going on
+            # would merge a node with itself and overrun the arrays below)
+            raise OverflowError("hdbscan_labels: distances overflow: no finite spanning tree")
         sources[i] = source[nearest]
         targets[i] = nearest
         weights[i] = nearest_value

@@ -79,6 +79,7 @@ def point_reducer_hdbscan(
             labels, probabilities = run_hdbscan(
                 points,
                 reducer=NAME,
+                where=f"{frame} {tool}",
                 min_cluster_size=params.min_cluster_size,
                 min_samples=params.min_samples,
                 metric=params.metric,

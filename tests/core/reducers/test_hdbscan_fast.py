@@ -137,6 +137,28 @@ def test_edge_cases_match_sklearn(steps: str) -> None:
     assert_same(np.arange(20.0).reshape(10, 2), min_cluster_size=3, min_samples=None)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # Python distances
+@pytest.mark.parametrize("n", [4, 80])  # both Python spanning trees (up to 64 marks and above)
+def test_marks_infinitely_far_from_the_rest_raise_a_clear_error(n: int, steps: str) -> None:
+    # Finite coordinates whose distances overflow to inf leave no finite spanning tree (a mark
+    # at x = 1e300 and one at 0). scikit-learn raises KeyError or never returns there; the
+    # compiled steps wrote past their arrays (segfault) and the Python ones looped forever.
+    near = np.c_[np.arange(n // 2, dtype=float), np.zeros(n // 2)]
+    points = np.vstack([near, near + [1e300, 0.0]])
+    with pytest.raises(OverflowError, match="overflow"):
+        fast_hdbscan(points, min_cluster_size=2, min_samples=2)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # Python distances
+def test_overflowing_distances_inside_a_connected_tree_match_sklearn(steps: str) -> None:
+    # 0 to 2e154 overflows, but 1e154 apart does not: the tree needs no infinite edge.
+    x = [0, 1, 2, 1e154, 1e154 + 2e138, 1e154 + 4e138, 2e154, 2e154 + 2e138, 2e154 + 4e138]
+    points = np.c_[x, np.zeros(len(x))]
+    with np.errstate(over="ignore"):
+        assert np.isinf(hdbscan_module._pairwise_euclidean(points)).any()
+    assert_same(points, min_cluster_size=2, min_samples=2)
+
+
 def test_declines_what_it_does_not_cover() -> None:
     points = np.random.default_rng(0).normal(size=(20, 2))
     assert fast_hdbscan(points, min_cluster_size=3, min_samples=2, metric="manhattan") is None

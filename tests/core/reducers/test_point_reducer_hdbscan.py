@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from core.errors import InvalidParameterError
+from core.errors import InvalidParameterError, MalformedExtractError
 from core.registry import ExtractRecord, get_reducer
 from tests.core.golden_support import differences
 
@@ -165,3 +165,10 @@ def test_compiled_cluster_summaries_are_the_numpy_steps_bit_for_bit(monkeypatch)
         for key, values in numpy_steps.items():
             assert np.array_equal(compiled[key], values, equal_nan=True), (trial, key)
             assert [type(v) for v in compiled[key]] == [type(v) for v in values], key
+
+
+def test_marks_too_far_apart_to_measure_are_a_clear_error():
+    # Distances beyond the largest double: no clustering exists (scikit-learn fails or hangs).
+    extract = {"frame0": {"T0_tool0_x": [0, 1, 2, 1e300, 1e300], "T0_tool0_y": [0, 0, 1, 0, 1]}}
+    with pytest.raises(MalformedExtractError, match="frame0 T0_tool0: .*overflow"):
+        _reduce([extract], min_cluster_size=2, min_samples=2)

@@ -104,11 +104,11 @@ def ordered_map(
         return
     limit = in_flight or 2 * workers + 2
     _prctl()
+    import multiprocessing  # here: runs without workers (small inputs, -c 1) do not need it
+
     # Fork with the stop signals blocked; the pool's helper threads keep them blocked too, so
     # workers they replace also start blocked. The main thread unblocks right after.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    import multiprocessing  # here: runs without workers (small inputs, -c 1) do not need it
-
     try:
         pool = multiprocessing.get_context().Pool(
             workers, _start_worker, (os.getpid(), initializer, *initargs)

@@ -412,8 +412,16 @@ class Engine:
             head["n"] += 1
             if self.rules is not None and self._rules_read_subject and event.subject_metadata:
                 head["subject"] = dict(event.subject_metadata)
+            kept: list[tuple[str, str, Any]] = []  # this classification's rows so far
             for extractor_key, task, data in rows:
                 normalized = self.normalize(data)
+                # Batch reduce drops identical rows of the extraction CSV (the reference's
+                # drop_duplicates()); within one classification, where the other cells are
+                # equal, those are its identical extracts of one task (a survey volunteer who
+                # marked the same species twice with the same answers): count them once too.
+                if (extractor_key, task, normalized) in kept:
+                    continue
+                kept.append((extractor_key, task, normalized))
                 row = [
                     cid,
                     event.created_at,

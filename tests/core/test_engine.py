@@ -443,3 +443,34 @@ def test_rereduce_under_filters_and_grouping_equals_a_fresh_run():
     assert {(r.task, r.subgroup): (r.data, r.classifications) for r in rereduced} == {
         (r.task, r.subgroup): (r.data, r.classifications) for r in fresh
     }
+
+
+def test_identical_extracts_of_one_classification_count_once_as_in_batch_reduce():
+    """A survey volunteer who marks the same species twice with the same answers gives two
+    identical extract rows; batch reduce drops identical rows (as the reference's
+    drop_duplicates() does), so the engine counts them once too (kenya-sample has three)."""
+    config = {"workflow_id": 7, "extractor_config": {"survey_extractor": [{"task": "T3"}]}}
+    pipeline = Pipeline.from_configs(config, [{"reducer_config": {"survey_reducer": {}}}])
+    zebra = {"choice": "ZEBRA", "answers": {"HOWMANY": "2"}, "filters": {}}
+    lion = {"choice": "LION", "answers": {"HOWMANY": "1"}, "filters": {}}
+    events = [
+        ClassificationEvent(
+            cid,
+            5,
+            7,
+            "3.1",
+            f"2024-03-01 10:0{cid}:00 UTC",
+            cid,
+            f"u{cid}",
+            [{"task": "T3", "value": value}],
+            {},
+        )  # fmt: skip
+        for cid, value in ((1, [zebra, zebra, lion]), (2, [zebra]), (3, [zebra, dict(zebra)]))
+    ]
+    store = MemoryStore()
+    with store.transaction() as txn:
+        (reduction,) = Engine(pipeline, repeat_filter="all").process(txn, events).reductions
+    counts = {r["choice"]: r["total_vote_count"] for r in reduction.data}
+    choices = {r["choice"]: r["choice_count"] for r in reduction.data}
+    assert choices == {"zebra": 3, "lion": 1}, reduction.data
+    assert set(counts.values()) == {4}  # the extract rows left: 2 + 1 + 1

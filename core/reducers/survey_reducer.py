@@ -30,9 +30,12 @@ def _tally(state: dict, record: ExtractRecord, *, in_place: bool) -> None:
             classification_id=record.classification_id,
         )
     choice = data["choice"]
-    if not isinstance(choice, str):
+    # Slugged choice ids can look like numbers or booleans ("10", "true"): read back from an
+    # extraction CSV whose choice column holds only such ids, they are ints, floats or bools,
+    # which the reference counts as they are. NaN (`choice != choice`) is a blank cell.
+    if not isinstance(choice, str | int | float) or choice != choice:
         raise MalformedExtractError(
-            f"a survey extract's 'choice' must be a string, got {choice!r:.80}",
+            f"a survey extract's 'choice' must be a string or number, got {choice!r:.80}",
             reducer=_NAME,
             classification_id=record.classification_id,
         )
@@ -139,7 +142,7 @@ def survey_reducer(
     -----
     Answer counts are summed. The reference's ``Counter`` arithmetic also drops totals that are
     not positive, which no extractor produces; such counts are kept here. A row without
-    ``choice`` (or with a non-string one) raises :class:`~core.errors.MalformedExtractError`
+    ``choice`` (or with a blank, list or dict one) raises :class:`~core.errors.MalformedExtractError`
     (the reference: ``KeyError``).
 
     Examples

@@ -46,7 +46,9 @@ def test_list_answers_are_counted_like_counter():
     "data",
     [
         {"answers_n": {"1": 1}},
-        {"choice": 3},
+        {"choice": None},
+        {"choice": float("nan")},
+        {"choice": ["a"]},
         {"choice": "a", "answers_n": 5},
         {"choice": "a", "answers_n": {"1": "x"}},
     ],

@@ -1,5 +1,5 @@
-"""`tally reduce` on extraction cells that pandas reads as numbers or booleans, as the reference
-does. Each expected file is what panoptes_aggregation 5.3.1 wrote for the same input
+"""`tally reduce` on extraction cells that pandas reads as typed values (numbers, booleans, times)
+as the reference does. Each expected file is what panoptes_aggregation 5.3.1 wrote for the same input
 (`panoptes_aggregation reduce extractions.csv config.yaml -F all`, PYTHONHASHSEED=0)."""
 
 from __future__ import annotations
@@ -54,3 +54,22 @@ def test_survey_choices_read_as_numbers_or_booleans(tmp_path, choices, expected)
         for i, (choice, answer) in enumerate(zip(choices, answers, strict=False), start=1)
     )
     assert reduce_survey(tmp_path, rows) == REDUCED_HEADER + expected
+
+
+def test_created_at_with_utc_offsets_orders_by_the_instant(tmp_path):
+    # 11:30+02:00 is 09:30 UTC, before 10:00+00:00: the reference (pandas) puts it first
+    extractions = tmp_path / "extractions.csv"
+    extractions.write_text(
+        "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,extractor,"
+        "data.aggregation_version,data.result\n"
+        "1,u1,1,77,T0,2021-03-01T10:00:00+00:00,1,all_tasks_empty_extractor,5.3.1,False\n"
+        "2,u2,2,77,T0,2021-03-01T11:30:00+02:00,1,all_tasks_empty_extractor,5.3.1,True\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("reducer_config:\n  first_n_true_reducer:\n    n: 1\n")
+    args = [str(extractions), str(config), "-F", "all", "-d", str(tmp_path), "-o", "r", "-hb"]
+    assert main(["reduce", *args]) == 0
+    assert (tmp_path / "first_n_true_reducer_r.csv").read_text() == (
+        "subject_id,workflow_id,task,reducer,data.result,data.aggregation_version\n"
+        "1,77,T0,first_n_true_reducer,True,5.3.1\n"
+    )

@@ -7,10 +7,15 @@ writes one CSV per reducer config in exactly the ``tally reduce`` layout
 (:func:`stream.snapshot.write_snapshot`).
 
 Running it again on a newer export of the same project applies only the classifications it has
-not seen (the engine is idempotent by classification id) and rewrites only the CSVs whose
-reductions changed. Changing the reducer configs re-reduces every stored subject from its stored
-extracts; changing the extractor config needs a fresh state directory (the stored extracts were
-made by the old extractors), which the runner detects and refuses with a clear message.
+not seen (the engine is idempotent by classification id) and rewrites the CSVs only when a
+reduction changed. Every write batch that stores a reduction also sets a "snapshot pending"
+marker in the state, cleared only once the CSVs are written: a run stopped (killed, disk full)
+between committing its reductions and finishing the CSVs leaves the marker, and the next run
+rewrites the CSVs even though it applies nothing new.
+
+Changing the reducer configs re-reduces every stored subject from its stored extracts; changing
+the extractor config needs a fresh state directory (the stored extracts were made by the old
+extractors), which the runner detects and refuses with a clear message.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ from stream.workflows import LoadedWorkflow
 __all__ = ["AggregateSummary", "StateMismatchError", "aggregate"]
 
 BATCH_ROWS = 2000
+#: Set (in the same write batch) whenever reductions are stored; cleared after the CSVs are
+#: written. Its presence at start-up means the CSVs may be older than the stored reductions.
+SNAPSHOT_PENDING = "snapshot_pending"
 REQUIRED_COLUMNS = (
     "classification_id",
     "workflow_id",
@@ -63,6 +71,7 @@ class AggregateSummary:
     clusters: int = 0
     files: list[SnapshotFile] = dataclasses.field(default_factory=list)
     rereduced_subjects: int = 0
+    snapshot_was_pending: bool = False
     seconds: float = 0.0
     actions_path: Path | None = None
     actions_written: int = 0
@@ -94,6 +103,11 @@ class AggregateSummary:
                 lines.append(f"  subject {subject}, rule {error.rule_id}: {error.message}")
         if self.rereduced_subjects:
             lines.append(f"{self.rereduced_subjects} stored subjects re-reduced (config changed)")
+        if self.snapshot_was_pending:
+            lines.append(
+                "an earlier run stored reductions but stopped before its CSVs were written: "
+                "writing them now"
+            )
         lines.append(
             f"{self.subjects} subjects, {self.reductions_updated} reductions updated, "
             f"{self.clusters} clusters, {self.seconds:.1f} s"
@@ -145,6 +159,8 @@ def aggregate(
     )
     with RocksdictStore(state_dir) as store:
         _check_state(store, workflow)
+        # Read before this run stores anything: only an earlier, unfinished run can have set it.
+        summary.snapshot_was_pending = bool(store.get_meta(SNAPSHOT_PENDING))
         if store.get_meta("config_version") not in (None, workflow.config_version):
             summary.rereduced_subjects = _rereduce_all(store, workflow, changed, summary, actions)
         store.set_meta("workflow_id", wf)
@@ -200,7 +216,7 @@ def aggregate(
         output_dir = Path(output_dir)
         names = output_names(workflow.pipeline, name)
         missing = {i for i, n in enumerate(names) if not (output_dir / n).exists()}
-        if changed | missing or not names:
+        if changed | missing or not names or summary.snapshot_was_pending:
             summary.files = write_snapshot(
                 records,
                 workflow.pipeline,
@@ -208,6 +224,9 @@ def aggregate(
                 name=name,
                 no_version=workflow.no_version,
             )
+            # Only now: a run stopped anywhere before this line leaves the marker set.
+            with store.transaction() as txn:
+                txn.delete(f"meta|{SNAPSHOT_PENDING}")
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -234,6 +253,9 @@ def _store_reductions(
     for reduction in reductions:
         txn.set(_reduction_key(workflow_id, reduction.key), reduction_record(reduction))
         changed.add(reduction.reducer_index)
+    if reductions:
+        # In the same write batch as the reductions: they cannot be committed without it.
+        txn.set(f"meta|{SNAPSHOT_PENDING}", True)
 
 
 def _record_actions(result: Any, summary: AggregateSummary, actions: _ActionsFile | None) -> None:
@@ -287,6 +309,7 @@ def _rereduce_all(
     with store.transaction() as txn:
         for key, _ in store.items(f"r|{wf}|"):
             txn.delete(key)
+        txn.set(f"meta|{SNAPSHOT_PENDING}", True)
     targets = [(workflow.engine, s) for s in subjects]
     if workflow.user_engine is not None:
         targets += [(workflow.user_engine, u) for u in users]

@@ -1,0 +1,107 @@
+"""`tally aggregate` after a run that stopped part-way: the next run repairs what it left behind.
+
+The interruptions are real and deterministic: a CSV path the snapshot cannot replace (a
+directory in the way), so the run fails after every state batch is committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tally.cli import main
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("sim")
+    assert main(["simulate", "-d", str(directory), "-n", "600", "--seed", "7"]) == 0
+    return directory
+
+
+def aggregate(export: Path, directory: Path, out: Path, *extra: str) -> int:
+    extractor = str(next(directory.glob("Extractor_config_*.yaml")))
+    reducers = sorted(str(p) for p in directory.glob("Reducer_config_*.yaml"))
+    args = ["aggregate", str(export), "--extractor-config", extractor, "--reducer-config"]
+    return main([*args, *reducers, "-d", str(out), "-hb", *extra])
+
+
+def first_rows(export: Path, path: Path, count: int) -> Path:
+    """The header and the first ``count`` data rows of ``export``, written to ``path``."""
+    with export.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows[: count + 1])
+    return path
+
+
+def reduction_csvs(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.glob("*_reductions.csv"))}
+
+
+@pytest.fixture
+def export(penguins):
+    return next(penguins.glob("*classifications.csv"))
+
+
+@pytest.fixture
+def uninterrupted(penguins, export, tmp_path):
+    once = tmp_path / "once"
+    once.mkdir()
+    assert aggregate(export, penguins, once) == 0
+    return reduction_csvs(once)
+
+
+def test_csvs_left_stale_by_a_failed_snapshot_are_rewritten_by_the_next_run(
+    penguins, export, uninterrupted, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert aggregate(first_rows(export, tmp_path / "older.csv", 300), penguins, out) == 0
+    stale = reduction_csvs(out)
+    assert stale != uninterrupted
+    # The first CSV the snapshot writes cannot be replaced: the run commits every state batch
+    # of the full export, then fails before any CSV is written.
+    first = out / sorted(stale)[0]
+    first.unlink()
+    first.mkdir()
+    capsys.readouterr()
+    assert aggregate(export, penguins, out) == 1
+    assert "error" in capsys.readouterr().err
+    first.rmdir()
+    first.write_bytes(stale[first.name])
+    assert reduction_csvs(out) == stale
+
+    # Nothing new to apply, yet the CSVs are older than the state: they are rewritten.
+    assert aggregate(export, penguins, out) == 0
+    err = capsys.readouterr().err
+    assert "0 classifications applied" in err
+    assert "stopped before its CSVs were written" in err
+    assert reduction_csvs(out) == uninterrupted
+
+    # Repaired once: the run after that has nothing to do.
+    assert aggregate(export, penguins, out) == 0
+    assert "no reduction changed; CSVs left as they were" in capsys.readouterr().err
+    assert reduction_csvs(out) == uninterrupted
+
+
+def test_a_snapshot_cut_between_two_files_is_completed_by_the_next_run(
+    penguins, export, uninterrupted, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert aggregate(first_rows(export, tmp_path / "older.csv", 300), penguins, out) == 0
+    stale = reduction_csvs(out)
+    # The last CSV is in the way: the ones before it are new, it stays old.
+    last = out / sorted(stale)[-1]
+    shutil.move(last, tmp_path / "saved.csv")
+    last.mkdir()
+    assert aggregate(export, penguins, out) == 1
+    last.rmdir()
+    shutil.move(tmp_path / "saved.csv", last)
+    assert reduction_csvs(out) != uninterrupted
+    assert aggregate(export, penguins, out) == 0
+    assert reduction_csvs(out) == uninterrupted

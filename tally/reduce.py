@@ -16,9 +16,9 @@ buckets of it from their inherited copy; the output is the same.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
+import itertools
 import json
 import math
 import operator
@@ -71,6 +71,7 @@ __all__ = ["reduce_file", "subject_sort_key"]
 REQUIRED_COLUMNS = ("subject_id", "task", "created_at", "workflow_id")
 WRAPPER_KEYWORDS = ("no_version",)
 JOURNAL_HEADER = ["subject_id", "workflow_id", "task", "reducer", "data"]
+_JOURNAL_HEADER_LINE = (",".join(JOURNAL_HEADER) + "\n").encode()
 _JOURNAL_NAMES = {"nan": math.nan, "inf": math.inf, "null": None, "true": True, "false": False}
 SPILL_ROWS = 2000
 BUCKET_BYTES = 32 << 20
@@ -615,44 +616,115 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
 # the stream journal (-s)
 
 
-def _journal_rows(path: Path) -> Iterator[list[str]]:
-    """The complete rows of an existing output file (a run stopped mid-line ends early)."""
-    with CsvSource(path, what="reduction file") as source:
-        width = len(source.header)
-        with contextlib.suppress(InputError):
-            for row in source:
-                if len(row) == width:
-                    yield row
+def _cut_short(path: Path) -> bool:
+    """Whether the file's last line lacks its line end: the run writing it was stopped."""
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+
+
+def _whole_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, row)`` for the non-blank CSV rows of ``path``, header first, read only
+    from lines that end with a line break: a last line cut short by a stopped run is never read
+    (any cell of it may be cut, the subject cell too: ``22`` of ``2237578``)."""
+
+    def lines() -> Iterator[str]:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                if not raw.endswith(b"\n"):
+                    return
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(
+                        f"{path}, line {number}: not UTF-8 text; {_unreadable_advice(path)}"
+                    ) from None
+                yield text.removeprefix("\ufeff") if number == 1 else text
+
+    reader = csv.reader(lines())
+    try:
+        for row in reader:
+            if row:
+                yield reader.line_num, row
+    except csv.Error as exc:
+        raise InputError(
+            f"{path}, line {reader.line_num}: {exc}; {_unreadable_advice(path)}"
+        ) from None
+
+
+def _unreadable_advice(path: Path) -> str:
+    """How to get past a reduction file that a ``-s`` run cannot resume."""
+    return (
+        "the file is damaged or was not written by a reduce -s run, and nothing was changed; "
+        f"move it away (with {_run_settings_file(path).name}, if there) to reduce from the start"
+    )
 
 
 def _scan_existing(path: Path, reducer: str) -> tuple[str, set[str]]:
     """What a previous ``-s`` run left at ``path``: ``('journal' | 'final' | 'none', subjects done)``.
 
-    A journal's last subject may be incomplete, so it is removed from the file and not counted.
+    A journal is read whole and its rows checked before anything changes; then its last
+    subject, which may be incomplete, and a last line cut short are removed from the file, and
+    the subject is not counted.
     """
     if not path.exists() or path.stat().st_size == 0:
         return "none", set()
-    with CsvSource(path, what="reduction file") as source:
-        header = source.header
+    cut = _cut_short(path)
+    rows = _whole_rows(path)
+    first = next(rows, None)
+    if first is None:  # not even the header line is whole
+        with open(path, "rb") as f:
+            start = f.read(len(_JOURNAL_HEADER_LINE) + 1)
+        # stopped while writing the header of a journal or of the finished file
+        if _JOURNAL_HEADER_LINE.startswith(start) or start.startswith(_JOURNAL_HEADER_LINE[:-1]):
+            print(f"note: {path} holds only part of a header; starting again", file=sys.stderr)
+            return "none", set()
+        raise InputError(
+            f"{path} exists but is not a reduction file (no complete first line); "
+            "move it away or choose another -o"
+        )
+    _, header = first
     if header == JOURNAL_HEADER:
-        order: dict[str, None] = {}
-        for row in _journal_rows(path):
+        subjects: dict[str, None] = {}
+        last = None
+        for line, row in rows:
+            if len(row) != len(JOURNAL_HEADER):
+                raise InputError(
+                    f"{path}, line {line}: {len(row)} fields where a -s journal has "
+                    f"{len(JOURNAL_HEADER)} ({','.join(JOURNAL_HEADER)}); {_unreadable_advice(path)}"
+                )
             if row[3] != reducer:
                 raise InputError(
                     f"{path} is a partial run of {row[3]}, not {reducer}; move it away or choose "
                     "another -o"
                 )
-            order[row[0]] = None
-        if not order:
+            subjects[row[0]] = None
+            last = row[0]
+        if cut:
+            print(
+                f"note: dropping the incomplete last line of {path} (its run was stopped "
+                "while writing it)",
+                file=sys.stderr,
+            )
+        if last is None and not cut:
             return "journal", set()
-        last = next(reversed(order))
         with atomic_csv_writer(path, JOURNAL_HEADER) as writer:
-            writer.writerows(row for row in _journal_rows(path) if row[0] != last)
-        del order[last]
-        print("resuming from last run", file=sys.stderr)
-        return "journal", set(order)
+            writer.writerows(
+                row for _, row in itertools.islice(_whole_rows(path), 1, None) if row[0] != last
+            )
+        if last is not None:
+            del subjects[last]
+            print("resuming from last run", file=sys.stderr)
+        return "journal", set(subjects)
     if header[: len(REDUCE_INFO_COLUMNS)] == list(REDUCE_INFO_COLUMNS):
-        return "final", {row[0] for row in _journal_rows(path)}
+        if cut:  # a finished file is written whole: this one is not finished
+            print(
+                f"{path} is a finished reduction whose last line is incomplete; reducing "
+                "everything again",
+                file=sys.stderr,
+            )
+            return "none", set()
+        return "final", {row[0] for _, row in rows}
     raise InputError(
         f"{path} exists but is not a reduction file (header {', '.join(header[:6])}); "
         "move it away or choose another -o"

@@ -757,36 +757,51 @@ class _NotLiteral(Exception):
     pass
 
 
-def _literal(node: ast.AST, names: Mapping[str, Any]) -> Any:
+def _literal(
+    node: ast.AST, names: Mapping[str, Any], calls: Mapping[str, Callable[..., Any]]
+) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.List):
-        return [_literal(e, names) for e in node.elts]
+        return [_literal(e, names, calls) for e in node.elts]
     if isinstance(node, ast.Tuple):
-        return tuple(_literal(e, names) for e in node.elts)
+        return tuple(_literal(e, names, calls) for e in node.elts)
     if isinstance(node, ast.Set):
-        return {_literal(e, names) for e in node.elts}
+        return {_literal(e, names, calls) for e in node.elts}
     if isinstance(node, ast.Dict):
         if any(k is None for k in node.keys):
             raise _NotLiteral
         return {
-            _literal(k, names): _literal(v, names)
+            _literal(k, names, calls): _literal(v, names, calls)
             for k, v in zip(node.keys, node.values, strict=True)
         }  # type: ignore[arg-type]
     if isinstance(node, ast.Name) and node.id in names:
         return names[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = _literal(node.operand, names)
+        operand = _literal(node.operand, names, calls)
         if isinstance(operand, int | float | complex) and not isinstance(operand, bool):
             return -operand if isinstance(node.op, ast.USub) else +operand
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in calls
+        and not node.keywords
+    ):
+        return calls[node.func.id](*[_literal(a, names, calls) for a in node.args])
     raise _NotLiteral
 
 
-def python_literal(text: str, names: Mapping[str, Any] = _NAMES_UNFLATTEN) -> Any:
+def python_literal(
+    text: str,
+    names: Mapping[str, Any] = _NAMES_UNFLATTEN,
+    calls: Mapping[str, Callable[..., Any]] | None = None,
+) -> Any:
     """Evaluate a Python literal (lists, dicts, tuples, sets, numbers, strings) safely.
 
     Bare names are looked up in ``names`` (by default the reference's ``nan``/``null`` -> None,
-    ``true``/``false``); anything else (calls, attributes, operators) raises ValueError.
+    ``true``/``false``); ``name(literal, ...)`` is ``calls[name](...)`` when ``calls`` has it
+    (e.g. ``{"OrderedDict": dict}`` for reprs pandas wrote); anything else (other calls,
+    attributes, operators) raises ValueError.
 
     >>> python_literal("[{'x': 1, 'y': -2.5}, nan, true, (1,)]")
     [{'x': 1, 'y': -2.5}, None, True, (1,)]
@@ -794,12 +809,14 @@ def python_literal(text: str, names: Mapping[str, Any] = _NAMES_UNFLATTEN) -> An
     Traceback (most recent call last):
     ...
     ValueError: not a Python literal: "__import__('os')"
+    >>> python_literal("OrderedDict([('a', 1), ('b', OrderedDict())])", calls={"OrderedDict": dict})
+    {'a': 1, 'b': {}}
     """
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal" for "[1x]"
             warnings.simplefilter("ignore")
             tree = ast.parse(text.lstrip(" \t"), mode="eval")
-        return _literal(tree.body, names)
+        return _literal(tree.body, names, calls or {})
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, _NotLiteral):
         raise ValueError(f"not a Python literal: {text!r:.200}") from None
 

@@ -73,6 +73,8 @@ WRAPPER_KEYWORDS = ("no_version",)
 JOURNAL_HEADER = ["subject_id", "workflow_id", "task", "reducer", "data"]
 _JOURNAL_HEADER_LINE = (",".join(JOURNAL_HEADER) + "\n").encode()
 _JOURNAL_NAMES = {"nan": math.nan, "inf": math.inf, "null": None, "true": True, "false": False}
+#: pandas writes the reference's OrderedDict reductions as their repr in its -s journal
+_JOURNAL_CALLS = {"OrderedDict": dict}
 SPILL_ROWS = 2000
 BUCKET_BYTES = 32 << 20
 #: Extraction files up to this size are grouped in memory instead of spilled: the spill round
@@ -616,6 +618,26 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
 # the stream journal (-s)
 
 
+def _journal_data(text: str) -> dict[str, Any]:
+    """A journal's ``data`` cell as the flattened reduction; ValueError if it is not one.
+
+    Reads Tally's cells (the repr of a flat dict) and those of the reference's ``-s`` journal,
+    where pandas wrote ``OrderedDict([...])`` for survey, point and shape reductions: those
+    become plain dicts in the same order, which flatten as the reference's final rewrite does.
+
+    >>> _journal_data("OrderedDict([('frame0', OrderedDict([('x', [1.5])])), ('n', nan)])")
+    {'n': nan, 'frame0.x': '[1.5]'}
+    >>> _journal_data("5")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected a dict of reduced values, got '5'
+    """
+    value = python_literal(text, _JOURNAL_NAMES, _JOURNAL_CALLS)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a dict of reduced values, got {text!r:.200}")
+    return flatten(value)
+
+
 def _cut_short(path: Path) -> bool:
     """Whether the file's last line lacks its line end: the run writing it was stopped."""
     with open(path, "rb") as f:
@@ -663,9 +685,9 @@ def _unreadable_advice(path: Path) -> str:
 def _scan_existing(path: Path, reducer: str) -> tuple[str, set[str]]:
     """What a previous ``-s`` run left at ``path``: ``('journal' | 'final' | 'none', subjects done)``.
 
-    A journal is read whole and its rows checked before anything changes; then its last
-    subject, which may be incomplete, and a last line cut short are removed from the file, and
-    the subject is not counted.
+    A journal (Tally's or the reference's) is read whole and every row and cell checked before
+    anything changes; then its last subject, which may be incomplete, and a last line cut short
+    are removed from the file, and the subject is not counted.
     """
     if not path.exists() or path.stat().st_size == 0:
         return "none", set()
@@ -698,6 +720,12 @@ def _scan_existing(path: Path, reducer: str) -> tuple[str, set[str]]:
                     f"{path} is a partial run of {row[3]}, not {reducer}; move it away or choose "
                     "another -o"
                 )
+            try:
+                _journal_data(row[4])
+            except ValueError as exc:
+                raise InputError(
+                    f"{path}, line {line}: unreadable data cell: {exc}; {_unreadable_advice(path)}"
+                ) from None
             subjects[row[0]] = None
             last = row[0]
         if cut:
@@ -1144,7 +1172,7 @@ def _finalize_journal(
             subject_cell, task_cell, data = row[0], row[2], row[4]
             workflow_cell, reducer = row[1], row[3]
             try:
-                flat = flatten(python_literal(data, _JOURNAL_NAMES))
+                flat = _journal_data(data)
             except ValueError as exc:
                 raise InputError(
                     f"{path}, line {source.line_number}: unreadable data cell: {exc}"

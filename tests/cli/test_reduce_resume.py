@@ -6,6 +6,9 @@ byte for byte what an uninterrupted run writes.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
 from tally.errors import InputError
@@ -114,3 +117,72 @@ def test_a_damaged_journal_row_is_an_error_that_changes_nothing(tmp_path, journa
     assert f"{OUTPUT}, line 11: 2 fields where a -s journal has 5" in result.err
     assert "nothing was changed; move it away" in result.err
     assert (tmp_path / OUTPUT).read_text(encoding="utf-8") == text
+
+
+# ------------------------------------------------------------------------------------------
+# journals of the reference's `reduce -s` (a team switching tools mid-run)
+
+REFERENCE_JOURNALS = Path(__file__).parent / "reference_journals"
+
+
+@pytest.mark.parametrize(
+    ("reducer", "extracts", "config"),
+    [
+        ("survey_reducer", "survey_extractor_extractions.csv", "Reducer_config_survey.yaml"),
+        (
+            "point_reducer_dbscan",
+            "point_extractor_by_frame_extractions.csv",
+            "Reducer_config_point_dbscan.yaml",
+        ),
+    ],
+)
+def test_a_reference_journal_resumes_to_the_file_a_fresh_run_writes(
+    tmp_path, reducer, extracts, config
+):
+    """The reference writes survey/point reductions as ``OrderedDict([...])`` reprs: they were
+    'not a Python literal', found only after reducing everything and appending to the file."""
+    extracts, config = KENYA / "out" / extracts, KENYA / "configs" / config
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert run_tally("reduce", extracts, config, "-d", fresh, "-hb", "-F", "all").code == 0
+    expected = (fresh / f"{reducer}_reductions.csv").read_bytes()
+    reference = (REFERENCE_JOURNALS / f"{reducer}_kenya-sample.csv").read_bytes()
+    assert b"OrderedDict([" in reference
+    lines = reference.splitlines(keepends=True)
+    for name, text in {
+        "whole": reference,
+        "stopped mid-line": b"".join(lines[:30]) + lines[30][:40],
+        "stopped after a line": b"".join(lines[:12]),
+    }.items():
+        out = tmp_path / name
+        out.mkdir()
+        (out / f"{reducer}_reductions.csv").write_bytes(text)
+        result = run_tally("reduce", extracts, config, "-d", out, "-hb", "-F", "all", "-s")
+        assert result.code == 0, (name, result.err)
+        assert "resuming from last run" in result.err
+        assert (out / f"{reducer}_reductions.csv").read_bytes() == expected, name
+
+
+@pytest.mark.parametrize(
+    "bad_cell",
+    [
+        "\"OrderedDict([('choice', 'grff'), ('total_vote_count', 1)\"",  # cut inside a line
+        "\"__import__('os').system('true')\"",
+        "5",
+    ],
+)
+def test_an_unreadable_journal_cell_is_refused_before_any_work(tmp_path, journal, bad_cell):
+    """The cell was only parsed when finalizing: after reducing every other subject and
+    appending them, so the journal was changed and every re-run failed the same way."""
+    lines = journal.splitlines(keepends=True)
+    subject, workflow, task, reducer, _ = next(csv.reader([lines[20]]))
+    lines[20] = f"{subject},{workflow},{task},{reducer},{bad_cell}\n"
+    text = "".join(lines)
+    result = _resume(tmp_path, text)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert f"{OUTPUT}, line 21: unreadable data cell" in result.err
+    assert f"move it away (with .{OUTPUT}.stream-settings.json, if there)" in result.err
+    assert "resuming" not in result.err and "Saved" not in result.out
+    assert (tmp_path / OUTPUT).read_text(encoding="utf-8") == text
+    assert [p.name for p in tmp_path.iterdir()] == [OUTPUT]  # no settings file, no scratch

@@ -26,7 +26,7 @@ import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,15 @@ import orjson
 
 from core.engine import ClassificationEvent, Reduction
 from core.errors import TallyError
-from core.events import EventSchemaError, event_from_export_row
+from core.events import EventSchemaError, event_from_export_row, parse_id
 from core.rules.actions import ACTION_COLUMNS
+from core.workflow_config.versions import WorkflowVersion
 from stream.records import reduction_record
 from stream.snapshot import SnapshotFile, output_names, write_snapshot
 from stream.state.rocksdict_store import RocksdictStore
 from stream.workflows import LoadedWorkflow
 
-__all__ = ["AggregateSummary", "StateMismatchError", "aggregate"]
+__all__ = ["AggregateSummary", "BadRowError", "ExportRows", "StateMismatchError", "aggregate"]
 
 BATCH_ROWS = 2000
 #: Set (in the same write batch) whenever reductions are stored; cleared after the CSVs are
@@ -59,6 +60,112 @@ REQUIRED_COLUMNS = (
 
 class StateMismatchError(TallyError, ValueError):
     """The state directory was built for another workflow or extractor config."""
+
+
+class BadRowError(TallyError, ValueError):
+    """A row of the export that cannot be applied (``--strict`` stops at the first).
+
+    >>> print(BadRowError("e.csv", 12, 345, "empty subject_ids"))
+    e.csv, line 12: classification 345: empty subject_ids
+    """
+
+    def __init__(self, source: str, line: int, classification_id: Any, reason: str) -> None:
+        super().__init__(f"{source}, line {line}: classification {classification_id}: {reason}")
+        self.line = line
+        self.classification_id = classification_id
+        self.reason = reason
+
+
+class RowProblem(Exception):
+    """Why :meth:`ExportRows.event` refuses a row: ``reason`` names the classification once."""
+
+    def __init__(self, classification_id: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.classification_id = classification_id
+        self.reason = reason
+
+
+def reason_without_id(classification_id: Any, reason: str) -> str:
+    """``reason`` without a leading "classification <id>" (messages that name it once).
+
+    >>> reason_without_id(7, "classification 7: annotations is not valid JSON")
+    'annotations is not valid JSON'
+    >>> reason_without_id(7, "classification 7, task T1: no answer")
+    'task T1: no answer'
+    >>> reason_without_id(7, "question_extractor failed on task T0: boom")
+    'question_extractor failed on task T0: boom'
+    """
+    prefix = f"classification {classification_id}"
+    if reason.startswith((prefix + ": ", prefix + ", ")):
+        return reason[len(prefix) + 2 :]
+    return reason
+
+
+class ExportRows:
+    """Rows of a classification export (cells in header order) -> engine events.
+
+    Refuses, with the reason ``tally extract`` gives where it has one, the rows the engine
+    would otherwise take for something else: a row with more or fewer fields than the header
+    (its cells are not where the header says), and, for the configured workflow, a
+    ``workflow_version`` that is not a version (the engine would ignore the row as "outside
+    the configured range") or no subject (it would be taken for an anonymous volunteer).
+
+    >>> rows = ExportRows(["classification_id", "workflow_id", "workflow_version",
+    ...     "created_at", "annotations", "subject_ids"], workflow_id=10)
+    >>> rows.event(["5", "10", "3.1", "2024-01-01", "[]", "77"]).subject_id
+    77
+    >>> for cells in (["5", "10", "3.1"], ["5", "10", "", "t", "[]", "77"],
+    ...               ["5", "10", "3.1", "t", "[]", ""], ["5", "10", "3.1", "t", "[", "77"]):
+    ...     try:
+    ...         rows.event(cells)
+    ...     except RowProblem as problem:
+    ...         print(problem.classification_id, problem.reason[:50])
+    5 malformed CSV row: 3 fields where the header has 6
+    5 invalid workflow_version: ''
+    5 empty subject_ids
+    5 annotations or metadata is not valid JSON (unexpec
+    """
+
+    def __init__(self, header: Sequence[str], workflow_id: int) -> None:
+        self.header = list(header)
+        self.workflow_id = workflow_id
+        # dict(zip(header, cells)) keeps a repeated column's last cell; so does this.
+        position = {name: i for i, name in enumerate(self.header)}
+        self._cid_at = position["classification_id"]
+        self._workflow_at = position["workflow_id"]
+        self._version_at = position["workflow_version"]
+        self._subjects_at = position["subject_ids"]
+        self._readable_versions: dict[str, bool] = {}
+
+    def event(self, cells: Sequence[str]) -> ClassificationEvent:
+        """The event of one row, or :class:`RowProblem` saying why the row is unusable."""
+        width = len(self.header)
+        cid = parse_id(cells[self._cid_at]) if len(cells) > self._cid_at else "?"
+        if len(cells) != width:
+            raise RowProblem(
+                cid, f"malformed CSV row: {len(cells)} fields where the header has {width}"
+            )
+        if parse_id(cells[self._workflow_at]) == self.workflow_id:
+            version = cells[self._version_at]
+            if not self._readable_version(version):
+                raise RowProblem(cid, f"invalid workflow_version: {version!r}")
+            if not cells[self._subjects_at].split(";")[0].strip():
+                raise RowProblem(cid, "empty subject_ids")
+        try:
+            return event_from_export_row(dict(zip(self.header, cells, strict=True)))
+        except EventSchemaError as exc:
+            raise RowProblem(cid, reason_without_id(cid, str(exc))) from None
+
+    def _readable_version(self, text: str) -> bool:
+        readable = self._readable_versions.get(text)
+        if readable is None:
+            try:
+                WorkflowVersion.parse(text)
+                readable = True
+            except TallyError:
+                readable = False
+            self._readable_versions[text] = readable
+        return readable
 
 
 @dataclasses.dataclass
@@ -90,7 +197,7 @@ class AggregateSummary:
             f"workflows/versions, {self.outcomes['rejected']} rejected",
         ]
         if self.rejected:
-            by_reason = Counter(reason.split(": ", 1)[-1][:120] for _, reason in self.rejected)
+            by_reason = Counter(reason[:120] for _, reason in self.rejected)
             for reason, n in by_reason.most_common(5):
                 lines.append(f"  skipped x{n}: {reason}")
             lines.append(
@@ -139,17 +246,25 @@ def _reduction_key(workflow_id: int, reduction_key: str) -> str:
 
 
 def aggregate(
-    rows: Iterator[dict[str, str]],
+    rows: Iterable[tuple[int, Sequence[str]]],
+    header: Sequence[str],
     workflow: LoadedWorkflow,
     *,
     state_dir: str | Path,
     output_dir: str | Path,
+    source: str = "the export",
     name: str = "reductions",
     on_progress: Callable[[int], None] | None = None,
     strict: bool = False,
 ) -> AggregateSummary:
-    """Apply export ``rows`` (dicts of column text) to the stored state; write the CSVs."""
+    """Apply export ``rows`` to the stored state; write the CSVs.
+
+    ``rows`` are ``(line number, cells)`` of the export named ``source``, cells in ``header``
+    order. A row that cannot be applied is counted and reported in the summary, or with
+    ``strict`` raises :class:`BadRowError` naming the source, line and classification id.
+    """
     started = time.perf_counter()
+    reader = ExportRows(header, workflow.workflow_id)
     summary = AggregateSummary()
     engine = workflow.engine
     wf = workflow.workflow_id
@@ -183,22 +298,25 @@ def aggregate(
             for outcome in result.outcomes:
                 summary.outcomes[outcome.status] += 1
                 if outcome.status in ("rejected", "partial"):
+                    cid = outcome.classification_id
                     if strict:
                         raise TallyError(
                             f"classification {outcome.classification_id}: {outcome.reason}"
                         )
-                    summary.rejected.append((outcome.classification_id, outcome.reason))
+                    summary.rejected.append((cid, reason_without_id(cid, outcome.reason)))
 
         batch: list[ClassificationEvent] = []
-        for row in rows:
+        for line, cells in rows:
             summary.rows += 1
             try:
-                batch.append(event_from_export_row(row))
-            except EventSchemaError as exc:
+                batch.append(reader.event(cells))
+            except RowProblem as problem:
                 if strict:
-                    raise
+                    raise BadRowError(
+                        source, line, problem.classification_id, problem.reason
+                    ) from None
                 summary.outcomes["rejected"] += 1
-                summary.rejected.append((row.get("classification_id"), str(exc)))
+                summary.rejected.append((problem.classification_id, problem.reason))
             if len(batch) >= BATCH_ROWS:
                 flush(batch)
                 batch = []

@@ -162,7 +162,7 @@ def _load_workflow(args: argparse.Namespace) -> LoadedWorkflow:
 
 def run(args: argparse.Namespace) -> int:
     from core.errors import TallyError
-    from stream.embedded import REQUIRED_COLUMNS, aggregate
+    from stream.embedded import REQUIRED_COLUMNS, BadRowError, aggregate
     from tally.progress import progress_bar
     from tally.tables import CsvSource, require_columns
 
@@ -176,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
         )
 
         def rows():
-            for values in source:
-                yield dict(zip(header, values, strict=False))
+            for cells in source:
+                yield source.line_number, cells
 
         with progress_bar(
             "Aggregating", total=source.size, unit="B", hide=args.hide_bar, unit_scale=True
@@ -189,13 +189,17 @@ def run(args: argparse.Namespace) -> int:
             try:
                 summary = aggregate(
                     rows(),
+                    header,
                     workflow,
                     state_dir=state_dir,
                     output_dir=output_dir,
+                    source=str(source.path),
                     name=args.output,
                     on_progress=on_progress,
                     strict=args.strict,
                 )
+            except BadRowError as exc:  # names the file, line and classification itself
+                raise InputError(str(exc)) from None
             except TallyError as exc:
                 raise InputError(f"{source.path}, line {source.line_number}: {exc}") from None
     print(summary.report(), file=sys.stderr)

@@ -1,0 +1,112 @@
+"""`tally aggregate` on an export with bad rows: each is reported with its reason (the wording
+`tally extract` uses where it has one), never counted as "for other workflows/versions", and
+`--strict` stops at the first, naming the file, its line and the classification once."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from tally.cli import main
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("sim")
+    assert main(["simulate", "-d", str(directory), "-n", "300", "--seed", "5"]) == 0
+    return directory
+
+
+def aggregate(export: Path, directory: Path, out: Path, *extra: str) -> int:
+    extractor = str(next(directory.glob("Extractor_config_*.yaml")))
+    reducers = sorted(str(p) for p in directory.glob("Reducer_config_*.yaml"))
+    args = ["aggregate", str(export), "--extractor-config", extractor, "--reducer-config"]
+    out.mkdir(exist_ok=True)
+    return main([*args, *reducers, "-d", str(out), "-hb", *extra])
+
+
+def read_export(directory: Path) -> tuple[list[str], list[list[str]]]:
+    with next(directory.glob("*classifications.csv")).open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    return header, rows
+
+
+def write_export(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+# (what is wrong, how to break data row n, the reason reported)
+BREAKS = {
+    "empty subject_ids": (
+        lambda row, at: row.__setitem__(at["subject_ids"], ""),
+        "empty subject_ids",
+    ),
+    "short row": (
+        lambda row, at: row.__delitem__(slice(5, None)),
+        "malformed CSV row: 5 fields where the header has",
+    ),
+    "empty workflow_version": (
+        lambda row, at: row.__setitem__(at["workflow_version"], ""),
+        "invalid workflow_version: ''",
+    ),
+    "unreadable workflow_version": (
+        lambda row, at: row.__setitem__(at["workflow_version"], "latest"),
+        "invalid workflow_version: 'latest'",
+    ),
+}
+
+
+def broken_export(penguins: Path, path: Path, breaks: dict[int, str]) -> tuple[Path, list[str]]:
+    """The simulated export with data row ``n`` broken as ``BREAKS[breaks[n]]`` says; the
+    broken rows' classification ids."""
+    header, rows = read_export(penguins)
+    at = {name: i for i, name in enumerate(header)}
+    ids = []
+    for n, what in breaks.items():
+        ids.append(rows[n][at["classification_id"]])
+        BREAKS[what][0](rows[n], at)
+    return write_export(path, header, rows), ids
+
+
+def test_bad_rows_are_reported_with_reasons_not_counted_as_other_workflows(
+    penguins, tmp_path, capsys
+):
+    breaks = {10: "empty subject_ids", 20: "short row", 30: "empty workflow_version"}
+    breaks[40] = "unreadable workflow_version"
+    export, ids = broken_export(penguins, tmp_path / "bad.csv", breaks)
+    assert aggregate(export, penguins, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "296 classifications applied" in err
+    assert "0 for other workflows/versions, 4 rejected" in err
+    for what in breaks.values():
+        assert f"skipped x1: {BREAKS[what][1]}" in err
+    assert f"first classification ids with problems: {', '.join(ids)}" in err
+
+
+def test_rows_of_other_workflows_are_not_checked(penguins, tmp_path, capsys):
+    # tally extract looks no further than the workflow id of another workflow's rows
+    header, rows = read_export(penguins)
+    at = {name: i for i, name in enumerate(header)}
+    rows[3][at["workflow_id"]] = "999"
+    rows[3][at["workflow_version"]] = ""
+    rows[3][at["subject_ids"]] = ""
+    export = write_export(tmp_path / "other.csv", header, rows)
+    assert aggregate(export, penguins, tmp_path / "out") == 0
+    assert "1 for other workflows/versions, 0 rejected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("what", list(BREAKS))
+def test_strict_stops_at_the_bad_row_naming_file_line_and_classification(
+    penguins, tmp_path, capsys, what
+):
+    export, (cid,) = broken_export(penguins, tmp_path / "bad.csv", {70: what})
+    assert aggregate(export, penguins, tmp_path / "out", "--strict") == 1
+    err = capsys.readouterr().err
+    # data row 70 (from 0) is on line 72: the header is line 1
+    expected = f"tally aggregate: error: {export}, line 72: classification {cid}: {BREAKS[what][1]}"
+    assert expected in err
+    assert err.count(cid) == 1

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from core.engine import ClassificationEvent, Reduction
+from core.engine import ClassificationEvent, Outcome, Reduction
 from core.errors import TallyError
 from core.events import EventSchemaError, event_from_export_row, parse_id
 from core.rules.actions import ACTION_COLUMNS
@@ -48,6 +48,8 @@ BATCH_ROWS = 2000
 #: Set (in the same write batch) whenever reductions are stored; cleared after the CSVs are
 #: written. Its presence at start-up means the CSVs may be older than the stored reductions.
 SNAPSHOT_PENDING = "snapshot_pending"
+#: Engine outcomes reported as problems (``partial``: applied without a failing extractor).
+BAD_OUTCOMES = ("rejected", "partial")
 REQUIRED_COLUMNS = (
     "classification_id",
     "workflow_id",
@@ -281,37 +283,48 @@ def aggregate(
         store.set_meta("workflow_id", wf)
         store.set_meta("extractor_digest", _extractor_digest(workflow))
 
-        def flush(batch: list[ClassificationEvent]) -> None:
-            with store.transaction() as txn:
-                result = engine.process(txn, batch)
-                _store_reductions(txn, wf, result.reductions, changed)
-                # Appended (and fsynced) before the state commits: a crash in between re-runs
-                # the batch, whose action ids are then already in the file and skipped; the
-                # other order could lose an action.
-                _record_actions(result, summary, actions)
-                if workflow.user_engine is not None:
-                    by_user = workflow.user_engine.process(txn, batch)
-                    _store_reductions(txn, wf, by_user.reductions, changed)
-                    _record_actions(by_user, summary, actions)
-                    summary.reductions_updated += len(by_user.reductions)
+        def flush(batch: list[tuple[int, ClassificationEvent]]) -> None:
+            events = [event for _, event in batch]
+            try:
+                with store.transaction() as txn:
+                    result = engine.process(txn, events)
+                    if strict:
+                        # Raised inside the transaction: nothing of this batch is written.
+                        _stop_at_first_bad(result.outcomes)
+                    _store_reductions(txn, wf, result.reductions, changed)
+                    # Appended (and fsynced) before the state commits: a crash in between
+                    # re-runs the batch, whose action ids are then already in the file and
+                    # skipped; the other order could lose an action.
+                    _record_actions(result, summary, actions)
+                    if workflow.user_engine is not None:
+                        by_user = workflow.user_engine.process(txn, events)
+                        _store_reductions(txn, wf, by_user.reductions, changed)
+                        _record_actions(by_user, summary, actions)
+                        summary.reductions_updated += len(by_user.reductions)
+            except _StrictStop as stop:
+                # Apply the rows before the bad one, as a run of the export up to it would;
+                # none after it.
+                if stop.position:
+                    flush(batch[: stop.position])
+                cid = stop.outcome.classification_id
+                reason = reason_without_id(cid, stop.outcome.reason)
+                raise BadRowError(source, batch[stop.position][0], cid, reason) from None
             summary.reductions_updated += len(result.reductions)
             for outcome in result.outcomes:
                 summary.outcomes[outcome.status] += 1
-                if outcome.status in ("rejected", "partial"):
+                if outcome.status in BAD_OUTCOMES:
                     cid = outcome.classification_id
-                    if strict:
-                        raise TallyError(
-                            f"classification {outcome.classification_id}: {outcome.reason}"
-                        )
                     summary.rejected.append((cid, reason_without_id(cid, outcome.reason)))
 
-        batch: list[ClassificationEvent] = []
+        batch: list[tuple[int, ClassificationEvent]] = []
         for line, cells in rows:
             summary.rows += 1
             try:
-                batch.append(reader.event(cells))
+                batch.append((line, reader.event(cells)))
             except RowProblem as problem:
                 if strict:
+                    if batch:  # the rows before it, none after it
+                        flush(batch)
                     raise BadRowError(
                         source, line, problem.classification_id, problem.reason
                     ) from None
@@ -347,6 +360,21 @@ def aggregate(
                 txn.delete(f"meta|{SNAPSHOT_PENDING}")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+class _StrictStop(Exception):
+    """--strict: the event at ``position`` of a batch could not be applied."""
+
+    def __init__(self, position: int, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.position = position
+        self.outcome = outcome
+
+
+def _stop_at_first_bad(outcomes: Sequence[Outcome]) -> None:
+    for position, outcome in enumerate(outcomes):
+        if outcome.status in BAD_OUTCOMES:
+            raise _StrictStop(position, outcome)
 
 
 def _check_state(store: RocksdictStore, workflow: LoadedWorkflow) -> None:

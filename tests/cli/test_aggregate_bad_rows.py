@@ -39,7 +39,7 @@ def write_export(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
-# (what is wrong, how to break data row n, the reason reported)
+# what is wrong: (how to break a data row, the reason reported); rows the adapter refuses
 BREAKS = {
     "empty subject_ids": (
         lambda row, at: row.__setitem__(at["subject_ids"], ""),
@@ -61,14 +61,14 @@ BREAKS = {
 
 
 def broken_export(penguins: Path, path: Path, breaks: dict[int, str]) -> tuple[Path, list[str]]:
-    """The simulated export with data row ``n`` broken as ``BREAKS[breaks[n]]`` says; the
+    """The simulated export with data row ``n`` broken as ``ALL_BREAKS[breaks[n]]`` says; the
     broken rows' classification ids."""
     header, rows = read_export(penguins)
     at = {name: i for i, name in enumerate(header)}
     ids = []
     for n, what in breaks.items():
         ids.append(rows[n][at["classification_id"]])
-        BREAKS[what][0](rows[n], at)
+        ALL_BREAKS[what][0](rows[n], at)
     return write_export(path, header, rows), ids
 
 
@@ -99,14 +99,31 @@ def test_rows_of_other_workflows_are_not_checked(penguins, tmp_path, capsys):
     assert "1 for other workflows/versions, 0 rejected" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("what", list(BREAKS))
+# and one the engine rejects (annotations a JSON object, not a list)
+ALL_BREAKS = {
+    **BREAKS,
+    "annotations not a list": (
+        lambda row, at: row.__setitem__(at["annotations"], '{"task": "T1"}'),
+        "annotations grouped by task must map task ids to lists",
+    ),
+}
+
+
+@pytest.mark.parametrize("what", list(ALL_BREAKS))
 def test_strict_stops_at_the_bad_row_naming_file_line_and_classification(
     penguins, tmp_path, capsys, what
 ):
     export, (cid,) = broken_export(penguins, tmp_path / "bad.csv", {70: what})
-    assert aggregate(export, penguins, tmp_path / "out", "--strict") == 1
+    out = tmp_path / "out"
+    assert aggregate(export, penguins, out, "--strict") == 1
     err = capsys.readouterr().err
     # data row 70 (from 0) is on line 72: the header is line 1
-    expected = f"tally aggregate: error: {export}, line 72: classification {cid}: {BREAKS[what][1]}"
-    assert expected in err
+    assert f"tally aggregate: error: {export}, line 72: classification {cid}: " in err
+    assert ALL_BREAKS[what][1] in err
     assert err.count(cid) == 1
+    # The rows before it were applied, none after it: a run without --strict on the same
+    # state finds 70 applied and applies the other 229.
+    assert aggregate(export, penguins, out) == 0
+    err = capsys.readouterr().err
+    assert "300 rows read: 229 classifications applied, 70 already applied" in err
+    assert "1 rejected" in err

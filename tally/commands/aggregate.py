@@ -161,8 +161,7 @@ def _load_workflow(args: argparse.Namespace) -> LoadedWorkflow:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import TallyError
-    from stream.embedded import REQUIRED_COLUMNS, BadRowError, aggregate
+    from stream.embedded import REQUIRED_COLUMNS, aggregate
     from tally.progress import progress_bar
     from tally.tables import CsvSource, require_columns
 
@@ -186,22 +185,19 @@ def run(args: argparse.Namespace) -> int:
             def on_progress(_: int) -> None:
                 bar.update(source.position() - bar.n)
 
-            try:
-                summary = aggregate(
-                    rows(),
-                    header,
-                    workflow,
-                    state_dir=state_dir,
-                    output_dir=output_dir,
-                    source=str(source.path),
-                    name=args.output,
-                    on_progress=on_progress,
-                    strict=args.strict,
-                )
-            except BadRowError as exc:  # names the file, line and classification itself
-                raise InputError(str(exc)) from None
-            except TallyError as exc:
-                raise InputError(f"{source.path}, line {source.line_number}: {exc}") from None
+            # Errors about a row name the file, line and classification themselves; the
+            # others (state directory, output files) have nothing to do with a line.
+            summary = aggregate(
+                rows(),
+                header,
+                workflow,
+                state_dir=state_dir,
+                output_dir=output_dir,
+                source=str(source.path),
+                name=args.output,
+                on_progress=on_progress,
+                strict=args.strict,
+            )
     print(summary.report(), file=sys.stderr)
     if summary.actions_path is not None:
         print(

@@ -130,4 +130,7 @@ def test_state_of_another_extractor_config_is_refused(penguins, tmp_path, capsys
     extractor.write_text(yaml.safe_dump(document))
     capsys.readouterr()
     assert aggregate(export, other, out, "first") == 1
-    assert "delete that directory" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "delete that directory" in err
+    # about the state directory, not a line of the export
+    assert err.startswith("tally aggregate: error: the extractor config differs")

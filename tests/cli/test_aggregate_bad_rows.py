@@ -127,3 +127,15 @@ def test_strict_stops_at_the_bad_row_naming_file_line_and_classification(
     err = capsys.readouterr().err
     assert "300 rows read: 229 classifications applied, 70 already applied" in err
     assert "1 rejected" in err
+
+
+def test_an_unreadable_line_is_named_once(penguins, tmp_path, capsys):
+    header, rows = read_export(penguins)
+    export = write_export(tmp_path / "latin1.csv", header, rows)
+    lines = export.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"UTC", b"UT\xc7", 1)  # not UTF-8
+    export.write_bytes(b"\n".join(lines))
+    assert aggregate(export, penguins, tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "is not UTF-8" in err
+    assert err.count(str(export)) == 1

@@ -76,6 +76,7 @@ INFO_SOURCES = (
     "created_at",
     "subject_ids",
 )
+_SUBJECT_INFO = INFO_SOURCES.index("subject_ids")
 #: Extractor-config keywords the batch wrapper handles itself rather than the extractor.
 WRAPPER_KEYWORDS = ("no_version",)
 SHOW_FIRST_IDS = 5
@@ -415,8 +416,18 @@ def _extract_block(job: BlockJob) -> BlockResult:
         if ok is None:
             skips.append((row_number, info[0], "invalid workflow_version", repr(version), True))
             continue
-        if ok:
-            keep.append((row_number, info, row[annotations_column], row[metadata_column]))
+        if not ok:
+            continue
+        subject = info[_SUBJECT_INFO]
+        if subject in NA_STRINGS:
+            # Its extracts would belong to no subject: the reference writes them with subject
+            # NaN, and its reduce pools every such row into one bogus reduction.
+            detail = (
+                "the subject_ids cell is empty" if not subject else f"subject_ids is {subject!r}"
+            )
+            skips.append((row_number, info[0], "empty subject_ids", detail, True))
+            continue
+        keep.append((row_number, info, row[annotations_column], row[metadata_column]))
     chunk = _extract_chunk(job.index, keep, job.guess, kinds)
     unreadable = len(skips)
     if skips:

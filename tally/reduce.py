@@ -87,6 +87,7 @@ IN_MEMORY_BYTES = BUCKET_BYTES // 2
 #: classifications (18 MB of point extracts); below this the Python steps are cheaper overall.
 COMPILED_TREE_BYTES = 64 << 20
 SUBJECTS_PER_BUCKET = 2000
+SHOW_BLANK_ROWS = 5  # rows named in the note on rows without a subject
 #: With ``-c`` above 1, an in-memory reduction (and its formatting) estimated to take less CPU
 #: than this runs in this process: forking the workers and sending the results back costs
 #: ~0.1 s of CPU, more than a 20,000-row question reduce itself. The estimate comes from a probe
@@ -237,6 +238,7 @@ class ScanJob:
     path: str  # the extraction file, for messages
     spill_dir: str | None  # None: return the rows instead of spilling them
     columns: tuple[int, int, int, int, int]  # width, subject, task, created_at, workflow_id
+    classification_column: int | None = None  # for naming rows without a subject
 
 
 @dataclasses.dataclass
@@ -253,6 +255,8 @@ class ScanResult:
     bad: tuple[int, int] | None  # (row in block, fields) of a row of the wrong width
     kept: list[tuple[tuple[int, int], list[str]]] | None = None  # the rows, if not spilled
     export_times: bool = True  # every created_at in the export's fixed form (_EXPORT_TIME)
+    #: (row in block, classification id) of the rows whose subject_id is blank
+    blank_subjects: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
 def _scan_block(job: ScanJob) -> ScanResult:
@@ -281,6 +285,14 @@ def _scan_block(job: ScanJob) -> ScanResult:
         first_task.add(row[i_task], numeric, textual, row[i_created], order, None)
         first_row.add("", numeric, textual, row[i_created], order, row[i_workflow])
     export_times = all(map(_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
+    blank_subjects = []
+    if not NA_STRINGS.isdisjoint(counts):
+        i_cid = job.classification_column
+        blank_subjects = [
+            (n, "?" if i_cid is None else row[i_cid])
+            for n, row in enumerate(rows)
+            if row[i_subject] in NA_STRINGS
+        ]
     index = job.index
     spilled = [((index, n), row) for n, row in enumerate(rows)]
     path = ""
@@ -300,6 +312,7 @@ def _scan_block(job: ScanJob) -> ScanResult:
         None,
         None if job.spill_dir is not None else spilled,
         export_times,
+        blank_subjects,
     )
 
 
@@ -853,6 +866,7 @@ def reduce_file(
         kept_rows: list[tuple[tuple[int, int], list[str]]] = []
         total = 0
         export_times = True
+        blank_subjects: list[tuple[int, str]] = []  # (data row, classification id)
         jobs_in = (
             ScanJob(
                 i,
@@ -861,6 +875,7 @@ def reduce_file(
                 str(blocks.path),
                 None if in_memory else tmp,
                 (width, i_subject, i_task, i_created, i_workflow),
+                index.get("classification_id"),
             )
             for i, (offset, data) in enumerate(blocks)
         )
@@ -878,6 +893,7 @@ def reduce_file(
                             f"{blocks.path}, data row {total + row + 1}: {fields} fields where the header "
                             f"has {width}; the file is truncated or not a CSV written by `tally extract`"
                         )
+                    blank_subjects.extend((total + n + 1, cid) for n, cid in scan.blank_subjects)
                     total += scan.rows
                     export_times = export_times and scan.export_times
                     kinds.merge(scan.kinds)
@@ -900,7 +916,12 @@ def reduce_file(
             ((_, workflow_raw),) = first_row.ordered(subject_kind)
             workflow_cell = reformat_cell(workflow_raw, column_kinds["workflow_id"])
         sort_key = subject_sort_key(subject_kind)
-        subjects = sorted(counts, key=sort_key)
+        # Rows without a subject are reduced as no subject: the reference pools them into one
+        # reduction of subject NaN, which describes nothing (the subject_id column still reads
+        # as it does there, float where cells are blank).
+        subjects = sorted((s for s in counts if s not in NA_STRINGS), key=sort_key)
+        if blank_subjects:
+            print(_blank_subject_note(blocks.path, blank_subjects), file=sys.stderr)
         pending = [s for s in subjects if reformat_cell(s, subject_kind) not in done_cells]
 
         if stream and state == "final":
@@ -999,6 +1020,25 @@ def reduce_file(
                 f.write(text)
     run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
+
+
+def _blank_subject_note(path: Path, rows: Sequence[tuple[int, str]]) -> str:
+    """The note on the extract rows a reduction skips for their blank ``subject_id``.
+
+    >>> print(_blank_subject_note(Path("q.csv"), [(37, "21488449")]))
+    note: q.csv: skipped 1 extract row with a blank subject_id (data row 37: classification 21488449); it belongs to no subject (the reference reduces such rows together as one subject NaN; `tally extract` skips their classifications as 'empty subject_ids')
+    """
+    shown = ", ".join(
+        f"data row {row}: classification {cid}" for row, cid in rows[:SHOW_BLANK_ROWS]
+    )
+    more = ", ..." if len(rows) > SHOW_BLANK_ROWS else ""
+    what = "1 extract row" if len(rows) == 1 else f"{len(rows)} extract rows"
+    belongs = "it belongs" if len(rows) == 1 else "they belong"
+    return (
+        f"note: {path}: skipped {what} with a blank subject_id ({shown}{more}); {belongs} to no "
+        "subject (the reference reduces such rows together as one subject NaN; `tally extract` "
+        "skips their classifications as 'empty subject_ids')"
+    )
 
 
 def _init_formatter(

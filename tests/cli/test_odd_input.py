@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli.cli_support import (
     DATA,
+    GOLDEN,
     answer,
     export_row,
     extractor_config,
@@ -300,3 +301,79 @@ def test_scratch_directories_name_their_run(tmp_path):
         f"{dead} holds 0.0 MB left by an interrupted run (process {int(ended.stdout)}" in result.err
     )
     assert str(live) not in result.err
+
+
+# ------------------------------------------------------------------------------------------
+# classifications without a subject
+
+
+def _kenya_with_blank_subject(tmp_path: Path) -> tuple[Path, str]:
+    """kenya-sample.csv with data row 37's subject_ids emptied; its classification id."""
+    with open(DATA / "Data-digging" / "kenya-sample.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    column = rows[0].index("subject_ids")
+    rows[37][column] = ""
+    export = tmp_path / "kenya-blank-subject.csv"
+    with open(export, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    return export, rows[37][rows[0].index("classification_id")]
+
+
+def test_classifications_without_subject_ids_are_skipped_and_counted(tmp_path):
+    """They were extracted with a blank subject_id, which `reduce` then pooled into one bogus
+    subject."""
+    export, cid = _kenya_with_blank_subject(tmp_path)
+    config = (
+        GOLDEN / "cli" / "kenya-sample" / "configs" / "Extractor_config_workflow_2030_V73-90.yaml"
+    )
+    result = run_tally("extract", export, config, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    assert f"1 x empty subject_ids (classification ids {cid})" in result.err
+    header, rows = read_csv(tmp_path / "question_extractor_extractions.csv")
+    assert len(rows) == 169  # of 170 classifications
+    subjects = [row[header.index("subject_id")] for row in rows]
+    assert "" not in subjects
+    assert cid not in [row[0] for row in rows]
+
+    strict = run_tally("extract", export, config, "-d", tmp_path, "-hb", "--strict")
+    assert strict.code == 1
+    assert f"classification {cid} (data row 37): empty subject_ids" in strict.err
+
+
+@pytest.mark.parametrize("spilled", [False, True], ids=["in memory", "spilled"])
+@pytest.mark.parametrize("stream", [[], ["-s"]], ids=["", "-s"])
+def test_reduce_leaves_extract_rows_without_a_subject_out(tmp_path, monkeypatch, spilled, stream):
+    """An extraction file the reference wrote from such classifications has blank subject_id
+    cells: they were pooled into one bogus subject '' (e.g. 2 votes for 'daytime')."""
+    import tally.reduce as reduce_module
+
+    if spilled:
+        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", -1)
+    kenya = GOLDEN / "cli" / "kenya-sample"
+    with open(kenya / "out" / "question_extractor_extractions.csv", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    column = rows[0].index("subject_id")
+    blanked = [rows[5][0], rows[40][0]]  # their classification ids
+    for n in (5, 40):
+        rows[n][column] = ""
+    with_blanks = tmp_path / "with_blanks.csv"
+    without = tmp_path / "without.csv"
+    for path, kept in ((with_blanks, rows), (without, [r for r in rows if r[column]])):
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(kept)
+    config = kenya / "configs" / "Reducer_config_question.yaml"
+
+    result = run_tally("reduce", with_blanks, config, "-d", tmp_path, "-o", "b", "-hb", *stream)
+    assert result.code == 0, result.err
+    assert (
+        f"skipped 2 extract rows with a blank subject_id (data row 5: classification "
+        f"{blanked[0]}, data row 40: classification {blanked[1]}); they belong to no subject"
+    ) in result.err
+    assert run_tally("reduce", without, config, "-d", tmp_path, "-o", "w", "-hb").code == 0
+    header, reduced = read_csv(tmp_path / "question_reducer_b.csv")
+    assert all(row[0] for row in reduced)
+    # the same reductions; the subject column reads as floats, as pandas reads it with gaps
+    assert (header, [[str(int(float(r[0]))), *r[1:]] for r in reduced]) == read_csv(
+        tmp_path / "question_reducer_w.csv"
+    )
+    assert reduced[0][0] == "2237578.0"

@@ -3,7 +3,9 @@
 One engine transaction is one RocksDB ``WriteBatch``, written atomically with ``sync`` off and
 the write-ahead log on, so a process killed mid-run keeps either all or none of a batch's
 writes. Values are JSON (NaN and infinities kept, as on the topics: stream.records); a value that cannot be decoded raises
-:class:`core.errors.StateSerializationError` naming the key.
+:class:`core.errors.StateSerializationError` naming the key. A directory that cannot be opened
+(another run holds its lock, it is damaged, it is a file or holds other files) raises
+:class:`StateDirectoryError` saying which and what to do.
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as path:
@@ -24,12 +26,16 @@ from typing import Any
 
 from rocksdict import Options, Rdict, WriteBatch
 
-from core.errors import StateSerializationError
+from core.errors import StateSerializationError, TallyError
 from core.state import DELETED
 from stream.records import decode
 from stream.state.transaction import OrderedTransaction
 
-__all__ = ["RocksdictStore"]
+__all__ = ["RocksdictStore", "StateDirectoryError"]
+
+
+class StateDirectoryError(TallyError, ValueError):
+    """The state directory cannot be opened: in use by another run, damaged, or not one."""
 
 
 class RocksdictStore:
@@ -37,10 +43,24 @@ class RocksdictStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise StateDirectoryError(
+                f"the state directory {self.path} is a file; pass a new directory (or one an "
+                "earlier run kept) to --state"
+            )
+        # RocksDB would add its files to any directory: refuse one that holds something else.
+        if self.path.is_dir() and not (self.path / "CURRENT").exists() and any(self.path.iterdir()):
+            raise StateDirectoryError(
+                f"{self.path} is not a state directory: it holds other files and no RocksDB "
+                "database; pass a new or empty directory to --state"
+            )
         self.path.mkdir(parents=True, exist_ok=True)
         options = Options(raw_mode=True)
         options.create_if_missing(True)
-        self._db = Rdict(str(self.path), options=options)
+        try:
+            self._db = Rdict(str(self.path), options=options)
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            raise _open_error(self.path, exc) from None
 
     def get(self, key: str) -> Any | None:
         raw = self._db.get(key.encode())
@@ -90,3 +110,23 @@ class RocksdictStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_error(path: Path, exc: Exception) -> StateDirectoryError:
+    """What RocksDB's refusal to open ``path`` means for the user.
+
+    >>> print(_open_error(Path("st"), Exception("IO error: While lock file: st/LOCK: Resource "
+    ...     "temporarily unavailable")))
+    the state directory st is in use by another run (RocksDB: IO error: While lock file: st/LOCK: Resource temporarily unavailable); wait for it to finish, or pass another --state
+    """
+    text = str(exc)
+    if "lock" in text.lower():
+        return StateDirectoryError(
+            f"the state directory {path} is in use by another run (RocksDB: {text}); wait for "
+            "it to finish, or pass another --state"
+        )
+    return StateDirectoryError(
+        f"cannot open the state directory {path} (RocksDB: {text}): it is damaged, or not a "
+        "state directory; if an earlier run made it, delete it to rebuild from the export, "
+        "else pass another --state"
+    )

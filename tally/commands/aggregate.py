@@ -70,7 +70,10 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--state",
-        help="state directory (default: OUTDIR/.tally-state); keep it to run incrementally",
+        help=(
+            "state directory (default: OUTDIR/.tally-state): a new one, or one an earlier run "
+            "made, to run incrementally; one run at a time"
+        ),
     )
     parser.add_argument(
         "-d", "--dir", required=True, type=existing_dir, help="output directory (must exist)"

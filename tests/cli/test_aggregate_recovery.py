@@ -1,13 +1,16 @@
 """`tally aggregate` after a run that stopped part-way: the next run repairs what it left behind.
 
 The interruptions are real and deterministic: a CSV path the snapshot cannot replace (a
-directory in the way), so the run fails after every state batch is committed.
+directory in the way), so the run fails after every state batch is committed. And a state
+directory that cannot be opened (another run holds it, damaged, not one) is a clear error.
 """
 
 from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +108,63 @@ def test_a_snapshot_cut_between_two_files_is_completed_by_the_next_run(
     assert reduction_csvs(out) != uninterrupted
     assert aggregate(export, penguins, out) == 0
     assert reduction_csvs(out) == uninterrupted
+
+
+def test_a_state_directory_in_use_by_another_run_is_a_clear_error(
+    penguins, export, tmp_path, capsys
+):
+    state = tmp_path / "state"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from stream.state.rocksdict_store import RocksdictStore\n"
+            f"store = RocksdictStore({str(state)!r}); print('open', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "open\n"
+        out = tmp_path / "out"
+        out.mkdir()
+        assert aggregate(export, penguins, out, "--state", str(state)) == 1
+    finally:
+        holder.communicate("", timeout=60)
+    err = capsys.readouterr().err
+    assert f"the state directory {state} is in use by another run" in err
+    assert "Traceback" not in err
+    # once the other run is done, the directory works
+    assert aggregate(export, penguins, out, "--state", str(state)) == 0
+
+
+def test_a_damaged_state_directory_is_a_clear_error(penguins, export, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert aggregate(export, penguins, out) == 0
+    (out / ".tally-state" / "CURRENT").write_text("hello\n")
+    capsys.readouterr()
+    assert aggregate(export, penguins, out) == 1
+    err = capsys.readouterr().err
+    assert f"cannot open the state directory {out / '.tally-state'}" in err
+    assert "it is damaged, or not a state directory" in err
+
+
+@pytest.mark.parametrize("kind", ["file", "directory of other files"])
+def test_a_state_path_that_is_not_a_state_directory_is_refused(
+    penguins, export, tmp_path, capsys, kind
+):
+    state = tmp_path / "state"
+    if kind == "file":
+        state.write_text("notes\n")
+    else:
+        state.mkdir()
+        (state / "notes.txt").write_text("notes\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert aggregate(export, penguins, out, "--state", str(state)) == 1
+    err = capsys.readouterr().err
+    assert str(state) in err and "pass a new" in err
+    if kind != "file":
+        assert sorted(p.name for p in state.iterdir()) == ["notes.txt"]

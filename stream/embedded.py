@@ -42,7 +42,14 @@ from stream.snapshot import SnapshotFile, output_names, write_snapshot
 from stream.state.rocksdict_store import RocksdictStore
 from stream.workflows import LoadedWorkflow
 
-__all__ = ["AggregateSummary", "BadRowError", "ExportRows", "StateMismatchError", "aggregate"]
+__all__ = [
+    "AggregateSummary",
+    "BadRowError",
+    "ExportRows",
+    "SnapshotWriteError",
+    "StateMismatchError",
+    "aggregate",
+]
 
 BATCH_ROWS = 2000
 #: Set (in the same write batch) whenever reductions are stored; cleared after the CSVs are
@@ -62,6 +69,10 @@ REQUIRED_COLUMNS = (
 
 class StateMismatchError(TallyError, ValueError):
     """The state directory was built for another workflow or extractor config."""
+
+
+class SnapshotWriteError(TallyError):
+    """The CSVs could not be written (disk full, permissions); the state is saved."""
 
 
 class BadRowError(TallyError, ValueError):
@@ -348,13 +359,20 @@ def aggregate(
         names = output_names(workflow.pipeline, name)
         missing = {i for i, n in enumerate(names) if not (output_dir / n).exists()}
         if changed | missing or not names or summary.snapshot_was_pending:
-            summary.files = write_snapshot(
-                records,
-                workflow.pipeline,
-                output_dir,
-                name=name,
-                no_version=workflow.no_version,
-            )
+            try:
+                summary.files = write_snapshot(
+                    records,
+                    workflow.pipeline,
+                    output_dir,
+                    name=name,
+                    no_version=workflow.no_version,
+                )
+            except OSError as exc:
+                raise SnapshotWriteError(
+                    f"cannot write {exc.filename or output_dir}: {exc.strerror or exc}. The "
+                    f"classifications are stored (in {store.path}): make room, or make the "
+                    "directory writable, and run again to write the CSVs"
+                ) from exc
             # Only now: a run stopped anywhere before this line leaves the marker set.
             with store.transaction() as txn:
                 txn.delete(f"meta|{SNAPSHOT_PENDING}")

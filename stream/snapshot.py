@@ -129,6 +129,9 @@ def write_snapshot(
     ``tally aggregate`` both rely on this). ``no_version[i]`` leaves ``aggregation_version``
     out of reducer ``i``'s rows, as ``no_version: true`` in its reducer config does for
     ``tally reduce``.
+
+    An :class:`OSError` while writing (disk full, permissions) is raised again naming the CSV
+    being written (a failed ``write`` names no file).
     """
     output_dir = Path(output_dir)
     flags = list(no_version or [False] * len(pipeline.reducers))
@@ -152,7 +155,26 @@ def write_snapshot(
             continue
         by_index[index][(_row_id(record), str(record["task"]))] = record["data"]
 
-    written = []
+    written: list[SnapshotFile] = []
+    try:
+        _write_files(written, by_index, pipeline, output_dir, name, flags, order)
+    except OSError as exc:
+        # the file being written: the one after those written
+        path = output_dir / output_names(pipeline, name)[len(written)]
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+    return written
+
+
+def _write_files(
+    written: list[SnapshotFile],
+    by_index: list[dict[tuple[str, str], Any]],
+    pipeline: Pipeline,
+    output_dir: Path,
+    name: str,
+    flags: list[bool],
+    order: bool,
+) -> None:
+    """Write each reducer's CSV, appending its :class:`SnapshotFile` to ``written``."""
     for index, (binding, filename) in enumerate(
         zip(pipeline.reducers, output_names(pipeline, name), strict=True)
     ):
@@ -218,7 +240,6 @@ def write_snapshot(
         written.append(
             SnapshotFile(index, binding.name, binding.extractor_key, path, len(subjects), len(rows))
         )
-    return written
 
 
 def _write_grouped(

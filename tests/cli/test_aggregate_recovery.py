@@ -8,6 +8,7 @@ directory that cannot be opened (another run holds it, damaged, not one) is a cl
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,9 @@ def test_csvs_left_stale_by_a_failed_snapshot_are_rewritten_by_the_next_run(
     first.mkdir()
     capsys.readouterr()
     assert aggregate(export, penguins, out) == 1
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"tally aggregate: error: cannot write {first}: Is a directory." in err
+    assert "run again to write the CSVs" in err
     first.rmdir()
     first.write_bytes(stale[first.name])
     assert reduction_csvs(out) == stale
@@ -106,6 +109,27 @@ def test_a_snapshot_cut_between_two_files_is_completed_by_the_next_run(
     last.rmdir()
     shutil.move(tmp_path / "saved.csv", last)
     assert reduction_csvs(out) != uninterrupted
+    assert aggregate(export, penguins, out) == 0
+    assert reduction_csvs(out) == uninterrupted
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_disk_full_while_writing_the_csvs_names_the_file_and_the_next_run_repairs(
+    penguins, export, uninterrupted, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert aggregate(first_rows(export, tmp_path / "older.csv", 300), penguins, out) == 0
+    second = out / sorted(reduction_csvs(out))[1]
+    # Each CSV is written to .<name>.<pid>.tmp, then renamed (tally.tables.atomic_text_file):
+    # that name linked to /dev/full makes the write fail with ENOSPC, as a full disk does.
+    temporary = out / f".{second.name}.{os.getpid()}.tmp"
+    temporary.symlink_to("/dev/full")
+    capsys.readouterr()
+    assert aggregate(export, penguins, out) == 1
+    err = capsys.readouterr().err
+    assert f"tally aggregate: error: cannot write {second}: No space left on device." in err
+    assert not temporary.is_symlink()  # the temporary file is cleaned up: "space freed"
     assert aggregate(export, penguins, out) == 0
     assert reduction_csvs(out) == uninterrupted
 

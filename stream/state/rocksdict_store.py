@@ -84,7 +84,13 @@ class RocksdictStore:
                 batch.delete(key.encode())
             else:
                 batch.put(key.encode(), raw)
-        self._db.write(batch)
+        try:
+            self._db.write(batch)
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            raise StateDirectoryError(
+                f"cannot write to the state directory {self.path} (RocksDB: {exc}); the "
+                "batch was not stored: make room and run again"
+            ) from None
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
         """Every (key, value) whose key starts with ``prefix``, in key order."""
@@ -103,13 +109,25 @@ class RocksdictStore:
             txn.set(f"meta|{name}", value)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._db.close()
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            raise StateDirectoryError(
+                f"cannot close the state directory {self.path} (RocksDB: {exc}); what was "
+                "not stored is applied again by the next run"
+            ) from None
 
     def __enter__(self) -> RocksdictStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        # The error in flight says what went wrong; after a failed write RocksDB's close
+        # fails too, repeating it.
+        with contextlib.suppress(Exception):
+            self._db.close()
 
 
 def _open_error(path: Path, exc: Exception) -> StateDirectoryError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,40 @@ def test_disk_full_while_writing_the_csvs_names_the_file_and_the_next_run_repair
     err = capsys.readouterr().err
     assert f"tally aggregate: error: cannot write {second}: No space left on device." in err
     assert not temporary.is_symlink()  # the temporary file is cleaned up: "space freed"
+    assert aggregate(export, penguins, out) == 0
+    assert reduction_csvs(out) == uninterrupted
+
+
+LIMITED_RUN = """
+import resource, signal, sys
+# Past 100 kB a write fails with EFBIG ("File too large") instead of killing the process,
+# as a full disk fails it with ENOSPC: the state's write-ahead log gets there first.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+from tally.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")
+def test_a_state_write_that_fails_is_a_clear_error_and_the_next_run_finishes(
+    penguins, export, uninterrupted, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    extractor = str(next(penguins.glob("Extractor_config_*.yaml")))
+    reducers = sorted(str(p) for p in penguins.glob("Reducer_config_*.yaml"))
+    args = [str(export), "--extractor-config", extractor, "--reducer-config", *reducers]
+    run = subprocess.run(
+        [sys.executable, "-c", LIMITED_RUN, "aggregate", *args, "-d", str(out), "-hb"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1, run.stderr
+    state = out / ".tally-state"
+    assert f"tally aggregate: error: cannot write to the state directory {state}" in run.stderr
+    assert "Traceback" not in run.stderr
     assert aggregate(export, penguins, out) == 0
     assert reduction_csvs(out) == uninterrupted
 

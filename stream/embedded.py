@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from core.csv_layout import NA_STRINGS
 from core.engine import ClassificationEvent, Outcome, Reduction
 from core.errors import TallyError
 from core.events import EventSchemaError, event_from_export_row, parse_id
@@ -119,16 +120,19 @@ class ExportRows:
 
     Refuses, with the reason ``tally extract`` gives where it has one, the rows the engine
     would otherwise take for something else: a row with more or fewer fields than the header
-    (its cells are not where the header says), and, for the configured workflow, a
+    (its cells are not where the header says); for the configured workflow, a
     ``workflow_version`` that is not a version (the engine would ignore the row as "outside
-    the configured range") or no subject (it would be taken for an anonymous volunteer).
+    the configured range"); and, for the versions ``accepts_version`` takes, no subject (a
+    ``subject_ids`` cell that is empty or a missing-value mark such as ``NA``, as for
+    ``tally extract``; the engine would take the row for an anonymous volunteer's).
 
     >>> rows = ExportRows(["classification_id", "workflow_id", "workflow_version",
     ...     "created_at", "annotations", "subject_ids"], workflow_id=10)
     >>> rows.event(["5", "10", "3.1", "2024-01-01", "[]", "77"]).subject_id
     77
     >>> for cells in (["5", "10", "3.1"], ["5", "10", "", "t", "[]", "77"],
-    ...               ["5", "10", "3.1", "t", "[]", ""], ["5", "10", "3.1", "t", "[", "77"]):
+    ...               ["5", "10", "3.1", "t", "[]", ""], ["5", "10", "3.1", "t", "[]", "NA"],
+    ...               ["5", "10", "3.1", "t", "[", "77"]):
     ...     try:
     ...         rows.event(cells)
     ...     except RowProblem as problem:
@@ -136,12 +140,19 @@ class ExportRows:
     5 malformed CSV row: 3 fields where the header has 6
     5 invalid workflow_version: ''
     5 empty subject_ids
+    5 empty subject_ids: subject_ids is 'NA'
     5 annotations or metadata is not valid JSON (unexpec
     """
 
-    def __init__(self, header: Sequence[str], workflow_id: int) -> None:
+    def __init__(
+        self,
+        header: Sequence[str],
+        workflow_id: int,
+        accepts_version: Callable[[str], bool] = lambda version: True,
+    ) -> None:
         self.header = list(header)
         self.workflow_id = workflow_id
+        self.accepts_version = accepts_version
         # dict(zip(header, cells)) keeps a repeated column's last cell; so does this.
         position = {name: i for i, name in enumerate(self.header)}
         self._cid_at = position["classification_id"]
@@ -162,8 +173,12 @@ class ExportRows:
             version = cells[self._version_at]
             if not self._readable_version(version):
                 raise RowProblem(cid, f"invalid workflow_version: {version!r}")
-            if not cells[self._subjects_at].split(";")[0].strip():
-                raise RowProblem(cid, "empty subject_ids")
+            subjects = cells[self._subjects_at]
+            if self.accepts_version(version):
+                if subjects in NA_STRINGS and subjects:
+                    raise RowProblem(cid, f"empty subject_ids: subject_ids is {subjects!r}")
+                if not subjects.split(";")[0].strip():  # the first id is the subject
+                    raise RowProblem(cid, "empty subject_ids")
         try:
             return event_from_export_row(dict(zip(self.header, cells, strict=True)))
         except EventSchemaError as exc:
@@ -277,7 +292,7 @@ def aggregate(
     ``strict`` raises :class:`BadRowError` naming the source, line and classification id.
     """
     started = time.perf_counter()
-    reader = ExportRows(header, workflow.workflow_id)
+    reader = ExportRows(header, workflow.workflow_id, workflow.pipeline.accepts_version)
     summary = AggregateSummary()
     engine = workflow.engine
     wf = workflow.workflow_id

@@ -45,6 +45,10 @@ BREAKS = {
         lambda row, at: row.__setitem__(at["subject_ids"], ""),
         "empty subject_ids",
     ),
+    "subject_ids NA": (
+        lambda row, at: row.__setitem__(at["subject_ids"], "NA"),
+        "empty subject_ids: subject_ids is 'NA'",
+    ),
     "short row": (
         lambda row, at: row.__delitem__(slice(5, None)),
         "malformed CSV row: 5 fields where the header has",
@@ -77,26 +81,30 @@ def test_bad_rows_are_reported_with_reasons_not_counted_as_other_workflows(
 ):
     breaks = {10: "empty subject_ids", 20: "short row", 30: "empty workflow_version"}
     breaks[40] = "unreadable workflow_version"
+    breaks[50] = "subject_ids NA"
     export, ids = broken_export(penguins, tmp_path / "bad.csv", breaks)
     assert aggregate(export, penguins, tmp_path / "out") == 0
     err = capsys.readouterr().err
-    assert "296 classifications applied" in err
-    assert "0 for other workflows/versions, 4 rejected" in err
+    assert "295 classifications applied" in err
+    assert "0 for other workflows/versions, 5 rejected" in err
     for what in breaks.values():
         assert f"skipped x1: {BREAKS[what][1]}" in err
     assert f"first classification ids with problems: {', '.join(ids)}" in err
 
 
-def test_rows_of_other_workflows_are_not_checked(penguins, tmp_path, capsys):
-    # tally extract looks no further than the workflow id of another workflow's rows
+def test_rows_of_other_workflows_and_versions_are_not_checked(penguins, tmp_path, capsys):
+    # As in tally extract: another workflow's row is looked at no further than its workflow
+    # id, another version's (of this workflow) no further than its version.
     header, rows = read_export(penguins)
     at = {name: i for i, name in enumerate(header)}
     rows[3][at["workflow_id"]] = "999"
     rows[3][at["workflow_version"]] = ""
     rows[3][at["subject_ids"]] = ""
+    rows[4][at["workflow_version"]] = "1.1"
+    rows[4][at["subject_ids"]] = ""
     export = write_export(tmp_path / "other.csv", header, rows)
     assert aggregate(export, penguins, tmp_path / "out") == 0
-    assert "1 for other workflows/versions, 0 rejected" in capsys.readouterr().err
+    assert "2 for other workflows/versions, 0 rejected" in capsys.readouterr().err
 
 
 # and one the engine rejects (annotations a JSON object, not a list)

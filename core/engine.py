@@ -305,9 +305,15 @@ class Engine:
                 )
                 continue
             group = self._group_key(event)
-            if group is None:  # user reductions exclude anonymous volunteers
+            if group is None and self.topic == "user":  # user reductions exclude anonymous
                 outcomes.append(
                     (position, Outcome(event.classification_id, "ignored", "anonymous volunteer"))
+                )
+                continue
+            if group is None or (isinstance(group, str) and not group.strip()):
+                # Its extracts would belong to no subject (tally extract skips such rows too).
+                outcomes.append(
+                    (position, Outcome(event.classification_id, "rejected", "empty subject id"))
                 )
                 continue
             by_subject.setdefault(group, []).append((position, event))

@@ -474,3 +474,21 @@ def test_identical_extracts_of_one_classification_count_once_as_in_batch_reduce(
     choices = {r["choice"]: r["choice_count"] for r in reduction.data}
     assert choices == {"zebra": 3, "lion": 1}, reduction.data
     assert set(counts.values()) == {4}  # the extract rows left: 2 + 1 + 1
+
+
+@pytest.mark.parametrize("subject", [None, "", " "])
+def test_a_classification_without_subject_is_rejected_not_taken_for_anonymous(subject):
+    # tally extract skips such a row ('empty subject_ids'); the stream dead-letters it
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    good = make_event(1, 5, 1, 0, "Yes", None)
+    blank = make_event(2, subject, 1, 1, "No", None)
+    other_version = make_event(3, subject, 1, 2, "No", None, version="9.9")
+    store = MemoryStore()
+    with store.transaction() as txn:
+        result = Engine(pipeline).process(txn, [good, blank, other_version])
+    assert [(o.status, o.reason) for o in result.outcomes] == [
+        ("applied", ""),
+        ("rejected", "empty subject id"),
+        ("ignored", "workflow version 9.9 outside the configured range"),
+    ]
+    assert {r.subject_id for r in result.reductions} == {5}

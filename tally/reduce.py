@@ -467,7 +467,118 @@ def _init_worker(
         params=spec.parse_params(layout.keywords),
         index=layout.index,
         make_record=_record_maker(layout),
+        drop_duplicates=_duplicate_dropper(layout.header, layout.kinds),
     )
+
+
+def _duplicate_dropper(
+    header: Sequence[str], kinds: Mapping[str, str]
+) -> Callable[[list[Sequence[str]]], list[Sequence[str]]]:
+    """``rows -> rows`` without those equal to an earlier row as the reference's
+    ``drop_duplicates()`` compares them: cell by cell, as pandas reads the cells
+    (``convert_cell`` by column kind). ``11`` and ``11.0`` in a float column, an empty cell and
+    ``nan``, ``1`` and ``01`` in an int column are one value; texts in a text column (lists, and
+    ``created_at``, which pandas leaves as text unless one format fits all of it) are equal only
+    as written.
+
+    Only rows of the same classification and task can be duplicates. A group of distinct
+    classifications with plain ids (most) costs a set of id texts; otherwise rows equal as
+    text go first, then rows whose (classification id, task) value occurs more than once are
+    converted whole (the ids and tasks themselves only when their texts may hide equal values,
+    ``7`` and ``07``).
+
+    >>> drop = _duplicate_dropper(["classification_id", "task", "user_id", "data.no"],
+    ...     {"classification_id": "int", "task": "str", "user_id": "float", "data.no": "float"})
+    >>> drop([("1", "T0", "11", ""), ("2", "T0", "11", "1.0"), ("1", "T0", "11.0", "nan"),
+    ...     ("1", "T1", "11", ""), ("01", "T0", "11", ""), ("2", "T0", "11", "1.0")])
+    [('1', 'T0', '11', ''), ('2', 'T0', '11', '1.0'), ('1', 'T1', '11', '')]
+    """
+    column_kinds = [kinds[name] for name in header]
+    get_task = operator.itemgetter(header.index("task"))
+    task_kind = kinds["task"]
+    plain_tasks = _plain_texts(task_kind)
+    if "classification_id" in header:
+        get_cid: Callable[[Sequence[str]], str] | None = operator.itemgetter(
+            header.index("classification_id")
+        )
+        cid_kind = kinds["classification_id"]
+    else:
+        get_cid, cid_kind = None, "str"
+    plain_cids = _plain_texts(cid_kind)
+
+    def value_of(kind: str) -> Callable[[str], Any]:
+        # an int column has no missing cells (they would make it float): int() is the value
+        return int if kind == "int" else lambda text: convert_cell(text, kind)
+
+    cid_value, task_value = value_of(cid_kind), value_of(task_kind)
+
+    def row_value(row: Sequence[str]) -> tuple[Any, ...]:
+        return tuple(map(convert_cell, row, column_kinds))
+
+    def drop(rows: list[Sequence[str]]) -> list[Sequence[str]]:
+        if len(rows) < 2:
+            return rows
+        if get_cid is not None:
+            cids = list(map(get_cid, rows))
+            if len(set(cids)) == len(cids) and plain_cids(cids):
+                return rows  # the common case: no two rows of one classification
+        rows = list(dict.fromkeys(map(tuple, rows)))  # equal as text: cheap to find
+        if len(rows) < 2:
+            return rows
+        keys: Sequence[Any] | None = None  # None: every row is a candidate
+        if get_cid is not None:
+            cids = list(map(get_cid, rows))
+            if len(set(cids)) == len(cids):
+                if plain_cids(cids):
+                    return rows
+            else:  # e.g. one row per task of each classification
+                tasks = list(map(get_task, rows))
+                if (
+                    len(set(zip(cids, tasks, strict=True))) == len(rows)
+                    and plain_cids(cids)
+                    and plain_tasks(tasks)
+                ):
+                    return rows
+            keys = list(
+                zip(map(cid_value, cids), map(task_value, map(get_task, rows)), strict=True)
+            )
+            if len(set(keys)) == len(keys):
+                return rows
+            repeated = {key for key, n in Counter(keys).items() if n > 1}
+        kept = []
+        seen: set[tuple[Any, ...]] = set()
+        for n, row in enumerate(rows):
+            if keys is None or keys[n] in repeated:
+                value = row_value(row)
+                if value in seen:
+                    continue
+                seen.add(value)
+            kept.append(row)
+        return kept
+
+    return drop
+
+
+def _plain_texts(kind: str) -> Callable[[list[str]], bool]:
+    """``texts -> bool``: whether distinct texts of a column of ``kind`` are sure to be distinct
+    values, told without converting them (False: they might not be).
+
+    >>> plain = _plain_texts("int")
+    >>> plain(["12", "3"]), plain(["12", "03"]), plain(["+3"]), plain(["0"])
+    (True, False, False, False)
+    >>> _plain_texts("str")(["T0", "T1"]), _plain_texts("str")(["", "nan"])
+    (True, False)
+    """
+    if kind == "int":  # unless one has a sign, a space or a leading zero (or is 0)
+
+        def plain_ints(texts: list[str]) -> bool:
+            joined = "".join(texts)
+            return joined.isdigit() and joined.isascii() and " 0" not in " " + " ".join(texts)
+
+        return plain_ints
+    if kind == "str":  # unless two are missing-value marks
+        return NA_STRINGS.isdisjoint
+    return lambda texts: False
 
 
 #: Values a cached extract may hold: a shallow copy of it is then a full copy.
@@ -567,6 +678,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     params = _WORKER["params"]
     index: dict[str, int] = _WORKER["index"]
     make_record = _WORKER["make_record"]
+    drop_duplicates = _WORKER["drop_duplicates"]
     i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
     subject_kind = layout.kinds["subject_id"]
     version = None if layout.no_version else AGGREGATION_VERSION
@@ -589,8 +701,8 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     for subject in sorted(groups, key=sort_key):
         members = _by_created(groups.pop(subject), i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
-        unique = list(dict.fromkeys(map(tuple, map(second, members))))
-        by_task: dict[str, list[tuple[str, ...]]]
+        unique = drop_duplicates(list(map(second, members)))
+        by_task: dict[str, list[Sequence[str]]]
         if one_task is not None:  # every row has it (tasks come from the rows)
             by_task = {one_task: unique}
         else:

@@ -73,3 +73,123 @@ def test_created_at_with_utc_offsets_orders_by_the_instant(tmp_path):
         "subject_id,workflow_id,task,reducer,data.result,data.aggregation_version\n"
         "1,77,T0,first_n_true_reducer,True,5.3.1\n"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# rows compared and grouped by value (pandas' typed cells), not by text
+
+QUESTION_HEADER = (
+    "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,extractor,"
+    "data.aggregation_version,data.yes,data.no\n"
+)
+QUESTION_CONFIG = "reducer_config:\n  question_reducer: {}\n"
+
+
+def reduce_every_way(tmp_path: Path, monkeypatch, extractions: str, config: str) -> tuple[str, str]:
+    """The reduction file and stderr of `tally reduce -F all`, the same (asserted) whether the
+    rows are grouped in memory or spilled, reduced here or in forked workers (-c 2), with and
+    without -s."""
+    import tally.reduce as reduce_module
+    from tests.cli.cli_support import run_tally
+
+    source = tmp_path / "extractions.csv"
+    source.write_text(extractions)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(config)
+    # in memory, -c 2 reduces small work here unless SERIAL_SECONDS says to fork
+    paths = {"spilled": (-1, 0.25), "in-memory": (1 << 30, float("inf")), "forked": (1 << 30, 0.0)}
+    flags = {"plain": [], "c2": ["-c", "2"], "stream": ["-s"], "stream-c2": ["-s", "-c", "2"]}
+    outputs = {}
+    for path, (in_memory, serial) in paths.items():
+        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", in_memory)
+        monkeypatch.setattr(reduce_module, "SERIAL_SECONDS", serial)
+        for name, extra in flags.items():
+            out = tmp_path / f"{path}-{name}"
+            out.mkdir()
+            args = ["-F", "all", "-d", out, "-o", "r", "-hb", *extra]
+            result = run_tally("reduce", source, config_path, *args)
+            assert result.code == 0, result.err
+            (written,) = out.glob("*_r.csv")
+            stderr = "".join(
+                line for line in result.err.splitlines(keepends=True) if line.startswith("note")
+            )
+            outputs[path, name] = (written.read_text(), stderr)
+    assert len(set(outputs.values())) == 1, outputs
+    return outputs["spilled", "plain"]
+
+
+def question_rows(*rows: str) -> str:
+    """Extraction rows of question_extractor for workflow 77: ``cid,user,user_id,task,created
+    minute,subject,yes,no``."""
+    out = []
+    for row in rows:
+        cid, user, user_id, task, minute, subject, yes, no = row.split(",")
+        out.append(
+            f"{cid},{user},{user_id},77,{task},2021-03-01 10:{minute}:00 UTC,{subject},"
+            f"question_extractor,5.3.1,{yes},{no}\n"
+        )
+    return QUESTION_HEADER + "".join(out)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param(
+            # two extraction files concatenated: one read user_id as float (a blank elsewhere)
+            ("1,u1,11,T0,00,5,1.0,", "2,u2,22,T0,01,5,,1.0", "1,u1,11.0,T0,00,5,1.0,"),
+            "5,77,T0,question_reducer,1,1,5.3.1\n",
+            id="user_id 11 and 11.0",
+        ),
+        pytest.param(
+            # every missing-value mark is one value (NaN)
+            ("1,u1,11,T0,00,5,1.0,", "1,u1,11,T0,00,5,1.0,nan", "2,u2,22,T0,01,5,,1.0"),
+            "5,77,T0,question_reducer,1,1,5.3.1\n",
+            id="empty cell and nan",
+        ),
+        pytest.param(
+            # a float id column: 1 and 1.0 are one classification; its T0 and T1 rows are not
+            # duplicates of each other
+            (
+                "1,u1,11,T0,00,5,1.0,",
+                "1,u1,11,T1,00,5,1.0,",
+                "2,u2,22,T0,01,5,,1.0",
+                "1.0,u1,11,T0,00,5,1,",
+                "1.0,u1,11,T1,00,5,1,",
+                "2,u2,22,T1,01,5,,1.0",
+                "2,u2,22,T1,01,5,,1.0",
+                "3,u3,33,T1,01,6,1,",
+                "3,u3,33,T1,01,6,1,nan",
+                "3,u3,33,T1,01,6,1,0",
+            ),
+            "5,77,T0,question_reducer,1.0,1.0,5.3.1\n"
+            "5,77,T1,question_reducer,1.0,1.0,5.3.1\n"
+            "6,77,T0,question_reducer,,,5.3.1\n"
+            "6,77,T1,question_reducer,2.0,1.0,5.3.1\n",
+            id="classification_id 1 and 1.0, one row per task",
+        ),
+    ],
+)
+def test_duplicate_rows_are_found_by_value(tmp_path, monkeypatch, rows, expected):
+    """The reference's drop_duplicates() compares pandas' values: tally compared the texts and
+    counted such a classification twice."""
+    reduced, _ = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    header = "subject_id,workflow_id,task,reducer,data.yes,data.no,data.aggregation_version\n"
+    assert reduced == header + expected
+
+
+def test_duplicates_by_value_but_created_at_written_differently_both_count(tmp_path, monkeypatch):
+    # pandas leaves created_at as text when no one format fits every cell, and then compares
+    # the texts: classification 3's rows are not duplicates (3 yes votes), 1's and 2's are
+    extractions = QUESTION_HEADER + (
+        "1,u1,1,77,T0,2021-03-01 10:00:00 UTC,5,question_extractor,5.3.1,1.0,\n"
+        "1,u1,1,77,T0,2021-03-01 10:00:00 UTC,5,question_extractor,5.3.1,1,\n"
+        "2,u2,2,77,T0,2021-03-01 10:01:00 UTC,5,question_extractor,5.3.1,,1.0\n"
+        "2,u2,2,77,T0,2021-03-01 10:01:00 UTC,5,question_extractor,5.3.1,nan,1.0\n"
+        "3,u3,3,77,T0,2021-03-01 10:02:00 UTC,5,question_extractor,5.3.1,1.0,\n"
+        "3,u3,3,77,T0,2021-03-01T10:02:00Z,5,question_extractor,5.3.1,1.0,\n"
+    )
+    reduced, _ = reduce_every_way(tmp_path, monkeypatch, extractions, QUESTION_CONFIG)
+    assert reduced == (
+        "subject_id,workflow_id,task,reducer,data.yes,data.no,data.aggregation_version\n"
+        "5,77,T0,question_reducer,3,1,5.3.1\n"
+    )

@@ -83,10 +83,22 @@ class _Whole:
 
 
 def _equal(a: Any, b: Any) -> bool:
+    """Ruby's ``==`` on JSON values: numbers compare by value (``1 == 1.0``), every other pair
+    of different types is unequal, and arrays and objects compare element by element the same
+    way (Python's ``==`` would make ``[true] == [1]`` and ``{"a": false} == {"a": 0}``).
+
+    >>> _equal([True], [1]), _equal({"a": [1, "x"]}, {"a": [1.0, "x"]}), _equal([False], [0])
+    (False, True, False)
+    """
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    if _kind(a) != _kind(b):
+    kind = _kind(a)
+    if kind != _kind(b):
         return False
+    if kind == "array":
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if kind == "object":
+        return a.keys() == b.keys() and all(_equal(a[key], b[key]) for key in a)
     return a == b
 
 

@@ -43,6 +43,14 @@ CASES = [
     ("eq 0 0 is true (0 is truthy)", ["eq", C(0), C(0)], True),
     ("eq across types is false", ["eq", C(1), C("1")], False),
     ("eq int and float", ["eq", C(1), C(1.0)], True),
+    # nested values compare as Ruby's Array#== / Hash#==: element types matter there too
+    ("eq nested true and 1", ["eq", C([True]), C([1])], False),
+    ("eq nested false and 0", ["eq", C([False]), C([0])], False),
+    ("eq nested in an object", ["eq", C({"a": True}), C({"a": 1})], False),
+    ("eq nested number and text", ["eq", C([1]), C(["1"])], False),
+    ("eq nested int and float", ["eq", C([1, {"b": 2}]), C([1.0, {"b": 2.0}])], True),
+    ("eq objects ignore key order", ["eq", C({"a": 1, "b": [2]}), C({"b": [2], "a": 1})], True),
+    ("eq arrays of different length", ["eq", C([1, 2]), C([1])], False),
     ("gt strings", ["gt", C("b"), C("a")], True),
     ("single operand comparison returns its truthiness", ["gte", C(0)], True),
     # logic

@@ -182,8 +182,12 @@ class Engine:
                     f"{', '.join(sorted(available)) or 'none'}"
                 )
             self._rule_keys = rules.reducer_keys(topic)
+            # Subject metadata is kept for conditions that read it and for the payload of
+            # external effects (its subject.metadata).
             self._rules_read_subject = topic == "subject" and any(
-                "subject" in repr(rule.condition) for rule in rules.rules("subject")
+                "subject" in repr(rule.condition)
+                or any(effect.action.startswith("external") for effect in rule.effects)
+                for rule in rules.rules("subject")
             )
 
     # -- keys --------------------------------------------------------------------------------
@@ -321,11 +325,20 @@ class Engine:
         actions: list[ActionRecord] = []
         rule_errors: list[tuple[Any, RuleError]] = []
         for subject_id, subject_events in by_subject.items():
-            o, r, a, e = self._process_subject(txn, subject_id, subject_events)
-            outcomes.extend(o)
-            reductions.extend(r)
-            actions.extend(a)
-            rule_errors.extend((subject_id, error) for error in e)
+            # With rules, each classification is applied on its own, in arrival order, and the
+            # rules see the reductions after each (as Caesar evaluates them after every
+            # update): a condition that holds only for a while (count == 5) must not fire or
+            # not depending on how the input was cut into batches. Without rules a subject's
+            # events are coalesced: its reductions are computed once per batch.
+            runs = (
+                [[item] for item in subject_events] if self.rules is not None else [subject_events]
+            )
+            for run in runs:
+                o, r, a, e = self._process_subject(txn, subject_id, run)
+                outcomes.extend(o)
+                reductions.extend(r)
+                actions.extend(a)
+                rule_errors.extend((subject_id, error) for error in e)
         outcomes.sort(key=lambda po: po[0])
         return BatchResult([o for _, o in outcomes], reductions, actions, rule_errors)
 
@@ -416,7 +429,14 @@ class Engine:
             else:
                 recompute_all = True
             head["n"] += 1
-            if self.rules is not None and self._rules_read_subject and event.subject_metadata:
+            if (
+                in_order
+                and self.rules is not None
+                and self._rules_read_subject
+                and event.subject_metadata
+            ):
+                # the latest classification's, as for the training flag: an older one that
+                # arrives late must not bring back metadata the subject has since changed
                 head["subject"] = dict(event.subject_metadata)
             kept: list[tuple[str, str, Any]] = []  # this classification's rows so far
             for extractor_key, task, data in rows:

@@ -325,11 +325,15 @@ class RuleBook:
         return self.subject_rules if kind == "subject" else self.user_rules
 
     def reducer_keys(self, kind: str = "subject") -> set[str]:
-        """The reducer keys the conditions of ``kind`` rules read (``subject`` excluded): a
-        check for typos against the pipeline's reducer keys."""
+        """The reducer keys ``kind`` rules read, in their conditions and as the ``reducer_key``
+        of their external effects (``subject`` excluded): the reductions the engine keeps for
+        them, and a check for typos against the pipeline's reducer keys."""
         keys: set[str] = set()
         for rule in self.rules(kind):
             _lookup_keys(rule.condition, keys)
+            for effect in rule.effects:
+                if effect.action.startswith("external"):
+                    keys.add(effect.config["reducer_key"])
         keys.discard("subject")
         return keys
 

@@ -45,6 +45,7 @@ from core.csv_layout import (
     order_columns,
     python_literal,
     reformat_cell,
+    text_formatter,
 )
 from core.errors import TallyError
 from core.filters import batch_refusal
@@ -444,12 +445,17 @@ class _Layout:
     header: tuple[str, ...]
     index: dict[str, int]  # column name -> position in header
     kinds: dict[str, str]
-    tasks: tuple[tuple[str, str], ...]  # (raw task, output cell)
+    tasks: tuple[tuple[str, str], ...]  # (task, output cell): a task is its cell (below)
     reducer: str
     keywords: dict[str, Any]
     no_version: bool
     repeat_filter: str
     export_times: bool = False  # every created_at in the export's fixed form
+    #: Raw subject / task cells -> the subject / task they are, where the two differ: a
+    #: subject or task is the cell pandas writes back for it (one per value: ``5`` and ``5.0``
+    #: in a float column are subject ``5.0``, ``1`` and ``01`` in an int column task ``1``).
+    subject_aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    task_aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 _WORKER: dict[str, Any] = {}
@@ -683,13 +689,17 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     subject_kind = layout.kinds["subject_id"]
     version = None if layout.no_version else AGGREGATION_VERSION
     repeat_filter = layout.repeat_filter
+    subject_aliases, task_aliases = layout.subject_aliases, layout.task_aliases
     groups: dict[str, list[tuple[Any, list[str]]]] = {}
     if job.subjects:
         grouped = _WORKER["grouped"]
         groups = {subject: grouped[subject] for subject in job.subjects}
     for part in job.parts:
         for row_number, row in Spill(part).rows():
-            groups.setdefault(row[i_subject], []).append((row_number, row))
+            subject = row[i_subject]
+            if subject_aliases:
+                subject = subject_aliases.get(subject, subject)
+            groups.setdefault(subject, []).append((row_number, row))
     stats = ColumnStats()
     add_stats = stats.add
     out = Spill(job.out_path) if job.out_path else None
@@ -708,9 +718,12 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
         else:
             by_task = {}
             for row in unique:
-                rows = by_task.get(row[i_task])
+                task = row[i_task]
+                if task_aliases:
+                    task = task_aliases.get(task, task)
+                rows = by_task.get(task)
                 if rows is None:
-                    by_task[row[i_task]] = [row]
+                    by_task[task] = [row]
                 else:
                     rows.append(row)
         subject_cell = reformat_cell(subject, subject_kind)
@@ -1019,10 +1032,13 @@ def reduce_file(
                     bar.update(scan.size)
         column_kinds = kinds.kinds()
         subject_kind = column_kinds["subject_id"]
-        tasks = tuple(
-            (task, reformat_cell(task, column_kinds["task"]))
-            for task, _ in first_task.ordered(subject_kind)
-        )
+        # Subjects and tasks are told apart by value, as pandas compares them: each is the
+        # cell written back for its value (5 and 5.0 in a float column are subject 5.0). Tasks
+        # in order of first appearance (the earliest of a task's spellings).
+        task_cell = text_formatter(column_kinds["task"])
+        raw_tasks = [task for task, _ in first_task.ordered(subject_kind)]
+        task_aliases = {raw: task_cell(raw) for raw in raw_tasks if task_cell(raw) != raw}
+        tasks = tuple((task, task) for task in dict.fromkeys(map(task_cell, raw_tasks)))
         workflow_cell = ""
         if total:
             ((_, workflow_raw),) = first_row.ordered(subject_kind)
@@ -1031,10 +1047,16 @@ def reduce_file(
         # Rows without a subject are reduced as no subject: the reference pools them into one
         # reduction of subject NaN, which describes nothing (the subject_id column still reads
         # as it does there, float where cells are blank).
-        subjects = sorted((s for s in counts if s not in NA_STRINGS), key=sort_key)
+        subject_cell = text_formatter(subject_kind)
+        subject_of = {raw: subject_cell(raw) for raw in counts if raw not in NA_STRINGS}
+        subject_aliases = {raw: subject for raw, subject in subject_of.items() if raw != subject}
+        subject_rows: Counter[str] = Counter()
+        for raw, subject in subject_of.items():
+            subject_rows[subject] += counts[raw]
+        subjects = sorted(subject_rows, key=sort_key)
         if blank_subjects:
             print(_blank_subject_note(blocks.path, blank_subjects), file=sys.stderr)
-        pending = [s for s in subjects if reformat_cell(s, subject_kind) not in done_cells]
+        pending = [s for s in subjects if s not in done_cells]
 
         if stream and state == "final":
             if not pending:
@@ -1061,6 +1083,8 @@ def reduce_file(
             no_version=plan.no_version,
             repeat_filter=filter,
             export_times=export_times,
+            subject_aliases=subject_aliases,
+            task_aliases=task_aliases,
         )
         grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
         if in_memory:
@@ -1068,9 +1092,14 @@ def reduce_file(
             for item in kept_rows:
                 grouped.setdefault(item[1][i_subject], []).append(item)
             del kept_rows
-            jobs = _buckets_in_memory(pending, counts, cpu_count)
+            for raw, subject in subject_aliases.items():  # one subject, several spellings
+                # (in any order: _by_created sorts a subject's rows, ties in file order)
+                grouped[subject] = grouped.get(subject, []) + grouped.pop(raw)
+            jobs = _buckets_in_memory(pending, subject_rows, cpu_count)
         else:
-            jobs = _route(block_spills, pending, counts, i_subject, Path(tmp), cpu_count)
+            jobs = _route(
+                block_spills, pending, subject_rows, subject_of, i_subject, Path(tmp), cpu_count
+            )
         stats = ColumnStats()
         results: list[BucketResult] = []
         journal = None
@@ -1085,7 +1114,9 @@ def reduce_file(
                 reduced = _probed_map(
                     _reduce_bucket,
                     jobs,
-                    [sum(counts[s] for s in job.subjects) for job in jobs] if in_memory else [],
+                    [sum(subject_rows[s] for s in job.subjects) for job in jobs]
+                    if in_memory
+                    else [],
                     probe=in_memory,
                     workers=cpu_count,
                     initializer=_init_worker,
@@ -1274,11 +1305,13 @@ def _route(
     block_spills: list[str],
     pending: list[str],
     counts: Mapping[str, int],
+    subject_of: Mapping[str, str],
     i_subject: int,
     tmp: Path,
     cpu_count: int,
 ) -> list[BucketJob]:
-    """Split the rows into buckets of consecutive subjects (``pending`` is sorted)."""
+    """Split the rows into buckets of consecutive subjects (``pending`` is sorted; ``counts``
+    their rows; ``subject_of`` the subject of each raw subject cell)."""
     if not pending:
         return []
     size = sum(os.path.getsize(p) for p in block_spills)
@@ -1288,6 +1321,8 @@ def _route(
         math.ceil(len(pending) / SUBJECTS_PER_BUCKET),
     )
     bucket_of, n_buckets = _bucket_plan(pending, counts, wanted)
+    # the router sees raw cells: each spelling of a subject goes to the subject's bucket
+    bucket_of = {raw: bucket_of[s] for raw, s in subject_of.items() if s in bucket_of}
     parts: list[list[str]] = [[] for _ in range(n_buckets)]
     for routed in ordered_map(
         _route_block,

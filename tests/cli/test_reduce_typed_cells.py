@@ -193,3 +193,120 @@ def test_duplicates_by_value_but_created_at_written_differently_both_count(tmp_p
         "subject_id,workflow_id,task,reducer,data.yes,data.no,data.aggregation_version\n"
         "5,77,T0,question_reducer,3,1,5.3.1\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("subjects", "expected"),
+    [
+        pytest.param(
+            ("5", "5.0"),
+            "subject_id,workflow_id,task,reducer,data.yes,data.no,data.aggregation_version\n"
+            "5.0,77,T0,question_reducer,1,1,5.3.1\n",
+            id="float column: 5 and 5.0",
+        ),
+        pytest.param(
+            ("1", "01", "2", "1.0"),
+            "subject_id,workflow_id,task,reducer,data.yes,data.no,data.aggregation_version\n"
+            "1.0,77,T0,question_reducer,2,1.0,5.3.1\n"
+            "2.0,77,T0,question_reducer,1,,5.3.1\n",
+            id="float column: 1, 01 and 1.0",
+        ),
+        pytest.param(
+            ("10", "010", "9"),
+            "subject_id,workflow_id,task,reducer,data.yes,data.aggregation_version,data.no\n"
+            "9,77,T0,question_reducer,1,5.3.1,\n"
+            "10,77,T0,question_reducer,1,5.3.1,1.0\n",
+            id="int column: 10 and 010",
+        ),
+        pytest.param(
+            # a text column compares texts: 5 and 5.0 are two subjects there
+            ("5", "5.0", "x"),
+            "subject_id,workflow_id,task,reducer,data.yes,data.aggregation_version,data.no\n"
+            "5,77,T0,question_reducer,1.0,5.3.1,\n"
+            "5.0,77,T0,question_reducer,,5.3.1,1.0\n"
+            "x,77,T0,question_reducer,1.0,5.3.1,\n",
+            id="text column: 5 and 5.0 differ",
+        ),
+    ],
+)
+def test_subjects_are_grouped_by_value(tmp_path, monkeypatch, subjects, expected):
+    """pandas groups a numeric subject column by value: tally wrote one row per spelling, all
+    with the same printed subject."""
+    answers = ("1.0,", ",1.0", "1.0,", "1.0,")
+    rows = [
+        f"{n},u{n},{n},T0,0{n},{subject},{answer}"
+        for n, (subject, answer) in enumerate(zip(subjects, answers, strict=False), start=1)
+    ]
+    reduced, _ = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    assert reduced == expected
+
+
+def test_subjects_by_value_keep_ascending_order_and_task_order(tmp_path, monkeypatch):
+    # 9 and 9.0 are subject 9.0, 10 and 1e1 subject 10.0; T1 first (subject 9.0's first row)
+    rows = (
+        "1,u1,1,T0,00,10,1.0,",
+        "2,u2,2,T1,01,9.0,,1.0",
+        "3,u3,3,T0,02,9,1.0,",
+        "4,u4,4,T1,03,1e1,1.0,",
+    )
+    reduced, _ = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    assert reduced == (
+        "subject_id,workflow_id,task,reducer,data.no,data.aggregation_version,data.yes\n"
+        "9.0,77,T1,question_reducer,1.0,5.3.1,\n"
+        "9.0,77,T0,question_reducer,,5.3.1,1.0\n"
+        "10.0,77,T1,question_reducer,,5.3.1,1.0\n"
+        "10.0,77,T0,question_reducer,,5.3.1,1.0\n"
+    )
+
+
+def test_tasks_are_grouped_by_value(tmp_path, monkeypatch):
+    # an int task column (unlikely, same code path as subjects): 1 and 01 are task 1
+    rows = ("1,u1,1,1,00,1,1.0,", "2,u2,2,01,01,1,,1.0", "3,u3,3,2,02,2,1.0,")
+    reduced, _ = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    assert reduced == (
+        "subject_id,workflow_id,task,reducer,data.yes,data.no,data.aggregation_version\n"
+        "1,77,1,question_reducer,1.0,1.0,5.3.1\n"
+        "1,77,2,question_reducer,,,5.3.1\n"
+        "2,77,1,question_reducer,,,5.3.1\n"
+        "2,77,2,question_reducer,1.0,,5.3.1\n"
+    )
+
+
+def test_stream_resumes_a_journal_of_subjects_spelled_otherwise(tmp_path):
+    """A -s journal holds the subjects as written back (5.0): resuming skips those whose rows
+    spell them 5, and reduces the rest."""
+    from tests.cli.cli_support import run_tally
+
+    rows = (
+        "1,u1,1,T0,00,5,1.0,",
+        "2,u2,2,T0,01,5.0,,1.0",
+        "3,u3,3,T0,02,7,1.0,",
+        "4,u4,4,T0,03,,1.0,",
+        "5,u5,5,T0,04,6,,1.0",
+    )
+    source = tmp_path / "extractions.csv"
+    source.write_text(question_rows(*rows))
+    config = tmp_path / "config.yaml"
+    config.write_text(QUESTION_CONFIG)
+    assert run_tally("reduce", source, config, "-F", "all", "-d", tmp_path, "-hb").code == 0
+    expected = (tmp_path / "question_reducer_reductions.csv").read_text()
+    assert expected.splitlines()[1:] == [
+        "5.0,77,T0,question_reducer,1.0,1.0,5.3.1",
+        "6.0,77,T0,question_reducer,,1.0,5.3.1",
+        "7.0,77,T0,question_reducer,1.0,,5.3.1",
+    ]
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    # subject 5.0 done (with a wrong count, to see that it is kept), 6.0 perhaps not (the last
+    # subject of a journal is done again), 7.0 cut short
+    (resumed / "question_reducer_reductions.csv").write_text(
+        "subject_id,workflow_id,task,reducer,data\n"
+        "5.0,77,T0,question_reducer,\"{'yes': 9, 'no': 1, 'aggregation_version': '5.3.1'}\"\n"
+        "6.0,77,T0,question_reducer,\"{'no': 5, 'aggregation_version': '5.3.1'}\"\n"
+        "7.0,77,T0,question_reducer,\"{'yes'"
+    )
+    result = run_tally("reduce", source, config, "-F", "all", "-d", resumed, "-hb", "-s")
+    assert result.code == 0, result.err
+    assert (resumed / "question_reducer_reductions.csv").read_text() == expected.replace(
+        "5.0,77,T0,question_reducer,1.0,1.0", "5.0,77,T0,question_reducer,9.0,1.0"
+    )

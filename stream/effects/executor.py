@@ -57,8 +57,9 @@ log = logging.getLogger("tally.effects")
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What happened to one action record: ``completed``, ``failed`` or ``skipped`` (already
-    done, or failed before and not retried)."""
+    """What happened to one action record: ``completed``, ``failed``, ``skipped`` (completed
+    in an earlier run) or ``failed_before`` (failed in an earlier run and not retried: still
+    not done, so a run that meets one does not succeed)."""
 
     action_id: str
     status: str
@@ -68,14 +69,30 @@ class Outcome:
 
 @dataclasses.dataclass
 class RunSummary:
+    """Outcomes of a run, counted by status (see :class:`Outcome`)."""
+
     completed: int = 0
     failed: int = 0
     skipped: int = 0
+    failed_before: int = 0
     outcomes: list[Outcome] = dataclasses.field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome.status, getattr(self, outcome.status) + 1)
         self.outcomes.append(outcome)
+
+    def merge(self, other: RunSummary) -> None:
+        """Add ``other``'s counts and outcomes (the Kafka mode sums its batches)."""
+        self.completed += other.completed
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.failed_before += other.failed_before
+        self.outcomes.extend(other.outcomes)
+
+    @property
+    def all_done(self) -> bool:
+        """True when every action is completed: none failed, now or in an earlier run."""
+        return not self.failed and not self.failed_before
 
 
 class Executor:
@@ -127,6 +144,7 @@ class Executor:
         self._session: aiohttp.ClientSession | None = None
         self._panoptes: PanoptesClient | None = None
         self._project_ids: dict[Any, Any] = {}
+        self._failed: set[str] = set()  # action ids that failed in this run
 
     async def __aenter__(self) -> Executor:
         self._session = aiohttp.ClientSession()
@@ -159,9 +177,10 @@ class Executor:
         if not self.state.claim(action, retry_failed=self.retry_failed):
             row = self.state.get(action.action_id) or {}
             log.debug("action %s already %s; skipped", action.action_id, row.get("status"))
-            return Outcome(
-                action.action_id, "skipped", row.get("attempts", 0), row.get("status", "")
-            )
+            # a repeat of a record this run already failed is counted once, as that failure
+            failed_before = row.get("status") == "failed" and action.action_id not in self._failed
+            status = "failed_before" if failed_before else "skipped"
+            return Outcome(action.action_id, status, row.get("attempts", 0), row.get("detail", ""))
         where = (
             f"action {action.action_id} ({action.effect}, rule {action.rule_id!r}, "
             f"{action.target_kind} {action.target_id})"
@@ -176,6 +195,7 @@ class Executor:
         except EffectFailed as exc:
             message = scrub(str(exc), secrets)
             self.state.finish(action.action_id, "failed", message)
+            self._failed.add(action.action_id)
             attempts = (self.state.get(action.action_id) or {}).get("attempts", 0)
             log.warning("%s failed after %d attempt(s): %s", where, attempts, message)
             return Outcome(action.action_id, "failed", attempts, message)

@@ -8,7 +8,9 @@ is never performed again, however often the same records are read. See docs/rule
 
 Credentials come from the environment only: ``TALLY_PANOPTES_TOKEN`` (a bearer token for the
 Panoptes API at ``TALLY_PANOPTES_URL``) and the variables ``external_with_basic_auth`` effects
-name. Exit status: 0 when every action completed (or was already done), 1 when any failed.
+name. Exit status: 0 when every action completed (in this run or an earlier one); 1 when any
+failed, in this run or in an earlier one and was not retried (--retry-failed performs those
+again), or a record was malformed.
 """
 
 from __future__ import annotations
@@ -179,11 +181,19 @@ def run(args: argparse.Namespace) -> int:
     summary = asyncio.run(main())
     print(
         f"tally effects: {summary.completed} completed, {summary.failed} failed, "
-        f"{summary.skipped} already done or failed before; {len(problems)} malformed record(s) "
-        f"skipped (state: {_state_path(args)})",
+        f"{summary.skipped} already done, {summary.failed_before} failed in an earlier run "
+        f"(not retried); {len(problems)} malformed record(s) skipped "
+        f"(state: {_state_path(args)})",
         file=sys.stderr,
     )
-    return 1 if summary.failed or problems else 0
+    if summary.failed_before:
+        print(
+            f"tally effects: {summary.failed_before} action(s) failed in an earlier run and are "
+            "still not done: see `tally effects status --state "
+            f"{_state_path(args)}`, fix the cause, then run again with --retry-failed",
+            file=sys.stderr,
+        )
+    return 0 if summary.all_done and not problems else 1
 
 
 async def _run_kafka(executor: Any, args: argparse.Namespace, problems: list[str]) -> Any:
@@ -205,9 +215,7 @@ async def _run_kafka(executor: Any, args: argparse.Namespace, problems: list[str
         problems=problems,
     ):
         summary = await executor.run([record for _, record in batch if record is not None])
-        total.completed += summary.completed
-        total.failed += summary.failed
-        total.skipped += summary.skipped
+        total.merge(summary)
     return total
 
 

@@ -273,7 +273,8 @@ def test_giving_up_after_max_attempts_and_retrying_only_when_asked(server, envir
     assert row["status"] == "failed" and row["attempts"] == 4 and row["completed_at"] is None
     assert "gave up after 4 attempts" in row["detail"] and "HTTP 503" in row["detail"]
     summary, _ = _perform(state, [action], environ)  # a failed action is not retried by default
-    assert summary.skipped == 1 and len(server.requests) == 4
+    assert (summary.failed_before, summary.skipped) == (1, 0) and len(server.requests) == 4
+    assert not summary.all_done  # still not done: a run that meets it does not succeed
     server.fail["/hook"] = []
     summary, rows = _perform(state, [action], environ, retry_failed=True)
     assert summary.completed == 1 and len(server.requests) == 5
@@ -530,6 +531,45 @@ def test_cli_performs_an_actions_csv_once(server, environ, tmp_path, monkeypatch
     assert len(server.paths()) == 4  # nothing performed twice
     assert tally_main(["effects", "status", "--state", f"{path}.effects.sqlite"]) == 0
     assert "completed: 4" in capsys.readouterr().out
+
+
+def _write_actions(path: Path, records: list[ActionRecord], extra: str = "") -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ACTION_COLUMNS)
+        writer.writeheader()
+        for record in records:
+            writer.writerow(record.to_row())
+        handle.write(extra)
+
+
+def test_cli_rerun_fails_while_earlier_failures_are_not_retried(
+    server, environ, tmp_path, monkeypatch, capsys
+):
+    """Review finding: after a partial failure a plain re-run said '0 completed, 0 failed' and
+    exited 0, although actions were still not done."""
+    records = [_action("retire_subject", {"reason": "other"}, target=t) for t in (101, 102, 103)]
+    path = tmp_path / "actions.csv"
+    _write_actions(path, records)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    server.fail["/api/workflows/1/retired_subjects"] = [500]  # the first retirement fails
+    argv = ["effects", "run", "--actions", str(path), "--max-attempts", "1", "--concurrency", "1"]
+    assert tally_main(argv) == 1
+    assert "2 completed, 1 failed, 0 already done, 0 failed in an earlier run" in (
+        capsys.readouterr().err
+    )
+    assert tally_main(argv) == 1  # nothing performed, but one action is still failed
+    err = capsys.readouterr().err
+    assert "0 completed, 0 failed, 2 already done, 1 failed in an earlier run" in err
+    assert "--retry-failed" in err
+    assert len(server.retired) == 2
+    assert tally_main([*argv, "--retry-failed"]) == 0
+    assert "1 completed, 0 failed, 2 already done, 0 failed in an earlier run" in (
+        capsys.readouterr().err
+    )
+    assert sorted(s for _, s, _ in server.retired) == [101, 102, 103]
+    assert tally_main(argv) == 0  # everything done: a re-run succeeds
+    assert "0 completed, 0 failed, 3 already done" in capsys.readouterr().err
 
 
 def test_http_helper_reports_attempts():

@@ -278,32 +278,81 @@ class ActionRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActionRecord:
-        """Read a record back (from the actions topic or :meth:`from_row`), checking its fields."""
+        """Read a record back (from the actions topic or :meth:`from_row`), checking it the way
+        the engine made it: a ``ValueError`` naming the action id says what is wrong.
+
+        The effect's config is validated as in a rules file (:func:`validate_effect`; a
+        webhook's plain-http loopback URL is left for the executor to accept or refuse) and
+        comes back normalised; the target (``subject_id`` or ``user_id``) and the workflow
+        must be given; an ``external`` effect needs its payload.
+
+        >>> good = {"action_id": "a1", "workflow_id": 7, "rule_id": "r", "target_kind": "subject",
+        ...         "subject_id": 55, "user_id": None, "effect": "add_subject_to_set",
+        ...         "config": {"subject_set_id": "12"}, "time": None}
+        >>> ActionRecord.from_dict(good).config
+        {'subject_set_id': 12}
+        >>> ActionRecord.from_dict({**good, "config": {}})
+        Traceback (most recent call last):
+        ...
+        ValueError: action a1 (add_subject_to_set, rule 'r'): add_subject_to_set needs subject_set_id
+        >>> ActionRecord.from_dict({**good, "subject_id": None})
+        Traceback (most recent call last):
+        ...
+        ValueError: action a1 (add_subject_to_set, rule 'r'): no subject_id: a subject action needs the subject it acts on
+        """
         missing = [k for k in ACTION_COLUMNS if k not in data and k not in ("status", "payload")]
         if missing:
             raise ValueError(f"action record lacks {', '.join(missing)}: {dict(data)!r:.200}")
-        if data["target_kind"] not in ("subject", "user"):
-            raise ValueError(
-                f"action target_kind must be subject or user, got {data['target_kind']!r}"
-            )
-        if data["effect"] not in (*SUBJECT_ACTIONS, *USER_ACTIONS):
-            raise ValueError(f"unknown action effect {data['effect']!r}")
+        ident = data["action_id"]
+        if ident is None or not str(ident).strip():
+            raise ValueError(f"action record has no action_id: {dict(data)!r:.200}")
+        effect = data["effect"]
+        where = f"action {ident} ({effect}, rule {data['rule_id']!r})"
+        kind = data["target_kind"]
+        if kind not in ("subject", "user"):
+            raise ValueError(f"{where}: target_kind must be subject or user, got {kind!r}")
+        if effect not in (*SUBJECT_ACTIONS, *USER_ACTIONS):
+            raise ValueError(f"{where}: unknown action effect {effect!r}")
+        if effect not in (SUBJECT_ACTIONS if kind == "subject" else USER_ACTIONS):
+            raise ValueError(f"{where}: {effect} does not act on a {kind} (target_kind {kind!r})")
         status = data.get("status") or "pending"
         if status not in ACTION_STATUSES:
-            raise ValueError(f"action status must be one of {ACTION_STATUSES}, got {status!r}")
-        config = data["config"] if isinstance(data["config"], Mapping) else {}
+            raise ValueError(
+                f"{where}: status must be one of {', '.join(ACTION_STATUSES)}, got {status!r}"
+            )
+        target_column = f"{kind}_id"
+        if _blank_id(data[target_column]):
+            raise ValueError(
+                f"{where}: no {target_column}: a {kind} action needs the {kind} it acts on"
+            )
+        if _blank_id(data["workflow_id"]):
+            raise ValueError(f"{where}: no workflow_id")
+        if data["rule_id"] is None or not str(data["rule_id"]).strip():
+            raise ValueError(f"{where}: no rule_id")
+        raw_config = data["config"]
+        if raw_config is not None and not isinstance(raw_config, Mapping):
+            raise ValueError(f"{where}: config must be a JSON object, got {raw_config!r:.100}")
+        try:
+            config = validate_effect(effect, raw_config, where=where, allow_http_loopback=True)
+        except RuleConfigError as exc:
+            raise ValueError(str(exc)) from None
+        payload = data.get("payload")
+        if payload is not None and not isinstance(payload, Mapping):
+            raise ValueError(f"{where}: payload must be a JSON object, got {payload!r:.100}")
+        if effect.startswith("external") and payload is None:
+            raise ValueError(f"{where}: an {effect} action needs the payload to post")
         return cls(
-            action_id=str(data["action_id"]),
+            action_id=str(ident),
             workflow_id=data["workflow_id"],
             rule_id=str(data["rule_id"]),
-            target_kind=data["target_kind"],
+            target_kind=kind,
             subject_id=data["subject_id"],
             user_id=data["user_id"],
-            effect=data["effect"],
-            config=dict(config),
+            effect=effect,
+            config=config,
             time=data["time"],
             status=status,
-            payload=data.get("payload"),
+            payload=payload,
         )
 
     def to_row(self) -> dict[str, str]:
@@ -320,12 +369,24 @@ class ActionRecord:
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> ActionRecord:
-        """Read an actions-CSV row; numeric ids come back as integers."""
+        """Read an actions-CSV row; numeric ids come back as integers. A malformed row raises
+        ``ValueError`` saying what is wrong (see :meth:`from_dict`)."""
 
         def number(text: str | None) -> Any:
-            if text is None or text == "":
+            if text is None or text.strip() == "":
                 return None
             return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+        def json_cell(column: str) -> Any:
+            text = row.get(column)
+            if not text:
+                return None
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"action {row.get('action_id')}: {column} is not JSON ({exc}): {text!r:.100}"
+                ) from None
 
         return cls.from_dict(
             {
@@ -336,12 +397,16 @@ class ActionRecord:
                 "subject_id": number(row.get("subject_id")),
                 "user_id": number(row.get("user_id")),
                 "effect": row.get("effect"),
-                "config": json.loads(row.get("config") or "{}"),
+                "config": json_cell("config"),
                 "time": row.get("time") or None,
                 "status": row.get("status") or "pending",
-                "payload": json.loads(row["payload"]) if row.get("payload") else None,
+                "payload": json_cell("payload"),
             }
         )
+
+
+def _blank_id(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def unfired(actions: Iterable[ActionRecord], fired: Container[str]) -> list[ActionRecord]:

@@ -2,7 +2,8 @@
 
 It runs apart from aggregation (``tally effects run``), reading the action records the engine
 emitted: from the actions CSV of the embedded mode or from the actions topic of the Kafka mode.
-For every record:
+For every record (checked first, as :meth:`ActionRecord.from_dict` checks records: a malformed
+one is reported as ``malformed`` and not performed, the others are):
 
 1. **claim** it in the executor state (:class:`stream.effects.state.ExecutorState`); a record
    already completed (or failed, unless ``retry_failed``) is skipped, so re-reading the same
@@ -58,8 +59,9 @@ log = logging.getLogger("tally.effects")
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What happened to one action record: ``completed``, ``failed``, ``skipped`` (completed
-    in an earlier run) or ``failed_before`` (failed in an earlier run and not retried: still
-    not done, so a run that meets one does not succeed)."""
+    in an earlier run), ``failed_before`` (failed in an earlier run and not retried: still
+    not done, so a run that meets one does not succeed) or ``malformed`` (the record itself is
+    wrong, see :meth:`ActionRecord.from_dict`; nothing was sent and nothing recorded)."""
 
     action_id: str
     status: str
@@ -75,6 +77,7 @@ class RunSummary:
     failed: int = 0
     skipped: int = 0
     failed_before: int = 0
+    malformed: int = 0
     outcomes: list[Outcome] = dataclasses.field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
@@ -87,12 +90,14 @@ class RunSummary:
         self.failed += other.failed
         self.skipped += other.skipped
         self.failed_before += other.failed_before
+        self.malformed += other.malformed
         self.outcomes.extend(other.outcomes)
 
     @property
     def all_done(self) -> bool:
-        """True when every action is completed: none failed, now or in an earlier run."""
-        return not self.failed and not self.failed_before
+        """True when every action is completed: none failed, now or in an earlier run, and
+        no record was malformed."""
+        return not self.failed and not self.failed_before and not self.malformed
 
 
 class Executor:
@@ -174,6 +179,13 @@ class Executor:
         """Claim, perform and record one action (see the module docstring)."""
         if self._session is None:
             raise RuntimeError("use the Executor as `async with Executor(...) as executor`")
+        try:
+            # the readers check records already; this guards records built in code, so a
+            # bad one is reported, not sent half-formed or crashing the run
+            action = ActionRecord.from_dict(action.to_dict())
+        except (ValueError, TypeError) as exc:
+            log.error("malformed action record, not performed: %s", exc)
+            return Outcome(action.action_id, "malformed", 0, str(exc))
         if not self.state.claim(action, retry_failed=self.retry_failed):
             row = self.state.get(action.action_id) or {}
             log.debug("action %s already %s; skipped", action.action_id, row.get("status"))

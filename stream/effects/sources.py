@@ -2,7 +2,8 @@
 
 * **CSV** (``--actions FILE``): the columns of :data:`core.rules.actions.ACTION_COLUMNS`, one row
   per action, as the embedded runner appends them. Rows are read in file order; a malformed row
-  is reported (with its line number) and skipped.
+  (a config its effect does not accept, no target id, ...) is reported with the file, its line
+  number, the action id and what is wrong, and not performed; the other rows are.
 * **Kafka** (``--broker``): the JSON records of the actions topic (``TALLY_TOPIC_ACTIONS``, else
   ``<prefix>-actions``), consumed in a consumer group (default ``<prefix>-effects``). Offsets
   are committed only after every record before them has an outcome in the executor state, so a
@@ -56,7 +57,7 @@ def read_actions_csv(
             try:
                 yield ActionRecord.from_row(row)
             except (ValueError, KeyError, TypeError) as exc:
-                message = f"{path}:{reader.line_num}: skipped a malformed action row: {exc}"
+                message = f"{path}, line {reader.line_num}: malformed row, not performed: {exc}"
                 log.error("%s", message)
                 if problems is not None:
                     problems.append(message)
@@ -96,8 +97,8 @@ async def consume_actions(
                     record = ActionRecord.from_dict(json.loads(message.value))
                 except (ValueError, KeyError, TypeError) as exc:
                     text = (
-                        f"{message.topic}[{message.partition}]@{message.offset}: skipped a "
-                        f"malformed action record: {exc}"
+                        f"{message.topic}[{message.partition}]@{message.offset}: malformed "
+                        f"record, not performed: {exc}"
                     )
                     log.error("%s", text)
                     if problems is not None:

@@ -179,10 +179,11 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(str(exc)) from None
 
     summary = asyncio.run(main())
+    malformed = len(problems) + summary.malformed
     print(
         f"tally effects: {summary.completed} completed, {summary.failed} failed, "
         f"{summary.skipped} already done, {summary.failed_before} failed in an earlier run "
-        f"(not retried); {len(problems)} malformed record(s) skipped "
+        f"(not retried); {malformed} malformed record(s) not performed "
         f"(state: {_state_path(args)})",
         file=sys.stderr,
     )
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             f"{_state_path(args)}`, fix the cause, then run again with --retry-failed",
             file=sys.stderr,
         )
-    return 0 if summary.all_done and not problems else 1
+    return 0 if summary.all_done and not malformed else 1
 
 
 async def _run_kafka(executor: Any, args: argparse.Namespace, problems: list[str]) -> Any:

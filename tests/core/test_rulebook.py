@@ -388,7 +388,7 @@ def test_rules_are_not_mutated_by_evaluation():
 
 _ids = st.one_of(st.integers(1, 10**9), st.text("abc123", min_size=1, max_size=5))
 _records = st.builds(
-    lambda kind, target, effect_config, time, payload: ActionRecord(
+    lambda kind, target, effect_config, time, data: ActionRecord(
         action_id=action_id(1, "r", kind, target, 0, *effect_config),
         workflow_id=1,
         rule_id="r",
@@ -398,7 +398,7 @@ _records = st.builds(
         effect=effect_config[0],
         config=effect_config[1],
         time=time,
-        payload=payload,
+        payload=data if effect_config[0] == "external" else None,
     ),
     st.sampled_from(["subject", "user"]),
     st.integers(1, 10**9),
@@ -410,10 +410,10 @@ _records = st.builds(
         ]
     ),
     st.one_of(st.none(), st.just("2024-01-02 10:00:00 UTC")),
-    st.one_of(
-        st.none(),
-        st.fixed_dictionaries({"data": st.dictionaries(st.text(max_size=3), st.integers())}),
-    ),
+    st.fixed_dictionaries({"data": st.dictionaries(st.text(max_size=3), st.integers())}),
+).filter(
+    # records as the engine makes them: a user action on a user, a payload for webhooks only
+    lambda r: (r.effect == "promote_user") == (r.target_kind == "user")
 )
 
 
@@ -440,3 +440,48 @@ def test_malformed_records_are_rejected():
     del data["rule_id"]
     with pytest.raises(ValueError, match="lacks rule_id"):
         ActionRecord.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # review findings: a config its effect cannot use crashed the executor (KeyError) ...
+        ({"effect": "add_subject_to_set", "config": {}}, "add_subject_to_set needs subject_set_id"),
+        ({"config": {"reason": "done"}}, "retire_subject reason must be one of"),
+        ({"config": ["other"]}, "config must be a JSON object"),
+        # ... and a row without its target was posted as subject_id null
+        ({"subject_id": None}, "no subject_id: a subject action needs the subject"),
+        ({"subject_id": " "}, "no subject_id"),
+        ({"target_kind": "user", "user_id": 9}, "retire_subject does not act on a user"),
+        ({"workflow_id": None}, "no workflow_id"),
+        ({"action_id": ""}, "has no action_id"),
+        (
+            {"effect": "external", "config": {"url": "https://h.org/x", "reducer_key": "c"}},
+            "an external action needs the payload",
+        ),
+    ],
+)
+def test_records_are_checked_as_the_engine_makes_them(change, message):
+    good = ActionRecord(
+        "x1", 1, "r", "subject", 5, None, "retire_subject", {"reason": "other"}, "t"
+    )
+    with pytest.raises(ValueError, match=message) as error:
+        ActionRecord.from_dict({**good.to_dict(), **change})
+    if change.get("action_id") != "":
+        assert "action x1 (" in str(error.value)  # names the action
+    assert type(error.value) is ValueError
+
+
+def test_csv_rows_with_bad_json_or_blank_ids_are_named():
+    row = ActionRecord(
+        "x1", 1, "r", "subject", 5, None, "retire_subject", {"reason": "other"}, "t"
+    ).to_row()
+    with pytest.raises(ValueError, match=r"action x1: config is not JSON"):
+        ActionRecord.from_row({**row, "config": "{reason: other}"})
+    with pytest.raises(ValueError, match="no subject_id"):
+        ActionRecord.from_row({**row, "subject_id": ""})
+    # a numeric text config value is normalised as in a rules file
+    record = ActionRecord.from_row(
+        {**row, "effect": "add_subject_to_set", "config": '{"subject_set_id": "12"}'}
+    )
+    assert record.config == {"subject_set_id": 12}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import dataclasses
 import logging
 import threading
 import time
@@ -570,6 +571,51 @@ def test_cli_rerun_fails_while_earlier_failures_are_not_retried(
     assert sorted(s for _, s, _ in server.retired) == [101, 102, 103]
     assert tally_main(argv) == 0  # everything done: a re-run succeeds
     assert "0 completed, 0 failed, 3 already done" in capsys.readouterr().err
+
+
+def test_cli_reports_malformed_rows_and_performs_the_others(
+    server, environ, tmp_path, monkeypatch, capsys, caplog
+):
+    """Review findings: an add_subject_to_set row with config {} crashed the executor with a
+    KeyError (the valid row after it stayed in_progress, never sent), and a row without
+    subject_id was posted as "subject_id": null and recorded completed."""
+    path = tmp_path / "actions.csv"
+    path.write_text(
+        ",".join(ACTION_COLUMNS) + "\n"
+        "aaaa0000000000000000000000000001,77,r,subject,5,,add_subject_to_set,{},t,pending,\n"
+        'aaaa0000000000000000000000000002,77,r,subject,6,,retire_subject,"{""reason"":""other""}"'
+        ",t,pending,\n"
+        'aaaa0000000000000000000000000003,77,r,subject,,,retire_subject,"{""reason"":""other""}"'
+        ",t,pending,\n"
+    )
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    argv = ["effects", "run", "--actions", str(path), "--concurrency", "1"]
+    with caplog.at_level(logging.ERROR, logger="tally.effects"):
+        assert tally_main(argv) == 1
+    logged = [r.getMessage() for r in caplog.records]  # the CLI logs to stderr
+    assert logged[0].startswith(
+        f"{path}, line 2: malformed row, not performed: action aaaa0000000000000000000000000001 "
+    )
+    assert logged[0].endswith("add_subject_to_set needs subject_set_id")
+    assert logged[1].startswith(f"{path}, line 4: malformed row") and "no subject_id" in logged[1]
+    err = capsys.readouterr().err
+    assert "1 completed, 0 failed" in err and "2 malformed record(s) not performed" in err
+    assert server.retired == [("77", 6, "other")]  # the valid row only; nothing with null
+    assert server.paths() == ["/api/workflows/77/retired_subjects"]
+    assert tally_main(["effects", "status", "--state", f"{path}.effects.sqlite"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "completed: 1"  # none left in_progress
+
+
+def test_a_malformed_record_built_in_code_is_reported_not_sent(server, environ, tmp_path):
+    bad = dataclasses.replace(_action("add_subject_to_set", {"subject_set_id": 4}), config={})
+    good = _action("retire_subject", {"reason": "other"}, target=56)
+    summary, rows = _perform(tmp_path / "s.sqlite", [bad, good], environ)
+    assert (summary.malformed, summary.completed, summary.all_done) == (1, 1, False)
+    (outcome,) = [o for o in summary.outcomes if o.status == "malformed"]
+    assert "needs subject_set_id" in outcome.detail
+    assert bad.action_id not in rows  # not claimed: nothing left in progress
+    assert server.retired == [("1", 56, "other")]
 
 
 def test_http_helper_reports_attempts():

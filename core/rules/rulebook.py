@@ -48,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from core.rules.actions import (
@@ -59,6 +59,7 @@ from core.rules.actions import (
     validate_effect,
 )
 from core.rules.conditions import RuleConfigError, compile_condition, ruby_truthy
+from core.rules.loading import line_of, parse_rules_yaml
 
 __all__ = [
     "RULES_APPLIED",
@@ -99,6 +100,35 @@ class Rule:
     check: Callable[[Mapping[str, Any]], Any] = dataclasses.field(
         default=lambda bindings: None, compare=False, repr=False
     )
+    #: where the rule starts in its rules file (None for a document not read from text)
+    line: int | None = dataclasses.field(default=None, compare=False)
+
+    def reads(self) -> dict[str, list[str]]:
+        """The reductions this rule reads, each with how: ``condition`` and/or
+        ``effect #n`` (an external effect's ``reducer_key``). ``subject`` is not a reduction.
+
+        >>> rule = RuleBook.from_document({"subject_rules": [{"id": "a",
+        ...     "condition": ["gte", ["lookup", "count.classifications", 0], ["const", 3]],
+        ...     "effects": [{"action": "external",
+        ...                  "config": {"url": "https://h.org/x", "reducer_key": "consensus"}}]}]}
+        ... ).subject_rules[0]
+        >>> rule.reads()
+        {'count': ['condition'], 'consensus': ['effect #1']}
+        """
+        out: dict[str, list[str]] = {}
+        keys: set[str] = set()
+        _lookup_keys(self.condition, keys)
+        keys.discard("subject")
+        for key in sorted(keys):
+            out.setdefault(key, []).append("condition")
+        for index, effect in enumerate(self.effects):
+            if effect.action.startswith("external"):
+                out.setdefault(effect.config["reducer_key"], []).append(f"effect #{index + 1}")
+        return out
+
+    def where(self, source: str) -> str:
+        """How errors name this rule: ``rules.yaml, line 4: subject rule 'a'``."""
+        return _where(source, self.kind, 0, self.id, self.line)
 
 
 class Firing(NamedTuple):
@@ -148,9 +178,11 @@ def user_bindings(reductions: Mapping[str, Any]) -> dict[str, Any]:
     return dict(reductions)
 
 
-def _where(source: str, kind: str, position: int, rule_id: Any = None) -> str:
+def _where(
+    source: str, kind: str, position: int, rule_id: Any = None, line: int | None = None
+) -> str:
     name = f"{kind} rule #{position + 1}" if rule_id is None else f"{kind} rule {rule_id!r}"
-    return f"{source}: {name}"
+    return f"{source}{'' if line is None else f', line {line}'}: {name}"
 
 
 def _check_keys(mapping: Mapping, allowed: tuple[str, ...], *, where: str, what: str) -> None:
@@ -209,13 +241,10 @@ class RuleBook:
     def from_yaml(
         cls, text: str, source: str = "rules.yaml", *, allow_http_loopback: bool = False
     ) -> RuleBook:
-        """Parse YAML (or JSON, which is YAML) text and validate it."""
-        import yaml
-
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RuleConfigError(f"{source}: not valid YAML: {exc}") from None
+        """Parse YAML (or JSON, which is YAML) text and validate it. A key written twice in
+        one mapping is an error (:func:`core.rules.loading.parse_rules_yaml`), and errors give
+        the line of the rule."""
+        document = parse_rules_yaml(text, source)
         return cls.from_document(document, source, allow_http_loopback=allow_http_loopback)
 
     @classmethod
@@ -253,8 +282,8 @@ class RuleBook:
                 )
                 if rule.id in seen:
                     raise RuleConfigError(
-                        f"{_where(source, kind, position, rule.id)}: duplicate rule id (also "
-                        f"used by a {seen[rule.id]} rule); ids must be unique in the file"
+                        f"{rule.where(source)}: duplicate rule id (also used by a "
+                        f"{seen[rule.id]} rule); ids must be unique in the file"
                     )
                 seen[rule.id] = kind
                 rules.append(rule)
@@ -270,18 +299,30 @@ class RuleBook:
     def _parse_rule(
         raw: Any, kind: str, position: int, source: str, *, allow_http_loopback: bool
     ) -> Rule:
-        where = _where(source, kind, position)
+        line = line_of(raw)
+        where = _where(source, kind, position, line=line)
         if not isinstance(raw, Mapping):
             raise RuleConfigError(f"{where}: a rule is an object with id, condition, effects")
         rule_id = raw.get("id")
-        if isinstance(rule_id, int) and not isinstance(rule_id, bool):
-            rule_id = str(rule_id)
-        if not isinstance(rule_id, str) or not rule_id.strip():
+        if rule_id is None or (isinstance(rule_id, str) and not rule_id.strip()):
             raise RuleConfigError(
                 f"{where}: every rule needs an id (a short unique name, e.g. id: retire-blank); "
                 "it identifies the rule in action records"
             )
-        where = _where(source, kind, position, rule_id)
+        if isinstance(rule_id, bool):
+            raise RuleConfigError(
+                f"{where}: id must be a text or a whole number, got the boolean "
+                f"{str(rule_id).lower()}: YAML reads yes, no, on, off, true and false unquoted "
+                f'as booleans; quote it (id: "{"yes" if rule_id else "no"}")'
+            )
+        if isinstance(rule_id, int):
+            rule_id = str(rule_id)
+        if not isinstance(rule_id, str):
+            raise RuleConfigError(
+                f"{where}: id must be a text or a whole number (a short unique name, e.g. "
+                f"id: retire-blank), got {type(rule_id).__name__} {rule_id!r}"
+            )
+        where = _where(source, kind, position, rule_id, line)
         _check_keys(raw, _RULE_KEYS, where=where, what="rule")
         if "condition" not in raw:
             raise RuleConfigError(f"{where}: no condition")
@@ -292,13 +333,26 @@ class RuleBook:
             except json.JSONDecodeError as exc:
                 raise RuleConfigError(f"{where}: condition is text but not JSON: {exc}") from None
         check = compile_condition(condition, where=f"{where}: condition")
+        if kind == "user":
+            read: set[str] = set()
+            _lookup_keys(condition, read)
+            if "subject" in read:
+                raise RuleConfigError(
+                    f"{where}: condition reads 'subject', but user rules see only the "
+                    "volunteer's reductions (reducer configs with topic: reduce_by_user), no "
+                    "subject: a subject's metadata is for subject_rules"
+                )
         raw_effects = raw.get("effects") or []
         if not isinstance(raw_effects, list):
             raise RuleConfigError(f"{where}: effects must be a list of {{action, config}}")
         allowed = SUBJECT_ACTIONS if kind == "subject" else USER_ACTIONS
         effects = []
         for index, raw_effect in enumerate(raw_effects):
-            effect_where = f"{where}: effect #{index + 1}"
+            effect_line = line_of(raw_effect)
+            effect_where = (
+                f"{_where(source, kind, position, rule_id, effect_line or line)}: "
+                f"effect #{index + 1}"
+            )
             if not isinstance(raw_effect, Mapping) or "action" not in raw_effect:
                 raise RuleConfigError(f"{effect_where}: an effect is an object with action, config")
             _check_keys(raw_effect, _EFFECT_KEYS, where=effect_where, what="effect")
@@ -316,7 +370,7 @@ class RuleBook:
             )
             effects.append(Effect(action, config))
         description = raw.get("description") or ""
-        return Rule(rule_id, kind, condition, tuple(effects), str(description), check)
+        return Rule(rule_id, kind, condition, tuple(effects), str(description), check, line)
 
     # -- inspection ---------------------------------------------------------------------------
     def rules(self, kind: str) -> tuple[Rule, ...]:
@@ -336,6 +390,87 @@ class RuleBook:
                     keys.add(effect.config["reducer_key"])
         keys.discard("subject")
         return keys
+
+    def readers(self, kind: str, name: str) -> str:
+        """Which ``kind`` rules read reduction ``name``, and how, for messages:
+        ``subject rule 'a' (line 3: condition), subject rule 'b' (effect #1's reducer_key)``."""
+        out = []
+        for rule in self.rules(kind):
+            hows = [
+                how if how == "condition" else f"{how}'s reducer_key"
+                for how in rule.reads().get(name, ())
+            ]
+            if hows:
+                line = "" if rule.line is None else f"line {rule.line}: "
+                out.append(f"{kind} rule {rule.id!r} ({line}{', '.join(hows)})")
+        return ", ".join(out)
+
+    def check_reductions(
+        self,
+        kind: str,
+        available: Collection[str],
+        *,
+        grouped: Collection[str] = (),
+        elsewhere: Collection[str] = (),
+    ) -> None:
+        """Raise :class:`RuleConfigError` if a ``kind`` rule reads a reduction the pipeline
+        does not make, naming the rules file, each rule that reads it (with its line) and the
+        reductions there are. ``available``: the pipeline's reduction names for ``kind``
+        rules; ``grouped``: its grouped reducers, read only as ``<name>/<group>``;
+        ``elsewhere``: the reductions of the other topic, for a hint.
+
+        The same check as the engine's when it is built, with the file and rules named; the
+        adapters call it where the rules file is loaded.
+
+        >>> book = RuleBook.from_yaml(
+        ...     '{"subject_rules": [{"id": "a", "condition": '
+        ...     '["gte", ["lookup", "cuont.classifications", 0], ["const", 1]]}]}', "r.json")
+        >>> book.check_reductions("subject", {"count", "consensus"})
+        Traceback (most recent call last):
+        ...
+        core.rules.conditions.RuleConfigError: r.json: reduction 'cuont', read by subject rule 'a' (line 1: condition), is not made by this pipeline (did you mean 'count'?); its subject reductions are: consensus, count
+        """
+        read = set().union(*(rule.reads() for rule in self.rules(kind)))
+        problems = []
+        for name in sorted(read & set(grouped)):
+            problems.append(
+                f"reduction {name!r}, read by {self.readers(kind, name)}, is grouped (grouping: "
+                f"in its reducer config): read one group's reduction as {name}/<group value>"
+            )
+        for name in sorted(read - set(available) - set(grouped)):
+            if "/" in name and name.partition("/")[0] in grouped:
+                continue  # one group of a grouped reducer: groups appear with the data
+            close = difflib.get_close_matches(name, sorted(available), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if name in elsewhere:
+                hint = (
+                    f" ({name!r} is a user reduction: subject rules read reducer configs "
+                    "without topic: reduce_by_user)"
+                    if kind == "subject"
+                    else f" ({name!r} is a subject reduction: user rules read reducer configs "
+                    "with topic: reduce_by_user)"
+                )
+            problems.append(
+                f"reduction {name!r}, read by {self.readers(kind, name)}, is not made by this "
+                f"pipeline{hint}"
+            )
+        if problems:
+            raise RuleConfigError(
+                f"{self.source}: {'; '.join(problems)}; its {kind} reductions are: "
+                f"{', '.join(sorted(available)) or 'none'}"
+            )
+
+    def check_pipeline(self, pipeline: Any) -> None:
+        """:meth:`check_reductions` for the subject and the user rules against a
+        :class:`core.pipeline.Pipeline` (anything with its ``rule_keys(topic, grouped=)``)."""
+        for kind, other in (("subject", "user"), ("user", "subject")):
+            if self.rules(kind):
+                self.check_reductions(
+                    kind,
+                    pipeline.rule_keys(kind),
+                    grouped=pipeline.rule_keys(kind, grouped=True),
+                    elsewhere=pipeline.rule_keys(other) | pipeline.rule_keys(other, grouped=True),
+                )
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, kind: str, bindings: Mapping[str, Any]) -> Evaluation:

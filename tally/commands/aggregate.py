@@ -125,9 +125,9 @@ def _from_workflow_csv(args: argparse.Namespace) -> LoadedWorkflow:
 def _rules(args: argparse.Namespace) -> dict[str, Any] | None:
     if not args.rules:
         return None
-    from tally.tables import load_yaml
+    from tally.commands.rules import read_rules_file
 
-    document = load_yaml(args.rules, "rules file")
+    document = read_rules_file(args.rules)
     if not isinstance(document, dict):
         raise InputError(f"{args.rules}: a rules file must be a mapping (see docs/rules.md)")
     return document

@@ -17,7 +17,7 @@ from typing import Any
 
 from tally.errors import InputError
 
-__all__ = ["add_parser", "load_reductions", "run_check"]
+__all__ = ["add_parser", "load_reductions", "read_rules_file", "run_check"]
 
 COLUMNS = ("subject_id", "workflow_id", "task", "reducer")
 
@@ -56,6 +56,22 @@ def add_parser(subparsers: Any) -> None:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
+
+
+def read_rules_file(path: str) -> Any:
+    """The document of a rules file, for :meth:`core.rules.rulebook.RuleBook.from_document`:
+    YAML (or JSON) with a key written twice in one mapping refused and each rule's line kept
+    for error messages (:func:`core.rules.loading.parse_rules_yaml`). Every command that takes
+    a rules file reads it here."""
+    from core.rules.loading import parse_rules_yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read rules file {path!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise InputError(f"rules file {path!r} is not UTF-8 text") from None
+    return parse_rules_yaml(text, str(path))
 
 
 def _split_spec(spec: str) -> tuple[str, str | None]:
@@ -140,10 +156,8 @@ def _subject_metadata(path: str | None) -> dict[Any, dict[str, Any]]:
 
 def run_check(args: argparse.Namespace) -> int:
     from core.rules.rulebook import RuleBook, subject_bindings
-    from tally.tables import load_yaml
 
-    document = load_yaml(args.rules_file, "rules file")
-    book = RuleBook.from_document(document, args.rules_file)
+    book = RuleBook.from_document(read_rules_file(args.rules_file), args.rules_file)
     by_subject, workflows = load_reductions(args.reduction_csv)
     metadata = _subject_metadata(args.subjects)
     available = {name for reductions in by_subject.values() for name in reductions}

@@ -123,7 +123,9 @@ def load(
     sources: dict[str, Any] = {"extractor_config": extractor_path, "reducer_configs": paths}
     rules = None
     if rules_path is not None:
-        rules = load_yaml(rules_path, "rules file")
+        from tally.commands.rules import read_rules_file
+
+        rules = read_rules_file(rules_path)
         if not isinstance(rules, Mapping):
             raise InputError(
                 f"{rules_path}: a rules file is a mapping with subject_rules and/or user_rules "

@@ -160,3 +160,93 @@ def test_user_reductions_and_user_rules(project, tmp_path):
     assert [a["effect"] for a in actions] == ["promote_user"] * len(busy)
     assert {a["user_id"] for a in actions} == busy
     assert all(a["target_kind"] == "user" and a["subject_id"] == "" for a in actions)
+
+
+# --- rules-file errors through the commands that load it ---------------------------------------
+
+EXPORT_HEADER = (
+    "classification_id,user_name,user_id,user_ip,workflow_id,workflow_name,workflow_version,"
+    "created_at,gold_standard,expert,metadata,annotations,subject_data,subject_ids\n"
+)
+
+
+@pytest.fixture
+def tiny_pipeline(tmp_path):
+    (tmp_path / "E.yaml").write_text(
+        "extractor_config:\n    question_extractor:\n    -   task: T0\n"
+        "workflow_id: 77\nworkflow_version: '1.1'\n"
+    )
+    (tmp_path / "R_question_extractor.yaml").write_text("reducer_config:\n    count: {}\n")
+    (tmp_path / "export.csv").write_text(EXPORT_HEADER)
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+def _aggregate(directory: Path, rules: str) -> list[str]:
+    (directory / "rules.yaml").write_text(rules)
+    return [
+        "aggregate", str(directory / "export.csv"),
+        "--extractor-config", str(directory / "E.yaml"),
+        "--reducer-config", str(directory / "R_question_extractor.yaml"),
+        "--rules", str(directory / "rules.yaml"), "-d", str(directory / "out"), "-hb",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        # review: condition written twice loaded silently (YAML kept the last one)
+        (
+            "subject_rules:\n  - id: a\n    condition: [const, true]\n"
+            "    condition: [const, false]\n    effects: [{action: retire_subject}]\n",
+            "rules.yaml, line 4: key 'condition' is written twice in one mapping (also on line 3)",
+        ),
+        # review: the error named neither the file nor the rule
+        (
+            "subject_rules:\n  - id: ok\n    condition: [const, true]\n"
+            "  - id: a\n    condition: [gte, [lookup, cuont.classifications, 0], [const, 1]]\n",
+            "rules.yaml: reduction 'cuont', read by subject rule 'a' (line 4: condition), is not "
+            "made by this pipeline (did you mean 'count'?); its subject reductions are: count",
+        ),
+        # review: "every rule needs an id" for id: yes
+        (
+            "subject_rules:\n  - id: yes\n    condition: [const, true]\n",
+            "rules.yaml, line 2: subject rule #1: id must be a text or a whole number, got the "
+            "boolean true",
+        ),
+        # review: a user rule reading subject.x loaded and silently got its default
+        (
+            "user_rules:\n  - id: u\n    condition: [eq, [lookup, subject.x, 0], [const, 1]]\n",
+            "rules.yaml, line 2: user rule 'u': condition reads 'subject', but user rules see only",
+        ),
+    ],
+)
+def test_aggregate_refuses_a_bad_rules_file_naming_file_line_and_rule(
+    tiny_pipeline, capsys, rules, message
+):
+    assert main(_aggregate(tiny_pipeline, rules)) == 1
+    err = capsys.readouterr().err
+    assert f"tally aggregate: error: {tiny_pipeline}/{message}" in err
+    assert not (tiny_pipeline / "out" / "actions_reductions.csv").exists()
+
+
+def test_workflow_load_and_rules_check_read_rules_files_the_same_way(tiny_pipeline, capsys):
+    from tally.commands.workflow import load
+    from tally.errors import InputError
+
+    rules = tiny_pipeline / "rules.yaml"
+    rules.write_text(
+        "subject_rules:\n  - id: a\n    condition: [gte, [lookup, cuont.classifications, 0], "
+        "[const, 1]]\n"
+    )
+    with pytest.raises(InputError, match=r"rules.yaml: reduction 'cuont', read by subject rule "
+                       r"'a' \(line 2: condition\)"):  # fmt: skip
+        load(str(tiny_pipeline / "E.yaml"), [str(tiny_pipeline / "R_question_extractor.yaml")],
+             rules_path=str(rules))  # fmt: skip
+    rules.write_text("subject_rules: []\nsubject_rules: []\n")
+    reductions = tiny_pipeline / "count.csv"
+    reductions.write_text(
+        "subject_id,workflow_id,task,reducer,data.classifications\n5,77,T0,count,3\n"
+    )
+    assert main(["rules", "check", str(rules), str(reductions)]) == 1
+    assert "rules.yaml, line 2: key 'subject_rules' is written twice" in capsys.readouterr().err

@@ -167,6 +167,157 @@ def test_load_errors_name_the_file_and_rule(doc, message):
     assert str(info.value).startswith("test.yaml")
 
 
+# review findings: rules-file mistakes that loaded silently or were reported without a place
+
+
+def test_a_key_written_twice_is_an_error_naming_both_lines():
+    text = """subject_rules:
+  - id: a
+    condition: ["const", true]
+    condition: ["const", false]
+    effects: [{action: retire_subject}]
+"""
+    with pytest.raises(RuleConfigError) as info:
+        RuleBook.from_yaml(text, "dup.yaml")
+    assert str(info.value).startswith(
+        "dup.yaml, line 4: key 'condition' is written twice in one mapping (also on line 3)"
+    )
+    # two sections of the same list would drop the first one's rules
+    with pytest.raises(RuleConfigError, match=r"dup.yaml, line 3: key 'subject_rules'"):
+        RuleBook.from_yaml("subject_rules: []\nuser_rules: []\nsubject_rules: []\n", "dup.yaml")
+    # a YAML merge key may be overridden next to it: not a repeat
+    book = RuleBook.from_yaml(
+        "subject_rules:\n  - id: a\n    condition: [const, true]\n    effects:\n"
+        "      - &fx {action: retire_subject, config: {reason: other}}\n"
+        "      - {<<: *fx, config: {reason: blank}}\n",
+        "merge.yaml",
+    )
+    assert [e.config["reason"] for e in book.subject_rules[0].effects] == ["other", "blank"]
+
+
+def test_errors_found_after_parsing_give_the_rule_s_line():
+    text = """subject_rules:
+  - id: fine
+    condition: [const, true]
+  - id: typo
+    condition: [const, true]
+    effects:
+      - action: retire_subject
+      - action: retire
+"""
+    with pytest.raises(RuleConfigError) as info:
+        RuleBook.from_yaml(text, "lines.yaml")
+    assert str(info.value).startswith("lines.yaml, line 8: subject rule 'typo': effect #2: unknown")
+    with pytest.raises(
+        RuleConfigError, match=r"lines.yaml, line 2: subject rule 'a': no condition"
+    ):
+        RuleBook.from_yaml("subject_rules:\n  - id: a\n", "lines.yaml")
+    assert (
+        RuleBook.from_yaml(text.replace("retire\n", "retire_subject\n")).subject_rules[1].line == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("yes", 'got the boolean true: YAML reads yes, no, on, off, true and false unquoted as '
+                'booleans; quote it (id: "yes")'),
+        ("off", 'got the boolean false'),
+        ("[a]", "id must be a text or a whole number (a short unique name, e.g. id: "
+                "retire-blank), got list ['a']"),
+        ("1.5", "id must be a text or a whole number"),
+        ("''", "every rule needs an id"),
+    ],
+)  # fmt: skip
+def test_an_id_yaml_does_not_read_as_text_is_named(written, message):
+    with pytest.raises(RuleConfigError) as info:
+        RuleBook.from_yaml(
+            f"subject_rules:\n  - id: {written}\n    condition: [const, true]\n", "ids.yaml"
+        )
+    assert str(info.value).startswith("ids.yaml, line 2: subject rule #1: ")
+    assert message in str(info.value)
+    assert (
+        RuleBook.from_yaml('subject_rules: [{id: "yes", condition: [const, true]}]')
+        .subject_rules[0]
+        .id
+        == "yes"
+    )
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        ["eq", ["lookup", "subject.x", 0], ["const", 1]],
+        ["any", "subject", ["eq", ["lookup", "value", 0], ["const", 1]]],
+        ["and", TRUE, ["lookup", "subject", None]],
+    ],
+)
+def test_a_user_rule_cannot_read_the_subject(condition):
+    with pytest.raises(RuleConfigError) as info:
+        _book(user_rules=[_rule("u", condition)])
+    assert str(info.value).startswith(
+        "test.yaml: user rule 'u': condition reads 'subject', but user rules see only the "
+        "volunteer's reductions"
+    )
+    _book(_rule("s", condition))  # subject rules may
+
+
+class _Pipeline:
+    """The two questions a rule book asks a pipeline (core.pipeline.Pipeline.rule_keys)."""
+
+    def __init__(self, subject=(), user=(), grouped=()):
+        self.keys = {("subject", False): set(subject), ("user", False): set(user),
+                     ("subject", True): set(grouped), ("user", True): set()}  # fmt: skip
+
+    def rule_keys(self, topic, *, grouped=False):
+        return self.keys[(topic, grouped)]
+
+
+def test_reductions_the_pipeline_lacks_are_named_with_the_file_and_rules():
+    text = """subject_rules:
+  - id: a
+    condition: [gte, [lookup, cuont.classifications, 0], [const, 1]]
+  - id: b
+    condition: [const, true]
+    effects: [{action: external, config: {url: "https://h.org/x", reducer_key: cuont}}]
+  - id: c
+    condition: [gte, [lookup, count.classifications, 0], [const, 1]]
+"""
+    book = RuleBook.from_yaml(text, "typo.yaml")
+    with pytest.raises(RuleConfigError) as info:
+        book.check_pipeline(_Pipeline(subject={"count", "consensus"}))
+    assert str(info.value) == (
+        "typo.yaml: reduction 'cuont', read by subject rule 'a' (line 2: condition), subject "
+        "rule 'b' (line 4: effect #1's reducer_key), is not made by this pipeline (did you mean "
+        "'count'?); its subject reductions are: consensus, count"
+    )
+    book.check_pipeline(_Pipeline(subject={"count", "cuont"}))  # all there: no error
+
+
+def test_reduction_checks_hint_at_topics_and_groups():
+    users = _book(
+        user_rules=[_rule("u", ["gte", ["lookup", "count.classifications", 0], ["const", 1]])]
+    )
+    with pytest.raises(
+        RuleConfigError,
+        match=r"'count' is a subject reduction: user rules read "
+        r"reducer configs with topic: reduce_by_user\); its user reductions are: none",
+    ):
+        users.check_pipeline(_Pipeline(subject={"count"}))
+    grouped = _book(
+        _rule("g", ["gte", ["lookup", "answers.yes", 0], ["const", 1]]),
+        _rule("h", ["gte", ["lookup", "answers/zebra.yes", 0], ["const", 1]]),
+    )
+    with pytest.raises(
+        RuleConfigError,
+        match=r"reduction 'answers', read by subject rule 'g' "
+        r"\(condition\), is grouped .*read one group's reduction as answers/<group value>",
+    ):
+        grouped.check_pipeline(_Pipeline(grouped={"answers"}))
+    one_group = _book(_rule("h", ["gte", ["lookup", "answers/zebra.yes", 0], ["const", 1]]))
+    one_group.check_pipeline(_Pipeline(grouped={"answers"}))  # one group: fine
+
+
 def test_credentials_never_appear_in_an_error_message():
     doc = {"subject_rules": [_rule("a", TRUE, {"action": "external_with_basic_auth", "config": {
         "url": "https://x.org", "reducer_key": "c", "username": "me", "password": "hunter2"}})]}  # fmt: skip

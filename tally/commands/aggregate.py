@@ -203,10 +203,13 @@ def run(args: argparse.Namespace) -> int:
             )
     print(summary.report(), file=sys.stderr)
     if summary.actions_path is not None:
-        print(
-            f"{summary.actions_written} new actions appended to {summary.actions_path}",
-            file=sys.stderr,
-        )
+        if summary.actions_written:
+            notice = f"{summary.actions_written} new actions appended to {summary.actions_path}"
+        elif summary.actions_path.exists():
+            notice = f"no new actions ({summary.actions_path} unchanged)"
+        else:  # nothing has fired yet: the file is made with the first action
+            notice = f"no new actions; no actions file written ({summary.actions_path})"
+        print(notice, file=sys.stderr)
     for f in summary.files:
         print(f"wrote {f.path} ({f.subjects} subjects, {f.rows} rows)", file=sys.stderr)
     if not summary.files:

@@ -250,3 +250,25 @@ def test_workflow_load_and_rules_check_read_rules_files_the_same_way(tiny_pipeli
     )
     assert main(["rules", "check", str(rules), str(reductions)]) == 1
     assert "rules.yaml, line 2: key 'subject_rules' is written twice" in capsys.readouterr().err
+
+
+def test_aggregate_says_no_actions_file_was_written_when_none_was(tiny_pipeline, capsys):
+    """Review finding: '0 new actions appended to .../actions_reductions.csv' for a file that
+    was never created."""
+    rows = [
+        f"{100 + i},u{i},{i},ip,77,wf,1.1,2024-02-01 00:00:0{i} UTC,,,{{}},"
+        f'"[{{""task"": ""T0"", ""value"": 0}}]","{{""5"": {{}}}}",5\n'
+        for i in range(3)
+    ]
+    (tiny_pipeline / "export.csv").write_text(EXPORT_HEADER + "".join(rows))
+    actions = tiny_pipeline / "out" / "actions_reductions.csv"
+    never = "subject_rules:\n  - id: a\n    condition: [gte, [lookup, count.classifications, 0], [const, 9]]\n    effects: [{action: retire_subject}]\n"
+    assert main(_aggregate(tiny_pipeline, never)) == 0
+    err = capsys.readouterr().err
+    assert f"no new actions; no actions file written ({actions})" in err
+    assert "appended" not in err and not actions.exists()
+    fires = never.replace("[const, 9]", "[const, 3]")
+    assert main(_aggregate(tiny_pipeline, fires)) == 0
+    assert f"1 new actions appended to {actions}" in capsys.readouterr().err
+    assert main(_aggregate(tiny_pipeline, fires)) == 0
+    assert f"no new actions ({actions} unchanged)" in capsys.readouterr().err

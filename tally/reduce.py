@@ -88,7 +88,7 @@ IN_MEMORY_BYTES = BUCKET_BYTES // 2
 #: classifications (18 MB of point extracts); below this the Python steps are cheaper overall.
 COMPILED_TREE_BYTES = 64 << 20
 SUBJECTS_PER_BUCKET = 2000
-SHOW_BLANK_ROWS = 5  # rows named in the note on rows without a subject
+SHOW_BLANK_ROWS = 5  # rows named in the note on rows without a subject (or task)
 #: With ``-c`` above 1, an in-memory reduction (and its formatting) estimated to take less CPU
 #: than this runs in this process: forking the workers and sending the results back costs
 #: ~0.1 s of CPU, more than a 20,000-row question reduce itself. The estimate comes from a probe
@@ -258,6 +258,8 @@ class ScanResult:
     export_times: bool = True  # every created_at in the export's fixed form (_EXPORT_TIME)
     #: (row in block, classification id) of the rows whose subject_id is blank
     blank_subjects: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    #: ... and of those with a subject whose task is blank
+    blank_tasks: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
 def _scan_block(job: ScanJob) -> ScanResult:
@@ -286,13 +288,19 @@ def _scan_block(job: ScanJob) -> ScanResult:
         first_task.add(row[i_task], numeric, textual, row[i_created], order, None)
         first_row.add("", numeric, textual, row[i_created], order, row[i_workflow])
     export_times = all(map(_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
-    blank_subjects = []
+    blank_subjects, blank_tasks = [], []
+    i_cid = job.classification_column
     if not NA_STRINGS.isdisjoint(counts):
-        i_cid = job.classification_column
         blank_subjects = [
             (n, "?" if i_cid is None else row[i_cid])
             for n, row in enumerate(rows)
             if row[i_subject] in NA_STRINGS
+        ]
+    if not NA_STRINGS.isdisjoint(first_task.numeric):  # every task has a first row there
+        blank_tasks = [
+            (n, "?" if i_cid is None else row[i_cid])
+            for n, row in enumerate(rows)
+            if row[i_task] in NA_STRINGS and row[i_subject] not in NA_STRINGS
         ]
     index = job.index
     spilled = [((index, n), row) for n, row in enumerate(rows)]
@@ -314,6 +322,7 @@ def _scan_block(job: ScanJob) -> ScanResult:
         None if job.spill_dir is not None else spilled,
         export_times,
         blank_subjects,
+        blank_tasks,
     )
 
 
@@ -456,6 +465,7 @@ class _Layout:
     #: in a float column are subject ``5.0``, ``1`` and ``01`` in an int column task ``1``).
     subject_aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
     task_aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    blank_tasks: bool = False  # some rows have a blank task (and belong to no task)
 
 
 _WORKER: dict[str, Any] = {}
@@ -707,7 +717,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     second = operator.itemgetter(1)
-    one_task = layout.tasks[0][0] if len(layout.tasks) == 1 else None
+    one_task = layout.tasks[0][0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
     for subject in sorted(groups, key=sort_key):
         members = _by_created(groups.pop(subject), i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
@@ -992,6 +1002,7 @@ def reduce_file(
         total = 0
         export_times = True
         blank_subjects: list[tuple[int, str]] = []  # (data row, classification id)
+        blank_tasks: list[tuple[int, str]] = []  # (data row, classification id)
         jobs_in = (
             ScanJob(
                 i,
@@ -1019,6 +1030,7 @@ def reduce_file(
                             f"has {width}; the file is truncated or not a CSV written by `tally extract`"
                         )
                     blank_subjects.extend((total + n + 1, cid) for n, cid in scan.blank_subjects)
+                    blank_tasks.extend((total + n + 1, cid) for n, cid in scan.blank_tasks)
                     total += scan.rows
                     export_times = export_times and scan.export_times
                     kinds.merge(scan.kinds)
@@ -1034,9 +1046,11 @@ def reduce_file(
         subject_kind = column_kinds["subject_id"]
         # Subjects and tasks are told apart by value, as pandas compares them: each is the
         # cell written back for its value (5 and 5.0 in a float column are subject 5.0). Tasks
-        # in order of first appearance (the earliest of a task's spellings).
+        # in order of first appearance (the earliest of a task's spellings). Rows with a blank
+        # task are reduced as no task: the reference reduces an empty group of task NaN for
+        # every subject (NaN matches no row), which describes nothing.
         task_cell = text_formatter(column_kinds["task"])
-        raw_tasks = [task for task, _ in first_task.ordered(subject_kind)]
+        raw_tasks = [task for task, _ in first_task.ordered(subject_kind) if task not in NA_STRINGS]
         task_aliases = {raw: task_cell(raw) for raw in raw_tasks if task_cell(raw) != raw}
         tasks = tuple((task, task) for task in dict.fromkeys(map(task_cell, raw_tasks)))
         workflow_cell = ""
@@ -1056,6 +1070,8 @@ def reduce_file(
         subjects = sorted(subject_rows, key=sort_key)
         if blank_subjects:
             print(_blank_subject_note(blocks.path, blank_subjects), file=sys.stderr)
+        if blank_tasks:
+            print(_blank_task_note(blocks.path, blank_tasks), file=sys.stderr)
         pending = [s for s in subjects if s not in done_cells]
 
         if stream and state == "final":
@@ -1085,6 +1101,7 @@ def reduce_file(
             export_times=export_times,
             subject_aliases=subject_aliases,
             task_aliases=task_aliases,
+            blank_tasks=bool(blank_tasks),
         )
         grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
         if in_memory:
@@ -1132,7 +1149,8 @@ def reduce_file(
             if journal is not None:
                 journal.close()
 
-        if total and set(stats.columns()) <= {"aggregation_version"}:
+        # (no subject or task at all: the notes on blank cells said why)
+        if total and subjects and tasks and set(stats.columns()) <= {"aggregation_version"}:
             print(
                 f"note: every {plan.name} reduction is empty: no subject had extracts it could "
                 f"read. Check that the reducer matches the extractor that wrote {blocks.path} "
@@ -1171,17 +1189,36 @@ def _blank_subject_note(path: Path, rows: Sequence[tuple[int, str]]) -> str:
     >>> print(_blank_subject_note(Path("q.csv"), [(37, "21488449")]))
     note: q.csv: skipped 1 extract row with a blank subject_id (data row 37: classification 21488449); it belongs to no subject (the reference reduces such rows together as one subject NaN; `tally extract` skips their classifications as 'empty subject_ids')
     """
+    return (
+        f"note: {path}: skipped {_rows_named(rows, 'subject_id', 'subject')} (the reference "
+        "reduces such rows together as one subject NaN; `tally extract` skips their "
+        "classifications as 'empty subject_ids')"
+    )
+
+
+def _blank_task_note(path: Path, rows: Sequence[tuple[int, str]]) -> str:
+    """The note on the extract rows (with a subject) a reduction skips for their blank ``task``.
+
+    >>> print(_blank_task_note(Path("q.csv"), [(3, "2"), (9, "8")]))
+    note: q.csv: skipped 2 extract rows with a blank task (data row 3: classification 2, data row 9: classification 8); they belong to no task (the reference reduces none of them: it writes an empty reduction of task NaN for every subject; `tally extract` writes the task of its config)
+    """
+    return (
+        f"note: {path}: skipped {_rows_named(rows, 'task', 'task')} (the reference reduces "
+        "none of them: it writes an empty reduction of task NaN for every subject; `tally "
+        "extract` writes the task of its config)"
+    )
+
+
+def _rows_named(rows: Sequence[tuple[int, str]], column: str, what: str) -> str:
+    """``N extract rows with a blank <column> (data row R: classification C, ...); they belong
+    to no <what>``, naming the first :data:`SHOW_BLANK_ROWS` rows."""
     shown = ", ".join(
         f"data row {row}: classification {cid}" for row, cid in rows[:SHOW_BLANK_ROWS]
     )
     more = ", ..." if len(rows) > SHOW_BLANK_ROWS else ""
-    what = "1 extract row" if len(rows) == 1 else f"{len(rows)} extract rows"
+    counted = "1 extract row" if len(rows) == 1 else f"{len(rows)} extract rows"
     belongs = "it belongs" if len(rows) == 1 else "they belong"
-    return (
-        f"note: {path}: skipped {what} with a blank subject_id ({shown}{more}); {belongs} to no "
-        "subject (the reference reduces such rows together as one subject NaN; `tally extract` "
-        "skips their classifications as 'empty subject_ids')"
-    )
+    return f"{counted} with a blank {column} ({shown}{more}); {belongs} to no {what}"
 
 
 def _init_formatter(

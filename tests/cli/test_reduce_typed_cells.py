@@ -310,3 +310,61 @@ def test_stream_resumes_a_journal_of_subjects_spelled_otherwise(tmp_path):
     assert (resumed / "question_reducer_reductions.csv").read_text() == expected.replace(
         "5.0,77,T0,question_reducer,1.0,1.0", "5.0,77,T0,question_reducer,9.0,1.0"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# rows without a task
+
+
+def test_rows_with_a_blank_task_are_left_out_with_a_note(tmp_path, monkeypatch):
+    """The reference reduces none of them and writes an empty reduction of task NaN for every
+    subject; tally reduced them as one more task ''. Now they are left out, as rows without a
+    subject are (tally reduce writes the reference's file without its blank-task rows)."""
+    rows = ("1,u1,11,T0,00,5,1.0,", "2,u2,22,,01,5,,1.0", "3,u3,33,T0,01,6,,1.0")
+    reduced, notes = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    # the reference: the same file with "5,77,,question_reducer,,5.3.1," after the subject 5
+    # row and "6,77,,question_reducer,,5.3.1," at the end
+    assert reduced == (
+        "subject_id,workflow_id,task,reducer,data.yes,data.aggregation_version,data.no\n"
+        "5,77,T0,question_reducer,1.0,5.3.1,\n"
+        "6,77,T0,question_reducer,,5.3.1,1.0\n"
+    )
+    assert notes == (
+        f"note: {tmp_path / 'extractions.csv'}: skipped 1 extract row with a blank task (data "
+        "row 2: classification 2); it belongs to no task (the reference reduces none of them: it "
+        "writes an empty reduction of task NaN for every subject; `tally extract` writes the task "
+        "of its config)\n"
+    )
+
+
+def test_a_subject_with_only_blank_task_rows_is_reduced_for_every_task(tmp_path, monkeypatch):
+    # every missing-value mark is a blank task; a row without subject and task is named once
+    rows = (
+        "1,u1,1,nan,00,5,1,",
+        "2,u2,2,T0,01,5,,1",
+        "3,u3,3,,02,7,1,",
+        "4,u4,4,,02,,1,",
+        "5,u5,5,T1,02,6,1,",
+    )
+    reduced, notes = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    # the reference's rows of tasks T0 and T1 (it adds one of task NaN per subject, and subject
+    # NaN; those come first in its file, so its header starts with data.aggregation_version)
+    assert reduced == (
+        "subject_id,workflow_id,task,reducer,data.no,data.aggregation_version,data.yes\n"
+        "5.0,77,T0,question_reducer,1.0,5.3.1,\n"
+        "5.0,77,T1,question_reducer,,5.3.1,\n"
+        "6.0,77,T0,question_reducer,,5.3.1,\n"
+        "6.0,77,T1,question_reducer,,5.3.1,1.0\n"
+        "7.0,77,T0,question_reducer,,5.3.1,\n"
+        "7.0,77,T1,question_reducer,,5.3.1,\n"
+    )
+    assert "blank subject_id (data row 4: classification 4); it belongs" in notes
+    assert "2 extract rows with a blank task (data row 1: classification 1, data row 3:" in notes
+    assert notes.count("note: ") == 2
+
+
+def test_only_blank_task_rows_give_a_header_only_file(tmp_path, monkeypatch):
+    rows = ("1,u1,1,,00,5,1,", "2,u2,2,NA,01,6,,1")
+    reduced, notes = reduce_every_way(tmp_path, monkeypatch, question_rows(*rows), QUESTION_CONFIG)
+    assert reduced == "subject_id,workflow_id,task,reducer\n"
+    assert notes.count("note: ") == 1  # the blank tasks, not 'every reduction is empty'

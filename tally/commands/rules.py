@@ -82,10 +82,13 @@ def _split_spec(spec: str) -> tuple[str, str | None]:
 
 
 def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[Any]]:
-    """``{subject_id: {reduction name: data}}`` from reduction CSVs, and the workflow ids seen."""
+    """``{subject_id: {reduction name: data}}`` from reduction CSVs, and the workflow ids seen.
+
+    Data cells are read back as the values the engine's rules see
+    (:func:`core.rules.reduction_cells.reduction_reader`)."""
     # Imported here, not at start-up: every `tally` command builds this parser.
-    from core.csv_layout import ReadKinds, convert_cell, unflatten
     from core.events import parse_id
+    from core.rules.reduction_cells import reduction_reader
     from tally.tables import CsvSource, require_columns
 
     by_subject: dict[Any, dict[str, Any]] = defaultdict(dict)
@@ -96,10 +99,9 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
             header = source.header
             position = require_columns(header, COLUMNS, path=source.path, what="reduction CSV")
             rows = list(source)
-        kinds = ReadKinds(header)
-        for row in rows:
-            kinds.add(row)
-        column_kinds = kinds.kinds()
+        # each cell as the value the reducer gave, which the engine's rules evaluate (not as
+        # pandas would type the column: a count of 12 in a column with gaps reads 12.0)
+        read_data = reduction_reader(header, rows)
         i_subject, i_workflow, i_task, i_reducer = (position[c] for c in COLUMNS)
         tasks = {row[i_task] for row in rows}
         # a grouped reducer's CSV (docs/rules.md, "Filters and grouping"): rules read
@@ -110,14 +112,14 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
             name = f"{base}_{row[i_task]}" if len(tasks) > 1 else base
             if i_subgroup is not None:
                 name = f"{name}/{row[i_subgroup]}"
-            data = unflatten(
-                (column, convert_cell(text, column_kinds[column]))
-                for column, text in zip(header, row, strict=True)
-            )
-            data.pop("aggregation_version", None)
+            data = read_data(row)
             subject = parse_id(row[i_subject])
-            if name in by_subject[subject]:
-                # list reductions (survey) come one row per element
+            if _returns_list(row[i_reducer]):
+                # a list reduction (survey_reducer) is one row per element; the engine's rules
+                # see the list, one element or many
+                by_subject[subject].setdefault(name, []).append(data)
+            elif name in by_subject[subject]:
+                # another reducer's rows for one name: keep them all, as a list
                 previous = by_subject[subject][name]
                 by_subject[subject][name] = [
                     *(previous if isinstance(previous, list) else [previous]),
@@ -127,6 +129,17 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
                 by_subject[subject][name] = data
             workflows.add(parse_id(row[i_workflow]))
     return by_subject, workflows
+
+
+def _returns_list(reducer: str) -> bool:
+    """Whether ``reducer`` gives a list (one CSV row per element); unknown names do not."""
+    from core.errors import UnknownNameError
+    from core.registry import get_reducer
+
+    try:
+        return get_reducer(reducer).returns_list
+    except UnknownNameError:
+        return False
 
 
 def _subject_metadata(path: str | None) -> dict[Any, dict[str, Any]]:

@@ -3,8 +3,10 @@
 Reads reduction CSVs in the ``tally reduce`` layout (from ``tally reduce``, ``tally aggregate``
 or ``tally export``), gives each file's reductions the names the engine gives them (the reducer
 name, ``<reducer>_<task>`` when the file holds several tasks, or ``FILE:KEY`` to name it as a
-reducer config's ``key:`` does), evaluates the subject rules for every subject, and prints which
-subjects each rule would act on and which rules failed to evaluate. Nothing is fired.
+reducer config's ``key:`` does), evaluates the subject rules for every subject and the user
+rules for every volunteer (user reduction CSVs, whose first column is ``user_id``), and prints
+which subjects or users each rule would act on and which rules failed to evaluate. Rules of a
+kind no given CSV holds are named as not checked. Nothing is fired.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from tally.errors import InputError
 
-__all__ = ["add_parser", "load_reductions", "read_rules_file", "run_check"]
+__all__ = ["add_parser", "load_reductions", "read_reduction_csvs", "read_rules_file", "run_check"]
 
 COLUMNS = ("subject_id", "workflow_id", "task", "reducer")
 
@@ -31,12 +33,15 @@ def add_parser(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND")
     check = commands.add_parser(
         "check",
-        help="print which subjects each rule would act on",
+        help="print which subjects (or users) each rule would act on",
         description=(
-            "Evaluate a rules file's subject rules over reduction CSVs (tally reduce layout) and "
-            "print, per rule, the subjects it would act on and its effects. A file's reductions "
-            "are named as the engine names them: the reducer name, or <reducer>_<task> when the "
-            "file has several tasks; write FILE:KEY to give them a reducer config's key."
+            "Evaluate a rules file's subject rules over subject reduction CSVs (tally reduce "
+            "layout) and its user rules over user reduction CSVs (first column user_id, from a "
+            "reducer config with topic: reduce_by_user), and print, per rule, the subjects or "
+            "users it would act on and its effects. A file's reductions are named as the "
+            "engine names them: the reducer name, or <reducer>_<task> when the file has several "
+            "tasks; write FILE:KEY to give them a reducer config's key. Cells are read back as "
+            "the values the engine's rules see (docs/rules.md, 'Testing a rule')."
         ),
     )
     check.add_argument("rules_file", help="the rules YAML")
@@ -47,7 +52,10 @@ def add_parser(subparsers: Any) -> None:
         help="a Panoptes subject export, for rules that read subject.<metadata>",
     )
     check.add_argument(
-        "--limit", type=int, default=20, help="subject ids listed per rule (default 20; 0 = all)"
+        "--limit",
+        type=int,
+        default=20,
+        help="subject or user ids listed per rule (default 20; 0 = all)",
     )
     check.set_defaults(run=run_check, parser=check)
     parser.set_defaults(run=lambda args: _usage(parser))
@@ -81,8 +89,12 @@ def _split_spec(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[Any]]:
-    """``{subject_id: {reduction name: data}}`` from reduction CSVs, and the workflow ids seen.
+def read_reduction_csvs(
+    specs: list[str],
+) -> tuple[dict[str, dict[Any, dict[str, Any]]], set[Any]]:
+    """``{"subject" | "user": {target id: {reduction name: data}}}`` from reduction CSVs, and
+    the workflow ids seen. A CSV whose first column is ``user_id`` (a reducer config with
+    ``topic: reduce_by_user``, as ``tally aggregate`` writes it) holds user reductions.
 
     Data cells are read back as the values the engine's rules see
     (:func:`core.rules.reduction_cells.reduction_reader`)."""
@@ -91,44 +103,57 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
     from core.rules.reduction_cells import reduction_reader
     from tally.tables import CsvSource, require_columns
 
-    by_subject: dict[Any, dict[str, Any]] = defaultdict(dict)
+    out: dict[str, dict[Any, dict[str, Any]]] = {
+        "subject": defaultdict(dict),
+        "user": defaultdict(dict),
+    }
     workflows: set[Any] = set()
     for spec in specs:
         path, key = _split_spec(spec)
         with CsvSource(path, what="reduction CSV") as source:
             header = source.header
-            position = require_columns(header, COLUMNS, path=source.path, what="reduction CSV")
+            kind = "user" if header[:1] == ["user_id"] else "subject"
+            columns = (f"{kind}_id", *COLUMNS[1:])
+            position = require_columns(header, columns, path=source.path, what="reduction CSV")
             rows = list(source)
         # each cell as the value the reducer gave, which the engine's rules evaluate (not as
         # pandas would type the column: a count of 12 in a column with gaps reads 12.0)
         read_data = reduction_reader(header, rows)
-        i_subject, i_workflow, i_task, i_reducer = (position[c] for c in COLUMNS)
+        i_target, i_workflow, i_task, i_reducer = (position[c] for c in columns)
         tasks = {row[i_task] for row in rows}
         # a grouped reducer's CSV (docs/rules.md, "Filters and grouping"): rules read
         # each group as <key>/<subgroup>
         i_subgroup = position.get("subgroup")
+        targets = out[kind]
         for row in rows:
             base = key or row[i_reducer]
             name = f"{base}_{row[i_task]}" if len(tasks) > 1 else base
             if i_subgroup is not None:
                 name = f"{name}/{row[i_subgroup]}"
             data = read_data(row)
-            subject = parse_id(row[i_subject])
+            target = parse_id(row[i_target])
             if _returns_list(row[i_reducer]):
                 # a list reduction (survey_reducer) is one row per element; the engine's rules
                 # see the list, one element or many
-                by_subject[subject].setdefault(name, []).append(data)
-            elif name in by_subject[subject]:
+                targets[target].setdefault(name, []).append(data)
+            elif name in targets[target]:
                 # another reducer's rows for one name: keep them all, as a list
-                previous = by_subject[subject][name]
-                by_subject[subject][name] = [
+                previous = targets[target][name]
+                targets[target][name] = [
                     *(previous if isinstance(previous, list) else [previous]),
                     data,
                 ]
             else:
-                by_subject[subject][name] = data
+                targets[target][name] = data
             workflows.add(parse_id(row[i_workflow]))
-    return by_subject, workflows
+    return out, workflows
+
+
+def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[Any]]:
+    """``{subject_id: {reduction name: data}}`` from reduction CSVs (user reduction CSVs left
+    out), and the workflow ids seen; see :func:`read_reduction_csvs`."""
+    reductions, workflows = read_reduction_csvs(specs)
+    return reductions["subject"], workflows
 
 
 def _returns_list(reducer: str) -> bool:
@@ -167,55 +192,78 @@ def _subject_metadata(path: str | None) -> dict[Any, dict[str, Any]]:
     return out
 
 
+def _ordered(ids: Any) -> list[Any]:
+    return sorted(ids, key=lambda i: (not isinstance(i, int), i if isinstance(i, int) else str(i)))
+
+
 def run_check(args: argparse.Namespace) -> int:
-    from core.rules.rulebook import RuleBook, subject_bindings
+    from core.rules.rulebook import RuleBook, subject_bindings, user_bindings
 
     book = RuleBook.from_document(read_rules_file(args.rules_file), args.rules_file)
-    by_subject, workflows = load_reductions(args.reduction_csv)
+    reductions, workflows = read_reduction_csvs(args.reduction_csv)
     metadata = _subject_metadata(args.subjects)
-    available = {name for reductions in by_subject.values() for name in reductions}
-    unknown = book.reducer_keys("subject") - available
-    if unknown:
-        print(
-            f"warning: the rules read {', '.join(sorted(unknown))}, which no given CSV provides "
-            f"(available: {', '.join(sorted(available)) or 'none'}); those lookups give their "
-            "defaults",
-            file=sys.stderr,
-        )
     workflow_id = next(iter(workflows)) if len(workflows) == 1 else None
-    acting: dict[str, list[Any]] = defaultdict(list)
-    failures: dict[str, list[tuple[Any, str]]] = defaultdict(list)
-    for subject in sorted(
-        by_subject, key=lambda s: (not isinstance(s, int), str(s) if not isinstance(s, int) else s)
-    ):
-        bindings = subject_bindings(
-            by_subject[subject], subject_id=subject, metadata=metadata.get(subject)
-        )
-        evaluation = book.evaluate_subject(bindings)
-        for rule_id in evaluation.matched:
-            acting[rule_id].append(subject)
-        for error in evaluation.errors:
-            failures[error.rule_id].append((subject, error.message))
     print(
-        f"{len(by_subject)} subjects of workflow {workflow_id if workflow_id is not None else '?'}; "
+        f"workflow {workflow_id if workflow_id is not None else '?'}; "
         f"rules_applied: {book.rules_applied}"
     )
-    for rule in book.rules("subject"):
-        subjects = acting.get(rule.id, [])
-        effects = (
-            ", ".join(
-                f"{e.action}({', '.join(f'{k}={v}' for k, v in e.config.items())})"
-                for e in rule.effects
+    for kind in ("subject", "user"):
+        rules = book.rules(kind)
+        targets = reductions[kind]
+        if not rules:
+            continue
+        if not targets:
+            # say so: a dry run that prints nothing for them looks like rules that never fire
+            other = "a subject_id" if kind == "subject" else "a user_id"
+            print(
+                f"\n{len(rules)} {kind} rule(s) not checked ({', '.join(r.id for r in rules)}): "
+                f"no {kind} reduction CSV given (one whose first column is {other}"
+                + (", from a reducer config with topic: reduce_by_user)" if kind == "user" else ")")
             )
-            or "no effects"
-        )
-        shown = subjects if args.limit == 0 else subjects[: args.limit]
-        more = f" ... and {len(subjects) - len(shown)} more" if len(shown) < len(subjects) else ""
-        print(f"\nrule {rule.id}: {len(subjects)} subjects -> {effects}")
-        if shown:
-            print("  " + " ".join(str(s) for s in shown) + more)
-        for subject, message in failures.get(rule.id, [])[:5]:
-            print(f"  error on subject {subject}: {message}")
-        if len(failures.get(rule.id, [])) > 5:
-            print(f"  ... {len(failures[rule.id]) - 5} more errors")
+            continue
+        available = {name for named in targets.values() for name in named}
+        for name in sorted(book.reducer_keys(kind) - available):
+            print(
+                f"warning: {book.source}: reduction {name!r}, read by "
+                f"{book.readers(kind, name)}, is in none of the given {kind} CSVs (they hold: "
+                f"{', '.join(sorted(available)) or 'none'}; write FILE:KEY to give a file a "
+                "reducer config's key); in this dry run its lookups give their defaults",
+                file=sys.stderr,
+            )
+        acting: dict[str, list[Any]] = defaultdict(list)
+        failures: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+        for target in _ordered(targets):
+            if kind == "subject":
+                bindings = subject_bindings(
+                    targets[target], subject_id=target, metadata=metadata.get(target)
+                )
+            else:
+                bindings = user_bindings(targets[target])
+            evaluation = book.evaluate(kind, bindings)
+            for rule_id in evaluation.matched:
+                acting[rule_id].append(target)
+            for error in evaluation.errors:
+                failures[error.rule_id].append((target, error.message))
+        print(f"\n{len(targets)} {kind}s")
+        for rule in rules:
+            _print_rule(rule, kind, acting.get(rule.id, []), failures.get(rule.id, []), args.limit)
     return 0
+
+
+def _print_rule(rule: Any, kind: str, targets: list[Any], failures: list, limit: int) -> None:
+    effects = (
+        ", ".join(
+            f"{e.action}({', '.join(f'{k}={v}' for k, v in e.config.items())})"
+            for e in rule.effects
+        )
+        or "no effects"
+    )
+    shown = targets if limit == 0 else targets[:limit]
+    more = f" ... and {len(targets) - len(shown)} more" if len(shown) < len(targets) else ""
+    print(f"\nrule {rule.id}: {len(targets)} {kind}s -> {effects}")
+    if shown:
+        print("  " + " ".join(str(t) for t in shown) + more)
+    for target, message in failures[:5]:
+        print(f"  error on {kind} {target}: {message}")
+    if len(failures) > 5:
+        print(f"  ... {len(failures) - 5} more errors")

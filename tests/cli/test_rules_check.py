@@ -46,13 +46,13 @@ def write_export(path: Path, answers: list[tuple[int, int, Any]]) -> None:
 
 
 def check_output(capsys, rules: Path, *csvs: str) -> dict[str, tuple[list[str], list[str]]]:
-    """``{rule id: (subjects acted on, error lines)}`` from `tally rules check --limit 0`."""
+    """``{rule id: (subjects or users acted on, error lines)}`` from `tally rules check --limit 0`."""
     capsys.readouterr()
     assert main(["rules", "check", str(rules), *csvs, "--limit", "0"]) == 0
     out: dict[str, tuple[list[str], list[str]]] = {}
     current = None
     for line in capsys.readouterr().out.splitlines():
-        header = re.match(r"rule (\S+): \d+ subjects", line)
+        header = re.match(r"rule (\S+): \d+ (subjects|users) ->", line)
         if header:
             current = header.group(1)
             out[current] = ([], [])
@@ -196,3 +196,55 @@ def test_the_dry_run_acts_on_the_subjects_aggregate_fired_for(aggregated, capsys
         assert fired.get(rule), f"{rule} should act on some simulated subjects"
         assert sorted(checked[rule][0]) == sorted(fired[rule]), rule
     assert all(errors == [] for _, errors in checked.values())
+
+
+USER_RULES = """
+subject_rules:
+  - id: enough
+    condition: ["gte", ["lookup", "count.classifications", 0], ["const", 12]]
+    effects: [{action: retire_subject}]
+user_rules:
+  - id: promote
+    condition: ["gte", ["lookup", "ucount.classifications", 0], ["const", 5]]
+    effects: [{action: promote_user, config: {workflow_id: 2002}}]
+"""
+
+
+def test_user_rules_are_checked_on_user_reductions_or_named_as_not_checked(
+    aggregated, tmp_path, capsys
+):
+    """Review finding: the dry run skipped user rules without a word."""
+    directory, _, _ = aggregated
+    (tmp_path / "Ru_question_extractor.yaml").write_text(
+        "reducer_config:\n    count: {}\ntopic: reduce_by_user\nkey: ucount\n"
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(USER_RULES)
+    assert main([
+        "aggregate", str(next(directory.glob("*classifications.csv"))),
+        "--extractor-config", str(directory / "E.yaml"),
+        "--reducer-config", str(directory / "Rn_question_extractor.yaml"),
+        str(tmp_path / "Ru_question_extractor.yaml"),
+        "--rules", str(rules), "-d", str(tmp_path), "-hb",
+    ]) == 0  # fmt: skip
+    fired: dict[str, list[str]] = {}
+    with (tmp_path / "actions_reductions.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            fired.setdefault(row["rule_id"], []).append(row[f"{row['target_kind']}_id"])
+    assert fired["promote"] and fired["enough"]
+    subjects, users = sorted(tmp_path.glob("count_question_extractor_reductions*.csv"))
+    assert users.read_text().startswith("user_id,")
+    checked = check_output(capsys, rules, str(subjects), f"{users}:ucount")
+    assert sorted(checked["enough"][0]) == sorted(fired["enough"])
+    assert sorted(checked["promote"][0]) == sorted(fired["promote"])
+    # without the user CSV the user rules are named as not checked, not silently skipped
+    capsys.readouterr()
+    assert main(["rules", "check", str(rules), str(subjects)]) == 0
+    out = capsys.readouterr().out
+    assert "1 user rule(s) not checked (promote): no user reduction CSV given" in out
+    assert "rule enough:" in out
+    # and a user CSV under the wrong name is warned about, naming the rule that reads it
+    assert main(["rules", "check", str(rules), str(subjects), str(users)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {rules}: reduction 'ucount', read by user rule 'promote' (line 7: " in err
+    assert "is in none of the given user CSVs (they hold: count;" in err

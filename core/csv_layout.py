@@ -127,6 +127,11 @@ _FLOAT_RE = re.compile(
 )
 
 
+#: The key a bare (non-object) reduction is written under (Caesar's ``unique_count`` gives an
+#: integer): a CSV row holds columns, so it becomes the one column ``data.value``.
+BARE_VALUE_KEY = "value"
+
+
 class LayoutError(TallyError, ValueError):
     """Cells that cannot be put back into one extract (e.g. ``data.a`` and ``data.a.b``)."""
 
@@ -136,7 +141,8 @@ class LayoutError(TallyError, ValueError):
 
 
 def with_version(
-    result: Mapping[str, Any] | Sequence[Mapping[str, Any]], version: str = AGGREGATION_VERSION
+    result: Mapping[str, Any] | Sequence[Mapping[str, Any]] | Any,
+    version: str = AGGREGATION_VERSION,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Copy of an extract or reduction (or a list of them) with ``aggregation_version`` added.
 
@@ -147,7 +153,11 @@ def with_version(
     {'yes': 2, 'aggregation_version': '5.3.1', 'parameters': {'eps': 5.0}}
     >>> with_version([{"choice": "zebra"}])
     [{'choice': 'zebra', 'aggregation_version': '5.3.1'}]
+    >>> with_version(3)  # a bare value (unique_count): its own column, data.value
+    {'value': 3, 'aggregation_version': '5.3.1'}
     """
+    if not isinstance(result, Mapping | list | tuple):
+        return with_version({BARE_VALUE_KEY: result}, version)
     if isinstance(result, Mapping):
         if "parameters" not in result and "aggregation_version" not in result:
             return {**result, "aggregation_version": version}
@@ -214,8 +224,9 @@ def _walk(data: dict[Any, Any], prefix: str, out: dict[str, Any]) -> None:
             out[name] = _scalar(value)
 
 
-def flatten(data: Mapping[Any, Any], version: str | None = None) -> dict[str, Any]:
-    """One record's cells, keyed by column name without the ``data.`` prefix.
+def flatten(data: Mapping[Any, Any] | Any, version: str | None = None) -> dict[str, Any]:
+    """One record's cells, keyed by column name without the ``data.`` prefix (a bare value,
+    not an object, is the one cell :data:`BARE_VALUE_KEY`).
 
     Same keys and order as ``pandas.json_normalize([data])``: top-level non-dict values first,
     then nested dicts flattened depth first with ``.``; list values as their ``str()``.
@@ -225,7 +236,11 @@ def flatten(data: Mapping[Any, Any], version: str | None = None) -> dict[str, An
     {'gold': True, 'frame0.x': '[1, None]'}
     >>> flatten({"frame0": {"x": [1]}, "gold": True}, version="5.3.1")
     {'gold': True, 'aggregation_version': '5.3.1', 'frame0.x': '[1]'}
+    >>> flatten(3, version="5.3.1")  # a bare value, as unique_count gives
+    {'value': 3, 'aggregation_version': '5.3.1'}
     """
+    if not isinstance(data, Mapping):
+        data = {BARE_VALUE_KEY: data}
     if version is not None and ("parameters" in data or "aggregation_version" in data):
         return flatten(with_version(data, version))
     top: dict[str, Any] = {}

@@ -53,9 +53,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.csv_layout import DATA_PREFIX, LayoutError, literal_cell
+from core.csv_layout import BARE_VALUE_KEY, DATA_PREFIX, LayoutError, literal_cell
 
-__all__ = ["FIELD_KINDS", "NULL_WHEN_EMPTY", "reduction_reader"]
+__all__ = ["BARE_VALUE", "FIELD_KINDS", "NULL_WHEN_EMPTY", "reduction_reader"]
 
 _SUMMARY_FLOATS = (
     "min", "max", "sum", "product", "mean", "sse", "variance", "stdev", "first", "median", "mode",
@@ -67,6 +67,10 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
     "question_consensus_reducer": {"most_likely": "text", "num_votes": "int", "agreement": "float"},
     "summary_stats": {"count": "int", **dict.fromkeys(_SUMMARY_FLOATS, "float")},
 }
+
+#: Reducers whose reduction is a bare value, written as the one column ``data.value``
+#: (:data:`core.csv_layout.BARE_VALUE_KEY`): read back as that value, as the engine holds it.
+BARE_VALUE = frozenset({"unique_count"})
 
 #: Reducers that give every field they are asked for, null when there is no value: an empty
 #: cell of theirs was a null, not a missing key (``any``/``all`` see the difference).
@@ -128,6 +132,11 @@ def reduction_reader(
     so is ``aggregation_version``, which the writer adds.
 
     ``rows`` must be the whole file: a column's gaps and texts decide how its cells read.
+
+    >>> header = ["subject_id", "reducer", "data.value", "data.aggregation_version"]
+    >>> rows = [["5", "unique_count", "2", "5.3.1"]]
+    >>> reduction_reader(header, rows)(rows[0])  # a bare value, as the engine holds it
+    2
     """
     i_reducer = list(header).index("reducer") if "reducer" in header else None
     columns: list[tuple[int, list[str], Callable[[str], Any]]] = []
@@ -164,6 +173,8 @@ def reduction_reader(
                         "two data columns clash (e.g. 'data.a' and 'data.a.b')"
                     )
             node[keys[-1]] = value
+        if reducer in BARE_VALUE:
+            return out.get(BARE_VALUE_KEY)  # type: ignore[return-value]
         return out
 
     return read

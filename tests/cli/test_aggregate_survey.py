@@ -73,3 +73,24 @@ def test_kenya_survey_aggregate_equals_extract_then_reduce(configs, tmp_path, mo
             assert rows(embedded / name) == rows(batched / name), name
         else:
             assert (embedded / name).read_bytes() == (batched / name).read_bytes(), name
+
+
+def test_a_bare_value_reduction_is_one_column_in_every_mode(configs, tmp_path):
+    # Caesar's unique_count gives an integer, not an object: tally reduce and the snapshot
+    # crashed on it (TypeError); it is written as data.value in both
+    extractor, _ = configs
+    reducer = tmp_path / "Reducer_config_survey_extractor.yaml"
+    reducer.write_text("reducer_config:\n  unique_count:\n    field: choice\n")
+    batched, embedded = tmp_path / "batch", tmp_path / "embedded"
+    batched.mkdir()
+    embedded.mkdir()
+    assert main(["extract", str(EXPORT), str(extractor), "-d", str(batched), "-hb"]) == 0
+    extracted = str(batched / "survey_extractor_extractions.csv")
+    assert main(["reduce", extracted, str(reducer), "-d", str(batched), "-F", "all", "-hb"]) == 0
+    args = ["aggregate", str(EXPORT), "--extractor-config", str(extractor), "--reducer-config"]
+    args += [str(reducer), "-d", str(embedded), "-F", "all", "-hb"]
+    assert main(args) == 0
+    written = (batched / "unique_count_reductions.csv").read_text()
+    assert written.startswith("subject_id,workflow_id,task,reducer,data.value,")
+    assert {row["data.value"] for row in rows(batched / "unique_count_reductions.csv")} >= {"3"}
+    assert (embedded / "unique_count_survey_extractor_reductions.csv").read_text() == written

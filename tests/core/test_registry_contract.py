@@ -25,6 +25,7 @@ import orjson
 import pytest
 
 from core.classification import Classification
+from core.csv_layout import AGGREGATION_VERSION, flatten, with_version
 from core.errors import InvalidParameterError, TallyError
 from core.reducers.summary_stats import OPERATIONS
 from core.registry import EXTRACTORS, REDUCERS, ExtractRecord, get_extractor
@@ -180,6 +181,18 @@ def check_output_json_serialisable(kind: str, spec: Any) -> None:
         orjson.dumps(out)
 
 
+def check_output_writes_as_csv_cells(kind: str, spec: Any) -> None:
+    """Every output item becomes CSV cells, as tally extract/reduce and the snapshot write them
+    (a bare value, e.g. unique_count's integer, is the one column data.value)."""
+    for argument, params in _examples(kind, spec.name):
+        out = spec(argument, params)
+        for item in out if isinstance(out, list) else [out]:
+            cells = flatten(item, AGGREGATION_VERSION)
+            assert cells["aggregation_version"] == AGGREGATION_VERSION
+            assert all(isinstance(key, str) for key in cells)
+        with_version(out)
+
+
 def check_empty_input(kind: str, spec: Any) -> None:
     """No extracts (reducer) or no annotations (extractor) give a plain result or a TallyError."""
     params = _examples(kind, spec.name)[0][1]
@@ -236,6 +249,7 @@ CHECKS: tuple[Callable[[str, Any], None], ...] = (
     check_deterministic,
     check_pure,
     check_output_json_serialisable,
+    check_output_writes_as_csv_cells,
     check_empty_input,
     check_docstring_example_runs,
     check_params_frozen_with_defaults,

@@ -15,7 +15,8 @@
         "user_id": 5, "user_name": "alice", "annotations": [...], "metadata": {...}}
 
 Anything else raises :class:`EventSchemaError` saying which field is missing or wrong, so the
-stream can send the record to the dead-letter topic with that reason.
+stream can send the record to the dead-letter topic with that reason. A classification must
+have an id: the engine counts each classification once by it (docs/events.md).
 
 >>> event = event_from_message({"classification_id": 1, "subject_id": "77", "workflow_id": "10",
 ...     "workflow_version": "16.55", "created_at": "2024-02-23 16:17:26 UTC", "user_id": None,
@@ -35,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from core.csv_layout import NA_STRINGS
 from core.engine import ClassificationEvent
 from core.errors import TallyError
 
@@ -43,6 +45,7 @@ __all__ = [
     "event_from_export_row",
     "event_from_message",
     "event_to_flat",
+    "missing_id",
     "parse_id",
 ]
 
@@ -102,7 +105,7 @@ def event_from_message(payload: Any) -> ClassificationEvent:
     for name in ("classification_id", "subject_id", "workflow_id", "annotations"):
         _require(payload, name, cid)
     return ClassificationEvent(
-        classification_id=parse_id(cid),
+        classification_id=_classification_id(cid, "'classification_id'"),
         subject_id=parse_id(payload["subject_id"]),
         workflow_id=_int(payload["workflow_id"], "workflow_id", cid),
         workflow_version=_text(payload.get("workflow_version")),
@@ -146,7 +149,7 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
     else:
         user_name = f"not-logged-in-{metadata.get('session', cid)}"
     return ClassificationEvent(
-        classification_id=parse_id(_require(payload, "data.id", cid)),
+        classification_id=_classification_id(_require(payload, "data.id", cid), "'data.id'"),
         subject_id=parse_id(subjects[0]),
         workflow_id=_int(links["workflow"], "data.links.workflow", cid),
         workflow_version=_text(data.get("workflow_version") or metadata.get("workflow_version")),
@@ -160,8 +163,20 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
 
 
 def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
-    """Parse one row of a Panoptes classification export (all cells are text)."""
-    cid = parse_id(row.get("classification_id"))
+    """Parse one row of a Panoptes classification export (all cells are text).
+
+    >>> event_from_export_row({"classification_id": "", "workflow_id": "10"})
+    Traceback (most recent call last):
+    ...
+    core.events.EventSchemaError: empty classification_id: the classification_id cell is ''; ...
+    """
+    cell = row.get("classification_id")
+    if cell is None or missing_id(cell):
+        # pandas reads these as NaN: the reference extracts the row with a NaN id
+        raise EventSchemaError(
+            f"empty classification_id: the classification_id cell is {cell or ''!r}; {_WHY_AN_ID}"
+        )
+    cid = _classification_id(cell, "the classification_id cell")
     try:
         annotations = orjson.loads(row.get("annotations") or "[]")
         metadata = orjson.loads(row.get("metadata") or "{}")
@@ -208,6 +223,31 @@ def event_to_flat(event: ClassificationEvent) -> dict[str, Any]:
         "metadata": event.metadata,
         "subject_metadata": event.subject_metadata,
     }
+
+
+def missing_id(cell: str) -> bool:
+    """True for a classification_id cell that holds no id: blank, or a mark pandas reads as a
+    missing value (the reference then extracts the row with a NaN id).
+
+    >>> [missing_id(c) for c in ("", "  ", "NA", "nan", "12", " NA ")]
+    [True, True, True, True, False, False]
+    """
+    return cell in NA_STRINGS or cell.isspace()
+
+
+_WHY_AN_ID = (
+    "every classification needs its id, which Tally counts it once by (without one, a second "
+    "classification of the subject would be taken for a repeat of the first)"
+)
+
+
+def _classification_id(value: Any, where: str) -> Any:
+    """The classification id of ``value`` (read by :func:`parse_id`); a missing or blank one
+    raises :class:`EventSchemaError`."""
+    cid = parse_id(value)
+    if cid is None or cid == "":
+        raise EventSchemaError(f"empty classification_id: {where} is {value!r}; {_WHY_AN_ID}")
+    return cid
 
 
 def _int(value: Any, name: str, cid: Any) -> int:

@@ -35,7 +35,7 @@ import orjson
 from core.csv_layout import NA_STRINGS
 from core.engine import ClassificationEvent, Outcome, Reduction
 from core.errors import TallyError
-from core.events import EventSchemaError, event_from_export_row, parse_id
+from core.events import EventSchemaError, event_from_export_row, missing_id, parse_id
 from core.rules.actions import ACTION_COLUMNS
 from core.workflow_config.versions import WorkflowVersion
 from stream.records import reduction_record
@@ -124,7 +124,9 @@ class ExportRows:
     ``workflow_version`` that is not a version (the engine would ignore the row as "outside
     the configured range"); and, for the versions ``accepts_version`` takes, no subject (a
     ``subject_ids`` cell that is empty or a missing-value mark such as ``NA``, as for
-    ``tally extract``; the engine would take the row for an anonymous volunteer's).
+    ``tally extract``; the engine would take the row for an anonymous volunteer's) or no
+    classification id (the engine would take a second one of the subject for a repeat; shown
+    as the cell's text).
 
     >>> rows = ExportRows(["classification_id", "workflow_id", "workflow_version",
     ...     "created_at", "annotations", "subject_ids"], workflow_id=10)
@@ -132,7 +134,7 @@ class ExportRows:
     77
     >>> for cells in (["5", "10", "3.1"], ["5", "10", "", "t", "[]", "77"],
     ...               ["5", "10", "3.1", "t", "[]", ""], ["5", "10", "3.1", "t", "[]", "NA"],
-    ...               ["5", "10", "3.1", "t", "[", "77"]):
+    ...               ["5", "10", "3.1", "t", "[", "77"], ["", "10", "3.1", "t", "[]", "77"]):
     ...     try:
     ...         rows.event(cells)
     ...     except RowProblem as problem:
@@ -142,6 +144,7 @@ class ExportRows:
     5 empty subject_ids
     5 empty subject_ids: subject_ids is 'NA'
     5 annotations or metadata is not valid JSON (unexpec
+    '' empty classification_id
     """
 
     def __init__(
@@ -175,6 +178,12 @@ class ExportRows:
                 raise RowProblem(cid, f"invalid workflow_version: {version!r}")
             subjects = cells[self._subjects_at]
             if self.accepts_version(version):
+                cid_cell = cells[self._cid_at]
+                if missing_id(cid_cell):
+                    # The engine counts a classification once by its id: without one, a
+                    # second classification of the subject would be taken for a repeat.
+                    detail = f": classification_id is {cid_cell!r}" if cid_cell.strip() else ""
+                    raise RowProblem(repr(cid_cell), f"empty classification_id{detail}")
                 if subjects in NA_STRINGS and subjects:
                     raise RowProblem(cid, f"empty subject_ids: subject_ids is {subjects!r}")
                 if not subjects.split(";")[0].strip():  # the first id is the subject

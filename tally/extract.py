@@ -418,6 +418,17 @@ def _extract_block(job: BlockJob) -> BlockResult:
             continue
         if not ok:
             continue
+        cid = info[0]
+        if cid in NA_STRINGS or cid.isspace():  # core.events.missing_id, inline: per row
+            # The reference extracts it with a NaN id; the engine (tally aggregate, the stream)
+            # counts a classification once by its id and refuses one without, so skip it here too.
+            detail = (
+                f"classification_id is {cid!r}"
+                if cid.strip()
+                else "the classification_id cell is empty"
+            )
+            skips.append((row_number, repr(cid), "empty classification_id", detail, True))
+            continue
         subject = info[_SUBJECT_INFO]
         if subject in NA_STRINGS:
             # Its extracts would belong to no subject: the reference writes them with subject

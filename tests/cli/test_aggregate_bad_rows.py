@@ -107,6 +107,33 @@ def test_rows_of_other_workflows_and_versions_are_not_checked(penguins, tmp_path
     assert "2 for other workflows/versions, 0 rejected" in capsys.readouterr().err
 
 
+def test_classifications_without_an_id_are_rejected_not_taken_for_repeats(
+    penguins, tmp_path, capsys
+):
+    # The engine counts a classification once by its id: a second id-less classification of
+    # a subject was counted as 'already applied'. tally extract skips them too.
+    header, rows = read_export(penguins)
+    at = {name: i for i, name in enumerate(header)}
+    subject = rows[0][at["subject_ids"]]
+    same_subject = [n for n, row in enumerate(rows) if row[at["subject_ids"]] == subject]
+    assert len(same_subject) >= 2
+    for n, blank in zip(same_subject, ("", "NA"), strict=False):
+        rows[n][at["classification_id"]] = blank
+    export = write_export(tmp_path / "no-id.csv", header, rows)
+    assert aggregate(export, penguins, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "298 classifications applied, 0 already applied" in err
+    assert "0 for other workflows/versions, 2 rejected" in err
+    assert "skipped x1: empty classification_id\n" in err
+    assert "skipped x1: empty classification_id: classification_id is 'NA'" in err
+
+    assert aggregate(export, penguins, tmp_path / "strict", "--strict") == 1
+    assert (
+        f"line {same_subject[0] + 2}: classification '': empty classification_id"
+        in capsys.readouterr().err
+    )
+
+
 # and one the engine rejects (annotations a JSON object, not a list)
 ALL_BREAKS = {
     **BREAKS,

@@ -163,6 +163,30 @@ def test_bad_rows_are_skipped_and_summarised(tmp_path):
     assert "classification 2 (data row 2): invalid JSON in annotations" in strict.err
 
 
+def test_classifications_without_an_id_are_skipped(tmp_path):
+    """The reference extracts them with a NaN id; tally aggregate and the stream count a
+    classification once by its id, so two id-less ones of a subject were one there."""
+    rows = [export_row(n, 5, answer("T0", "Yes"), user=f"u{n}") for n in range(1, 5)]
+    rows[1]["classification_id"] = ""
+    rows[2]["classification_id"] = "NA"
+    export = write_export(tmp_path / "e.csv", rows)
+    config = question_config(tmp_path / "c.yaml")
+    result = run_tally("extract", export, config, "-d", tmp_path, "-hb")
+    assert result.code == 0, result.err
+    _, out = read_csv(tmp_path / "question_extractor_extractions.csv")
+    # (written as the reference writes the ids of a column pandas read with gaps: floats)
+    assert [r[0] for r in out] == ["1.0", "4.0"]
+    assert "skipped 2 of 4 classifications" in result.err
+    assert "2 x empty classification_id (classification ids '', 'NA')" in result.err
+
+    strict = run_tally("extract", export, config, "-d", tmp_path, "-hb", "--strict")
+    assert strict.code == 1
+    assert (
+        "classification '' (data row 2): empty classification_id: the classification_id cell "
+        "is empty" in strict.err
+    )
+
+
 def test_short_row_is_a_bad_row(tmp_path):
     export = write_export(tmp_path / "e.csv", [export_row(1, 5, answer("T0", "Yes"))])
     with open(export, "a", encoding="utf-8") as f:

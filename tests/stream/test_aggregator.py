@@ -166,6 +166,11 @@ def test_state_keys_of_the_worker_are_not_subject_keys():
         ({"classification_id": 3, "subject_id": 7}, "schema", "missing 'workflow_id'"),
         ([1, 2], "schema", "must be a JSON object"),
         (
+            {"classification_id": None, "subject_id": 7, "workflow_id": 10, "annotations": []},
+            "schema",
+            "empty classification_id",
+        ),
+        (
             {
                 "export_row": {
                     "classification_id": "9",

@@ -1,0 +1,86 @@
+"""Parsing classification events (core/events.py): what is refused, and with which reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.events import EventSchemaError, event_from_export_row, event_from_message
+
+
+def flat(**fields: Any) -> dict[str, Any]:
+    return {
+        "classification_id": 1,
+        "subject_id": 77,
+        "workflow_id": 10,
+        "workflow_version": "16.55",
+        "created_at": "2024-02-23 16:17:26 UTC",
+        "user_id": None,
+        "user_name": "not-logged-in-ab",
+        "annotations": [],
+        "metadata": {},
+        **fields,
+    }
+
+
+def envelope(data: dict[str, Any] | None = None, **linked: Any) -> dict[str, Any]:
+    return {
+        "source": "panoptes",
+        "type": "classification",
+        "data": {
+            "id": "3",
+            "created_at": "2024-02-23T16:17:42Z",
+            "workflow_version": "16.55",
+            "annotations": [],
+            "links": {"workflow": "10", "subjects": ["77"], "user": "5"},
+            **(data or {}),
+        },
+        "linked": linked,
+    }
+
+
+def export_row(**cells: str) -> dict[str, str]:
+    return {
+        "classification_id": "1",
+        "user_name": "alice",
+        "user_id": "5",
+        "workflow_id": "10",
+        "workflow_version": "16.55",
+        "created_at": "2024-02-23 16:17:26 UTC",
+        "metadata": "{}",
+        "annotations": "[]",
+        "subject_data": "{}",
+        "subject_ids": "77",
+        **cells,
+    }
+
+
+# -- a classification must have an id (the engine counts each once by it) ---------------------
+
+
+@pytest.mark.parametrize("cid", [None, "", "  "])
+def test_a_flat_event_without_classification_id_is_refused(cid):
+    with pytest.raises(EventSchemaError, match="^empty classification_id: 'classification_id'"):
+        event_from_message(flat(classification_id=cid))
+
+
+@pytest.mark.parametrize("cid", [None, ""])
+def test_an_envelope_without_data_id_is_refused(cid):
+    with pytest.raises(EventSchemaError, match="^empty classification_id: 'data.id' is"):
+        event_from_message(envelope({"id": cid}))
+
+
+@pytest.mark.parametrize("cell", ["", " ", "NA", "nan", "null"])
+def test_an_export_row_without_classification_id_is_refused(cell):
+    with pytest.raises(EventSchemaError) as raised:
+        event_from_export_row(export_row(classification_id=cell))
+    assert str(raised.value).startswith(
+        f"empty classification_id: the classification_id cell is {cell!r}; every "
+        "classification needs its id"
+    )
+
+
+def test_an_id_of_zero_is_an_id():
+    assert event_from_message(flat(classification_id=0)).classification_id == 0
+    assert event_from_export_row(export_row(classification_id="0")).classification_id == 0

@@ -401,14 +401,20 @@ def require_columns(
     return positions
 
 
-def load_yaml(path: str | os.PathLike[str], what: str) -> Any:
-    """A YAML config document; unreadable or unparsable files raise :class:`InputError`."""
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """A UTF-8 text file (a config); unreadable or undecodable files raise :class:`InputError`
+    naming ``what`` and the path."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from exc
     except UnicodeDecodeError:
         raise InputError(f"{what} {str(path)!r} is not UTF-8 text") from None
+
+
+def load_yaml(path: str | os.PathLike[str], what: str) -> Any:
+    """A YAML config document; unreadable or unparsable files raise :class:`InputError`."""
+    text = read_text(path, what)
     stream = io.StringIO(text)
     stream.name = str(path)  # YAML's error marks name it (else "<unicode string>")
     try:

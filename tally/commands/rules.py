@@ -72,14 +72,9 @@ def read_rules_file(path: str) -> Any:
     for error messages (:func:`core.rules.loading.parse_rules_yaml`). Every command that takes
     a rules file reads it here."""
     from core.rules.loading import parse_rules_yaml
+    from tally.tables import read_text
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read rules file {path!r}: {exc.strerror}") from exc
-    except UnicodeDecodeError:
-        raise InputError(f"rules file {path!r} is not UTF-8 text") from None
-    return parse_rules_yaml(text, str(path))
+    return parse_rules_yaml(read_text(path, "rules file"), str(path))
 
 
 def _split_spec(spec: str) -> tuple[str, str | None]:

@@ -42,6 +42,7 @@ from core.errors import TallyError
 
 __all__ = [
     "EventSchemaError",
+    "event_from_export_message",
     "event_from_export_row",
     "event_from_message",
     "event_to_flat",
@@ -207,6 +208,42 @@ def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
         metadata=metadata,
         subject_metadata=subject_metadata,
     )
+
+
+def event_from_export_message(payload: Mapping[str, Any]) -> ClassificationEvent:
+    """Parse ``{"export_row": {...cells...}}`` (docs/events.md, shape 3).
+
+    ``tally replay`` sends a row read with another number of fields than the header has with
+    ``"malformed_row": {"fields": N, "header_fields": M, "extra_cells": [...]}``: its cells are
+    not where the header says, so it is refused with that reason (as ``tally extract`` skips it).
+
+    >>> event_from_export_message({"export_row": {"classification_id": "7"},
+    ...     "malformed_row": {"fields": 22, "header_fields": 21, "extra_cells": ["x"]}})
+    Traceback (most recent call last):
+    ...
+    core.events.EventSchemaError: classification 7: malformed CSV row: 22 fields where the header has 21
+    """
+    row = payload["export_row"]
+    if not isinstance(row, Mapping):
+        raise EventSchemaError(
+            f"'export_row' must be an object of CSV cells, got {type(row).__name__}"
+        )
+    cells = {str(k): "" if v is None else str(v) for k, v in row.items()}
+    malformed = payload.get("malformed_row")
+    if malformed is not None:
+        cid = parse_id(cells.get("classification_id"))
+        fields = malformed.get("fields") if isinstance(malformed, Mapping) else None
+        header_fields = malformed.get("header_fields") if isinstance(malformed, Mapping) else None
+        if not isinstance(fields, int) or not isinstance(header_fields, int):
+            raise EventSchemaError(
+                f"classification {cid}: 'malformed_row' must be an object with the integers "
+                f"'fields' and 'header_fields', got {malformed!r}"
+            )
+        raise EventSchemaError(
+            f"classification {cid}: malformed CSV row: {fields} fields where the header has "
+            f"{header_fields}"
+        )
+    return event_from_export_row(cells)
 
 
 def event_to_flat(event: ClassificationEvent) -> dict[str, Any]:

@@ -87,7 +87,7 @@ import orjson
 
 from core.engine import ClassificationEvent, Engine, Reduction
 from core.errors import TallyError
-from core.events import event_from_export_row, event_from_message, parse_id
+from core.events import event_from_export_message, event_from_message, parse_id
 from core.rules.actions import ActionRecord
 from stream.faust_store import FaustTableStore
 from stream.kafka_settings import KafkaSettings
@@ -631,10 +631,7 @@ class Aggregator:
             return None
         try:
             if isinstance(payload, Mapping) and "export_row" in payload:
-                row = payload["export_row"]
-                if not isinstance(row, Mapping):
-                    raise TypeError("'export_row' must be an object of CSV cells")
-                item = event_from_export_row({str(k): str(v) for k, v in row.items()})
+                item = event_from_export_message(payload)
             else:
                 item = event_from_message(payload)
         except (TallyError, TypeError, ValueError, AttributeError) as exc:

@@ -2,10 +2,10 @@
 
 Each row becomes one message in the flat form of docs/events.md (``event_from_export_row`` ->
 ``event_to_flat``), keyed by its subject id, in file order. A row that cannot be parsed (its
-annotations or metadata are not JSON, the workflow id is not a number) is still sent, as
-``{"export_row": {...the CSV cells...}}``: the worker dead-letters it with the reason and the
-row, so the dead-letter topic is the one place to look for every rejected input. The count of
-such rows is printed.
+annotations or metadata are not JSON, the workflow id is not a number, a number of fields
+other than the header's) is still sent, as ``{"export_row": {...the CSV cells...}}``: the
+worker dead-letters it with the reason and the row, so the dead-letter topic is the one place
+to look for every rejected input. The count of such rows is printed.
 
 ``--wait`` returns once every replayed classification is reflected in the reductions topic: it
 records, per partition, the offset after the last message it produced, then waits until the
@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
 from tally.argtypes import positive_float
 
-__all__ = ["add_parser", "replay", "run", "wait_for_group"]
+__all__ = ["add_parser", "replay", "row_message", "run", "wait_for_group"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -78,9 +79,6 @@ def replay(
 ) -> tuple[int, int, dict[int, int]]:
     """Publish the export; return (messages sent, unparseable rows, partition -> end offset)."""
     # Imported here, not at start-up: every `tally` command builds this parser.
-    import orjson
-
-    from core.events import EventSchemaError, event_from_export_row, event_to_flat
     from stream.kafka_io import make_producer
     from tally.progress import progress_bar
     from tally.tables import CsvSource
@@ -103,22 +101,17 @@ def replay(
             ) as bar,
         ):
             header = source.header
+            workflow_at = header.index("workflow_id") if "workflow_id" in header else None
             done = 0
             for cells in source:
-                row = dict(zip(header, cells, strict=False))
-                if workflow_id is not None and row.get("workflow_id", "").strip() != str(
-                    workflow_id
+                if (
+                    workflow_id is not None
+                    and len(cells) == len(header)  # a malformed row is sent (dead-lettered)
+                    and (workflow_at is None or cells[workflow_at].strip() != str(workflow_id))
                 ):
                     continue
-                try:
-                    event = event_from_export_row(row)
-                    value = orjson.dumps(event_to_flat(event))
-                    key = None if event.subject_id is None else str(event.subject_id).encode()
-                except EventSchemaError:
-                    bad += 1
-                    value = orjson.dumps({"export_row": row})
-                    subject = (row.get("subject_ids") or "").split(";")[0].strip()
-                    key = subject.encode() or None
+                key, value, unparsed = row_message(header, cells)
+                bad += unparsed
                 future = producer.send(topic, key=key, value=value)
                 future.add_callback(sent)
                 future.add_errback(errors.append)
@@ -138,6 +131,47 @@ def replay(
     if errors:
         raise RuntimeError(f"{len(errors)} messages could not be published: {errors[0]!r}")
     return sent_count, bad, ends
+
+
+def row_message(header: Sequence[str], cells: Sequence[str]) -> tuple[bytes | None, bytes, bool]:
+    """The key and value ``tally replay`` publishes for one export row, and whether the row is
+    sent as ``{"export_row": ...}`` because it cannot be parsed (the workers dead-letter it with
+    the reason).
+
+    A row with another number of fields than the header has is sent with ``"malformed_row"``:
+    its cells are not where the header says (a surplus cell was silently dropped, and a
+    truncated row was refused for a misleading reason, such as no subject id).
+
+    >>> import orjson
+    >>> header = ["classification_id", "subject_ids", "workflow_id", "annotations"]
+    >>> key, value, unparsed = row_message(header, ["1", "77", "10", "[]"])
+    >>> key, orjson.loads(value)["subject_id"], unparsed
+    (b'77', 77, False)
+    >>> key, value, unparsed = row_message(header, ["1", "77", "10", "[]", "surplus"])
+    >>> key, orjson.loads(value)["malformed_row"], unparsed
+    (b'77', {'fields': 5, 'header_fields': 4, 'extra_cells': ['surplus']}, True)
+    """
+    import orjson
+
+    from core.events import EventSchemaError, event_from_export_row, event_to_flat
+
+    row = dict(zip(header, cells, strict=False))
+    subject = (row.get("subject_ids") or "").split(";")[0].strip()
+    if len(cells) != len(header):
+        malformed = {
+            "fields": len(cells),
+            "header_fields": len(header),
+            "extra_cells": list(cells[len(header) :]),
+        }
+        message = {"export_row": row, "malformed_row": malformed}
+        return subject.encode() or None, orjson.dumps(message), True
+    try:
+        event = event_from_export_row(row)
+        value = orjson.dumps(event_to_flat(event))
+    except EventSchemaError:
+        return subject.encode() or None, orjson.dumps({"export_row": row}), True
+    key = None if event.subject_id is None else str(event.subject_id).encode()
+    return key, value, False
 
 
 def wait_for_group(

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from core.events import EventSchemaError, event_from_export_row, event_from_message
+from core.events import (
+    EventSchemaError,
+    event_from_export_message,
+    event_from_export_row,
+    event_from_message,
+)
 
 
 def flat(**fields: Any) -> dict[str, Any]:
@@ -84,3 +89,35 @@ def test_an_export_row_without_classification_id_is_refused(cell):
 def test_an_id_of_zero_is_an_id():
     assert event_from_message(flat(classification_id=0)).classification_id == 0
     assert event_from_export_row(export_row(classification_id="0")).classification_id == 0
+
+
+# -- export rows as messages (what tally replay sends for a row it cannot parse) --------------
+
+
+def test_an_export_row_read_with_the_wrong_number_of_fields_is_refused_with_the_counts():
+    message = {
+        "export_row": export_row(classification_id="9"),
+        "malformed_row": {"fields": 12, "header_fields": 10, "extra_cells": ["x", "y"]},
+    }
+    with pytest.raises(EventSchemaError) as raised:
+        event_from_export_message(message)
+    assert str(raised.value) == (
+        "classification 9: malformed CSV row: 12 fields where the header has 10"
+    )
+
+
+@pytest.mark.parametrize("malformed", [{}, {"fields": "12", "header_fields": 10}, "12"])
+def test_a_malformed_row_note_that_is_not_the_counts_is_refused_too(malformed):
+    message = {"export_row": export_row(), "malformed_row": malformed}
+    with pytest.raises(EventSchemaError, match="'malformed_row' must be an object"):
+        event_from_export_message(message)
+
+
+def test_an_export_row_message_is_parsed_as_the_row_with_null_cells_empty():
+    event = event_from_export_message({"export_row": {**export_row(), "user_id": None}})
+    assert (event.classification_id, event.subject_id, event.user_id) == (1, 77, None)
+
+
+def test_an_export_row_that_is_not_an_object_is_refused():
+    with pytest.raises(EventSchemaError, match="'export_row' must be an object of CSV cells"):
+        event_from_export_message({"export_row": "1,2,3"})

@@ -231,3 +231,46 @@ def test_other_panoptes_events_are_ignored_not_dead_lettered(aggregator):
     other = {"source": "panoptes", "type": "subject", "data": {"id": "1"}, "linked": {}}
     assert aggregator._decode(event(4, other), pending) is None
     assert pending.dead == [] and aggregator.counters["other_events"] == 1
+
+
+EXPORT_HEADER = [
+    "classification_id",
+    "user_name",
+    "user_id",
+    "workflow_id",
+    "workflow_version",
+    "created_at",
+    "metadata",
+    "annotations",
+    "subject_data",
+    "subject_ids",
+]
+EXPORT_CELLS = ["9", "u", "", "10", "1.1", "2024-01-01 00:00:00 UTC", "{}", "[]", "{}", "7"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        (
+            [*EXPORT_CELLS, "surplus"],
+            "classification 9: malformed CSV row: 11 fields where the header has 10",
+        ),
+        (
+            EXPORT_CELLS[:-2],
+            "classification 9: malformed CSV row: 8 fields where the header has 10",
+        ),
+    ],
+    ids=["extra trailing cell", "truncated row"],
+)
+def test_replayed_rows_with_the_wrong_number_of_fields_are_dead_lettered(aggregator, cells, reason):
+    # `tally replay` applied a row with a surplus cell (dropped without a word) and refused a
+    # truncated one for having no subject id.
+    from tally.commands.replay import row_message
+
+    key, value, unparsed = row_message(EXPORT_HEADER, cells)
+    assert unparsed
+    pending = _Pending()
+    assert aggregator._decode(event(4, value, key=key), pending) is None
+    ((_, record),) = pending.dead
+    assert (record["stage"], record["reason"]) == ("schema", reason)
+    assert orjson.loads(record["payload"])["export_row"]["classification_id"] == "9"

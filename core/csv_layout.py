@@ -54,6 +54,7 @@ from core.errors import TallyError
 
 __all__ = [
     "AGGREGATION_VERSION",
+    "BARE_VALUE_KEY",
     "DATA_PREFIX",
     "EXTRACT_INFO_COLUMNS",
     "NA_STRINGS",
@@ -68,6 +69,7 @@ __all__ = [
     "flatten",
     "format_cell",
     "literal_cell",
+    "nested_set",
     "order_columns",
     "python_literal",
     "reformat_cell",
@@ -936,7 +938,15 @@ def literal_cell(text: str) -> Any:
     return text
 
 
-def _nested_set(out: dict[str, Any], keys: Sequence[str], value: Any, column: str) -> None:
+def nested_set(out: dict[str, Any], keys: Sequence[str], value: Any, column: str) -> None:
+    """Set ``out[k0][k1]...[kn] = value`` for a CSV column split at its dots, creating the
+    dicts on the way; a key that already holds a value raises :class:`LayoutError`.
+
+    >>> out = {}
+    >>> nested_set(out, ["frame0", "x"], 1, "data.frame0.x")
+    >>> out
+    {'frame0': {'x': 1}}
+    """
     node = out
     for key in keys[:-1]:
         node = node.setdefault(key, {})
@@ -964,7 +974,7 @@ def unflatten(cells: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         key = column.split(DATA_PREFIX)[1]
         if isinstance(value, str):
             value = literal_cell(value)
-        _nested_set(out, key.split("."), value, column)
+        nested_set(out, key.split("."), value, column)
     return out
 
 
@@ -1017,11 +1027,11 @@ def data_reader(header: Sequence[str], kinds: Mapping[str, str]) -> Callable[[Se
                 elif node is None and keys[0] not in out:
                     out[keys[0]] = {keys[1]: value}
                 else:
-                    _nested_set(out, keys, value, column)  # raises, unless a dict subclass
+                    nested_set(out, keys, value, column)  # raises, unless a dict subclass
             elif len(keys) == 1:
                 out[keys[0]] = value
             else:
-                _nested_set(out, keys, value, column)
+                nested_set(out, keys, value, column)
         return out
 
     return read

@@ -53,7 +53,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.csv_layout import BARE_VALUE_KEY, DATA_PREFIX, LayoutError, literal_cell
+from core.csv_layout import BARE_VALUE_KEY, DATA_PREFIX, literal_cell, nested_set
 
 __all__ = ["BARE_VALUE", "FIELD_KINDS", "NULL_WHEN_EMPTY", "reduction_reader"]
 
@@ -164,15 +164,7 @@ def reduction_reader(
                 continue
             kind = fields.get(keys[0]) if len(keys) == 1 else None
             value = (by_kind[kind] if kind else reader)(text)
-            node = out
-            for key in keys[:-1]:
-                node = node.setdefault(key, {})
-                if not isinstance(node, dict):
-                    raise LayoutError(
-                        f"column {header[i]!r} nests under a key that already holds a value; "
-                        "two data columns clash (e.g. 'data.a' and 'data.a.b')"
-                    )
-            node[keys[-1]] = value
+            nested_set(out, keys, value, header[i])
         if reducer in BARE_VALUE:
             return out.get(BARE_VALUE_KEY)  # type: ignore[return-value]
         return out

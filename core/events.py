@@ -107,11 +107,11 @@ def event_from_message(payload: Any) -> ClassificationEvent:
         _require(payload, name, cid)
     return ClassificationEvent(
         classification_id=_classification_id(cid, "'classification_id'"),
-        subject_id=parse_id(payload["subject_id"]),
+        subject_id=_id(payload["subject_id"], "subject_id", cid),
         workflow_id=_int(payload["workflow_id"], "workflow_id", cid),
         workflow_version=_text(payload.get("workflow_version")),
         created_at=str(payload.get("created_at") or ""),
-        user_id=parse_id(payload.get("user_id")),
+        user_id=_id(payload.get("user_id"), "user_id", cid),
         user_name=payload.get("user_name"),
         annotations=payload["annotations"],
         metadata=payload.get("metadata") or {},
@@ -139,7 +139,7 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
     for linked in (payload.get("linked") or {}).get("subjects") or []:
         if isinstance(linked, Mapping) and str(linked.get("id")) == str(subjects[0]):
             subject_metadata = linked.get("metadata") or {}
-    user_id = parse_id(links.get("user"))
+    user_id = _id(links.get("user"), "data.links.user", cid)
     # Live events carry no user_name; anonymous volunteers are told apart by session, which is
     # what the export's not-logged-in-<hash> name approximates.
     if user_id is not None:
@@ -151,7 +151,7 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
         user_name = f"not-logged-in-{metadata.get('session', cid)}"
     return ClassificationEvent(
         classification_id=_classification_id(_require(payload, "data.id", cid), "'data.id'"),
-        subject_id=parse_id(subjects[0]),
+        subject_id=_id(subjects[0], "data.links.subjects", cid),
         workflow_id=_int(links["workflow"], "data.links.workflow", cid),
         workflow_version=_text(data.get("workflow_version") or metadata.get("workflow_version")),
         created_at=str(_require(payload, "data.created_at", cid)),
@@ -198,11 +198,11 @@ def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
             subject_metadata = {k: v for k, v in entry.items() if k != "retired"}
     return ClassificationEvent(
         classification_id=cid,
-        subject_id=parse_id(subject),
+        subject_id=_id(subject, "subject_ids", cid),
         workflow_id=_int(row.get("workflow_id"), "workflow_id", cid),
         workflow_version=_text(row.get("workflow_version")),
         created_at=row.get("created_at") or "",
-        user_id=parse_id(row.get("user_id")),
+        user_id=_id(row.get("user_id"), "user_id", cid),
         user_name=row.get("user_name") or None,
         annotations=annotations,
         metadata=metadata,
@@ -284,11 +284,28 @@ def _classification_id(value: Any, where: str) -> Any:
     cid = parse_id(value)
     if cid is None or cid == "":
         raise EventSchemaError(f"empty classification_id: {where} is {value!r}; {_WHY_AN_ID}")
-    return cid
+    return _id(cid, "classification_id", cid)
+
+
+#: The integers JSON state and messages hold (orjson: signed or unsigned 64-bit).
+_STORABLE = range(-(2**63), 2**64)
+
+
+def _id(value: Any, name: str, cid: Any) -> Any:
+    """``parse_id(value)``, refusing an integer beyond 64 bits: Panoptes ids are 64-bit, and
+    the engine's state and the stream's messages cannot hold a larger one (writing it failed
+    half-way through a replay or a run)."""
+    parsed = parse_id(value)
+    if isinstance(parsed, int) and parsed not in _STORABLE:
+        raise EventSchemaError(
+            f"classification {cid}: {name} {parsed} does not fit in 64 bits; Panoptes ids are "
+            "64-bit integers, so this one is not a Panoptes id"
+        )
+    return parsed
 
 
 def _int(value: Any, name: str, cid: Any) -> int:
-    parsed = parse_id(value)
+    parsed = _id(value, name, cid)
     if not isinstance(parsed, int):
         raise EventSchemaError(f"classification {cid}: {name!r} must be an integer, got {value!r}")
     return parsed

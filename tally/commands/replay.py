@@ -168,7 +168,8 @@ def row_message(header: Sequence[str], cells: Sequence[str]) -> tuple[bytes | No
     try:
         event = event_from_export_row(row)
         value = orjson.dumps(event_to_flat(event))
-    except EventSchemaError:
+    except (EventSchemaError, orjson.JSONEncodeError):
+        # (an encode error: a value the stream cannot carry; it stopped the whole replay)
         return subject.encode() or None, orjson.dumps({"export_row": row}), True
     key = None if event.subject_id is None else str(event.subject_id).encode()
     return key, value, False

@@ -141,6 +141,11 @@ ALL_BREAKS = {
         lambda row, at: row.__setitem__(at["annotations"], '{"task": "T1"}'),
         "annotations grouped by task must map task ids to lists",
     ),
+    # (the state cannot hold it: the run stopped with "cannot store int at key ...")
+    "subject id beyond 64 bits": (
+        lambda row, at: row.__setitem__(at["subject_ids"], "123456789012345678901234567890"),
+        "subject_ids 123456789012345678901234567890 does not fit in 64 bits",
+    ),
 }
 
 

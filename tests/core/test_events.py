@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from core.events import (
@@ -121,3 +122,37 @@ def test_an_export_row_message_is_parsed_as_the_row_with_null_cells_empty():
 def test_an_export_row_that_is_not_an_object_is_refused():
     with pytest.raises(EventSchemaError, match="'export_row' must be an object of CSV cells"):
         event_from_export_message({"export_row": "1,2,3"})
+
+
+# -- ids beyond 64 bits (Panoptes ids are 64-bit; the state and the messages cannot hold them) --
+
+HUGE = 123456789012345678901234567890
+
+
+@pytest.mark.parametrize("field", ["classification_id", "subject_id", "user_id", "workflow_id"])
+def test_a_flat_event_with_an_id_beyond_64_bits_is_refused(field):
+    with pytest.raises(EventSchemaError, match=f"{field} {HUGE} does not fit in 64 bits"):
+        event_from_message(flat(**{field: str(HUGE)}))
+
+
+def test_a_json_number_beyond_64_bits_is_refused_too():
+    # orjson reads it as a float, which parse_id made an integer again (not even the same one)
+    payload = orjson.loads(f'{{"classification_id": 1, "subject_id": {HUGE}}}')
+    with pytest.raises(EventSchemaError, match="subject_id 1234567890123456[0-9]+ does not fit"):
+        event_from_message(flat(**payload))
+
+
+@pytest.mark.parametrize("column", ["classification_id", "subject_ids", "user_id"])
+def test_an_export_row_with_an_id_beyond_64_bits_is_refused(column):
+    with pytest.raises(EventSchemaError, match=f"{column} {HUGE} does not fit in 64 bits"):
+        event_from_export_row(export_row(**{column: str(HUGE)}))
+
+
+def test_an_envelope_with_a_subject_beyond_64_bits_is_refused():
+    links = {"workflow": "10", "subjects": [str(HUGE)], "user": "5"}
+    with pytest.raises(EventSchemaError, match="classification 3: data.links.subjects 1234"):
+        event_from_message(envelope({"links": links}))
+
+
+def test_the_largest_64_bit_ids_are_ids():
+    assert event_from_message(flat(subject_id=2**64 - 1, user_id=-(2**63))).subject_id == 2**64 - 1

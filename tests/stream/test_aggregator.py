@@ -274,3 +274,17 @@ def test_replayed_rows_with_the_wrong_number_of_fields_are_dead_lettered(aggrega
     ((_, record),) = pending.dead
     assert (record["stage"], record["reason"]) == ("schema", reason)
     assert orjson.loads(record["payload"])["export_row"]["classification_id"] == "9"
+
+
+def test_a_replayed_row_with_an_id_beyond_64_bits_is_dead_lettered(aggregator):
+    # Encoding it stopped `tally replay` half-way through the file (orjson: 64-bit integers).
+    from tally.commands.replay import row_message
+
+    huge = "123456789012345678901234567890"
+    key, value, unparsed = row_message(EXPORT_HEADER, [huge, *EXPORT_CELLS[1:]])
+    assert unparsed and key == b"7"
+    pending = _Pending()
+    assert aggregator._decode(event(4, value, key=key), pending) is None
+    ((_, record),) = pending.dead
+    assert record["stage"] == "schema"
+    assert f"classification_id {huge} does not fit in 64 bits" in record["reason"]

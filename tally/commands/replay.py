@@ -5,7 +5,8 @@ Each row becomes one message in the flat form of docs/events.md (``event_from_ex
 annotations or metadata are not JSON, the workflow id is not a number, a number of fields
 other than the header's) is still sent, as ``{"export_row": {...the CSV cells...}}``: the
 worker dead-letters it with the reason and the row, so the dead-letter topic is the one place
-to look for every rejected input. The count of such rows is printed.
+to look for every rejected input. The count of such rows is printed. A file that is not UTF-8
+is refused before anything is published, as ``tally extract`` refuses it (:func:`check_utf8`).
 
 ``--wait`` returns once every replayed classification is reflected in the reductions topic: it
 records, per partition, the offset after the last message it produced, then waits until the
@@ -20,6 +21,7 @@ from the classifications-by-user topic, which the subject stage feeds before it 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -28,7 +30,7 @@ from typing import Any
 from stream.topics import StreamTopics, add_topic_arguments, ensure_topics, settings_from_args
 from tally.argtypes import positive_float
 
-__all__ = ["add_parser", "replay", "row_message", "run", "wait_for_group"]
+__all__ = ["add_parser", "check_utf8", "replay", "row_message", "run", "wait_for_group"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -76,8 +78,14 @@ def replay(
     rate: float | None = None,
     workflow_id: int | None = None,
     hide_bar: bool = True,
+    check_encoding: bool = True,
 ) -> tuple[int, int, dict[int, int]]:
-    """Publish the export; return (messages sent, unparseable rows, partition -> end offset)."""
+    """Publish the export; return (messages sent, unparseable rows, partition -> end offset).
+
+    A file that is not UTF-8 is refused before anything is published (:func:`check_utf8`;
+    ``check_encoding=False``: the caller checked it)."""
+    if check_encoding:
+        check_utf8(path)
     # Imported here, not at start-up: every `tally` command builds this parser.
     from stream.kafka_io import make_producer
     from tally.progress import progress_bar
@@ -131,6 +139,59 @@ def replay(
     if errors:
         raise RuntimeError(f"{len(errors)} messages could not be published: {errors[0]!r}")
     return sent_count, bad, ends
+
+
+def check_utf8(path: str | os.PathLike[str], *, chunk_bytes: int = 4 << 20) -> None:
+    r"""Raise :class:`~tally.errors.InputError` naming the byte, its offset and line if the file
+    is not UTF-8 text.
+
+    Run before publishing anything, as ``tally extract`` refuses such a file before extracting
+    anything: an undecodable byte half-way stopped the replay with part of the export published
+    (and a line number far from the byte). A team then re-saves the file and replays it whole;
+    nothing is half-published meanwhile, and no row is lost to a guessed encoding. Decoding
+    costs about 70 ms for a 20,000-row export (50 MB), next to seconds of publishing it.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "export.csv")
+    ...     with open(path, "wb") as f:
+    ...         _ = f.write(b"a,b\n1,Jos\xe9\n")
+    ...     check_utf8(path)
+    Traceback (most recent call last):
+    ...
+    tally.errors.InputError: ... is not UTF-8 text (byte b'\xe9' at byte 9, line 2); ...
+    """
+    import codecs
+
+    from tally.errors import InputError
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = lines = 0  # bytes and line ends before the chunk
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(chunk_bytes)
+                pending = len(decoder.getstate()[0])  # bytes of a character cut by the last chunk
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    start = offset - pending + exc.start
+                    data = exc.object
+                    line = lines + data[: exc.start].count(b"\n") + 1
+                    raise InputError(
+                        f"{path} is not UTF-8 text (byte {data[exc.start : exc.start + 1]!r} at "
+                        f"byte {start}, line {line}); nothing was published. Panoptes exports "
+                        "are UTF-8: re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) "
+                        "and replay it"
+                    ) from None
+                if not chunk:
+                    return
+                offset += len(chunk)
+                lines += chunk.count(b"\n")
+    except OSError as exc:
+        raise InputError(
+            f"cannot open classification export {str(path)!r}: {exc.strerror}"
+        ) from exc
 
 
 def row_message(header: Sequence[str], cells: Sequence[str]) -> tuple[bytes | None, bytes, bool]:
@@ -223,6 +284,7 @@ def wait_for_group(
 def run(args: argparse.Namespace) -> int:
     topics = StreamTopics.from_args(args)
     settings = settings_from_args(args, "tally-replay")
+    check_utf8(args.classification_csv)  # before anything touches the broker
     ensure_topics(settings, topics)
     sent, bad, ends = replay(
         args.classification_csv,
@@ -231,6 +293,7 @@ def run(args: argparse.Namespace) -> int:
         rate=args.rate,
         workflow_id=args.workflow_id,
         hide_bar=args.hide_bar,
+        check_encoding=False,
     )
     print(f"replayed {sent} classifications to {topics.classifications}")
     if bad:

@@ -57,6 +57,7 @@ from core.registry import ExtractRecord
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from core.rules.actions import ActionRecord
 from core.rules.rulebook import RuleBook, RuleError, subject_bindings, user_bindings
+from core.workflow_config.versions import WorkflowVersion
 
 __all__ = ["CHUNK_ROWS", "BatchResult", "ClassificationEvent", "Engine", "Outcome", "Reduction"]
 
@@ -296,6 +297,14 @@ class Engine:
                     (position, Outcome(event.classification_id, "ignored", "another workflow"))
                 )
                 continue
+            version_problem = self._version_problem(event.workflow_version)
+            if version_problem is not None:
+                # Not "outside the configured range": nobody can tell (tally extract skips it
+                # as 'invalid workflow_version'); the stream dead-letters a rejected outcome.
+                outcomes.append(
+                    (position, Outcome(event.classification_id, "rejected", version_problem))
+                )
+                continue
             if not self.pipeline.accepts_version(event.workflow_version):
                 outcomes.append(
                     (
@@ -341,6 +350,23 @@ class Engine:
                 rule_errors.extend((subject_id, error) for error in e)
         outcomes.sort(key=lambda po: po[0])
         return BatchResult([o for _, o in outcomes], reductions, actions, rule_errors)
+
+    def _version_problem(self, version: str | None) -> str | None:
+        """Why a classification's ``workflow_version`` is no version (None if it is one).
+
+        >>> engine = Engine(Pipeline.from_configs(
+        ...     {"workflow_id": 1, "extractor_config": {"question_extractor": [{"task": "T0"}]}},
+        ...     [{"reducer_config": {"question_reducer": {}}}]))
+        >>> engine._version_problem("16.55"), engine._version_problem("sixteen.x")
+        (None, "invalid workflow_version: 'sixteen.x'")
+        >>> engine._version_problem(None)  # the export's empty cell
+        "invalid workflow_version: ''"
+        """
+        try:
+            WorkflowVersion.parse("" if version is None else version)
+        except TallyError:
+            return f"invalid workflow_version: {version or ''!r}"
+        return None
 
     def _new_head(self) -> dict[str, Any]:
         return {

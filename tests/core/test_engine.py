@@ -492,3 +492,25 @@ def test_a_classification_without_subject_is_rejected_not_taken_for_anonymous(su
         ("ignored", "workflow version 9.9 outside the configured range"),
     ]
     assert {r.subject_id for r in result.reductions} == {5}
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        ("sixteen.x", "invalid workflow_version: 'sixteen.x'"),
+        (None, "invalid workflow_version: ''"),
+    ],
+)
+def test_an_unreadable_workflow_version_is_rejected_not_ignored(version, reason):
+    # It was counted as 'ignored' (outside the configured range), which nobody can tell, and
+    # never dead-lettered; tally extract skips such a row as 'invalid workflow_version'.
+    pipeline = Pipeline.from_configs(EXTRACTOR_CONFIG, REDUCER_CONFIGS)
+    unreadable = make_event(1, 5, 1, 0, "Yes", None, version=version)
+    of_another_workflow = make_event(2, 5, 1, 1, "No", None, version=version, workflow=8)
+    with MemoryStore().transaction() as txn:
+        result = Engine(pipeline).process(txn, [unreadable, of_another_workflow])
+    assert [(o.status, o.reason) for o in result.outcomes] == [
+        ("rejected", reason),
+        ("ignored", "another workflow"),
+    ]
+    assert result.reductions == []

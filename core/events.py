@@ -185,7 +185,10 @@ def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:
         raise EventSchemaError(
             f"classification {cid}: annotations or metadata is not valid JSON ({exc})"
         ) from None
-    subject = str(row.get("subject_ids") or "").split(";")[0]
+    subject_ids = str(row.get("subject_ids") or "")
+    # NA, null, ...: pandas' missing-value marks (tally extract skips such a row as 'empty
+    # subject_ids'); the engine rejects a classification without subject
+    subject = "" if subject_ids in NA_STRINGS else subject_ids.split(";")[0]
     subject_metadata: Any = {}
     if row.get("subject_data"):
         # {"<subject id>": {"retired": ..., <metadata>...}}; rules read it as subject.<field>

@@ -648,15 +648,11 @@ class Aggregator:
                 self.counters["rekeyed"] += 1
                 return None
             return item
-        if item.subject_id is None:
-            self._dead(
-                pending,
-                event,
-                "schema",
-                f"classification {item.classification_id}: no subject id",
-                classification_id=item.classification_id,
-            )
-            return None
+        if item.subject_id is None or str(item.subject_id).strip() == "":
+            # No key to re-key it under, and none needed: no subject's state is touched. The
+            # engine rejects it ('empty subject id', dead-lettered at the extract stage) if it
+            # is of a loaded workflow and version, and ignores it otherwise, as tally extract.
+            return item
         expected = str(item.subject_id).encode()
         if message.key != expected:
             pending.forward.append((expected, raw))

@@ -156,3 +156,17 @@ def test_an_envelope_with_a_subject_beyond_64_bits_is_refused():
 
 def test_the_largest_64_bit_ids_are_ids():
     assert event_from_message(flat(subject_id=2**64 - 1, user_id=-(2**63))).subject_id == 2**64 - 1
+
+
+# -- subjects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["", "NA", "null", ";77"])
+def test_an_export_row_without_a_subject_has_none(cell):
+    # The engine rejects it ('empty subject id'), as tally extract skips it ('empty
+    # subject_ids'); "NA" was the subject "NA" in the stream only.
+    assert event_from_export_row(export_row(subject_ids=cell)).subject_id is None
+
+
+def test_the_first_of_several_subjects_is_the_subject():
+    assert event_from_export_row(export_row(subject_ids="77;78")).subject_id == 77

@@ -288,3 +288,15 @@ def test_a_replayed_row_with_an_id_beyond_64_bits_is_dead_lettered(aggregator):
     ((_, record),) = pending.dead
     assert record["stage"] == "schema"
     assert f"classification_id {huge} does not fit in 64 bits" in record["reason"]
+
+
+@pytest.mark.parametrize("subject", [None, "", " "])
+def test_a_classification_without_subject_is_left_to_the_engine(aggregator, subject):
+    # The engine rejects it for a loaded workflow and version ('empty subject id': dead letter,
+    # stage extract, as docs/events.md says) and ignores it otherwise; it was dead-lettered here
+    # as 'no subject id' (stage schema) whatever its workflow, and must not be re-keyed.
+    flat = {"classification_id": 1, "subject_id": subject, "workflow_id": 10, "annotations": []}
+    pending = _Pending()
+    item = aggregator._decode(event(4, flat, key=None), pending)
+    assert item is not None and item.classification_id == 1
+    assert pending.dead == [] and pending.forward == []

@@ -46,6 +46,7 @@ __all__ = [
     "event_from_export_row",
     "event_from_message",
     "event_to_flat",
+    "message_classification_id",
     "missing_id",
     "parse_id",
 ]
@@ -135,16 +136,21 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
             f"classification {cid}: 'data.links.subjects' must be a non-empty list"
         )
     metadata = data.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise EventSchemaError(
+            f"classification {cid}: 'data.metadata' must be an object, got {_kind(metadata)}"
+        )
     subject_metadata: Any = {}
-    for linked in (payload.get("linked") or {}).get("subjects") or []:
-        if isinstance(linked, Mapping) and str(linked.get("id")) == str(subjects[0]):
+    for linked in _linked(payload, "subjects", cid):
+        if str(linked.get("id")) == str(subjects[0]):
             subject_metadata = linked.get("metadata") or {}
+    linked_users = _linked(payload, "users", cid)
     user_id = _id(links.get("user"), "data.links.user", cid)
     # Live events carry no user_name; anonymous volunteers are told apart by session, which is
     # what the export's not-logged-in-<hash> name approximates.
     if user_id is not None:
         user_name = f"user-{user_id}"
-        for user in (payload.get("linked") or {}).get("users") or []:
+        for user in linked_users:
             if parse_id(user.get("id")) == user_id and user.get("login"):
                 user_name = user["login"]
     else:
@@ -161,6 +167,68 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
         metadata=metadata,
         subject_metadata=subject_metadata if isinstance(subject_metadata, Mapping) else {},
     )
+
+
+def _linked(payload: Mapping[str, Any], name: str, cid: Any) -> list[Mapping[str, Any]]:
+    """The envelope's ``linked.<name>`` (subjects, users): a list of objects, possibly absent."""
+    linked = payload.get("linked")
+    if linked is None:
+        return []
+    if not isinstance(linked, Mapping):
+        raise EventSchemaError(
+            f"classification {cid}: 'linked' must be an object (with 'subjects' and 'users' "
+            f"lists), got {_kind(linked)}"
+        )
+    entries = linked.get(name)
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise EventSchemaError(
+            f"classification {cid}: 'linked.{name}' must be a list of objects, got {_kind(entries)}"
+        )
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise EventSchemaError(
+                f"classification {cid}: 'linked.{name}' must be a list of objects (each with "
+                f"an 'id'), got an entry {_kind(entry)}"
+            )
+    return entries
+
+
+def _kind(value: Any) -> str:
+    """``str 'x'``: a value's JSON-ish type and the start of its text, for error messages."""
+    return f"{type(value).__name__} {repr(value)[:40]}"
+
+
+def message_classification_id(payload: Any) -> Any:
+    """The classification id a message names, in any accepted shape, for a dead letter about
+    it; None if there is none to read. An id that is not a plain integer stays text.
+
+    >>> message_classification_id({"export_row": {"classification_id": "900003"}})
+    900003
+    >>> message_classification_id({"source": "panoptes", "data": {"id": "29"}})
+    29
+    >>> message_classification_id({"classification_id": "123456789012345678901234567890"})
+    '123456789012345678901234567890'
+    >>> message_classification_id([1, 2]), message_classification_id({"classification_id": {}})
+    (None, None)
+    """
+    if not isinstance(payload, Mapping):
+        return None
+    if "export_row" in payload:
+        row = payload["export_row"]
+        value = row.get("classification_id") if isinstance(row, Mapping) else None
+    elif "data" in payload and "source" in payload:
+        data = payload["data"]
+        value = data.get("id") if isinstance(data, Mapping) else None
+    else:
+        value = payload.get("classification_id")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    parsed = parse_id(value)
+    if isinstance(parsed, int) and parsed not in _STORABLE:
+        return str(value)  # (a dead letter must stay encodable)
+    return None if parsed == "" else parsed
 
 
 def event_from_export_row(row: Mapping[str, str]) -> ClassificationEvent:

@@ -87,7 +87,12 @@ import orjson
 
 from core.engine import ClassificationEvent, Engine, Reduction
 from core.errors import TallyError
-from core.events import event_from_export_message, event_from_message, parse_id
+from core.events import (
+    event_from_export_message,
+    event_from_message,
+    message_classification_id,
+    parse_id,
+)
 from core.rules.actions import ActionRecord
 from stream.faust_store import FaustTableStore
 from stream.kafka_settings import KafkaSettings
@@ -635,7 +640,7 @@ class Aggregator:
             else:
                 item = event_from_message(payload)
         except (TallyError, TypeError, ValueError, AttributeError) as exc:
-            cid = payload.get("classification_id") if isinstance(payload, Mapping) else None
+            cid = message_classification_id(payload)  # also an export row's or an envelope's
             self._dead(pending, event, "schema", str(exc), classification_id=cid)
             return None
         if self.role == "user":

@@ -170,3 +170,41 @@ def test_an_export_row_without_a_subject_has_none(cell):
 
 def test_the_first_of_several_subjects_is_the_subject():
     assert event_from_export_row(export_row(subject_ids="77;78")).subject_id == 77
+
+
+# -- malformed envelopes get a reason that says what is wrong, not a Python error -------------
+
+
+@pytest.mark.parametrize(
+    ("linked", "reason"),
+    [
+        (
+            {"users": ["x"]},
+            "classification 3: 'linked.users' must be a list of objects (each with an 'id'), "
+            "got an entry str 'x'",
+        ),
+        ({"users": "x"}, "classification 3: 'linked.users' must be a list of objects, got str"),
+        (
+            {"subjects": [{"id": "77"}, 5]},
+            "classification 3: 'linked.subjects' must be a list of objects (each with an 'id'), "
+            "got an entry int 5",
+        ),
+        ("x", "classification 3: 'linked' must be an object"),
+    ],
+)
+def test_malformed_linked_entries_are_refused_with_a_reason(linked, reason):
+    payload = envelope()
+    payload["linked"] = linked
+    with pytest.raises(EventSchemaError) as raised:
+        event_from_message(payload)
+    assert str(raised.value).startswith(reason), raised.value
+
+
+def test_envelope_metadata_that_is_not_an_object_is_refused_with_a_reason():
+    with pytest.raises(EventSchemaError, match="'data.metadata' must be an object, got str"):
+        event_from_message(envelope({"metadata": "x"}))
+
+
+def test_an_envelope_names_its_volunteer_from_linked_users():
+    payload = envelope(users=[{"id": "5", "login": "alice"}], subjects=[{"id": "77"}])
+    assert event_from_message(payload).user_name == "alice"

@@ -194,6 +194,32 @@ def test_undecodable_records_become_dead_letters_with_the_payload(aggregator, va
     assert record["payload"] == raw.decode()
     assert record["source"] == {"topic": TOPIC, "partition": 0, "offset": 4, "key": "7"}
     assert aggregator.dead_by_stage[stage] == 1
+    # the classification id, wherever the message holds it (an export row's was null)
+    named = {"missing 'workflow_id'": 3, "not valid JSON": 9 if isinstance(value, dict) else None}
+    assert record["classification_id"] == named.get(reason)
+
+
+def test_a_malformed_panoptes_envelope_is_dead_lettered_with_its_id_and_a_reason(aggregator):
+    envelope = {
+        "source": "panoptes",
+        "type": "classification",
+        "data": {
+            "id": "29",
+            "created_at": "2024-02-23T16:17:42Z",
+            "workflow_version": "16.55",
+            "annotations": [],
+            "links": {"workflow": "10", "subjects": ["4242"], "user": "7"},
+        },
+        "linked": {"users": ["x"]},
+    }
+    pending = _Pending()
+    assert aggregator._decode(event(4, envelope, key=b"4242"), pending) is None
+    ((_, record),) = pending.dead
+    assert record["classification_id"] == 29
+    assert record["reason"] == (
+        "classification 29: 'linked.users' must be a list of objects (each with an 'id'), "
+        "got an entry str 'x'"
+    )
 
 
 def test_export_rows_are_accepted(aggregator):

@@ -113,7 +113,7 @@ def event_from_message(payload: Any) -> ClassificationEvent:
         workflow_version=_text(payload.get("workflow_version")),
         created_at=str(payload.get("created_at") or ""),
         user_id=_id(payload.get("user_id"), "user_id", cid),
-        user_name=payload.get("user_name"),
+        user_name=_user_name(payload.get("user_name"), "user_name", cid),
         annotations=payload["annotations"],
         metadata=payload.get("metadata") or {},
         subject_metadata=payload.get("subject_metadata") or {},
@@ -152,7 +152,7 @@ def _from_envelope(payload: Mapping[str, Any]) -> ClassificationEvent:
         user_name = f"user-{user_id}"
         for user in linked_users:
             if parse_id(user.get("id")) == user_id and user.get("login"):
-                user_name = user["login"]
+                user_name = _user_name(user["login"], "linked.users[].login", cid)
     else:
         user_name = f"not-logged-in-{metadata.get('session', cid)}"
     return ClassificationEvent(
@@ -352,10 +352,10 @@ _WHY_AN_ID = (
 def _classification_id(value: Any, where: str) -> Any:
     """The classification id of ``value`` (read by :func:`parse_id`); a missing or blank one
     raises :class:`EventSchemaError`."""
-    cid = parse_id(value)
+    cid = _id(value, "classification_id", value)
     if cid is None or cid == "":
         raise EventSchemaError(f"empty classification_id: {where} is {value!r}; {_WHY_AN_ID}")
-    return _id(cid, "classification_id", cid)
+    return cid
 
 
 #: The integers JSON state and messages hold (orjson: signed or unsigned 64-bit).
@@ -365,7 +365,12 @@ _STORABLE = range(-(2**63), 2**64)
 def _id(value: Any, name: str, cid: Any) -> Any:
     """``parse_id(value)``, refusing an integer beyond 64 bits: Panoptes ids are 64-bit, and
     the engine's state and the stream's messages cannot hold a larger one (writing it failed
-    half-way through a replay or a run)."""
+    half-way through a replay or a run), and one that is neither a number nor text."""
+    if isinstance(value, bool) or not (value is None or isinstance(value, str | int | float)):
+        # (true was the subject True, a workflow id 1; an object became its text)
+        raise EventSchemaError(
+            f"classification {cid}: {name} must be an integer (or text), got {_kind(value)}"
+        )
     parsed = parse_id(value)
     if isinstance(parsed, int) and parsed not in _STORABLE:
         raise EventSchemaError(
@@ -380,6 +385,14 @@ def _int(value: Any, name: str, cid: Any) -> int:
     if not isinstance(parsed, int):
         raise EventSchemaError(f"classification {cid}: {name!r} must be an integer, got {value!r}")
     return parsed
+
+
+def _user_name(value: Any, name: str, cid: Any) -> str | None:
+    """A volunteer's name: text or null. (An object was applied, and then failed every later
+    classification of its subject: the repeat filters hash user names.)"""
+    if value is None or isinstance(value, str):
+        return value
+    raise EventSchemaError(f"classification {cid}: {name} must be text or null, got {_kind(value)}")
 
 
 def _text(value: Any) -> str | None:

@@ -208,3 +208,32 @@ def test_envelope_metadata_that_is_not_an_object_is_refused_with_a_reason():
 def test_an_envelope_names_its_volunteer_from_linked_users():
     payload = envelope(users=[{"id": "5", "login": "alice"}], subjects=[{"id": "77"}])
     assert event_from_message(payload).user_name == "alice"
+
+
+# -- ids and names of the wrong JSON type -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("subject_id", True, "bool True"),  # was the subject True
+        ("workflow_id", True, "bool True"),  # was workflow 1... or 'unknown workflow True'
+        ("subject_id", {"a": 1}, "dict {'a': 1}"),  # was the subject "{'a': 1}"
+        ("user_id", [5], "list [5]"),
+        ("classification_id", {"id": 5}, "dict {'id': 5}"),
+    ],
+)
+def test_an_id_that_is_not_a_number_or_text_is_refused(field, value, kind):
+    with pytest.raises(EventSchemaError) as raised:
+        event_from_message(flat(**{field: value}))
+    assert str(raised.value).endswith(f"{field} must be an integer (or text), got {kind}")
+
+
+def test_a_user_name_that_is_not_text_is_refused():
+    # It was applied, and every later classification of its subject then failed in the engine
+    # (the repeat filters hash user names): 'unhashable type: dict'.
+    with pytest.raises(EventSchemaError, match="user_name must be text or null, got dict"):
+        event_from_message(flat(user_name={"a": 1}))
+    login = envelope(users=[{"id": "5", "login": ["alice"]}])
+    with pytest.raises(EventSchemaError, match=r"linked.users\[\].login must be text or null"):
+        event_from_message(login)

@@ -354,7 +354,8 @@ def _classification_id(value: Any, where: str) -> Any:
     raises :class:`EventSchemaError`."""
     cid = _id(value, "classification_id", value)
     if cid is None or cid == "":
-        raise EventSchemaError(f"empty classification_id: {where} is {value!r}; {_WHY_AN_ID}")
+        shown = "null" if value is None else repr(value)  # (as the JSON message says it)
+        raise EventSchemaError(f"empty classification_id: {where} is {shown}; {_WHY_AN_ID}")
     return cid
 
 

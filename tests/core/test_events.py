@@ -65,10 +65,13 @@ def export_row(**cells: str) -> dict[str, str]:
 # -- a classification must have an id (the engine counts each once by it) ---------------------
 
 
-@pytest.mark.parametrize("cid", [None, "", "  "])
-def test_a_flat_event_without_classification_id_is_refused(cid):
-    with pytest.raises(EventSchemaError, match="^empty classification_id: 'classification_id'"):
+@pytest.mark.parametrize(("cid", "shown"), [(None, "null"), ("", "''"), ("  ", "'  '")])
+def test_a_flat_event_without_classification_id_is_refused(cid, shown):
+    with pytest.raises(EventSchemaError) as raised:
         event_from_message(flat(classification_id=cid))
+    assert str(raised.value).startswith(
+        f"empty classification_id: 'classification_id' is {shown}; every classification needs"
+    )
 
 
 @pytest.mark.parametrize("cid", [None, ""])

@@ -64,8 +64,8 @@ def add_parser(subparsers: Any) -> None:
         "--rules",
         metavar="RULES.yaml",
         help=(
-            "subject rules to evaluate after every reduction update (docs/rules.md); effects "
-            "that fire are appended once each to OUTDIR/actions_<output>.csv"
+            "subject and user rules to evaluate after every reduction update (docs/rules.md); "
+            "effects that fire are appended once each to OUTDIR/actions_<output>.csv"
         ),
     )
     parser.add_argument(

@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 BATCH_ROWS = 2000
+#: How many distinct skip reasons the summary spells out (the rest are counted in one line).
+SHOW_REASONS = 10
 #: Set (in the same write batch) whenever reductions are stored; cleared after the CSVs are
 #: written. Its presence at start-up means the CSVs may be older than the stored reductions.
 SNAPSHOT_PENDING = "snapshot_pending"
@@ -235,8 +237,14 @@ class AggregateSummary:
         ]
         if self.rejected:
             by_reason = Counter(reason[:120] for _, reason in self.rejected)
-            for reason, n in by_reason.most_common(5):
+            for reason, n in by_reason.most_common(SHOW_REASONS):
                 lines.append(f"  skipped x{n}: {reason}")
+            if len(by_reason) > SHOW_REASONS:  # every skipped row is counted somewhere
+                rest = sum(n for _, n in by_reason.most_common()[SHOW_REASONS:])
+                lines.append(
+                    f"  skipped x{rest} more, for {len(by_reason) - SHOW_REASONS} other reasons "
+                    "(run with --strict to stop at the first bad row and see it in full)"
+                )
             lines.append(
                 "  first classification ids with problems: "
                 + ", ".join(str(cid) for cid, _ in self.rejected[:5])

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,16 @@ def test_an_unreadable_line_is_named_once(penguins, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is not UTF-8" in err
     assert err.count(str(export)) == 1
+
+
+def test_the_summary_counts_every_skipped_row_even_beyond_the_reasons_it_spells_out():
+    from stream.embedded import SHOW_REASONS, AggregateSummary
+
+    summary = AggregateSummary(rows=30)
+    summary.outcomes["rejected"] = 14
+    summary.rejected = [(cid, f"reason {cid % (SHOW_REASONS + 2)}") for cid in range(14)]
+    report = summary.report()
+    spelled = [line for line in report.splitlines() if line.startswith("  skipped x")]
+    assert len(spelled) == SHOW_REASONS + 1
+    assert spelled[-1].startswith("  skipped x2 more, for 2 other reasons")
+    assert sum(int(re.match(r"  skipped x(\d+)", line)[1]) for line in spelled) == 14

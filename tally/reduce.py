@@ -1187,12 +1187,12 @@ def _blank_subject_note(path: Path, rows: Sequence[tuple[int, str]]) -> str:
     """The note on the extract rows a reduction skips for their blank ``subject_id``.
 
     >>> print(_blank_subject_note(Path("q.csv"), [(37, "21488449")]))
-    note: q.csv: skipped 1 extract row with a blank subject_id (data row 37: classification 21488449); it belongs to no subject (the reference reduces such rows together as one subject NaN; `tally extract` skips their classifications as 'empty subject_ids')
+    note: q.csv: skipped 1 extract row with a blank subject_id (data row 37: classification 21488449); it belongs to no subject (the reference reduces none of them: it writes an empty reduction of subject NaN; `tally extract` skips their classifications as 'empty subject_ids')
     """
     return (
         f"note: {path}: skipped {_rows_named(rows, 'subject_id', 'subject')} (the reference "
-        "reduces such rows together as one subject NaN; `tally extract` skips their "
-        "classifications as 'empty subject_ids')"
+        "reduces none of them: it writes an empty reduction of subject NaN; `tally extract` "
+        "skips their classifications as 'empty subject_ids')"
     )
 
 

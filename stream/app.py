@@ -17,11 +17,12 @@ Per batch of classification records (``stream.noack_take``: up to ``batch_max`` 
    published to the workflows topic so far (a ``tally workflow load`` that returned is never
    missed).
 4. **engine**: ``engine.process`` in one transaction per partition and workflow over a
-   :class:`stream.faust_store.FaustTableStore`. Events for one subject in a batch are coalesced
-   (each reduction computed once); the engine guarantees the result equals one-at-a-time
-   processing. Outcomes ``rejected``/``partial`` (an extractor refused the annotation) are
-   dead-lettered (stage ``extract``); ``ignored`` (a workflow version outside the configured
-   range) only counted.
+   :class:`stream.faust_store.FaustTableStore`. Without rules, events for one subject in a batch
+   are coalesced (each reduction computed once; the result equals one-at-a-time processing);
+   with rules each is applied and evaluated on its own (docs/rules.md, "Evaluation"). Outcomes
+   ``rejected``/``partial`` (an extractor refused the annotation, no subject id, an unreadable
+   workflow version) are dead-lettered (stage ``extract``); ``ignored`` (another workflow, a
+   workflow version outside the configured range) only counted.
 5. **send**: the effects the workflow's rules fired (actions topic, key = action id) first,
    *waiting for their acknowledgement*; then reduction records (key = ``Reduction.key``), dead
    letters, re-keyed records and, for workflows with a user stage, each applied classification

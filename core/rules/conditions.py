@@ -113,6 +113,14 @@ def _ordered(op: str) -> Callable[[Any, Any], bool]:
     def check(a: Any, b: Any) -> bool:
         kinds = (_kind(a), _kind(b))
         if kinds not in (("number", "number"), ("string", "string")):
+            whole = a if isinstance(a, _Whole) else b if isinstance(b, _Whole) else None
+            if whole is not None:
+                raise RuleEvaluationError(
+                    f"{op!r} cannot order the whole reduction {whole.key!r}: a lookup without "
+                    f"a field gives the reduction record, as in Caesar; read a field as "
+                    f"'{whole.key}.<field>' (a reducer whose data is not an object, such as "
+                    "unique_count, cannot be read by rules)"
+                )
             raise RuleEvaluationError(
                 f"{op!r} cannot compare {kinds[0]} {a!r} with {kinds[1]} {b!r}"
             )

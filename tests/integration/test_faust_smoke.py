@@ -61,6 +61,22 @@ class Worker:
                 pytrace=False,
             )
 
+    def wait_ready(self) -> None:
+        """Until Faust logs that the worker is ready (partitions assigned, tables recovered).
+
+        Events sent before that can be lost: Faust was seen to fetch a partition's first
+        record while seeking to the committed offset, then skip it (a restarted worker counted
+        the later records and never the first; the product's worker commits offsets itself and
+        reads such gaps back, stream/app.py "Offsets"). This smoke test is about the tables, so
+        it sends once the worker is ready.
+        """
+        deadline = time.monotonic() + WAIT_S
+        while b"[^Worker]: Ready" not in self.log_path.read_bytes():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"worker not ready after {WAIT_S}s:\n{self.log_tail()}", pytrace=False)
+            time.sleep(0.1)
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (Faust's graceful shutdown), then SIGKILL if it hangs; returns the exit code."""
         if self.proc.poll() is None:
@@ -107,6 +123,7 @@ class Harness:
         }
         worker = Worker(env, self.tmp_path / f"worker-{len(self.workers) + 1}.log")
         self.workers.append(worker)
+        worker.wait_ready()
         return worker
 
     def send(self, subjects: str) -> dict[int, str]:

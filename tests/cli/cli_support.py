@@ -221,3 +221,12 @@ def question_config(
 
 def answer(task: str, value: Any) -> list[dict[str, Any]]:
     return [{"task": task, "value": value}]
+
+
+def aggregate_project(export: Path, project: Path, out: Path, *extra: str) -> int:
+    """``tally aggregate`` (in this process) of ``export`` with a simulated ``project``'s configs
+    (``tally simulate`` writes them), CSVs to ``out``; the exit status."""
+    extractor = str(next(project.glob("Extractor_config_*.yaml")))
+    reducers = sorted(str(p) for p in project.glob("Reducer_config_*.yaml"))
+    args = ["aggregate", str(export), "--extractor-config", extractor, "--reducer-config"]
+    return main([*args, *reducers, "-d", str(out), "-hb", *extra])

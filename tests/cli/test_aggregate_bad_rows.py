@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tally.cli import main
+from tests.cli.cli_support import aggregate_project
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +22,8 @@ def penguins(tmp_path_factory):
 
 
 def aggregate(export: Path, directory: Path, out: Path, *extra: str) -> int:
-    extractor = str(next(directory.glob("Extractor_config_*.yaml")))
-    reducers = sorted(str(p) for p in directory.glob("Reducer_config_*.yaml"))
-    args = ["aggregate", str(export), "--extractor-config", extractor, "--reducer-config"]
     out.mkdir(exist_ok=True)
-    return main([*args, *reducers, "-d", str(out), "-hb", *extra])
+    return aggregate_project(export, directory, out, *extra)
 
 
 def read_export(directory: Path) -> tuple[list[str], list[list[str]]]:

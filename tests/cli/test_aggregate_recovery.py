@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tally.cli import main
+from tests.cli.cli_support import aggregate_project
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +28,7 @@ def penguins(tmp_path_factory):
     return directory
 
 
-def aggregate(export: Path, directory: Path, out: Path, *extra: str) -> int:
-    extractor = str(next(directory.glob("Extractor_config_*.yaml")))
-    reducers = sorted(str(p) for p in directory.glob("Reducer_config_*.yaml"))
-    args = ["aggregate", str(export), "--extractor-config", extractor, "--reducer-config"]
-    return main([*args, *reducers, "-d", str(out), "-hb", *extra])
+aggregate = aggregate_project
 
 
 def first_rows(export: Path, path: Path, count: int) -> Path:

@@ -214,6 +214,7 @@ class AggregateSummary:
     rejected: list[tuple[Any, str]] = dataclasses.field(default_factory=list)
     reductions_updated: int = 0
     subjects: int = 0
+    volunteers: int = 0  # with user reductions (reduce_by_user)
     clusters: int = 0
     files: list[SnapshotFile] = dataclasses.field(default_factory=list)
     rereduced_subjects: int = 0
@@ -261,7 +262,9 @@ class AggregateSummary:
                 "writing them now"
             )
         lines.append(
-            f"{self.subjects} subjects, {self.reductions_updated} reductions updated, "
+            f"{self.subjects} subjects, "
+            + (f"{self.volunteers} volunteers, " if self.volunteers else "")
+            + f"{self.reductions_updated} reductions updated, "
             f"{self.clusters} clusters, {self.seconds:.1f} s"
         )
         return "\n".join(lines)
@@ -386,6 +389,7 @@ def aggregate(
 
         records = [value for _, value in store.items(f"r|{wf}|")]
         summary.subjects = len({r["subject_id"] for r in records if r.get("user_id") is None})
+        summary.volunteers = len({r["user_id"] for r in records if r.get("user_id") is not None})
         summary.clusters = sum(_count_clusters(r["data"]) for r in records)
         output_dir = Path(output_dir)
         names = output_names(workflow.pipeline, name)

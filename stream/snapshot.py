@@ -63,14 +63,15 @@ FRONT_COLUMNS = ("choice", "total_vote_count", "choice_count")
 
 @dataclasses.dataclass(frozen=True)
 class SnapshotFile:
-    """One written CSV: which reducer, where, how many subjects and rows."""
+    """One written CSV: which reducer, where, how many subjects (or volunteers) and rows."""
 
     reducer_index: int
     reducer: str
     extractor_key: str
     path: Path
-    subjects: int
+    subjects: int  # the file's targets: volunteers for a user reducer (reduce_by_user)
     rows: int
+    of_volunteers: bool = False
 
 
 def output_names(pipeline: Pipeline, name: str = "reductions") -> list[str]:
@@ -185,7 +186,15 @@ def _write_files(
                 path, groups, binding, str(pipeline.workflow_id), flags[index], order
             )
             written.append(
-                SnapshotFile(index, binding.name, binding.extractor_key, path, subjects, count)
+                SnapshotFile(
+                    index,
+                    binding.name,
+                    binding.extractor_key,
+                    path,
+                    subjects,
+                    count,
+                    of_volunteers=binding.topic == "user",
+                )  # fmt: skip
             )
             continue
         kinds = ReadKinds(["subject_id", "task"])
@@ -238,7 +247,15 @@ def _write_files(
             _id_column(binding),
         )
         written.append(
-            SnapshotFile(index, binding.name, binding.extractor_key, path, len(subjects), len(rows))
+            SnapshotFile(
+                index,
+                binding.name,
+                binding.extractor_key,
+                path,
+                len(subjects),
+                len(rows),
+                of_volunteers=binding.topic == "user",
+            )  # fmt: skip
         )
 
 

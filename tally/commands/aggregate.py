@@ -211,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
             notice = f"no new actions; no actions file written ({summary.actions_path})"
         print(notice, file=sys.stderr)
     for f in summary.files:
-        print(f"wrote {f.path} ({f.subjects} subjects, {f.rows} rows)", file=sys.stderr)
+        targets = "volunteers" if f.of_volunteers else "subjects"
+        print(f"wrote {f.path} ({f.subjects} {targets}, {f.rows} rows)", file=sys.stderr)
     if not summary.files:
         print("no reduction changed; CSVs left as they were", file=sys.stderr)
     return 0

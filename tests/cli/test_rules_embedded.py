@@ -138,7 +138,7 @@ user_rules:
 """
 
 
-def test_user_reductions_and_user_rules(project, tmp_path):
+def test_user_reductions_and_user_rules(project, tmp_path, capsys):
     configs = tmp_path / "configs"
     configs.mkdir()
     for path in project.glob("*.yaml"):
@@ -160,6 +160,10 @@ def test_user_reductions_and_user_rules(project, tmp_path):
     assert [a["effect"] for a in actions] == ["promote_user"] * len(busy)
     assert {a["user_id"] for a in actions} == busy
     assert all(a["target_kind"] == "user" and a["subject_id"] == "" for a in actions)
+    # the user file's targets are volunteers, and the summary counts them apart
+    err = capsys.readouterr().err
+    assert f"({len(users)} volunteers, {len(users)} rows)" in err
+    assert f" subjects, {len(users)} volunteers, " in err
 
 
 # --- rules-file errors through the commands that load it ---------------------------------------

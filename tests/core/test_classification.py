@@ -59,7 +59,11 @@ def test_prefix_is_not_a_task_match():
     ("metadata", "fem"),
     [({}, False), ({"classifier_version": "1.0"}, False), ({"classifier_version": "1.9"}, False),
      ({"classifier_version": "2.0"}, True), ({"classifier_version": "2.1"}, True),
-     ({"classifier_version": "10.0"}, True), ({"classifier_version": "2"}, True)],
+     ({"classifier_version": "10.0"}, True), ({"classifier_version": "2"}, True),
+     # pre-releases come before their release, as the reference's packaging.version orders them
+     ({"classifier_version": "2.0b1"}, False), ({"classifier_version": "2.0.dev0"}, False),
+     ({"classifier_version": "2.0rc1"}, False), ({"classifier_version": "2.1a1"}, True),
+     ({"classifier_version": "2.0.1b1"}, True), ({"classifier_version": "2.0.post1"}, True)],
 )  # fmt: skip
 def test_version_detection(metadata, fem):
     assert Classification.from_export([], metadata).is_fem is fem

@@ -452,7 +452,8 @@ def _loads(text: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        # NaN/Infinity literals and integers beyond 64 bits, which Python's json accepts
+        # NaN/Infinity literals, which Python's json accepts (orjson reads integers beyond 64
+        # bits as floats rather than failing: docs/compatibility.md)
         return json.loads(text)
 
 

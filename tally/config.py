@@ -77,6 +77,8 @@ def write_configs(
         raise  # its message lists the ids or versions the export holds
     except WorkflowConfigError as exc:  # a cell of the export: name the file too
         raise InputError(f"{workflow_csv}: {exc}") from None
+    for note in config.notes:  # a skipped part of the workflow is worth a word even without -vv
+        print(f"tally config: warning: {workflow_csv}: {note}", file=sys.stderr)
     if verbose:
         if version is None and min_version is None and max_version is None:
             print(

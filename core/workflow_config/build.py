@@ -52,6 +52,9 @@ class WorkflowConfig:
         keys sorted; the key is the file name's suffix.
     task_labels
         The task label file's document.
+    notes
+        Malformed parts of the workflow's ``tasks`` that were skipped or read as empty (where the
+        reference stops with a bare exception), each starting with the workflow id and version.
 
     The reference writes each document with ``yaml.dump(document, default_flow_style=False,
     indent=4)`` (keys sorted, PyYAML's default).
@@ -64,6 +67,7 @@ class WorkflowConfig:
     extractor_config: dict[str, Any]
     reducer_configs: dict[str, dict[str, Any]]
     task_labels: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
     @property
     def extractor_file_name(self) -> str:
@@ -146,8 +150,9 @@ def build_config(
     wid = parse_workflow_id(workflow_id)
     where = f"workflow {wid} version {selection.version}"
     tasks = parse_json_column(selection.row.get("tasks"), "tasks", where)
+    notes: list[str] = []
     try:
-        extractors = workflow_extractor_config(tasks, keywords=copy.deepcopy(keywords))
+        extractors = workflow_extractor_config(tasks, keywords=copy.deepcopy(keywords), notes=notes)
         reducers = workflow_reducer_configs(extractors)
     except WorkflowConfigError as exc:
         raise WorkflowConfigError(f"{where}: {exc}") from exc
@@ -172,4 +177,5 @@ def build_config(
         },
         reducer_configs={key: {"reducer_config": config} for key, config in reducers.items()},
         task_labels=labels,
+        notes=tuple(f"{where}: {note}" for note in notes),
     )

@@ -92,7 +92,9 @@ ANNOTATE_CONFIG: Mapping[str, list[dict[str, str]]] = MappingProxyType(
 
 
 def workflow_extractor_config(
-    tasks: Mapping[str, Any], keywords: Mapping[str, Any] | None = None
+    tasks: Mapping[str, Any],
+    keywords: Mapping[str, Any] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Extractor key -> list of per-task entries, for a workflow's parsed ``tasks``.
 
@@ -104,6 +106,11 @@ def workflow_extractor_config(
         Task id -> extra keywords merged into (and overriding) each of that task's entries,
         e.g. ``{"T0": {"dot_freq": "line"}}``. Ignored for the Shakespeare's World and AnnoTate
         presets. Ids of tasks that are not configured are ignored.
+    notes
+        If given, a note is appended for each malformed part of ``tasks`` that is left out or
+        read as empty (a task or tool whose ``type`` is null or missing, ``tools: null``,
+        ``details: null``, a detail that is not an object with a text ``type``), so a caller can
+        say so; the reference stops with a bare exception on each of them.
 
     Entries of a drawing task are ``{task, tools, <keywords>, details, shape?}``: ``tools`` lists
     the indices of the task's tools that use this extractor, ``details`` maps ``<task>_tool<i>``
@@ -129,16 +136,22 @@ def workflow_extractor_config(
     keywords = _check_keywords(keywords)
     if tasks == SHAKESPEARES_WORLD_TASKS:
         return copy.deepcopy(dict(SHAKESPEARES_WORLD_CONFIG))
-    first = tasks.get("T0")
-    if isinstance(first, Mapping) and "annotate-" in str(first.get("type", "")):
+    if notes is None:
+        notes = []
+    task_types = {task_id: _task_type(task_id, task) for task_id, task in tasks.items()}
+    first_type = task_types.get("T0")
+    if isinstance(first_type, str) and "annotate-" in first_type:
         return copy.deepcopy(dict(ANNOTATE_CONFIG))
 
     config: dict[str, list[dict[str, Any]]] = {}
     for task_id, task in tasks.items():
-        task_type = _task_type(task_id, task)
+        task_type = task_types[task_id]
         task_keywords = keywords.get(task_id, {})
+        if task_type is None:
+            notes.append(f"task {task_id!r} has 'type': null; skipped (no extractor configured)")
+            continue
         if task_type == "drawing":
-            entries = _drawing_entries(task_id, task, task_keywords)
+            entries = _drawing_entries(task_id, task, task_keywords, notes)
         elif task_type in TYPE_TO_EXTRACTOR:
             entries = {
                 TYPE_TO_EXTRACTOR[task_type]: {"task": task_id, **copy.deepcopy(task_keywords)}
@@ -165,15 +178,35 @@ def _check_keywords(keywords: Mapping[str, Any] | None) -> Mapping[str, Mapping[
     return keywords
 
 
-def _task_type(task_id: str, task: Any) -> Any:
+def _task_type(task_id: str, task: Any) -> str | None:
+    """The task's ``type``: text, or None for ``"type": null`` (skipped with a note)."""
     if not isinstance(task, Mapping) or "type" not in task:
         raise WorkflowConfigError(f"task {task_id!r} has no 'type': {task!r}")
-    return task["type"]
+    task_type = task["type"]
+    if task_type is not None and not isinstance(task_type, str):
+        raise WorkflowConfigError(
+            f'task {task_id!r}: \'type\' must be text such as "single" or "drawing", '
+            f"got {task_type!r}; fix the task in the workflow's 'tasks' column"
+        )
+    return task_type
 
 
-def _tool_details(task_id: str, index: int, tool: Mapping[str, Any]) -> list[Any]:
+def _tool_type(task_id: str, index: int, tool: Mapping[str, Any]) -> str | None:
+    """The drawing tool's ``type``: text, or None when missing or null (skipped with a note)."""
+    tool_type = tool.get("type")
+    if tool_type is not None and not isinstance(tool_type, str):
+        raise WorkflowConfigError(
+            f"task {task_id!r} tool {index}: 'type' must be text such as \"point\" or "
+            f"\"polygon\", got {tool_type!r}; fix the tool in the workflow's 'tasks' column"
+        )
+    return tool_type
+
+
+def _tool_details(task_id: str, index: int, tool: Mapping[str, Any], notes: list[str]) -> list[Any]:
     details = tool.get("details")
     if details is None:  # FEM tools may omit it; the reference would stop with a KeyError
+        if "details" in tool:  # an explicit null is not FEM's omission: say so
+            notes.append(f"task {task_id!r} tool {index} has 'details': null; read as no details")
         return []
     if not isinstance(details, list):
         raise WorkflowConfigError(
@@ -182,9 +215,17 @@ def _tool_details(task_id: str, index: int, tool: Mapping[str, Any]) -> list[Any
     return details
 
 
-def _detail_extractor(detail: Any) -> str | None:
+def _detail_extractor(
+    task_id: str, index: int, position: int, detail: Any, notes: list[str]
+) -> str | None:
     detail_type = detail.get("type") if isinstance(detail, Mapping) else None
-    return TYPE_TO_EXTRACTOR.get(detail_type) if isinstance(detail_type, str) else None
+    if not isinstance(detail_type, str):
+        notes.append(
+            f"task {task_id!r} tool {index} detail {position} is not an object with a text "
+            f"'type' ({detail!r}); configured without a sub-extractor (null)"
+        )
+        return None
+    return TYPE_TO_EXTRACTOR.get(detail_type)
 
 
 def _text_tool_extractor(tool_type: Any, details: list[Any]) -> str | None:
@@ -197,10 +238,15 @@ def _text_tool_extractor(tool_type: Any, details: list[Any]) -> str | None:
 
 
 def _drawing_entries(
-    task_id: str, task: Mapping[str, Any], task_keywords: Mapping[str, Any]
+    task_id: str, task: Mapping[str, Any], task_keywords: Mapping[str, Any], notes: list[str]
 ) -> dict[str, dict[str, Any]]:
     """Extractor key -> this drawing task's entry, keys in order of the first tool using them."""
-    tools = task.get("tools") or []
+    tools = task.get("tools")
+    if tools is None:
+        notes.append(
+            f"drawing task {task_id!r} has no 'tools' (missing or null); nothing configured for it"
+        )
+        tools = []
     if not isinstance(tools, list):
         raise WorkflowConfigError(f"task {task_id!r}: 'tools' must be a list, got {tools!r}")
     template: dict[str, Any] = {"task": task_id, "tools": [], **task_keywords}
@@ -214,8 +260,14 @@ def _drawing_entries(
     for index, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
             raise WorkflowConfigError(f"task {task_id!r} tool {index} is not an object: {tool!r}")
-        tool_type = tool.get("type")
-        details = _tool_details(task_id, index, tool)
+        tool_type = _tool_type(task_id, index, tool)
+        details = _tool_details(task_id, index, tool, notes)
+        if tool_type is None:
+            notes.append(
+                f"task {task_id!r} tool {index} has no 'type' (missing or null); skipped "
+                f"(no extractor configured for it)"
+            )
+            continue
         text_key = _text_tool_extractor(tool_type, details)
         if text_key is not None:
             if text_key not in entries:
@@ -225,7 +277,7 @@ def _drawing_entries(
                 text_keys.append(text_key)
             continue
         has_other_tool = True
-        extractor = TYPE_TO_EXTRACTOR.get(tool_type) if isinstance(tool_type, str) else None
+        extractor = TYPE_TO_EXTRACTOR.get(tool_type)
         if extractor is None:
             continue
         shape = None
@@ -240,7 +292,10 @@ def _drawing_entries(
         if shape is not None:
             entry["shape"] = shape
         if details:
-            entry["details"][f"{task_id}_tool{index}"] = [_detail_extractor(d) for d in details]
+            entry["details"][f"{task_id}_tool{index}"] = [
+                _detail_extractor(task_id, index, position, detail, notes)
+                for position, detail in enumerate(details)
+            ]
     if has_other_tool:
         for key in text_keys:
             entries[key]["details"] = {}

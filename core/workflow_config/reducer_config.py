@@ -96,6 +96,12 @@ def workflow_reducer_configs(
         for entry in extractor_config[key]:
             task = entry.get("task")
             details = entry.get("details")
+            if details is not None and not isinstance(details, Mapping):
+                raise WorkflowConfigError(
+                    f"{key} entry for task {task!r}: 'details' must be an object of tool key -> "
+                    f"list of extractor names, e.g. {{'{task}_tool0': ['question_extractor']}}, "
+                    f"got {details!r}; check -k/--keywords for {task!r}"
+                )
             if details:
                 merged = kwargs.setdefault("details", {})
                 for tool_key, sub_extractors in details.items():
@@ -133,7 +139,7 @@ def _detail_reducers(key: str, task: Any, tool_key: str, sub_extractors: Any) ->
     for name in sub_extractors:
         if name is None:
             reducers.append(None)
-        elif name in DEFAULT_REDUCERS:
+        elif isinstance(name, str) and name in DEFAULT_REDUCERS:
             reducers.append(DEFAULT_REDUCERS[name])
         else:
             known = ", ".join(sorted(DEFAULT_REDUCERS))

@@ -53,23 +53,37 @@ def task_labels(
         task_id = str(entry.get("task"))
         prefix = f"{task_id}.selects"
         for key in [k for k in labels if k.startswith(prefix)]:
-            option_value = _dropdown_option_value(tasks, key)
-            if option_value is not None:
-                labels[key] = {option_value: labels[key]}
+            if _is_option_label(key):
+                labels[key] = {_dropdown_option_value(tasks, key): labels[key]}
     return labels
 
 
-def _dropdown_option_value(tasks: Mapping[str, Any], key: str) -> Any:
-    """The ``value`` of the option a dropdown label key names, or None for other ``selects`` keys."""
+def _is_option_label(key: str) -> bool:
+    """Whether ``key`` names a dropdown option's label (not, say, a select's title).
+
+    >>> _is_option_label("T0.selects.0.options.*.1.label"), _is_option_label("T0.selects.0.title")
+    (True, False)
+    """
     parts = key.split(".")
-    if len(parts) != 7 or parts[1] != "selects" or parts[3] != "options":
-        return None  # e.g. a select's title: left as text (the reference stops with a ValueError)
-    task_id, _, select_index, _, group, option_index, _ = parts
+    # a select's title is left as text (the reference stops with a ValueError)
+    return len(parts) == 7 and parts[1] == "selects" and parts[3] == "options"
+
+
+def _dropdown_option_value(tasks: Mapping[str, Any], key: str) -> Any:
+    """The ``value`` of the option a dropdown option label key names (None when it is null)."""
+    task_id, _, select_index, _, group, option_index, _ = key.split(".")
     try:
         select = tasks[task_id]["selects"][int(select_index)]
-        return select["options"][group][int(option_index)]["value"]
+        value = select["options"][group][int(option_index)]["value"]
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise WorkflowConfigError(
             f"dropdown label {key!r} names no option with a 'value' in task {task_id!r}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    if isinstance(value, list | dict):  # cannot be a key of the label table
+        raise WorkflowConfigError(
+            f"task {task_id!r}: the 'value' of dropdown option {group!r} {option_index} of select "
+            f"{select_index} must be text, a number or null, got {value!r}; fix the option in "
+            f"the workflow's 'tasks' column"
+        )
+    return value

@@ -93,3 +93,42 @@ def test_config_errors(tmp_path):
         "is not a Panoptes workflow export: missing column(s) version, minor_version, tasks, strings"
         in result.err
     )
+
+
+def _workflow_csv(path, tasks):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["workflow_id", "version", "minor_version", "tasks", "strings"])
+        writer.writerow(["86", "1", "1", json.dumps(tasks), "{}"])
+    return path
+
+
+def test_skipped_parts_of_the_workflow_are_warned_about(tmp_path):
+    # printed without -vv: the reference crashes here, tally writes the rest
+    csv_path = _workflow_csv(
+        tmp_path / "wf.csv", {"T0": {"type": None}, "T1": {"type": "single", "answers": []}}
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_tally("config", csv_path, "86", "-d", out)
+    assert result.code == 0, result.err
+    assert (
+        f"tally config: warning: {csv_path}: workflow 86 version 1.1: task 'T0' has 'type': null"
+        in result.err
+    )
+    assert (out / "Extractor_config_workflow_86_V1.1.yaml").exists()
+
+
+def test_malformed_input_is_a_clear_error(tmp_path):
+    csv_path = _workflow_csv(tmp_path / "wf.csv", {"T0": {"type": ["single"]}})
+    result = run_tally("config", csv_path, "86", "-d", tmp_path)
+    assert result.code == 1
+    assert "task 'T0': 'type' must be text" in result.err
+    assert "Traceback" not in result.err
+    wf = DATA / "aggregation-for-caesar" / "wf_export.csv"
+    result = run_tally("config", wf, "10", "-k", '{"T0": {"details": ["a"]}}', "-d", tmp_path)
+    assert result.code == 1
+    assert "'details' must be an object" in result.err
+    assert "Traceback" not in result.err

@@ -983,3 +983,135 @@ def test_empty_workflow() -> None:
         },
         "Task_labels_workflow_13459_V1.1.yaml": {},
     }
+
+
+# --------------------------------------------------------------------------------------------
+# malformed tasks: clear errors instead of tracebacks, notes for what is skipped
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ({"T0": {"type": ["single"]}}, r"task 'T0': 'type' must be text.*got \['single'\]"),
+        ({"T0": {"type": {"x": 1}}}, r"task 'T0': 'type' must be text.*got \{'x': 1\}"),
+        ({"T0": drawing({"type": ["polygon"], "details": []})}, r"task 'T0' tool 0: 'type' must"),
+        ({"T0": drawing({"type": {"a": 1}, "details": []})}, r"tool 0: 'type' must be text"),
+    ],
+)
+def test_non_text_types_are_errors(tasks: dict[str, Any], message: str) -> None:
+    # the reference (and tally before) stopped with TypeError: unhashable type
+    with pytest.raises(WorkflowConfigError, match=message):
+        workflow_extractor_config(tasks)
+
+
+@pytest.mark.parametrize(
+    ("details", "message"),
+    [
+        (["a"], r"'details' must be an object of tool key.*got \['a'\].*-k/--keywords"),
+        (5, "'details' must be an object"),
+        ("abc", "'details' must be an object"),
+        ({"x": [["a"]]}, r"no default reducer for sub-extractor \['a'\]"),
+        ({"x": [{"a": 1}]}, r"no default reducer for sub-extractor \{'a': 1\}"),
+    ],
+)
+def test_bad_details_keywords_are_errors(details: Any, message: str) -> None:
+    extractors = workflow_extractor_config(
+        {"T0": question("T0")}, keywords={"T0": {"details": details}}
+    )
+    with pytest.raises(WorkflowConfigError, match=message):
+        workflow_reducer_configs(extractors)
+
+
+@pytest.mark.parametrize(
+    ("tasks", "config", "note"),
+    [
+        (
+            {"T0": drawing({"details": []}, tool("point"))},
+            {"point_extractor_by_frame": [{"task": "T0", "tools": [1], "details": {}}]},
+            "task 'T0' tool 0 has no 'type' (missing or null); skipped",
+        ),
+        (
+            {"T0": drawing({"type": None, "details": []})},
+            {},
+            "task 'T0' tool 0 has no 'type' (missing or null); skipped",
+        ),
+        (
+            {"T0": {"type": "drawing", "tools": None}},
+            {},
+            "drawing task 'T0' has no 'tools' (missing or null); nothing configured",
+        ),
+        (
+            {"T0": drawing({"type": "point", "details": None})},
+            {"point_extractor_by_frame": [{"task": "T0", "tools": [0], "details": {}}]},
+            "task 'T0' tool 0 has 'details': null; read as no details",
+        ),
+        (
+            {"T0": drawing({"type": "point", "details": ["single"]})},
+            {
+                "point_extractor_by_frame": [
+                    {"task": "T0", "tools": [0], "details": {"T0_tool0": [None]}}
+                ]
+            },
+            "task 'T0' tool 0 detail 0 is not an object with a text 'type' ('single')",
+        ),
+        (
+            {"T0": {"type": None}, "T1": question("T1")},
+            {"question_extractor": [{"task": "T1"}]},
+            "task 'T0' has 'type': null; skipped",
+        ),
+    ],
+)
+def test_malformed_parts_are_skipped_with_a_note(
+    tasks: dict[str, Any], config: dict[str, Any], note: str
+) -> None:
+    # the reference stops with a bare exception on each of these
+    notes: list[str] = []
+    assert workflow_extractor_config(tasks, notes=notes) == config
+    assert len(notes) == 1
+    assert notes[0].startswith(note)
+
+
+def test_tool_omitting_details_needs_no_note() -> None:
+    notes: list[str] = []
+    workflow_extractor_config({"T0": drawing({"type": "circle"})}, notes=notes)
+    assert notes == []
+
+
+def test_build_config_notes_name_the_workflow() -> None:
+    rows = [
+        {
+            "workflow_id": "86",
+            "version": "1",
+            "minor_version": "1",
+            "tasks": json.dumps({"T0": {"type": None}, "T1": question("T1")}),
+            "strings": "{}",
+        }
+    ]
+    assert build_config(rows, 86).notes == (
+        "workflow 86 version 1.1: task 'T0' has 'type': null; skipped (no extractor configured)",
+    )
+
+
+DROPDOWN_CONFIG = {"dropdown_extractor": [{"task": "T0"}]}
+
+
+def dropdown_with_value(value: Any) -> dict[str, Any]:
+    option = {"label": "T0.selects.0.options.*.0.label", "value": value}
+    return {"T0": {"type": "dropdown", "selects": [{"options": {"*": [option]}}]}}
+
+
+def test_dropdown_option_value_null_keeps_its_mapping() -> None:
+    # as the reference: {null: label}, not the bare label
+    labels = task_labels(
+        {"T0.selects.0.options.*.0.label": "Nothing"}, dropdown_with_value(None), DROPDOWN_CONFIG
+    )
+    assert labels == {"T0.selects.0.options.*.0.label": {None: "Nothing"}}
+
+
+@pytest.mark.parametrize("value", [[1], {"a": 1}])
+def test_dropdown_option_value_must_be_a_key(value: Any) -> None:
+    with pytest.raises(WorkflowConfigError, match=r"'value' of dropdown option '\*' 0 of select 0"):
+        task_labels(
+            {"T0.selects.0.options.*.0.label": "x"}, dropdown_with_value(value), DROPDOWN_CONFIG
+        )

@@ -213,10 +213,10 @@ def _is_fem_version(version: tuple[int, ...]) -> bool:
     return version + (0,) * (2 - len(version)) >= (2, 0)
 
 
-#: A pre-release or development suffix after the release numbers (PEP 440 spellings):
+#: Release numbers followed by a pre-release or development suffix (PEP 440 spellings):
 #: ``2.0b1``, ``2.0.dev0`` and ``2.0rc1`` come before ``2.0``, as ``packaging.version`` orders them.
 _PRE_RELEASE = re.compile(
-    r"\s*v?[\d.]*\d[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview|dev)(?![a-z])", re.I
+    r"\s*v?([\d.]*\d)[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview|dev)(?![a-z])", re.I
 )
 
 
@@ -227,10 +227,9 @@ def _is_fem_text(text: str) -> bool:
     >>> [_is_fem_text(v) for v in ("2.0", "2", "2.0.1", "1.0", "2.0b1", "2.0.dev0", "2.1rc1")]
     [True, True, True, False, False, False, True]
     """
-    version = version_tuple(text.split("+")[0]) or (1, 0)
-    match = _PRE_RELEASE.match(text)
-    if match is None:
-        return _is_fem_version(version)
-    release = version_tuple(re.match(r"\s*v?([\d.]*\d)", text)[1])  # type: ignore[index]
+    pre_release = _PRE_RELEASE.match(text)
+    if pre_release is None:
+        return _is_fem_version(version_tuple(text) or (1, 0))
+    release = version_tuple(pre_release[1])
     # a pre-release of 2.0 is older than 2.0; one of 2.1 is newer
     return release + (0,) * (2 - len(release)) > (2, 0)

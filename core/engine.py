@@ -46,6 +46,7 @@ Guarantees
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -297,7 +298,7 @@ class Engine:
                     (position, Outcome(event.classification_id, "ignored", "another workflow"))
                 )
                 continue
-            version_problem = self._version_problem(event.workflow_version)
+            version_problem = _version_problem(event.workflow_version)
             if version_problem is not None:
                 # Not "outside the configured range": nobody can tell (tally extract skips it
                 # as 'invalid workflow_version'); the stream dead-letters a rejected outcome.
@@ -350,23 +351,6 @@ class Engine:
                 rule_errors.extend((subject_id, error) for error in e)
         outcomes.sort(key=lambda po: po[0])
         return BatchResult([o for _, o in outcomes], reductions, actions, rule_errors)
-
-    def _version_problem(self, version: str | None) -> str | None:
-        """Why a classification's ``workflow_version`` is no version (None if it is one).
-
-        >>> engine = Engine(Pipeline.from_configs(
-        ...     {"workflow_id": 1, "extractor_config": {"question_extractor": [{"task": "T0"}]}},
-        ...     [{"reducer_config": {"question_reducer": {}}}]))
-        >>> engine._version_problem("16.55"), engine._version_problem("sixteen.x")
-        (None, "invalid workflow_version: 'sixteen.x'")
-        >>> engine._version_problem(None)  # the export's empty cell
-        "invalid workflow_version: ''"
-        """
-        try:
-            WorkflowVersion.parse("" if version is None else version)
-        except TallyError:
-            return f"invalid workflow_version: {version or ''!r}"
-        return None
 
     def _new_head(self) -> dict[str, Any]:
         return {
@@ -945,3 +929,20 @@ def _order_cid(cid: Any) -> tuple[int, Any]:
 def _cid_key(event: ClassificationEvent) -> Any:
     value = _order_cid(event.classification_id)
     return value[1] if value[0] == 0 else -1
+
+
+@functools.lru_cache(maxsize=1024)
+def _version_problem(version: str | None) -> str | None:
+    """Why a classification's ``workflow_version`` is no version (None if it is one); an
+    export holds a few versions, so each is parsed once.
+
+    >>> _version_problem("16.55"), _version_problem("sixteen.x")
+    (None, "invalid workflow_version: 'sixteen.x'")
+    >>> _version_problem(None)  # the export's empty cell
+    "invalid workflow_version: ''"
+    """
+    try:
+        WorkflowVersion.parse("" if version is None else version)
+    except TallyError:
+        return f"invalid workflow_version: {version or ''!r}"
+    return None

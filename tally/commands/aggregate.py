@@ -97,6 +97,8 @@ def _from_workflow_csv(args: argparse.Namespace) -> LoadedWorkflow:
     config = build_config(
         read_workflow_rows(args.workflow_csv), args.workflow_id, version=args.version
     )
+    for note in config.notes:  # what tally config warns about: a skipped part of the workflow
+        print(f"tally aggregate: warning: {args.workflow_csv}: {note}", file=sys.stderr)
     extractor = dict(config.extractor_config)
     section = dict(extractor["extractor_config"])
     reducers, keys = [], []

@@ -121,6 +121,27 @@ def test_skipped_parts_of_the_workflow_are_warned_about(tmp_path):
     assert (out / "Extractor_config_workflow_86_V1.1.yaml").exists()
 
 
+def test_aggregate_configured_from_the_workflow_export_warns_about_skipped_parts(tmp_path):
+    csv_path = _workflow_csv(
+        tmp_path / "wf.csv", {"T0": {"type": None}, "T1": {"type": "single", "answers": []}}
+    )
+    export = tmp_path / "classifications.csv"
+    export.write_text(
+        "classification_id,user_name,user_id,workflow_id,workflow_version,created_at,"
+        "annotations,metadata,subject_data,subject_ids\n"
+        '1,u,1,86,1.1,2024-01-01 00:00:00 UTC,"[{""task"": ""T1"", ""value"": 0}]",{},{},5\n'
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["aggregate", export, "--workflow-csv", csv_path, "--workflow-id", "86"]
+    result = run_tally(*args, "-d", out, "--state", tmp_path / "state", "-hb")
+    assert result.code == 0, result.err
+    assert (
+        f"tally aggregate: warning: {csv_path}: workflow 86 version 1.1: task 'T0' has 'type': "
+        "null" in result.err
+    )
+
+
 def test_malformed_input_is_a_clear_error(tmp_path):
     csv_path = _workflow_csv(tmp_path / "wf.csv", {"T0": {"type": ["single"]}})
     result = run_tally("config", csv_path, "86", "-d", tmp_path)

@@ -120,15 +120,13 @@ def reason_without_id(classification_id: Any, reason: str) -> str:
 class ExportRows:
     """Rows of a classification export (cells in header order) -> engine events.
 
-    Refuses, with the reason ``tally extract`` gives where it has one, the rows the engine
-    would otherwise take for something else: a row with more or fewer fields than the header
-    (its cells are not where the header says); for the configured workflow, a
-    ``workflow_version`` that is not a version (the engine would ignore the row as "outside
-    the configured range"); and, for the versions ``accepts_version`` takes, no subject (a
-    ``subject_ids`` cell that is empty or a missing-value mark such as ``NA``, as for
-    ``tally extract``; the engine would take the row for an anonymous volunteer's) or no
-    classification id (the engine would take a second one of the subject for a repeat; shown
-    as the cell's text).
+    Refuses, with the reason and detail ``tally extract`` gives, the rows it skips: a row with
+    more or fewer fields than the header (its cells are not where the header says); for the
+    configured workflow, a ``workflow_version`` that is not a version; and, for the versions
+    ``accepts_version`` takes, no subject (a ``subject_ids`` cell that is empty or a
+    missing-value mark such as ``NA``) or no classification id (shown as the cell's text). The
+    engine and ``core.events`` refuse the last three as well (the stream's dead letters), in
+    their own words; checking here keeps ``tally aggregate``'s summary in ``tally extract``'s.
 
     >>> rows = ExportRows(["classification_id", "workflow_id", "workflow_version",
     ...     "created_at", "annotations", "subject_ids"], workflow_id=10)

@@ -432,7 +432,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
         subject = info[_SUBJECT_INFO]
         if subject in NA_STRINGS:
             # Its extracts would belong to no subject: the reference writes them with subject
-            # NaN, and its reduce pools every such row into one bogus reduction.
+            # NaN, and its reduce counts none of them (an empty reduction of subject NaN).
             detail = (
                 "the subject_ids cell is empty" if not subject else f"subject_ids is {subject!r}"
             )

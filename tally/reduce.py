@@ -1058,9 +1058,9 @@ def reduce_file(
             ((_, workflow_raw),) = first_row.ordered(subject_kind)
             workflow_cell = reformat_cell(workflow_raw, column_kinds["workflow_id"])
         sort_key = subject_sort_key(subject_kind)
-        # Rows without a subject are reduced as no subject: the reference pools them into one
-        # reduction of subject NaN, which describes nothing (the subject_id column still reads
-        # as it does there, float where cells are blank).
+        # Rows without a subject are reduced as no subject: the reference writes an empty
+        # reduction of subject NaN (NaN matches no extract), which describes nothing (the
+        # subject_id column still reads as it does there, float where cells are blank).
         subject_cell = text_formatter(subject_kind)
         subject_of = {raw: subject_cell(raw) for raw in counts if raw not in NA_STRINGS}
         subject_aliases = {raw: subject for raw, subject in subject_of.items() if raw != subject}

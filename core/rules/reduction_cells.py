@@ -54,12 +54,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.csv_layout import BARE_VALUE_KEY, DATA_PREFIX, literal_cell, nested_set
+from core.reducers.summary_stats import OPERATIONS
 
 __all__ = ["BARE_VALUE", "FIELD_KINDS", "NULL_WHEN_EMPTY", "reduction_reader"]
 
-_SUMMARY_FLOATS = (
-    "min", "max", "sum", "product", "mean", "sse", "variance", "stdev", "first", "median", "mode",
-)  # fmt: skip
+_SUMMARY_FLOATS = tuple(op for op in OPERATIONS if op != "count")  # count is an int
 
 #: ``{reducer: {top-level field: "text" | "float" | "int"}}``: types a reducer always gives.
 FIELD_KINDS: dict[str, dict[str, str]] = {

@@ -382,14 +382,7 @@ class RuleBook:
         """The reducer keys ``kind`` rules read, in their conditions and as the ``reducer_key``
         of their external effects (``subject`` excluded): the reductions the engine keeps for
         them, and a check for typos against the pipeline's reducer keys."""
-        keys: set[str] = set()
-        for rule in self.rules(kind):
-            _lookup_keys(rule.condition, keys)
-            for effect in rule.effects:
-                if effect.action.startswith("external"):
-                    keys.add(effect.config["reducer_key"])
-        keys.discard("subject")
-        return keys
+        return {key for rule in self.rules(kind) for key in rule.reads()}
 
     def readers(self, kind: str, name: str) -> str:
         """Which ``kind`` rules read reduction ``name``, and how, for messages:

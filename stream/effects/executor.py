@@ -86,12 +86,8 @@ class RunSummary:
 
     def merge(self, other: RunSummary) -> None:
         """Add ``other``'s counts and outcomes (the Kafka mode sums its batches)."""
-        self.completed += other.completed
-        self.failed += other.failed
-        self.skipped += other.skipped
-        self.failed_before += other.failed_before
-        self.malformed += other.malformed
-        self.outcomes.extend(other.outcomes)
+        for outcome in other.outcomes:  # every count comes from an outcome (add)
+            self.add(outcome)
 
     @property
     def all_done(self) -> bool:

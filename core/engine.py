@@ -57,6 +57,7 @@ from core.pipeline import ConfigError, Pipeline, ReducerBinding
 from core.registry import ExtractRecord
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from core.rules.actions import ActionRecord
+from core.rules.conditions import RuleConfigError
 from core.rules.rulebook import RuleBook, RuleError, subject_bindings, user_bindings
 from core.workflow_config.versions import WorkflowVersion
 
@@ -165,24 +166,10 @@ class Engine:
         self._rule_keys: set[str] = set()
         self._rules_read_subject = False
         if rules is not None:
-            available = pipeline.rule_keys(topic)
-            grouped = pipeline.rule_keys(topic, grouped=True)
-            for name in sorted(rules.reducer_keys(topic) & grouped):
-                raise ConfigError(
-                    f"the {topic} rules read reduction {name!r}, which is grouped (grouping: in "
-                    f"its reducer config): read one group's reduction as {name}/<group value>"
-                )
-            unknown = {
-                name
-                for name in rules.reducer_keys(topic) - available
-                if name.partition("/")[0] not in grouped or "/" not in name
-            }
-            if unknown:
-                raise ConfigError(
-                    f"the {topic} rules read reductions {', '.join(sorted(unknown))} that this "
-                    f"pipeline does not make; its {topic} reductions are "
-                    f"{', '.join(sorted(available)) or 'none'}"
-                )
+            try:  # a reduction the rules read that this pipeline does not make
+                rules.check_pipeline(pipeline)
+            except RuleConfigError as exc:
+                raise ConfigError(str(exc)) from None
             self._rule_keys = rules.reducer_keys(topic)
             # Subject metadata is kept for conditions that read it and for the payload of
             # external effects (its subject.metadata).

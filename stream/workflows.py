@@ -145,10 +145,6 @@ def build_workflow(message: Mapping[str, Any]) -> LoadedWorkflow:
     pipeline = Pipeline.from_configs(
         _strip_extractor(extractor), [r for r, _ in stripped], reducer_keys=list(keys)
     )
-    if rules is not None:
-        # a reduction the rules read that the pipeline lacks, named with the rules file and the
-        # rules (the engine refuses it too, without naming them)
-        rules.check_pipeline(pipeline)
     version = f"{pipeline.config_version}-{repeat_filter}"
     if rules is not None:
         # New or changed rules are evaluated on every stored subject (a re-reduce), not only

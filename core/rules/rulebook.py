@@ -412,8 +412,7 @@ class RuleBook:
         rules; ``grouped``: its grouped reducers, read only as ``<name>/<group>``;
         ``elsewhere``: the reductions of the other topic, for a hint.
 
-        The same check as the engine's when it is built, with the file and rules named; the
-        adapters call it where the rules file is loaded.
+        :class:`core.engine.Engine` runs it when it is built (:meth:`check_pipeline`).
 
         >>> book = RuleBook.from_yaml(
         ...     '{"subject_rules": [{"id": "a", "condition": '

@@ -344,7 +344,10 @@ def test_rules_read_a_group_as_key_slash_value():
         },
         "rules.yaml",
     )
-    with pytest.raises(ConfigError, match=r"'species', which is grouped.*species/<group value>"):
+    grouped = (
+        r"rules.yaml: reduction 'species', read by subject rule 'x'.*is grouped.*species/<group"
+    )
+    with pytest.raises(ConfigError, match=grouped):
         Engine(pipe, rules=bad)
 
 

@@ -296,7 +296,7 @@ def _scan_block(job: ScanJob) -> ScanResult:
             for n, row in enumerate(rows)
             if row[i_subject] in NA_STRINGS
         ]
-    if not NA_STRINGS.isdisjoint(first_task.numeric):  # every task has a first row there
+    if not NA_STRINGS.isdisjoint(task_cells):
         blank_tasks = [
             (n, "?" if i_cid is None else row[i_cid])
             for n, row in enumerate(rows)
@@ -454,7 +454,7 @@ class _Layout:
     header: tuple[str, ...]
     index: dict[str, int]  # column name -> position in header
     kinds: dict[str, str]
-    tasks: tuple[tuple[str, str], ...]  # (task, output cell): a task is its cell (below)
+    tasks: tuple[str, ...]  # each task as its output cell (a spelling that differs: an alias)
     reducer: str
     keywords: dict[str, Any]
     no_version: bool
@@ -717,7 +717,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     second = operator.itemgetter(1)
-    one_task = layout.tasks[0][0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
+    one_task = layout.tasks[0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
     for subject in sorted(groups, key=sort_key):
         members = _by_created(groups.pop(subject), i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
@@ -736,8 +736,8 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
                     by_task[task] = [row]
                 else:
                     rows.append(row)
-        subject_cell = reformat_cell(subject, subject_kind)
-        for task, task_cell in layout.tasks:
+        # subjects and tasks are their output cells already (aliases were mapped when grouped)
+        for task in layout.tasks:
             records = [make_record(row) for row in by_task.get(task, ())]
             if repeat_filter != "all":
                 records = select_repeats(records, repeat_filter)
@@ -745,13 +745,13 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
                 result = reduce_records(records, params)
             except Exception as exc:  # noqa: BLE001 - re-raised with the group named, picklable
                 raise InputError(
-                    f"{layout.reducer} failed on subject {subject_cell}, task {task_cell} "
+                    f"{layout.reducer} failed on subject {subject}, task {task} "
                     f"({len(records)} extracts): {type(exc).__name__}: {exc}"
                 ) from None
             for item in result if isinstance(result, list) else (result,):
                 flat = flatten(item, version)  # = flatten(with_version(item))
                 add_stats(flat)
-                batch.append((subject_cell, task_cell, flat))
+                batch.append((subject, task, flat))
         if out is not None and len(batch) >= SPILL_ROWS:
             out.append(batch)
             batch = []
@@ -1052,7 +1052,7 @@ def reduce_file(
         task_cell = text_formatter(column_kinds["task"])
         raw_tasks = [task for task, _ in first_task.ordered(subject_kind) if task not in NA_STRINGS]
         task_aliases = {raw: task_cell(raw) for raw in raw_tasks if task_cell(raw) != raw}
-        tasks = tuple((task, task) for task in dict.fromkeys(map(task_cell, raw_tasks)))
+        tasks = tuple(dict.fromkeys(map(task_cell, raw_tasks)))
         workflow_cell = ""
         if total:
             ((_, workflow_raw),) = first_row.ordered(subject_kind)

@@ -261,13 +261,13 @@ def _drawing_entries(
         if not isinstance(tool, Mapping):
             raise WorkflowConfigError(f"task {task_id!r} tool {index} is not an object: {tool!r}")
         tool_type = _tool_type(task_id, index, tool)
-        details = _tool_details(task_id, index, tool, notes)
-        if tool_type is None:
+        if tool_type is None:  # skipped whole: one note, none about its details
             notes.append(
                 f"task {task_id!r} tool {index} has no 'type' (missing or null); skipped "
                 f"(no extractor configured for it)"
             )
             continue
+        details = _tool_details(task_id, index, tool, notes)
         text_key = _text_tool_extractor(tool_type, details)
         if text_key is not None:
             if text_key not in entries:

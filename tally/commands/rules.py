@@ -12,6 +12,7 @@ kind no given CSV holds are named as not checked. Nothing is fired.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -151,8 +152,10 @@ def load_reductions(specs: list[str]) -> tuple[dict[Any, dict[str, Any]], set[An
     return reductions["subject"], workflows
 
 
+@functools.cache
 def _returns_list(reducer: str) -> bool:
-    """Whether ``reducer`` gives a list (one CSV row per element); unknown names do not."""
+    """Whether ``reducer`` gives a list (one CSV row per element); unknown names do not (looked
+    up once per name: it is asked for every row)."""
     from core.errors import UnknownNameError
     from core.registry import get_reducer
 

@@ -55,6 +55,7 @@ from core.errors import TallyError
 __all__ = [
     "AGGREGATION_VERSION",
     "BARE_VALUE_KEY",
+    "Cells",
     "DATA_PREFIX",
     "EXTRACT_INFO_COLUMNS",
     "NA_STRINGS",
@@ -132,6 +133,10 @@ _FLOAT_RE = re.compile(
 #: The key a bare (non-object) reduction is written under (Caesar's ``unique_count`` gives an
 #: integer): a CSV row holds columns, so it becomes the one column ``data.value``.
 BARE_VALUE_KEY = "value"
+
+
+#: A record's cells as :func:`render_cells` gives them: column names, type flags, texts.
+Cells = tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]
 
 
 class LayoutError(TallyError, ValueError):
@@ -409,7 +414,11 @@ class FlatRows:
 
     def add(self, data: Mapping[Any, Any], info: Any = None, version: str | None = None) -> None:
         """Append ``flatten(data, version)``."""
-        keys, flags, texts = render_cells(data, version)
+        self.add_cells(render_cells(data, version), info)
+
+    def add_cells(self, cells: Cells, info: Any = None) -> None:
+        """Append a record given as its :func:`render_cells` (``add`` without the record)."""
+        keys, flags, texts = cells
         shape_key = (keys, flags)
         shape = self.shapes.get(shape_key)
         if shape is None:

@@ -38,6 +38,7 @@ from core.csv_layout import (
     text_formatter,
 )
 from core.errors import AnnotationParseError, TallyError
+from core.extractors._cells_forms import cells_form
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
 from tally.errors import InputError
@@ -310,13 +311,21 @@ def _init_worker(
     keys = list(document["extractor_config"])
     _WORKER["key_names"] = tuple(keys)
     _WORKER["entries"] = [
-        (entry, keys.index(entry.key), flag)
+        (entry, keys.index(entry.key), flag, _cells_form(entry, flag))
         for entry, flag in zip(pipeline.extractors, no_version, strict=True)
     ]
     _WORKER["spill_dir"] = spill_dir
     _WORKER["layout"] = layout
     _WORKER["workflow_match"] = {}
     _WORKER["version_match"] = {}
+
+
+def _cells_form(entry: Any, no_version: bool) -> Callable[[Classification], Any] | None:
+    """The entry's extractor's shortcut to the cells (``core.extractors._cells_forms``)."""
+    if entry.spec.returns_list:
+        return None
+    version = None if no_version else AGGREGATION_VERSION
+    return cells_form(entry.spec.name, entry.params, version)
 
 
 _Job = TypeVar("_Job")
@@ -509,10 +518,12 @@ def _extract_chunk(
     # Per entry, what the row loop needs, looked up once per chunk: the extractor function
     # (called directly: the params are parsed already), and where its rows go.
     targets = []
-    for entry, key_index, no_version in _WORKER["entries"]:
+    for entry, key_index, no_version, cells_of in _WORKER["entries"]:
         version = None if no_version else AGGREGATION_VERSION
+        key_rows = out[key_index]
         targets.append(
-            (entry, entry.spec.func, entry.params, entry.task, version, out[key_index].add)
+            (entry, entry.spec.func, entry.params, entry.task, version, key_rows.add)
+            + (cells_of, key_rows.add_cells)
         )
     n_targets = len(targets)
     loads, decode_error, na = orjson.loads, orjson.JSONDecodeError, NA_STRINGS
@@ -544,7 +555,12 @@ def _extract_chunk(
         where_index = len(infos)
         infos.append(info)
         failed = None
-        for entry, extract, params, task, version, add_row in targets:
+        for entry, extract, params, task, version, add_row, cells_of, add_cells in targets:
+            if cells_of is not None:  # the shortcut to the cells; None: run the extractor
+                cells = cells_of(classification)
+                if cells is not None:
+                    add_cells(cells, (where_index, task))
+                    continue
             try:
                 result = extract(classification, params)
             except AnnotationParseError as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from core.classification import Classification
+from core.csv_layout import Cells, render_cells
 from core.extractors._subtasks import (
     NO_EXTRACTOR,
     _question_answer,
@@ -14,8 +16,9 @@ from core.extractors._subtasks import (
 )
 from core.extractors._tools import check_details, drawing_task, frame_key, mark_field
 from core.registry import extractor
+from core.slug import slug
 
-__all__ = ["PointByFrameParams", "point_extractor_by_frame"]
+__all__ = ["PointByFrameParams", "point_cells", "point_extractor_by_frame"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -214,3 +217,91 @@ class _Slot:
 
 class _Decline(Exception):
     """A case :func:`_one_pass` leaves to the checked path."""
+
+
+# ------------------------------------------------------------------------------------------
+# the extract's CSV cells directly
+
+
+def point_cells(
+    params: PointByFrameParams, version: str | None
+) -> Callable[[Classification], Cells | None] | None:
+    """A function: classification -> ``render_cells(point_extractor_by_frame(c, params),
+    version)``, or None where it declines (the caller then runs the extractor); None when
+    there is no such shortcut for these params.
+
+    The batch extract's per-row path: a well-formed PFE classification's cells are written
+    without the extract dict, by the compiled ``_point_compiled.point_cells`` when it is built
+    (else ``_point_cells_py``, the same texts).
+
+    >>> cells = point_cells(PointByFrameParams(task="T2"), "5.3.1")
+    >>> cells(Classification.from_export([{"task": "T2", "value": [
+    ...     {"tool": 0, "frame": 0, "x": 5, "y": 10.5}]}], {}))
+    (('aggregation_version', 'frame0.T2_tool0_x', 'frame0.T2_tool0_y'), (4, 4, 4), ('5.3.1', '[5]', '[10.5]'))
+    """
+    task = params.task
+    if task == "all" or "." in task:
+        return None
+    if _point_cells_compiled is None:  # pragma: no cover - depends on the install
+        return lambda classification: _point_cells_py(classification, params, version)
+    details = params.details
+    tools = None if params.tools is None else tuple(params.tools)
+    slot_names: dict[tuple[int, int], Any] = {}  # caches for the compiled form
+    labels: dict[str, str] = {}
+    flags: dict[int, tuple[int, ...]] = {}
+
+    def slot_names_of(frame: int, tool: int) -> tuple[str, str, str, tuple[int, ...] | None] | bool:
+        # the column names of a frame and tool, and its subtask codes (as _one_pass reads them)
+        tool_key = f"{task}_tool{tool}"
+        codes = None
+        if details is not None and tool_key in details:
+            names = details[tool_key]
+            if names.__class__ is not list:
+                return False
+            codes = tuple(
+                0 if name == "question_extractor" else 1 if _subtask_extractor(name) is None else 2
+                for name in names
+            )
+        prefix = f"frame{frame}.{tool_key}"
+        return (f"{prefix}_x", f"{prefix}_y", f"{prefix}_details", codes)
+
+    def cells(classification: Classification) -> Cells | None:
+        if classification.is_fem:
+            return None
+        found = _point_cells_compiled(
+            classification.annotations,
+            task,
+            tools,
+            slot_names,
+            slot_names_of,
+            labels,
+            slug,
+            version,
+        )
+        if found is None:
+            return None
+        names, texts = found
+        n = len(names)
+        row_flags = flags.get(n)
+        if row_flags is None:
+            row_flags = flags[n] = (4,) * n  # every cell is text (render_cells' flag)
+        return names, row_flags, texts
+
+    return cells
+
+
+def _point_cells_py(
+    classification: Classification, params: PointByFrameParams, version: str | None
+) -> Cells | None:
+    """The Python form of the compiled ``point_cells``: ``_one_pass``, then ``render_cells``."""
+    try:
+        extract = _one_pass(classification, params)
+    except Exception:  # noqa: BLE001 - the extractor's checked path says what is wrong
+        return None
+    return None if extract is None else render_cells(extract, version)
+
+
+try:  # setup.py builds it; optional, for machines without a C compiler
+    from core.extractors._point_compiled import point_cells as _point_cells_compiled
+except ImportError:  # pragma: no cover - depends on the install
+    _point_cells_compiled = None

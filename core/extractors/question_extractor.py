@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 from core.classification import Classification
+from core.csv_layout import Cells, render_cells
 from core.extractors._common import annotation_value, count_answers, first_annotation
 from core.registry import extractor
 
-__all__ = ["QuestionParams", "question_extractor"]
+__all__ = ["QuestionParams", "question_cells", "question_extractor"]
+
+#: Distinct answers whose cells :func:`question_cells` keeps (a project has a few dozen).
+CACHED_ANSWERS = 4096
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -47,3 +53,57 @@ def question_extractor(classification: Classification, params: QuestionParams) -
         return {}
     value = annotation_value(classification, annotation, params.task)
     return count_answers(value, classification, params.task)
+
+
+_UNANSWERED = object()  # question_cells' cache key of a classification without the task
+
+
+def question_cells(
+    params: QuestionParams, version: str | None
+) -> Callable[[Classification], Cells | None] | None:
+    """A function: classification -> ``render_cells(question_extractor(c, params), version)``,
+    or None where it declines (the caller then runs the extractor); None when there is no such
+    shortcut for these params.
+
+    The batch extract's per-row path: the cells depend only on the answer given (a text or a
+    list of texts, in the common case), so they are made once per distinct answer.
+
+    >>> cells = question_cells(QuestionParams(task="T0"), "5.3.1")
+    >>> cells(Classification.from_export([{"task": "T0", "value": "Red"}]))
+    (('red', 'aggregation_version'), (1, 4), ('1', '5.3.1'))
+    >>> cells(Classification.from_export([{"task": "T1", "value": "Red"}]))
+    (('aggregation_version',), (4,), ('5.3.1',))
+    """
+    task = params.task
+    if task == "all" or "." in task:
+        return None
+    subtask_prefix = task + "."  # first_annotation's tasks: task itself and "task.i.j"
+    cache: dict[Any, Cells] = {}
+
+    def cells(classification: Classification) -> Cells | None:
+        annotation = None
+        for key, items in classification.annotations.items():
+            if items and (key == task or key.startswith(subtask_prefix)):
+                annotation = items[0]
+                break
+        if annotation is None:
+            answer = _UNANSWERED
+        elif annotation.__class__ is not dict:
+            return None
+        else:
+            answer = annotation.get("value", _UNANSWERED)
+            if answer.__class__ is list:
+                for item in answer:
+                    if item.__class__ is not str:
+                        return None
+                answer = tuple(answer)
+            elif answer.__class__ is not str:
+                return None  # (and a missing value: the extractor's error)
+        found = cache.get(answer)
+        if found is None:
+            found = render_cells(question_extractor(classification, params), version)
+            if len(cache) < CACHED_ANSWERS:
+                cache[answer] = found
+        return found
+
+    return cells

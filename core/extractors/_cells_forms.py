@@ -1,0 +1,42 @@
+"""Extractors' cells forms: a classification straight to an extract's CSV cells.
+
+The batch extract writes every extract as CSV cells (``core.csv_layout.render_cells``). For the
+commonest extractors and the usual classifications a shortcut gives those cells without
+building the extract: :func:`cells_form` finds it. A shortcut returns None for anything it does
+not cover, and the caller then runs the registered extractor, so results (and errors) are
+always the registry's; tests compare the two on generated and real classifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.classification import Classification
+from core.csv_layout import Cells
+
+__all__ = ["cells_form"]
+
+
+def cells_form(
+    name: str, params: Any, version: str | None
+) -> Callable[[Classification], Cells | None] | None:
+    """The cells shortcut of the extractor ``name`` run with ``params`` (parsed), writing
+    ``version`` as its ``aggregation_version`` (None: none), or None if it has none.
+
+    >>> from core.extractors.question_extractor import QuestionParams
+    >>> cells = cells_form("shortcut_extractor", QuestionParams(task="T2"), None)
+    >>> cells(Classification.from_export([{"task": "T2", "value": ["Nothing here"]}]))
+    (('nothing-here',), (1,), ('1',))
+    >>> cells_form("survey_extractor", None, None) is None
+    True
+    """
+    if name == "point_extractor_by_frame":
+        from core.extractors.point_extractor_by_frame import point_cells
+
+        return point_cells(params, version)
+    if name in ("question_extractor", "shortcut_extractor"):  # the same function
+        from core.extractors.question_extractor import question_cells
+
+        return question_cells(params, version)
+    return None

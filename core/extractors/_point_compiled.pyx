@@ -1,0 +1,446 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The compiled form of ``point_extractor_by_frame``'s cells (``point_cells_py``, the same texts).
+
+A 20k-classification export holds 160,000 point marks; the Python form reads each mark into a
+dict of lists (``_one_pass``), then writes every list back with ``str()``
+(``csv_layout.render_cells``). This reads the marks once, gathers the coordinates of each frame and tool,
+writes all of a classification's coordinate lists from one ``orjson.dumps`` text (the digits of
+``repr``, ~20x faster than ``repr`` itself) and the subtask lists straight into a C buffer
+(``{'label': 1}`` per answer).
+
+It mirrors ``point_extractor_by_frame._one_pass`` followed by ``render_cells`` and declines
+(returns None) wherever that pair would do anything but the plainest work: values other than
+ints and floats, frames or tools that are not ints, subtasks other than counted questions and
+unconfigured names, FEM subtask keys, and whatever ``_one_pass`` itself declines. The caller then
+runs the Python form. ``tests/core/extractors/test_point_cells.py`` checks that whenever it
+gives texts they are the Python form's.
+"""
+
+from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject
+import orjson
+
+from cpython.list cimport PyList_Append
+from cpython.unicode cimport Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_New, PyUnicode_Tailmatch
+from libc.string cimport memcpy
+
+cdef extern from *:
+    Py_ssize_t PY_SSIZE_T_MAX
+
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object o, Py_ssize_t *size) except NULL
+    bint PyUnicode_IS_ASCII(object o)
+
+
+# ------------------------------------------------------------------------------------------
+# a growable text buffer
+
+cdef struct Buffer:
+    char *data
+    Py_ssize_t size
+    Py_ssize_t capacity
+
+
+cdef int _reserve(Buffer *b, Py_ssize_t more) except -1:
+    cdef Py_ssize_t want = b.size + more
+    cdef char *grown
+    if want <= b.capacity:
+        return 0
+    want = max(want, 2 * b.capacity, 64)
+    grown = <char *>PyMem_Realloc(b.data, want)
+    if grown == NULL:
+        raise MemoryError()
+    b.data = grown
+    b.capacity = want
+    return 0
+
+
+cdef inline int _put(Buffer *b, const char *text, Py_ssize_t n) except -1:
+    _reserve(b, n)
+    memcpy(b.data + b.size, text, n)
+    b.size += n
+    return 0
+
+
+cdef inline int _put_char(Buffer *b, char c) except -1:
+    _reserve(b, 1)
+    b.data[b.size] = c
+    b.size += 1
+    return 0
+
+
+cdef int _put_int(Buffer *b, object value) except -1:
+    """``str(value)`` for an exact int of 64 bits; 0 (nothing written) for a larger one."""
+    cdef int overflow = 0
+    cdef long long whole = PyLong_AsLongLongAndOverflow(value, &overflow)
+    cdef char digits[24]
+    if overflow:
+        return 0
+    _put(b, digits, _decimal(whole, digits))
+    return 1
+
+
+cdef Py_ssize_t _decimal(long long value, char *out):
+    """``value`` in decimal into ``out`` (24 bytes); its length."""
+    cdef char reversed_digits[24]
+    cdef Py_ssize_t n = 0, i = 0
+    cdef unsigned long long magnitude
+    if value < 0:
+        out[0] = b'-'
+        i = 1
+        magnitude = <unsigned long long>(-(value + 1)) + 1
+    else:
+        magnitude = <unsigned long long>value
+    while True:
+        reversed_digits[n] = <char>(48 + magnitude % 10)  # '0' + digit
+        n += 1
+        magnitude //= 10
+        if magnitude == 0:
+            break
+    while n:
+        n -= 1
+        out[i] = reversed_digits[n]
+        i += 1
+    return i
+
+
+cdef list _number_texts(list lists):
+    """``str(numbers)`` for each list of ints and floats in ``lists``, from one orjson text.
+
+    orjson writes the shortest round-trip digits as ``repr`` does (and ~20x faster); its text
+    differs from ``str()`` only in the separators and where it has an ``e`` or an ``n``
+    (exponents, NaN, infinities) or ``0.0000`` (numbers below 1e-4): those lists take ``str()``,
+    exactly as ``core._cells_compiled.list_text`` does for one list.
+    """
+    cdef list texts = []
+    cdef bytes encoded
+    cdef const char *b
+    cdef Py_ssize_t m, i = 1, start, k = 0, size
+    cdef bint plain
+    cdef char c
+    cdef str text
+    cdef Py_UCS1 *dest
+    try:
+        encoded = _dumps(lists)
+    except _EncodeError:  # integers beyond 64 bits
+        return [str(numbers) for numbers in lists]
+    b = encoded
+    m = len(encoded)
+    # "[[1.5,2],[3]]": each inner list up to its "]" (numbers have no brackets)
+    while k < len(lists):
+        start = i  # at the inner "["
+        plain = True
+        size = 0
+        i += 1
+        while b[i] != b']':
+            c = b[i]
+            if c == b',':
+                size += 1  # ", " for ","
+            elif c == b'e' or c == b'n':
+                plain = False
+            elif c == b'.' and b[i - 1] == b'0' and i + 4 < m and b[i + 1] == b'0' and (
+                b[i + 2] == b'0' and b[i + 3] == b'0' and b[i + 4] == b'0'
+            ):
+                plain = False
+            i += 1
+        i += 1  # past "]"
+        size += i - start
+        if not plain:
+            texts.append(str(lists[k]))
+        else:
+            text = PyUnicode_New(size, 127)
+            dest = PyUnicode_1BYTE_DATA(text)
+            size = 0
+            while start < i:
+                c = b[start]
+                dest[size] = c
+                size += 1
+                if c == b',':
+                    dest[size] = b' '
+                    size += 1
+                start += 1
+            texts.append(text)
+        i += 1  # past the "," between lists (or the final "]")
+        k += 1
+    return texts
+
+
+cdef bint _plain_label(object label):
+    """True if ``repr(label)`` is ``'label'``: printable ASCII without quotes or backslashes."""
+    if type(label) is not str or not PyUnicode_IS_ASCII(label):
+        return False
+    cdef Py_ssize_t n, i
+    cdef const char *chars = PyUnicode_AsUTF8AndSize(label, &n)
+    cdef char c
+    for i in range(n):
+        c = chars[i]
+        if c < 32 or c > 126 or c == b"'" or c == b'\\':
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------
+# one (frame, tool) of a classification: its key names and the texts of its three lists
+
+cdef enum:
+    MAX_SLOTS = 64  # (frame, tool) pairs of one classification; more: the Python form
+
+cdef struct Slot:
+    PyObject *names  # (frame, tool) -> see SlotNames, a borrowed tuple kept alive by the cache
+    long long frame
+    long long tool
+    int frame_index  # in order of first use
+    int points_order  # -1: no point yet
+    int details_order  # -1: no subtask yet
+    PyObject *xs  # the x values, a list owned by point_cells' ``lists``
+    PyObject *ys
+    Py_ssize_t marks_with_details
+    Buffer details  # the text of the details list, without its brackets
+
+
+cdef object _dumps = orjson.dumps
+cdef object _EncodeError = orjson.JSONEncodeError
+cdef bytes _NO_EXTRACTOR_TEXT = b"'No extractor for this subtask type'"  # NO_EXTRACTOR's repr
+
+# subtask codes, per configured name (see point_extractor_by_frame._slot_names)
+cdef enum:
+    QUESTION = 0
+    NO_EXTRACTOR = 1
+
+
+cdef int _put_answer(Buffer *b, object answer, dict labels, object slug) except -1:
+    """``{'label': 1}`` for a question subtask answer as ``_one_pass`` counts it; 1: written,
+    0: decline."""
+    cdef object value, label
+    cdef Py_ssize_t n
+    cdef const char *chars
+    if type(answer) is not dict:
+        return 0
+    if "value" not in answer:
+        return 0
+    value = answer["value"]
+    if type(value) is int:
+        _put(b, b"{'", 2)
+        if not _put_int(b, value):
+            return 0
+        _put(b, b"': 1}", 5)
+        return 1
+    if value is None:
+        label = "None"
+    elif value is True:
+        label = "True"
+    elif value is False:
+        label = "False"
+    elif type(value) is str:
+        label = labels.get(value)
+        if label is None:
+            label = slug(value)
+            if not _plain_label(label):
+                return 0
+            labels[value] = label
+    else:
+        return 0
+    chars = PyUnicode_AsUTF8AndSize(label, &n)
+    _put(b, b"{'", 2)
+    _put(b, chars, n)
+    _put(b, b"': 1}", 5)
+    return 1
+
+
+def point_cells(
+    dict annotations,
+    str task,
+    tuple tools,
+    dict slot_names,
+    object make_slot_names,
+    dict labels,
+    object slug,
+    object version,
+):
+    """``render_cells(_one_pass(...), version)`` from a PFE classification's grouped
+    ``annotations``, or None where this form declines (see the module's docstring).
+
+    ``tools``: the tools to keep (None: all). ``slot_names``: a cache, ``(frame, tool)`` ->
+    ``(x key, y key, details key, subtask codes or None)`` or False (decline), filled by
+    ``make_slot_names(frame, tool)``; ``labels``: a cache of answer text -> ``slug(text)``.
+    Returns the column names and texts (every cell is text: ``render_cells``' flag 4).
+    """
+    cdef Slot slots[MAX_SLOTS]
+    cdef Py_ssize_t n_slots = 0, n_frames = 0, s, f, position, n_answers, n_codes
+    cdef long long frame_values[MAX_SLOTS]
+    cdef long long frame_value, tool_value
+    cdef int overflow = 0, points_seen = 0, details_seen = 0
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *key_ptr
+    cdef PyObject *items_ptr
+    cdef PyObject *found
+    cdef object marks, mark, tool, frame, annotation, answers, codes, names, task_type, items
+    cdef object code, x, y, xs, ys
+    cdef list lists = []  # the x and y lists of every slot with points, in order of first point
+    cdef list number_texts
+    cdef str prefix = task + "."
+    cdef bint filtered, written
+    cdef Slot *slot
+    cdef Buffer *out
+    cdef list keys, texts
+
+    # for_task(task) is annotations[task] unless a FEM subtask key "task.i.j" adds to it
+    while PyDict_Next(annotations, &pos, &key_ptr, &items_ptr):
+        if PyUnicode_Tailmatch(<object>key_ptr, prefix, 0, PY_SSIZE_T_MAX, -1):
+            return None
+    found = PyDict_GetItem(annotations, task)
+    items = [] if found == NULL else <object>found
+    if type(items) is not list:
+        return None
+    try:
+        for annotation in items:
+            if type(annotation) is not dict or "task" not in annotation:
+                return None
+            if type(annotation["task"]) is not str or annotation["task"] != task:
+                return None
+            marks = annotation.get("value")
+            if type(marks) is not list:
+                return None
+            filtered = False
+            if tools is not None:
+                task_type = annotation.get("taskType", "drawing")
+                filtered = task_type == "drawing"
+            for mark in marks:
+                if type(mark) is not dict or "toolIndex" in mark or "tool" not in mark:
+                    return None
+                tool = mark["tool"]
+                if filtered and tool not in tools:
+                    continue
+                if "frame" not in mark:
+                    return None
+                frame = mark["frame"]
+                if type(frame) is not int or type(tool) is not int:
+                    return None
+                frame_value = PyLong_AsLongLongAndOverflow(frame, &overflow)
+                if overflow:
+                    return None
+                tool_value = PyLong_AsLongLongAndOverflow(tool, &overflow)
+                if overflow:
+                    return None
+                slot = NULL
+                for s in range(n_slots):
+                    if slots[s].frame == frame_value and slots[s].tool == tool_value:
+                        slot = &slots[s]
+                        break
+                if slot == NULL:
+                    if n_slots == MAX_SLOTS:
+                        return None
+                    names = slot_names.get((frame, tool))
+                    if names is None:
+                        names = slot_names[(frame, tool)] = make_slot_names(frame, tool)
+                    if names is False:  # details that _one_pass declines
+                        return None
+                    slot = &slots[n_slots]
+                    slot.names = <PyObject *>names
+                    slot.frame = frame_value
+                    slot.tool = tool_value
+                    slot.frame_index = -1
+                    for f in range(n_frames):
+                        if frame_values[f] == frame_value:
+                            slot.frame_index = f
+                            break
+                    if slot.frame_index == -1:
+                        frame_values[n_frames] = frame_value
+                        slot.frame_index = n_frames
+                        n_frames += 1
+                    slot.points_order = -1
+                    slot.details_order = -1
+                    slot.xs = slot.ys = NULL
+                    slot.marks_with_details = 0
+                    slot.details.data = NULL
+                    slot.details.size = slot.details.capacity = 0
+                    n_slots += 1
+                if "x" in mark and "y" in mark:
+                    x = mark["x"]
+                    y = mark["y"]
+                    if (type(x) is not float and type(x) is not int) or (
+                        type(y) is not float and type(y) is not int
+                    ):
+                        return None
+                    if slot.points_order == -1:
+                        slot.points_order = points_seen
+                        points_seen += 1
+                        xs = []
+                        ys = []
+                        lists.append(xs)
+                        lists.append(ys)
+                        slot.xs = <PyObject *>xs
+                        slot.ys = <PyObject *>ys
+                    PyList_Append(<object>slot.xs, x)
+                    PyList_Append(<object>slot.ys, y)
+                codes = (<tuple>slot.names)[3]
+                if codes is None:
+                    continue
+                answers = mark.get("details")
+                if type(answers) is not list:
+                    return None
+                n_answers = len(answers)
+                n_codes = len(<tuple>codes)
+                if n_answers > n_codes:
+                    return None
+                if slot.details_order == -1:
+                    slot.details_order = details_seen
+                    details_seen += 1
+                out = &slot.details
+                if slot.marks_with_details:
+                    _put(out, b", [", 3)
+                else:
+                    _put_char(out, b'[')
+                for position in range(n_answers):
+                    if position:
+                        _put(out, b", ", 2)
+                    code = (<tuple>codes)[position]
+                    if code == QUESTION:
+                        if not _put_answer(out, answers[position], labels, slug):
+                            return None
+                    elif code == NO_EXTRACTOR:
+                        _put(out, _NO_EXTRACTOR_TEXT, len(_NO_EXTRACTOR_TEXT))
+                    else:
+                        return None
+                _put_char(out, b']')
+                slot.marks_with_details += 1
+        # the cells: the version, then frame by frame its point lists (x, y) in order of first
+        # point, then its details lists in order of first subtask
+        number_texts = _number_texts(lists) if lists else []
+        keys = []
+        texts = []
+        if version is not None:
+            keys.append("aggregation_version")
+            texts.append(version)
+        for f in range(n_frames):
+            for order in range(points_seen):
+                for s in range(n_slots):
+                    if slots[s].frame_index == f and slots[s].points_order == order:
+                        names = <object>slots[s].names
+                        keys.append(names[0])
+                        keys.append(names[1])
+                        texts.append(number_texts[2 * order])
+                        texts.append(number_texts[2 * order + 1])
+            for order in range(details_seen):
+                for s in range(n_slots):
+                    if slots[s].frame_index == f and slots[s].details_order == order:
+                        keys.append((<object>slots[s].names)[2])
+                        texts.append(_list(&slots[s].details))
+        return tuple(keys), tuple(texts)
+    finally:
+        for s in range(n_slots):
+            PyMem_Free(slots[s].details.data)
+
+
+cdef str _list(Buffer *b):
+    """The buffer's items (ASCII) as a list's text: ``[`` items ``]``."""
+    cdef str text = PyUnicode_New(b.size + 2, 127)
+    cdef Py_UCS1 *chars = PyUnicode_1BYTE_DATA(text)
+    chars[0] = b'['
+    if b.size:
+        memcpy(chars + 1, b.data, b.size)
+    chars[b.size + 1] = b']'
+    return text

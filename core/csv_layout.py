@@ -434,13 +434,20 @@ class FlatRows:
             stats.add_shape(keys, flags, self.counts[shape])
         return stats
 
-    def _plans(
+    def layouts(
         self, columns: Sequence[str], kinds: Mapping[str, str]
-    ) -> list[tuple[Callable[[Any], Any], tuple[int, ...]]]:
-        """Per shape: the picker of its texts in ``columns`` order, its ints to write as floats."""
+    ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Per shape: for each of ``columns`` the index of its text in a row's texts (the
+        texts' length: an empty cell), and the texts that are ints to write as floats.
+
+        >>> rows = FlatRows()
+        >>> rows.add({"n": 1, "x": [2]})
+        >>> rows.layouts(["x", "m", "n"], {"x": "object", "m": "float", "n": "float"})
+        [((1, 2, 0), (0,))]
+        """
         position = {c: j for j, c in enumerate(columns)}
         width = len(columns)
-        plans: list[tuple[Callable[[Any], Any], tuple[int, ...]]] = []
+        layouts = []
         for keys, flags in self.shapes:
             source = [len(keys)] * width  # index of the empty cell appended to the texts
             for p, key in enumerate(keys):
@@ -450,6 +457,16 @@ class FlatRows:
                 for p, (key, flag) in enumerate(zip(keys, flags, strict=True))
                 if flag == _INT and kinds[key] == "float"
             )
+            layouts.append((tuple(source), to_float))
+        return layouts
+
+    def _plans(
+        self, columns: Sequence[str], kinds: Mapping[str, str]
+    ) -> list[tuple[Callable[[Any], Any], tuple[int, ...]]]:
+        """Per shape: the picker of its texts in ``columns`` order, its ints to write as floats."""
+        width = len(columns)
+        plans: list[tuple[Callable[[Any], Any], tuple[int, ...]]] = []
+        for source, to_float in self.layouts(columns, kinds):
             if width == 0:
                 pick: Callable[[Any], Any] = lambda texts: ()  # noqa: E731
             elif width == 1:

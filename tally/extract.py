@@ -690,17 +690,85 @@ def _format_rows(
             texts.append("")
             continue
         key_cell = csv_field(key) + ("," if columns else "")
-        task_cells: dict[Any, str] = {}
-        lines = []
-        for (where, task), data in rows.joined(columns, kinds, csv_field):
-            before, after = heads[where]
-            task_cell = task_cells.get(task)
-            if task_cell is None:
-                task_cell = task_cells[task] = csv_field(str(task))
-            lines.append(before + task_cell + after + key_cell + data)
-        lines.append("")
-        texts.append("\n".join(lines))
+        texts.append(
+            _extract_lines(
+                rows.rows,
+                rows.layouts(columns, kinds),
+                heads,
+                {},
+                _task_cell,
+                {},
+                _float_text,
+                key_cell,
+                csv_field,
+            )
+        )
     return texts
+
+
+def _task_cell(task: Any) -> str:
+    return csv_field(str(task))
+
+
+def _float_text(text: str) -> str:
+    """An int's text as written in a float column (``FlatRows``' ``to_float`` cells)."""
+    return repr(float(int(text)))
+
+
+def _extract_lines_py(
+    rows: list[tuple[tuple[int, Any], int, tuple[str, ...]]],
+    layouts: list[tuple[tuple[int, ...], tuple[int, ...]]],
+    heads: list[tuple[str, str]],
+    task_cells: dict[Any, str],
+    task_cell: Callable[[Any], str],
+    float_texts: dict[str, str],
+    float_text: Callable[[str], str],
+    key_cell: str,
+    field: Callable[[str], str],
+) -> str:
+    r"""The CSV lines of one extractor key's rows of a chunk (``FlatRows.rows``), each ended by
+    a line end: per row its info cells (``heads[where]``, around the task cell), the key cell,
+    then its texts laid out by ``layouts[shape]`` (``FlatRows.layouts``), passed through
+    ``field``. ``task_cells`` and ``float_texts`` are caches filled by ``task_cell`` and
+    ``float_text``. ``_extract_lines`` is the compiled form (``tally/_csv_compiled.pyx``) when
+    it is built and ``field`` is Python 3.11's ``csv_field``.
+
+    >>> rows = [((0, "T0"), 0, ("[1, 2]", "3")), ((1, "T0"), 0, ("x", "4"))]
+    >>> _extract_lines_py(rows, [((0, 2, 1), (1,))], [("1,", ","), ("2,", ",")], {},
+    ...     lambda task: task, {}, _float_text, "k,", csv_field)
+    '1,T0,k,"[1, 2]",,3.0\n2,T0,k,x,,4.0\n'
+    """
+    lines = []
+    for (where, task), shape, texts in rows:
+        source, to_float = layouts[shape]
+        if to_float:
+            fixed = list(texts)
+            for p in to_float:
+                cell = float_texts.get(fixed[p])
+                if cell is None:
+                    cell = float_texts[fixed[p]] = float_text(fixed[p])
+                fixed[p] = cell
+            texts = tuple(fixed)
+        cells = (*texts, "")
+        cell = task_cells.get(task)
+        if cell is None:
+            cell = task_cells[task] = task_cell(task)
+        before, after = heads[where]
+        data = ",".join([field(cells[i]) for i in source])
+        lines.append(before + cell + after + key_cell + data + "\n")
+    return "".join(lines)
+
+
+try:  # setup.py builds it; optional, for machines without a C compiler
+    from tally._csv_compiled import extract_lines as _compiled_extract_lines
+except ImportError:  # pragma: no cover - depends on the install
+    _compiled_extract_lines = None
+# the compiled form quotes as Python 3.11's csv module does (tally.tables picks csv_field so)
+_extract_lines = (
+    _compiled_extract_lines
+    if _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
+    else _extract_lines_py
+)
 
 
 # ------------------------------------------------------------------------------------------

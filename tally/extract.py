@@ -3,9 +3,10 @@
 A drop-in for ``panoptes_aggregation extract``: same arguments, file names
 (``<extractor_key>_<output>.csv``) and CSV layout. The export is streamed: the parent cuts it
 into blocks of whole records (finding their ends only), ``-c`` worker processes read, parse,
-filter and extract the blocks (annotations parsed with orjson) and spill the extracts, one file
-per block, until the column set is known; then the blocks are formatted into the output files,
-in input order whatever ``-c`` is.
+filter and extract the blocks (annotations parsed with orjson) and write each block's CSV lines
+in the layout that the blocks before it make (:class:`FormatGuess`); where the file's final
+layout turns out otherwise, the block is extracted again and written in that layout. The
+parent concatenates the blocks' lines, in input order whatever ``-c`` is.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from tally.progress import progress_bar
 from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
-    Spill,
     atomic_binary_file,
     csv_field,
     load_yaml,
@@ -211,15 +211,15 @@ def load_plan(path: str) -> ExtractPlan:
 
 @dataclasses.dataclass
 class ChunkResult:
-    """What a worker sends back: the extracts themselves stay in its spill file."""
+    """What a worker sends back: the chunk's CSV lines are in a file (``GuessedText``)."""
 
-    spill: str | None  # every extractor key's rows of the chunk (None: no rows at all)
+    part: str | None  # the file of every extractor key's lines (None: no rows at all)
     counts: list[int]  # rows per extractor key index
     stats: list[ColumnStats]  # per extractor key index
     # (row number, classification id, reason, detail, whole): ``whole`` when nothing of the
     # classification was extracted, not just one extractor entry
     skips: list[tuple[int, str, str, str, bool]]
-    text: GuessedText | None = None  # the rows as CSV text, if the spill was formatted too
+    text: GuessedText | None = None  # what the lines in ``part`` are
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +229,8 @@ class FormatGuess:
     Columns are ordered by first appearance and typed over the whole file, so a block cannot
     know its final layout; but the blocks before it usually tell: a worker formats its block as
     if the file were those blocks plus its own, and the parent keeps that text when the final
-    layout turns out the same (:meth:`GuessedText.fits`), saving a second pass over the spill.
+    layout turns out the same (:meth:`GuessedText.fits`); where not, the block is extracted
+    again (rarer and cheaper than keeping every block's extracts in case).
     """
 
     stats: tuple[ColumnStats, ...]  # per extractor key
@@ -239,7 +240,7 @@ class FormatGuess:
 @dataclasses.dataclass(frozen=True)
 class GuessedText:
     """A block's CSV lines per extractor key, formatted with a guessed layout, in a file
-    next to its spill (``_part_path``)."""
+    (``ChunkResult.part``)."""
 
     lengths: tuple[int, ...]  # bytes per key
     columns: tuple[tuple[str, ...], ...]  # per key: the data columns guessed
@@ -255,7 +256,7 @@ class GuessedText:
         info_kinds: tuple[str, ...],
     ) -> tuple[int, ...] | None:
         """Per key, the empty cells to append to each line for the final layout; None when
-        the text does not fit it (a column elsewhere or typed otherwise: format the spill).
+        the text does not fit it (a column elsewhere or typed otherwise: extract it again).
 
         >>> text = GuessedText((4, 0), (("a",), ()), ({"a": "int"}, {}), ("str",), (True, True))
         >>> text.fits((("a", "b"), ("c",)), ({"a": "int", "b": "float"}, {"c": "float"}), ("str",))
@@ -305,7 +306,7 @@ class _Layout:
 
 
 def _init_worker(
-    document: dict[str, Any], no_version: tuple[bool, ...], spill_dir: str, layout: _Layout
+    document: dict[str, Any], no_version: tuple[bool, ...], part_dir: str, layout: _Layout
 ) -> None:
     pipeline = Pipeline.from_configs(document, [])
     keys = list(document["extractor_config"])
@@ -314,7 +315,7 @@ def _init_worker(
         (entry, keys.index(entry.key), flag, _cells_form(entry, flag))
         for entry, flag in zip(pipeline.extractors, no_version, strict=True)
     ]
-    _WORKER["spill_dir"] = spill_dir
+    _WORKER["part_dir"] = part_dir
     _WORKER["layout"] = layout
     _WORKER["workflow_match"] = {}
     _WORKER["version_match"] = {}
@@ -344,6 +345,16 @@ def _without_cycle_collection(func: Callable[[_Job], _Result]) -> Callable[[_Job
 
 
 @dataclasses.dataclass(frozen=True)
+class FinalLayout:
+    """The output files' layout: per extractor key its data columns and their kinds, and the
+    kinds of the info cells."""
+
+    columns: tuple[tuple[str, ...], ...]  # per key, without "data."
+    kinds: tuple[dict[str, str], ...]  # per key, per column
+    info_kinds: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class BlockJob:
     """A block of whole records of the export, read by the worker (not sent through a pipe)."""
 
@@ -351,11 +362,12 @@ class BlockJob:
     offset: int  # in bytes
     length: int
     guess: FormatGuess | None = None  # None: format the block with its own layout
+    final: FinalLayout | None = None  # given: the block is extracted again, in this layout
 
 
 @dataclasses.dataclass
 class BlockResult:
-    """One block's outcome: counts and column typing for the parent, extracts in spill files."""
+    """One block's outcome: counts and column typing for the parent, its lines in a file."""
 
     rows: int
     matched: int
@@ -448,7 +460,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
             skips.append((row_number, info[0], "empty subject_ids", detail, True))
             continue
         keep.append((row_number, info, row[annotations_column], row[metadata_column]))
-    chunk = _extract_chunk(job.index, keep, job.guess, kinds)
+    chunk = _extract_chunk(job.index, keep, job.guess, kinds, job.final)
     unreadable = len(skips)
     if skips:
         chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
@@ -503,14 +515,15 @@ def _extract_chunk(
     rows: list[tuple[int, tuple[str, ...], str, str]],
     guess: FormatGuess | None,
     info_kinds: ReadKinds,
+    final: FinalLayout | None = None,
 ) -> ChunkResult:
     """Run every extractor entry on the chunk's ``rows`` (row number, info cells, annotations,
-    metadata); spill the rows, return counts and skips.
+    metadata); write their CSV lines, return counts and skips.
 
-    The spill holds ``(infos, rows)``: each kept classification's info cells once, and per
-    extractor key a :class:`FlatRows` whose rows carry ``(index into infos, task)``. Given the
-    kinds of the info cells, the rows are also formatted, in the layout that the blocks before
-    (``guess``) and this one make (see :class:`FormatGuess`).
+    The rows are kept as each kept classification's info cells once, and per extractor key a
+    :class:`FlatRows` whose rows carry ``(index into infos, task)``; given the kinds of the info
+    cells, they are formatted in the layout that the blocks before (``guess``) and this one
+    make (see :class:`FormatGuess`), or in the ``final`` one.
     """
     out = [FlatRows() for _ in _WORKER["key_names"]]
     infos: list[tuple[str, ...]] = []
@@ -584,20 +597,24 @@ def _extract_chunk(
             skips.extend((row_number, cid, reason, detail, whole) for reason, detail in failed)
     counts = [len(rows) for rows in out]
     stats = [rows.stats() for rows in out]
-    spill = None
+    part = None
     text = None
     if any(counts):
-        path = Path(_WORKER["spill_dir"]) / f"c{index:08d}.spill"
-        writer = Spill(path)
-        writer.append([infos, out])
-        writer.close()
-        spill = str(path)
-        text = _guessed_text(spill, infos, out, stats, guess, info_kinds)
-    return ChunkResult(spill, counts, stats, skips, text)
+        part = str(Path(_WORKER["part_dir"]) / f"c{index:08d}.csv-part")
+        if final is None:
+            text = _guessed_text(part, infos, out, stats, guess, info_kinds)
+        else:
+            texts = _format_rows(
+                infos, out, _WORKER["key_names"], final.columns, final.kinds, final.info_kinds
+            )
+            text = GuessedText(
+                _write_part(part, texts), final.columns, final.kinds, final.info_kinds, ()
+            )
+    return ChunkResult(part, counts, stats, skips, text)
 
 
 def _guessed_text(
-    spill: str,
+    part: str,
     infos: list[tuple[str, ...]],
     per_key: list[FlatRows],
     stats: list[ColumnStats],
@@ -625,41 +642,25 @@ def _guessed_text(
         {c: kinds[c] for c in own.columns()} for own, kinds in zip(stats, data_kinds, strict=True)
     )
     plain = tuple(text.count("\n") == len(rows) for text, rows in zip(texts, per_key, strict=True))
-    return GuessedText(_write_part(spill, texts), columns, own_kinds, source_kinds, plain)
+    return GuessedText(_write_part(part, texts), columns, own_kinds, source_kinds, plain)
 
 
-def _part_path(spill: str) -> str:
-    """Where a chunk's formatted CSV lines go: next to its spill."""
-    return spill[: -len(".spill")] + ".csv-part"
-
-
-def _write_part(spill: str, texts: list[str]) -> tuple[int, ...]:
+def _write_part(part: str, texts: list[str]) -> tuple[int, ...]:
     """Write every key's lines of a chunk, one after the other; their lengths in bytes."""
     encoded = [text.encode("utf-8") for text in texts]
-    with open(_part_path(spill), "wb") as f:
+    with open(part, "wb") as f:
         for data in encoded:
             f.write(data)
     return tuple(map(len, encoded))
 
 
-@dataclasses.dataclass(frozen=True)
-class FormatJob:
-    """Turn one spilled chunk into CSV text for every extractor key, once the columns are known."""
-
-    path: str
-    keys: tuple[str, ...]
-    columns: tuple[tuple[str, ...], ...]  # per key, without "data."
-    kinds: tuple[dict[str, str], ...]  # per key, per column
-    info_kinds: tuple[str, ...]
-
-
 @_without_cycle_collection
-def _format_chunk(job: FormatJob) -> tuple[int, ...]:
-    """Write the CSV lines of one spilled chunk, every key's after the other, to a file next
-    to the spill (``.csv-part``); return their lengths in bytes per key."""
-    ((infos, per_key),) = Spill(job.path)
-    texts = _format_rows(infos, per_key, job.keys, job.columns, job.kinds, job.info_kinds)
-    return _write_part(job.path, texts)
+def _extract_again(job: BlockJob) -> tuple[int, ...]:
+    """Extract a block again and write its lines in the final layout (``job.final``) over its
+    part file; their lengths in bytes per key."""
+    text = _extract_block.__wrapped__(job).chunk.text  # type: ignore[attr-defined]
+    assert text is not None  # the block had rows the first time
+    return text.lengths
 
 
 def _format_rows(
@@ -878,8 +879,8 @@ def extract_file(
         versions_seen: Counter[str] = Counter()
         summary = _SkipSummary()
         keys = plan.keys
-        # one per chunk with rows, in input order: its spill, and its text if formatted
-        spills: list[tuple[str, GuessedText | None]] = []
+        # one per chunk with rows, in input order: its job, part file and what the text is
+        parts: list[tuple[BlockJob, str, GuessedText]] = []
         counts = [0 for _ in keys]
         stats = [ColumnStats() for _ in keys]
         total_rows = 0
@@ -898,6 +899,8 @@ def extract_file(
                 )
             summary.add(row_number, cid, reason, whole=whole)
 
+        jobs_sent: dict[int, BlockJob] = {}
+
         def jobs() -> Iterator[BlockJob]:
             # made when a worker is about to need one, with the stats of every block before
             # (only those already merged here: results come back in input order)
@@ -905,26 +908,32 @@ def extract_file(
                 guess = None
                 if total_rows:
                     guess = FormatGuess(tuple(map(_copy_stats, stats)), copy.deepcopy(kinds))
-                yield BlockJob(i, offset, length, guess)
+                jobs_sent[i] = job = BlockJob(i, offset, length, guess)
+                yield job
 
         bar = progress_bar(
             "Extracting", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True
         )
         with bar:
             bar.update(blocks.data_start)
-            for block in ordered_map(
-                _extract_block,
-                jobs(),
-                workers=cpu_count,
-                initializer=_init_worker,
-                initargs=(plan.document, plan.no_version, tmp, layout),
-                busy=cpu_count + 1,
+            worker_setup = (plan.document, plan.no_version, tmp, layout)
+            for index, block in enumerate(
+                ordered_map(
+                    _extract_block,
+                    jobs(),
+                    workers=cpu_count,
+                    initializer=_init_worker,
+                    initargs=worker_setup,
+                    busy=cpu_count + 1,
+                )
             ):
                 result = block.chunk
                 for row_number, cid, reason, detail, whole in result.skips:
                     bad_row(total_rows + row_number, cid, reason, detail, whole)
-                if result.spill is not None:
-                    spills.append((result.spill, result.text))
+                job = jobs_sent.pop(index)
+                if result.part is not None:
+                    assert result.text is not None
+                    parts.append((job, result.part, result.text))
                 for key_index, key_stats in enumerate(result.stats):
                     stats[key_index].merge(key_stats)
                     counts[key_index] += result.counts[key_index]
@@ -942,7 +951,9 @@ def extract_file(
         if matched == 0:
             raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
         written = [Path(output_dir) / f"{key}_{base}.csv" for key in keys]
-        _write_extract_csvs(written, keys, spills, stats, kinds.kinds(), order, cpu_count)
+        _write_extract_csvs(
+            written, keys, parts, stats, kinds.kinds(), order, cpu_count, worker_setup
+        )
         for key, path, n in zip(keys, written, counts, strict=True):
             if n == 0:
                 tasks = ", ".join(str(e["task"]) for e in plan.document["extractor_config"][key])
@@ -1032,42 +1043,48 @@ def _layout_of(
 def _write_extract_csvs(
     paths: list[Path],
     keys: list[str],
-    spills: list[tuple[str, GuessedText]],
+    parts: list[tuple[BlockJob, str, GuessedText]],
     stats: list[ColumnStats],
     info_kinds: Mapping[str, str],
     order: bool,
     cpu_count: int,
+    worker_setup: tuple[Any, ...],
 ) -> None:
-    """Write every extractor key's file from the chunks' texts, formatting those whose
-    guessed layout did not come true again from their spills (in parallel if many).
+    """Write every extractor key's file from the chunks' texts, extracting the blocks whose
+    guessed layout did not come true again (in parallel if many; ``worker_setup``: the
+    workers' ``_init_worker`` arguments).
 
     A chunk holds all keys' rows, so each classification's info cells are formatted once.
     """
     headers, columns, data_kinds = _layout_of(stats, order)
     source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
-    parts: list[tuple[tuple[int, ...], tuple[int, ...]] | None] = []  # (lengths, extra cells)
+    final = FinalLayout(columns, data_kinds, source_kinds)
+    written: list[tuple[tuple[int, ...], tuple[int, ...]] | None] = []  # (lengths, extra cells)
     again: list[int] = []
-    for i, (_, text) in enumerate(spills):
+    for i, (_, _, text) in enumerate(parts):
         extra = text.fits(columns, data_kinds, source_kinds)
         if extra is None:
-            parts.append(None)
+            written.append(None)
             again.append(i)
         else:
-            parts.append((text.lengths, extra))
-    jobs = (FormatJob(spills[i][0], tuple(keys), columns, data_kinds, source_kinds) for i in again)
+            written.append((text.lengths, extra))
+    jobs = (dataclasses.replace(parts[i][0], guess=None, final=final) for i in again)
     # a few small blocks (the first ones, guessed from less) are quicker here than in a pool
-    again_bytes = sum(os.path.getsize(spills[i][0]) for i in again)
-    workers = min(cpu_count, len(again)) if again_bytes > BLOCK_BYTES else 1
-    for i, lengths in zip(again, ordered_map(_format_chunk, jobs, workers=workers), strict=True):
-        parts[i] = (lengths, (0,) * len(keys))
+    again_bytes = sum(parts[i][0].length for i in again)
+    workers = min(cpu_count, len(again)) if again_bytes > 2 * BLOCK_BYTES else 1
+    redone = ordered_map(
+        _extract_again, jobs, workers=workers, initializer=_init_worker, initargs=worker_setup
+    )
+    for i, lengths in zip(again, redone, strict=True):
+        written[i] = (lengths, (0,) * len(keys))
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(atomic_binary_file(path)) for path in paths]
         for f, header in zip(files, headers, strict=True):
             f.write((",".join(map(csv_field, header)) + "\n").encode("utf-8"))
-        for (spill, _), part in zip(spills, parts, strict=True):
-            assert part is not None
-            lengths, extra = part
-            path = Path(_part_path(spill))
+        for (_, part, _), done in zip(parts, written, strict=True):
+            assert done is not None
+            lengths, extra = done
+            path = Path(part)
             data = path.read_bytes()
             start = 0
             for f, length, cells in zip(files, lengths, extra, strict=True):
@@ -1077,4 +1094,3 @@ def _write_extract_csvs(
                     piece = piece.replace(b"\n", b"," * cells + b"\n")
                 f.write(piece)
             path.unlink()
-            Path(spill).unlink()

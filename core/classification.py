@@ -53,6 +53,28 @@ def version_tuple(text: Any) -> tuple[int, ...]:
     return tuple(int(p) for p in _VERSION_PART.findall(str(text).split("+")[0]))
 
 
+class _cached_property:  # noqa: N801 - named like the functools decorator it replaces
+    """``functools.cached_property`` without its lock (Python 3.11 takes one per access).
+
+    The batch extract asks every classification whether it is FEM, once: the lock was most of
+    that. Computing a value twice, were two threads to race, is harmless (both are pure).
+    """
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)  # later reads find it there
+        return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Classification:
     """One volunteer's classification, ready for extractors.
@@ -175,12 +197,12 @@ class Classification:
             grouped.setdefault(str(annotation["task"]), []).append(annotation)
         return cls(grouped, metadata, classification_id, gold_standard, user_id, context)
 
-    @functools.cached_property
+    @_cached_property
     def classifier_version(self) -> tuple[int, ...]:
         """The front end's version; ``(1, 0)`` when the metadata does not say."""
         return version_tuple(self.metadata.get("classifier_version", "1.0")) or (1, 0)
 
-    @functools.cached_property
+    @_cached_property
     def is_fem(self) -> bool:
         """True for the newer front end (FEM, classifier version 2.0 or later; ``'2'`` counts)."""
         text = self.metadata.get("classifier_version", "1.0")

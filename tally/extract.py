@@ -676,13 +676,18 @@ def _format_rows(
     Lines are joined here rather than by ``csv.writer``, whose per-character copying took
     most of this function's time; :func:`~tally.tables.csv_field` quotes as it does.
     """
-    formatters = [text_formatter(kind) for kind in info_kinds]
-    heads = []
-    for info in infos:
-        cid, user_name, user_id, workflow_id, created_at, subject = (
-            csv_field(f(text)) for f, text in zip(formatters, info, strict=True)
+    # (the cells of a column repeat: user names and ids, the workflow, subjects)
+    cid_cell, name_cell, uid_cell, workflow_cell, created_cell, subject_cell = (
+        _InfoCells(kind) for kind in info_kinds
+    )
+    heads = [
+        (
+            f"{cid_cell[cid]},{name_cell[user_name]},{uid_cell[user_id]},"
+            f"{workflow_cell[workflow_id]},",
+            f",{created_cell[created_at]},{subject_cell[subject]},",
         )
-        heads.append((f"{cid},{user_name},{user_id},{workflow_id},", f",{created_at},{subject},"))
+        for cid, user_name, user_id, workflow_id, created_at, subject in infos
+    ]
     texts = []
     for key, columns, kinds, rows in zip(
         keys, columns_per_key, kinds_per_key, per_key, strict=True
@@ -705,6 +710,23 @@ def _format_rows(
             )
         )
     return texts
+
+
+class _InfoCells(dict[str, str]):
+    """An info column's cells by raw text, as written in a column of ``kind``, made on first use.
+
+    >>> cells = _InfoCells("float")
+    >>> cells["7"], cells["NA"], cells["7"]
+    ('7.0', '', '7.0')
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.formatter = text_formatter(kind)
+
+    def __missing__(self, text: str) -> str:
+        cell = self[text] = csv_field(self.formatter(text))
+        return cell
 
 
 def _task_cell(task: Any) -> str:

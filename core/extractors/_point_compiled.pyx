@@ -215,13 +215,15 @@ cdef int _put_answer(Buffer *b, object answer, dict labels, object slug) except 
     """``{'label': 1}`` for a question subtask answer as ``_one_pass`` counts it; 1: written,
     0: decline."""
     cdef object value, label
+    cdef PyObject *found
     cdef Py_ssize_t n
     cdef const char *chars
     if type(answer) is not dict:
         return 0
-    if "value" not in answer:
+    found = PyDict_GetItem(answer, "value")
+    if found == NULL:
         return 0
-    value = answer["value"]
+    value = <object>found
     if type(value) is int:
         _put(b, b"{'", 2)
         if not _put_int(b, value):
@@ -277,6 +279,7 @@ def point_cells(
     cdef PyObject *key_ptr
     cdef PyObject *items_ptr
     cdef PyObject *found
+    cdef PyObject *found_y
     cdef object marks, mark, tool, frame, annotation, answers, codes, names, task_type, items
     cdef object code, x, y, xs, ys
     cdef list lists = []  # the x and y lists of every slot with points, in order of first point
@@ -309,14 +312,19 @@ def point_cells(
                 task_type = annotation.get("taskType", "drawing")
                 filtered = task_type == "drawing"
             for mark in marks:
-                if type(mark) is not dict or "toolIndex" in mark or "tool" not in mark:
+                # (PyDict_GetItem: one lookup where `in` and [] make two; NULL: no such key)
+                if type(mark) is not dict or PyDict_GetItem(mark, "toolIndex") != NULL:
                     return None
-                tool = mark["tool"]
+                found = PyDict_GetItem(mark, "tool")
+                if found == NULL:
+                    return None
+                tool = <object>found
                 if filtered and tool not in tools:
                     continue
-                if "frame" not in mark:
+                found = PyDict_GetItem(mark, "frame")
+                if found == NULL:
                     return None
-                frame = mark["frame"]
+                frame = <object>found
                 if type(frame) is not int or type(tool) is not int:
                     return None
                 frame_value = PyLong_AsLongLongAndOverflow(frame, &overflow)
@@ -358,9 +366,11 @@ def point_cells(
                     slot.details.data = NULL
                     slot.details.size = slot.details.capacity = 0
                     n_slots += 1
-                if "x" in mark and "y" in mark:
-                    x = mark["x"]
-                    y = mark["y"]
+                found = PyDict_GetItem(mark, "x")
+                found_y = PyDict_GetItem(mark, "y")
+                if found != NULL and found_y != NULL:
+                    x = <object>found
+                    y = <object>found_y
                     if (type(x) is not float and type(x) is not int) or (
                         type(y) is not float and type(y) is not int
                     ):
@@ -379,7 +389,8 @@ def point_cells(
                 codes = (<tuple>slot.names)[3]
                 if codes is None:
                     continue
-                answers = mark.get("details")
+                found = PyDict_GetItem(mark, "details")
+                answers = None if found == NULL else <object>found
                 if type(answers) is not list:
                     return None
                 n_answers = len(answers)

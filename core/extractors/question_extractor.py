@@ -65,8 +65,8 @@ def question_cells(
     or None where it declines (the caller then runs the extractor); None when there is no such
     shortcut for these params.
 
-    The batch extract's per-row path: the cells depend only on the answer given (a text or a
-    list of texts, in the common case), so they are made once per distinct answer.
+    The batch extract's per-row path: the cells depend only on the answer given (a text, a list
+    of texts or null, in the common case), so they are made once per distinct answer.
 
     >>> cells = question_cells(QuestionParams(task="T0"), "5.3.1")
     >>> cells(Classification.from_export([{"task": "T0", "value": "Red"}]))
@@ -97,7 +97,7 @@ def question_cells(
                     if item.__class__ is not str:
                         return None
                 answer = tuple(answer)
-            elif answer.__class__ is not str:
+            elif answer.__class__ is not str and answer is not None:
                 return None  # (and a missing value: the extractor's error)
         found = cache.get(answer)
         if found is None:

@@ -196,7 +196,7 @@ def test_question_cells_are_the_extractors_or_decline(rows, name, task, version)
 
 
 @pytest.mark.parametrize(
-    "value", ["Clear", ["Nothing here"], [], ["a", "b", "a"], None, 3, [1], {"x": 1}]
+    "value", ["Clear", ["Nothing here"], [], ["a", "b", "a"], None, 3, [1], {"x": 1}, True]
 )
 def test_question_cells_take_text_answers(value):
     params = QuestionParams(task="T1")
@@ -205,8 +205,10 @@ def test_question_cells_take_text_answers(value):
     expected = _registry_cells(question_extractor, classification, params, "5.3.1")
     answer = cells(classification)
     assert answer == expected or answer is None
-    if isinstance(value, str) or (
-        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     ):
         assert answer is not None
     unanswered = Classification.from_export([{"task": "T0", "value": value}])

@@ -29,6 +29,17 @@ DEF EXACT_INT = 9007199254740992  # 2 ** 53
 
 cdef str VERSION_KEY = "aggregation_version"
 cdef dict _TOOL_OF = {}  # extract key -> (tool, suffix); the same few keys in every extract
+cdef dict _NATURAL = {}  # frame or tool -> its natural_key (the same few names again and again)
+
+
+cdef list _naturally(set names, object natural_key):
+    """``sorted(names, key=natural_key)``, each name's key computed once per process."""
+    if len(_NATURAL) > 10000:
+        _NATURAL.clear()
+    for name in names:
+        if name not in _NATURAL:
+            _NATURAL[name] = natural_key(name)
+    return sorted(names, key=_NATURAL.__getitem__)
 
 
 cdef tuple _tool_and_suffix(str key):
@@ -139,9 +150,9 @@ def point_clusters(
     cdef str frame, tool, suffix
     cdef list datas
     cdef bint with_details
-    for frame in sorted(frame_names, key=natural_key):
+    for frame in _naturally(frame_names, natural_key):
         datas = []
-        tools = set()
+        tools: set = set()
         for record in records:
             frame_data_obj = (<dict> record.data).get(frame)
             if frame_data_obj is None:
@@ -159,7 +170,7 @@ def point_clusters(
             datas.append(frame_data)
         frame_out = {}
         marks_of = {}
-        for tool in sorted(tools, key=natural_key):
+        for tool in _naturally(tools, natural_key):
             with_details = details is not None and tool in details
             marks = _Marks()
             key_x, key_y, key_details = tool + "_x", tool + "_y", tool + "_details"

@@ -109,6 +109,8 @@ def add_subtask_reductions(
 def _layout(records: Sequence[ExtractRecord]) -> tuple[str, list[tuple[int, ...] | None]]:
     """The subtask layout of ``records`` (``'v1'``, ``'v2'``, or ``''``: no subtask output),
     with each record's classifier version."""
+    if not any("classifier_version" in r.data for r in records):
+        return "v1", [(1, 0)] * len(records)  # every record's version is the default "1.0"
     releases = [_version(r.data.get("classifier_version", "1.0")) for r in records]
     if any(r is None for r in releases):
         return "", releases  # the reference's version parse fails; its clean-up changes nothing

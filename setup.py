@@ -22,6 +22,11 @@ extensions = cythonize(
             ["core/reducers/_hdbscan_compiled.pyx"],
             extra_compile_args=FLAGS,
         ),
+        Extension(
+            "core.reducers._points_compiled",
+            ["core/reducers/_points_compiled.pyx"],
+            extra_compile_args=FLAGS,
+        ),
         Extension("core._cells_compiled", ["core/_cells_compiled.pyx"], extra_compile_args=FLAGS),
         Extension("tally._csv_compiled", ["tally/_csv_compiled.pyx"], extra_compile_args=FLAGS),
         Extension(

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Compiled forms of two cell-text steps of ``core/csv_layout.py`` (the same results).
+"""Compiled forms of cell-text steps of ``core/csv_layout.py`` (the same results).
 
 Reading a point extraction file back means turning tens of thousands of coordinate lists and
 subtask cells into values, and writing one means turning them back into text; the Python forms
@@ -23,6 +23,8 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
 
 cdef object _dumps = orjson.dumps
+cdef object _loads = orjson.loads
+cdef object _DecodeError = orjson.JSONDecodeError
 cdef object _EncodeError = orjson.JSONEncodeError
 
 # More digits in a row than this and orjson reads an integer as a float: such text is not plain
@@ -46,6 +48,10 @@ def plain_json(str text):
     >>> plain_json("[1234567890123456789]") is None, plain_json("['a]") is None
     (True, True)
     """
+    return _plain_json(text)
+
+
+cdef object _plain_json(str text):
     if not PyUnicode_IS_ASCII(text):
         return None
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
@@ -212,3 +218,73 @@ cdef str _tree_text(list value):
             dest[j] = c
             j += 1
     return out
+
+
+cdef class RowReader:
+    """``csv_layout.data_reader``'s ``read`` (row -> extract dict), the same steps in C.
+
+    ``plan`` holds ``(position, keys, converter, column)`` per ``data.*`` column, as
+    ``data_reader`` builds it; ``literal_cell`` cells that are plain JSON (``plain_json``) are
+    read here with orjson, anything else by ``literal_cell`` itself. ``read_float`` is the
+    converter whose None means NaN (a missing cell); ``nested_set`` sets deeper keys and raises
+    on clashing columns. ``tests/cli/test_csv_layout.py`` compares the two forms.
+    """
+
+    cdef list plan
+    cdef frozenset missing
+    cdef object literal_cell, read_float, nested_set
+
+    def __init__(self, list plan, frozenset missing, literal_cell, read_float, nested_set):
+        self.plan = plan
+        self.missing = missing
+        self.literal_cell = literal_cell
+        self.read_float = read_float
+        self.nested_set = nested_set
+
+    def __call__(self, row):
+        cdef dict out = {}
+        cdef tuple entry, keys
+        cdef object text, value, convert, node
+        cdef Py_ssize_t depth
+        for entry in self.plan:
+            text = row[<Py_ssize_t> entry[0]]
+            if type(text) is str and PyUnicode_GET_LENGTH(text) == 0:
+                continue  # "" is a missing-value mark: the most common cell by far
+            if text in self.missing:
+                continue
+            convert = entry[2]
+            if convert is self.literal_cell:
+                value = self._literal(text)
+            else:
+                value = convert(text)
+                if value is None and convert is self.read_float:
+                    continue  # NaN: missing
+            keys = <tuple> entry[1]
+            depth = len(keys)
+            if depth == 2:  # data.frame0.T0_tool0_x: most cells of a point file
+                node = out.get(keys[0])
+                if type(node) is dict:
+                    (<dict> node)[keys[1]] = value
+                elif node is None and keys[0] not in out:
+                    out[keys[0]] = {keys[1]: value}
+                else:
+                    self.nested_set(out, keys, value, entry[3])  # raises, unless a dict subclass
+            elif depth == 1:
+                out[keys[0]] = value
+            else:
+                self.nested_set(out, keys, value, entry[3])
+        return out
+
+    cdef object _literal(self, object text):
+        """``literal_cell(text)``: plain JSON read here, the rest by ``literal_cell``."""
+        if type(text) is not str:
+            return self.literal_cell(text)
+        if "[" not in <str> text and "{" not in <str> text:
+            return text
+        fast = _plain_json(<str> text)
+        if fast is not None:
+            try:
+                return _loads(fast)
+            except _DecodeError:
+                pass
+        return self.literal_cell(text)

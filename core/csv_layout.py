@@ -903,11 +903,13 @@ def _plain_json_py(text: str) -> str | None:
 
 
 try:  # both in one C pass (setup.py builds them; optional, for machines without a compiler)
+    from core._cells_compiled import RowReader as _RowReader
     from core._cells_compiled import list_text as _list_text
     from core._cells_compiled import plain_json as _plain_json
 except ImportError:  # pragma: no cover - depends on the install
     _list_text = _list_text_py
     _plain_json = _plain_json_py
+    _RowReader = None
 
 
 def _as_json(text: str) -> str | None:
@@ -1035,6 +1037,8 @@ def data_reader(header: Sequence[str], kinds: Mapping[str, str]) -> Callable[[Se
             continue
         keys = tuple(column.split(DATA_PREFIX)[1].split("."))
         plan.append((i, keys, converters.get(kinds[column], literal_cell), column))
+    if _RowReader is not None:  # the steps below, compiled
+        return _RowReader(plan, NA_STRINGS, literal_cell, _read_float, nested_set)
     na = NA_STRINGS
 
     def read(row: Sequence[str]) -> dict[str, Any]:

@@ -77,6 +77,27 @@ def hdbscan_labels(
     if n < 2 or not 1 <= min_samples <= n or min_cluster_size < 2:
         raise ValueError(f"hdbscan_labels: unsupported n={n}, min_samples={min_samples}, "
                          f"min_cluster_size={min_cluster_size}")
+    labels_array = np.full(n, -1, dtype=np.intp)
+    probabilities_array = np.zeros(n)
+    cdef Py_ssize_t[::1] labels = labels_array
+    cdef double[::1] probabilities = probabilities_array
+    hdbscan_core(&points[0, 0], n, dims, min_cluster_size, min_samples, leaf, &labels[0],
+                 &probabilities[0])
+    return labels_array, probabilities_array
+
+
+cdef int hdbscan_core(
+    const double *points,
+    Py_ssize_t n,
+    Py_ssize_t dims,
+    Py_ssize_t min_cluster_size,
+    Py_ssize_t min_samples,
+    bint leaf,
+    Py_ssize_t *labels,
+    double *probabilities,
+) except -1:
+    """:func:`hdbscan_labels` on C arrays: ``points`` row by row (``n`` rows of ``dims``),
+    results into ``labels`` (set to -1 first) and ``probabilities`` (set to 0 first)."""
     cdef _Workspace space = _Workspace()
     cdef Py_ssize_t i, j, c, m, filled
 
@@ -90,10 +111,10 @@ def hdbscan_labels(
         distance[i * n + i] = 0.0
         # (a - b)**2 == (b - a)**2 exactly, so each pair is computed once
         for j in range(i + 1, n):
-            diff = points[i, 0] - points[j, 0]
+            diff = points[i * dims] - points[j * dims]
             total = diff * diff
             for c in range(1, dims):
-                diff = points[i, c] - points[j, c]
+                diff = points[i * dims + c] - points[j * dims + c]
                 total = total + diff * diff
             distance[i * n + j] = distance[j * n + i] = sqrt(total)
     for i in range(n):
@@ -340,11 +361,10 @@ def hdbscan_labels(
         elif row_lambda[r] > death[label]:
             death[label] = row_lambda[r]
 
-    labels_array = np.full(n, -1, dtype=np.intp)
-    probabilities_array = np.zeros(n)
-    cdef Py_ssize_t[::1] labels = labels_array
-    cdef double[::1] probabilities = probabilities_array
     cdef double max_lambda
+    for i in range(n):
+        labels[i] = -1
+        probabilities[i] = 0.0
     for r in range(rows):
         if row_size[r] > 1:
             continue
@@ -361,7 +381,7 @@ def hdbscan_labels(
             probabilities[child] = 1.0
         else:
             probabilities[child] = (max_lambda if max_lambda < lam else lam) / max_lambda
-    return labels_array, probabilities_array
+    return 0
 
 
 cdef inline Py_ssize_t _find(Py_ssize_t *parent, Py_ssize_t node) noexcept:
@@ -415,9 +435,42 @@ def cluster_summaries(
     >>> out[0], out[1], out[2]
     ([3], [4.0], [4.666666666666667])
     """
-    cdef Py_ssize_t n = labels.shape[0], i, c
+    cdef Py_ssize_t n = labels.shape[0], c
+    if points.shape[1] != 2 or points.shape[0] != n or probabilities.shape[0] != n:
+        raise ValueError("cluster_summaries: expected n marks of x, y with n labels and weights")
+    if n == 0:
+        return [], [], [], [], [], []  # (k is 0: labels hold no cluster)
     cdef _Workspace space = _Workspace()
     cdef Py_ssize_t *count = space.indices(k, 0)
+    cdef double *results = space.doubles(5 * k, 0.0)
+    if summaries_core(&points[0, 0], &labels[0], &probabilities[0], n, k, count, results):
+        return None
+    return (
+        [count[c] for c in range(k)],
+        [results[c] for c in range(k)],
+        [results[k + c] for c in range(k)],
+        [results[2 * k + c] for c in range(k)],
+        [results[3 * k + c] for c in range(k)],
+        [results[4 * k + c] for c in range(k)],
+    )
+
+
+cdef int summaries_core(
+    const double *points,
+    const Py_ssize_t *labels,
+    const double *probabilities,
+    Py_ssize_t n,
+    Py_ssize_t k,
+    Py_ssize_t *count,
+    double *results,
+) except -1:
+    """:func:`cluster_summaries` on C arrays (``points`` as ``n`` rows of x, y): ``count`` and
+    ``results`` (``k`` means x, ``k`` means y, then variances x, y and x-y) filled; 1 where
+    :func:`cluster_summaries` gives None (nothing filled then), else 0."""
+    cdef Py_ssize_t i, c
+    cdef _Workspace space = _Workspace()
+    for c in range(k):
+        count[c] = 0
     cdef double *sums = space.doubles(8 * k, 0.0)
     cdef double *sum_x = sums
     cdef double *sum_y = sums + k
@@ -433,8 +486,8 @@ def cluster_summaries(
         c = labels[i]
         if c < 0:
             continue
-        x = points[i, 0]
-        y = points[i, 1]
+        x = points[2 * i]
+        y = points[2 * i + 1]
         w = probabilities[i]
         count[c] += 1
         sum_x[c] = sum_x[c] + x
@@ -448,24 +501,23 @@ def cluster_summaries(
         mean_y[c] = mean_y[c] / total[c]
         square[c] = total[c] - square[c] / total[c]
         if not square[c] > 0.0:  # also NaN (a total of 0)
-            return None
+            return 1
     for i in range(n):
         c = labels[i]
         if c < 0:
             continue
         w = probabilities[i]
-        dx = points[i, 0] - mean_x[c]
-        dy = points[i, 1] - mean_y[c]
+        dx = points[2 * i] - mean_x[c]
+        dy = points[2 * i + 1] - mean_y[c]
         dxw = dx * w
         dyw = dy * w
         var_x[c] = var_x[c] + dx * dxw
         var_y[c] = var_y[c] + dy * dyw
         var_xy[c] = var_xy[c] + dx * dyw
-    return (
-        [count[c] for c in range(k)],
-        [sum_x[c] / <double> count[c] for c in range(k)],
-        [sum_y[c] / <double> count[c] for c in range(k)],
-        [var_x[c] / square[c] for c in range(k)],
-        [var_y[c] / square[c] for c in range(k)],
-        [var_xy[c] / square[c] for c in range(k)],
-    )
+    for c in range(k):
+        results[c] = sum_x[c] / <double> count[c]
+        results[k + c] = sum_y[c] / <double> count[c]
+        results[2 * k + c] = var_x[c] / square[c]
+        results[3 * k + c] = var_y[c] / square[c]
+        results[4 * k + c] = var_xy[c] / square[c]
+    return 0

@@ -39,7 +39,7 @@ from core.reducers.question_reducer import count_answers, question_reducer
 from core.reducers.shortcut_reducer import shortcut_reducer
 from core.registry import ExtractRecord, get_reducer
 
-__all__ = ["NO_REDUCER", "add_subtask_reductions"]
+__all__ = ["NO_REDUCER", "add_subtask_reductions", "counting_details"]
 
 #: Placeholder the reference writes for a v1 subtask configured with no reducer.
 NO_REDUCER = "No reducer for this subtask type"
@@ -96,16 +96,76 @@ def add_subtask_reductions(
     """
     if details is None:
         return output
-    releases = [_version(r.data.get("classifier_version", "1.0")) for r in records]
-    if any(r is None for r in releases):
-        return output  # the reference's version parse fails; its clean-up then changes nothing
-    trimmed = [_trimmed(r) for r in releases]  # type: ignore[arg-type]
-    if all(t == (1,) for t in trimmed):
+    layout, releases = _layout(records)
+    if layout == "v1":
         _add_v1(output, records, details, reducer=reducer)
-    elif all(t >= (2,) for t in trimmed) and _add_v2(output, records, details, reducer=reducer):
+    elif layout == "v2" and _add_v2(output, records, details, reducer=reducer):
+        trimmed = [_trimmed(r) for r in releases]  # type: ignore[arg-type]
         best = max(range(len(releases)), key=lambda i: trimmed[i])
         output["classifier_version"] = ".".join(map(str, releases[best]))  # type: ignore[arg-type]
     return output
+
+
+def _layout(records: Sequence[ExtractRecord]) -> tuple[str, list[tuple[int, ...] | None]]:
+    """The subtask layout of ``records`` (``'v1'``, ``'v2'``, or ``''``: no subtask output),
+    with each record's classifier version."""
+    if not any("classifier_version" in r.data for r in records):
+        return "v1", [(1, 0)] * len(records)  # every record's version is the default "1.0"
+    releases = [_version(r.data.get("classifier_version", "1.0")) for r in records]
+    if any(r is None for r in releases):
+        return "", releases  # the reference's version parse fails; its clean-up changes nothing
+    trimmed = [_trimmed(r) for r in releases]  # type: ignore[arg-type]
+    if all(t == (1,) for t in trimmed):
+        return "v1", releases
+    if all(t >= (2,) for t in trimmed):
+        return "v2", releases
+    return "", releases  # both versions: no subtask output
+
+
+#: Marks' subtask reducers whose per-cluster result is :func:`count_answers` (with their default
+#: params, the only ones a subtask reducer gets; checked in :func:`counting_details`).
+_COUNTING_NAMES = ("question_reducer", "shortcut_reducer")
+
+
+def counting_details(
+    records: Sequence[ExtractRecord], details: Mapping[str, Any] | None
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether :func:`add_subtask_reductions` would only count v1 answers (or add nothing):
+    ``(True, details)``, ``(True, None)`` for no subtask output; ``(False, None)`` otherwise.
+
+    A compiled reducer that counts answers itself (``_points_compiled.point_clusters``) runs
+    only when this is True.
+
+    >>> records = [ExtractRecord({"frame0": {}})]
+    >>> counting_details(records, {"T0_tool0": ["question_reducer", None]})
+    (True, {'T0_tool0': ['question_reducer', None]})
+    >>> counting_details(records, None), counting_details(records, {"T0_tool0": ["slider_reducer"]})
+    ((True, None), (False, None))
+    """
+    if details is None:
+        return True, None
+    if details.__class__ is not dict or not _counting_reducers_ready():
+        return False, None
+    for functions in details.values():
+        if functions.__class__ not in (list, tuple):
+            return False, None
+        for name in functions:
+            if name is not None and name not in _COUNTING_NAMES:
+                return False, None
+    layout, _ = _layout(records)
+    if layout == "v1":
+        return True, details
+    return (True, None) if layout == "" else (False, None)
+
+
+@functools.cache
+def _counting_reducers_ready() -> bool:
+    """Whether every reducer of :data:`_COUNTING_NAMES` is :func:`count_answers` by default."""
+    for name in _COUNTING_NAMES:
+        spec = get_reducer(name)
+        if not _counts_only(spec, spec.parse_params({})):
+            return False
+    return True
 
 
 def _collect(

@@ -13,11 +13,12 @@ from core.reducers._clustering import (
     ALGORITHMS,
     METRICS,
     cluster_order,
+    natural_key,
     numeric_points,
     run_hdbscan,
 )
 from core.reducers._points import point_groups
-from core.reducers._subtasks import add_subtask_reductions
+from core.reducers._subtasks import NO_REDUCER, add_subtask_reductions, counting_details
 from core.registry import ExtractRecord, reducer
 
 __all__ = ["PointHdbscanParams", "point_reducer_hdbscan"]
@@ -64,6 +65,9 @@ def point_reducer_hdbscan(
     >>> out["frame0"]["T0_tool0_clusters_x"], out["frame0"]["T0_tool0_clusters_var_x_y"]
     ([2.0, 51.0], [0.0, 0.5])
     """
+    compiled = _compiled_clusters(records, params)
+    if compiled is not None:
+        return compiled
     output: dict[str, Any] = {}
     for frame, tools in point_groups(records, reducer=NAME).items():
         out: dict[str, Any] = {}
@@ -93,6 +97,40 @@ def point_reducer_hdbscan(
             _summarise(out, tool, points, labels, probabilities)
         output[frame] = out
     return add_subtask_reductions(output, records, params.details, reducer=NAME)
+
+
+try:  # everything below in one compiled pass, for well-formed extracts (optional, as setup.py)
+    from core.reducers._points_compiled import point_clusters as _point_clusters
+except ImportError:  # pragma: no cover - depends on the install
+    _point_clusters = None
+
+
+def _compiled_clusters(
+    records: Sequence[ExtractRecord], params: PointHdbscanParams
+) -> dict[str, Any] | None:
+    """:func:`point_reducer_hdbscan`'s output from ``_points_compiled.point_clusters`` (the
+    grouping, clustering, summaries and counted subtask answers of this module's Python path in
+    one pass), or None where that does not cover the params or the extracts."""
+    if (
+        _point_clusters is None
+        or params.metric != "euclidean"  # as fast_hdbscan covers them
+        or params.algorithm not in ("auto", "kd_tree")
+        or params.cluster_selection_method not in ("eom", "leaf")
+        or params.allow_single_cluster
+    ):
+        return None
+    counted, details = counting_details(records, params.details)
+    if not counted:
+        return None
+    return _point_clusters(
+        records if records.__class__ is list else list(records),
+        params.min_cluster_size,
+        params.min_samples,
+        params.cluster_selection_method == "leaf",
+        details,
+        natural_key,
+        NO_REDUCER,
+    )
 
 
 def weighted_cov(members: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -367,17 +367,28 @@ def test_data_reader_reads_rows_like_unflatten(records):
     for row in rows:
         kinds.add(row)
     read = kinds.kinds()
-    reader = data_reader(header, read)
+    from core import csv_layout
+
+    compiled = csv_layout._RowReader
+    assert compiled is not None, "run `make install` to build core/_cells_compiled.pyx"
+    readers = [data_reader(header, read)]  # the compiled form (RowReader)
+    csv_layout._RowReader = None
+    try:
+        readers.append(data_reader(header, read))  # the Python form
+    finally:
+        csv_layout._RowReader = compiled
     for row in rows:
         try:
             expected = unflatten(
                 (c, convert_cell(cell, read[c])) for c, cell in zip(header, row, strict=True)
             )
         except LayoutError:
-            with pytest.raises(LayoutError):
-                reader(row)
+            for reader in readers:
+                with pytest.raises(LayoutError):
+                    reader(row)
             continue
-        assert _same(reader(row), expected)
+        for reader in readers:
+            assert _same(reader(row), expected)
 
 
 _NO_LETTERS = st.text(alphabet="0123456789 .:,-_'\"\\\t\n()[]{}é\x7f", max_size=6)

@@ -18,6 +18,16 @@ EXTRACTS = [
 ]
 
 
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def path(request, monkeypatch) -> str:
+    """Each test runs twice: with the compiled pass (_points_compiled) and without it."""
+    if request.param == "python":
+        from core.reducers import point_reducer_hdbscan as module
+
+        monkeypatch.setattr(module, "_point_clusters", None)
+    return request.param
+
+
 def _reduce(extracts, **kwargs):
     spec = get_reducer("point_reducer_hdbscan")
     records = [ExtractRecord(e, user_id=i) for i, e in enumerate(extracts)]

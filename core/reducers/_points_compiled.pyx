@@ -1,0 +1,318 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Compiled ``point_reducer_hdbscan`` for well-formed point extracts (same output, in one pass).
+
+``point_reducer_hdbscan`` groups a subject's marks by frame and tool (``_points.point_groups``:
+tuples per mark, a numpy array per tool), clusters each tool (``run_hdbscan``), summarises the
+clusters (``_summarise``) and counts the marks' subtask answers per cluster
+(``_subtasks.add_subtask_reductions``). For the extracts ``point_extractor_by_frame`` writes,
+:func:`point_clusters` does all of it here: the coordinates go straight from the extracts' lists
+into a C array, and the HDBSCAN and summary steps are the C functions of
+``_hdbscan_compiled.pyx`` that the Python path calls too. The output is the Python path's
+(keys, their order, value types, the same doubles): this module mirrors those functions, and
+``tests/core/reducers/test_points_compiled.py`` compares the two.
+
+Anything unusual (other value types, NaN, lists of unequal length, details that do not line up
+with the marks, a tool without complete marks, HDBSCAN's or the summaries' special cases)
+returns None and the caller takes the Python path, which alone raises or handles those.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.math cimport isfinite
+
+from core.reducers._hdbscan_compiled cimport hdbscan_core, summaries_core
+
+#: Above this many marks the Python path hands the tool to scikit-learn (``_hdbscan.MAX_POINTS``).
+DEF MAX_POINTS = 2000
+#: Integers this large may not be exact as doubles; numpy would also type huge ones differently.
+DEF EXACT_INT = 9007199254740992  # 2 ** 53
+
+cdef str VERSION_KEY = "aggregation_version"
+cdef dict _TOOL_OF = {}  # extract key -> (tool, suffix); the same few keys in every extract
+cdef dict _NATURAL = {}  # frame or tool -> its natural_key (the same few names again and again)
+
+
+cdef list _naturally(set names, object natural_key):
+    """``sorted(names, key=natural_key)``, each name's key computed once per process."""
+    if len(_NATURAL) > 10000:
+        _NATURAL.clear()
+    for name in names:
+        if name not in _NATURAL:
+            _NATURAL[name] = natural_key(name)
+    return sorted(names, key=_NATURAL.__getitem__)
+
+
+cdef tuple _tool_and_suffix(str key):
+    """``("T0_tool0", "x")`` for ``"T0_tool0_x"`` (``_points._tool_of``: all but the last part)."""
+    cdef object found = _TOOL_OF.get(key)
+    if found is None:
+        head, _, tail = key.rpartition("_")  # "_".join(key.split("_")[:-1]), and the rest
+        found = (head, tail)
+        if len(_TOOL_OF) < 10000:
+            _TOOL_OF[key] = found
+    return <tuple> found
+
+
+cdef class _Marks:
+    """One frame's and tool's marks over the extracts: values as given, and as C doubles."""
+
+    cdef list xs, ys, details
+    cdef double *points  # x, y of mark i at 2i, 2i+1
+    cdef Py_ssize_t n, capacity
+    cdef bint has_int, has_float
+    cdef list labels  # set once clustered: HDBSCAN's labels 0 .. clusters - 1, -1 for noise
+    cdef Py_ssize_t clusters
+
+    def __cinit__(self):
+        self.xs = []
+        self.ys = []
+        self.details = []
+        self.points = NULL
+        self.n = 0
+        self.capacity = 0
+        self.labels = None
+        self.clusters = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.points)
+
+    cdef int add(self, list xs, list ys) except -1:
+        """Append one extract's marks; 1 if a value is not a finite float or an exact int."""
+        cdef Py_ssize_t m = len(xs), i, wanted
+        cdef double *grown
+        if self.n + m > self.capacity:
+            wanted = 2 * (self.n + m) + 16
+            grown = <double *> PyMem_Malloc(2 * wanted * sizeof(double))
+            if grown == NULL:
+                raise MemoryError()
+            for i in range(2 * self.n):
+                grown[i] = self.points[i]
+            PyMem_Free(self.points)
+            self.points = grown
+            self.capacity = wanted
+        for i in range(m):
+            if self._number(xs[i], 2 * (self.n + i)) or self._number(ys[i], 2 * (self.n + i) + 1):
+                return 1
+        self.xs.extend(xs)
+        self.ys.extend(ys)
+        self.n += m
+        return 0
+
+    cdef inline int _number(self, object value, Py_ssize_t at) except -1:
+        cdef double d
+        if type(value) is float:
+            d = <double> value
+            if not isfinite(d):
+                return 1
+            self.has_float = True
+        elif type(value) is int:  # not bool: numpy would type a mix of the two differently
+            if not -EXACT_INT < value < EXACT_INT:
+                return 1
+            d = <double> value
+            self.has_int = True
+        else:
+            return 1
+        self.points[at] = d
+        return 0
+
+
+def point_clusters(
+    list records,
+    Py_ssize_t min_cluster_size,
+    Py_ssize_t min_samples,
+    bint leaf,
+    object details,
+    object natural_key,
+    str no_reducer,
+):
+    """``point_reducer_hdbscan``'s output for ``records``, or None to take the Python path.
+
+    ``min_cluster_size >= 2`` and ``min_samples`` as HDBSCAN takes them (euclidean, ``leaf``:
+    leaf clusters, else excess of mass); ``details``: None (no subtask output) or a dict of
+    v1 subtask reducers per tool, each a list or tuple of None (``no_reducer`` is written) or
+    names of reducers that count answers (``count_answers``). ``natural_key`` orders frames and
+    tools (``_clustering.natural_key``).
+    """
+    cdef object record
+    cdef dict data, frame_data, out, frame_out
+    cdef set frame_names = set()
+    for record in records:
+        if type(record.data) is not dict:
+            return None
+        data = <dict> record.data
+        for key in data:
+            if type(key) is str and (<str> key).startswith("frame"):
+                frame_names.add(key)
+    cdef dict output = {}
+    cdef dict marks_of
+    cdef _Marks marks
+    cdef Py_ssize_t i
+    cdef str frame, tool, suffix
+    cdef list datas
+    cdef bint with_details
+    for frame in _naturally(frame_names, natural_key):
+        datas = []
+        tools: set = set()
+        for record in records:
+            frame_data_obj = (<dict> record.data).get(frame)
+            if frame_data_obj is None:
+                continue
+            if type(frame_data_obj) is not dict:
+                return None
+            frame_data = <dict> frame_data_obj
+            for key in frame_data:
+                if type(key) is not str:
+                    return None
+                tool, suffix = _tool_and_suffix(<str> key)
+                if suffix != "x" and suffix != "y" and suffix != "details":
+                    return None
+                tools.add(tool)
+            datas.append(frame_data)
+        frame_out = {}
+        marks_of = {}
+        for tool in _naturally(tools, natural_key):
+            with_details = details is not None and tool in details
+            marks = _Marks()
+            key_x, key_y, key_details = tool + "_x", tool + "_y", tool + "_details"
+            for frame_data in datas:
+                xs = frame_data.get(key_x)
+                ys = frame_data.get(key_y)
+                answers = frame_data.get(key_details)
+                if xs is None and ys is None:
+                    if answers is not None and with_details:
+                        return None  # details of no marks: they would not line up
+                    continue
+                if type(xs) is not list or type(ys) is not list or len(<list> xs) != len(<list> ys):
+                    return None
+                if with_details:
+                    if type(answers) is not list or len(<list> answers) != len(<list> xs):
+                        return None
+                    marks.details.extend(<list> answers)
+                if marks.add(<list> xs, <list> ys):
+                    return None
+            if marks.n == 0:  # the Python path raises: a tool without complete marks
+                return None
+            if not _cluster(frame_out, tool, marks, min_cluster_size, min_samples, leaf):
+                return None
+            marks_of[tool] = marks
+        output[frame] = (frame_out, marks_of)
+    if details is not None:
+        for frame, (frame_out, marks_of) in output.items():
+            for tool in details:  # _subtasks._collect: every frame gets every tool's key
+                marks = marks_of.get(tool)
+                frame_out[tool + "_details"] = [] if marks is None else marks.details
+            for tool, functions in details.items():
+                marks = marks_of.get(tool)
+                if not _subtasks(frame_out, tool, marks, functions, no_reducer):
+                    return None
+    return {frame: pair[0] for frame, pair in output.items()}
+
+
+cdef bint _cluster(
+    dict out,
+    str tool,
+    _Marks marks,
+    Py_ssize_t min_cluster_size,
+    Py_ssize_t min_samples,
+    bint leaf,
+) except -1:
+    """The tool's keys of ``point_reducer_hdbscan`` into ``out``; False: take the Python path."""
+    cdef Py_ssize_t n = marks.n, i, k = 0
+    if marks.has_int and marks.has_float:  # one float64 array: the ints become floats
+        out[tool + "_points_x"] = [float(v) for v in marks.xs]
+        out[tool + "_points_y"] = [float(v) for v in marks.ys]
+    else:
+        out[tool + "_points_x"] = marks.xs
+        out[tool + "_points_y"] = marks.ys
+    if n < min_cluster_size:
+        out[tool + "_cluster_labels"] = [-1] * n
+        out[tool + "_cluster_probabilities"] = [0] * n
+        return True
+    if min_samples > n or n > MAX_POINTS:
+        return False  # the Python path raises, or runs scikit-learn
+    cdef Py_ssize_t *labels = <Py_ssize_t *> PyMem_Malloc(n * sizeof(Py_ssize_t))
+    cdef double *probabilities = <double *> PyMem_Malloc(n * sizeof(double))
+    cdef Py_ssize_t *count = NULL
+    cdef double *results = NULL
+    try:
+        if labels == NULL or probabilities == NULL:
+            raise MemoryError()
+        try:
+            hdbscan_core(marks.points, n, 2, min_cluster_size, min_samples, leaf, labels,
+                         probabilities)
+        except OverflowError:
+            return False
+        label_list = [labels[i] for i in range(n)]
+        for i in range(n):
+            if labels[i] >= k:
+                k = labels[i] + 1
+        marks.labels = label_list
+        out[tool + "_cluster_labels"] = label_list
+        out[tool + "_cluster_probabilities"] = [probabilities[i] for i in range(n)]
+        marks.clusters = k
+        if k == 0:
+            return True
+        count = <Py_ssize_t *> PyMem_Malloc(k * sizeof(Py_ssize_t))
+        results = <double *> PyMem_Malloc(5 * k * sizeof(double))
+        if count == NULL or results == NULL:
+            raise MemoryError()
+        if summaries_core(marks.points, labels, probabilities, n, k, count, results):
+            return False  # weights leaving nothing to divide by: numpy's warning and values
+        out[tool + "_clusters_count"] = [count[i] for i in range(k)]
+        out[tool + "_clusters_x"] = [results[i] for i in range(k)]
+        out[tool + "_clusters_y"] = [results[k + i] for i in range(k)]
+        out[tool + "_clusters_var_x"] = [results[2 * k + i] for i in range(k)]
+        out[tool + "_clusters_var_y"] = [results[3 * k + i] for i in range(k)]
+        out[tool + "_clusters_var_x_y"] = [results[4 * k + i] for i in range(k)]
+        return True
+    finally:
+        PyMem_Free(labels)
+        PyMem_Free(probabilities)
+        PyMem_Free(count)
+        PyMem_Free(results)
+
+
+cdef bint _subtasks(dict out, str tool, _Marks marks, object functions, str no_reducer) except -1:
+    """``_subtasks._add_v1`` for one frame and tool: ``<tool>_clusters_details`` into ``out``,
+    each cluster's answers counted per subtask; False: take the Python path."""
+    cdef list answers = [] if marks is None else marks.details
+    cdef Py_ssize_t width = 0, i, column, label
+    cdef object mark, answer, key
+    cdef dict counts
+    # _subtasks._shape's common case (every mark a list of as many answer dicts), else decline:
+    # numpy's shape of anything else may abort the whole subtask step
+    for i, mark in enumerate(answers):
+        if type(mark) is not list or (i and len(<list> mark) != width):
+            return False
+        width = len(<list> mark)
+        for answer in <list> mark:
+            if type(answer) is not dict:
+                return False
+    if marks is None or marks.clusters == 0:
+        return True
+    if len(answers) != marks.n or width > len(functions):
+        return False  # the Python path raises
+    cdef list members = [[] for label in range(marks.clusters)]
+    cdef list labels = marks.labels
+    for i in range(marks.n):
+        label = labels[i]
+        if label >= 0:
+            (<list> members[label]).append(i)
+    cdef list clusters_details = []
+    cdef list per_subtask
+    for label in range(marks.clusters):
+        per_subtask = []
+        for column in range(width):
+            name = functions[column]
+            if name is None:
+                per_subtask.append(no_reducer)
+                continue
+            counts = {}  # question_reducer.count_answers
+            for i in <list> members[label]:
+                for key in <dict> (<list> answers[i])[column]:
+                    if key != VERSION_KEY:
+                        counts[key] = counts.get(key, 0) + 1
+            per_subtask.append(counts)
+        clusters_details.append(per_subtask)
+    out[tool + "_clusters_details"] = clusters_details
+    return True

@@ -120,6 +120,58 @@ def split_records(bytes block):
     return rows
 
 
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+cdef uint64_t _LOW7 = 0x7F7F7F7F7F7F7F7FULL
+cdef uint64_t _QUOTES = 0x2222222222222222ULL  # '"' in every byte
+cdef uint64_t _BYTE_PAIRS = 0x00FF00FF00FF00FFULL
+cdef uint64_t _SUM_PAIRS = 0x0001000100010001ULL
+
+
+cdef inline uint64_t _quote_flags(uint64_t word):
+    """1 in each byte of ``word`` that is ``"``, 0 in the others (exact: no carries between
+    bytes, as the low 7 bits are added apart from the top one)."""
+    cdef uint64_t x = word ^ _QUOTES  # a quote byte becomes 0
+    cdef uint64_t y = (x & _LOW7) + _LOW7  # top bit set where the low 7 bits are not all 0
+    return (~(y | x | _LOW7)) >> 7
+
+
+def count_quotes(bytes data, Py_ssize_t start=0, end=None):
+    """``data.count(b'"', start, end)`` for ``0 <= start``, ``end`` None or ``>= 0``: the
+    parent of ``tally extract`` counts every quote of the export to find record ends
+    (``tally.tables.CsvBlocks.spans``), and ``bytes.count`` does it one byte at a time (about
+    40 ms for a 50 MB export); this reads 8 bytes at a time.
+
+    >>> count_quotes(b'a"b""c"'), count_quotes(b'a"b""c"', 2), count_quotes(b'a"b""c"', 2, 4)
+    (4, 3, 1)
+    """
+    cdef const unsigned char *chars = <const unsigned char *>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t stop = PyBytes_GET_SIZE(data), i, words, w, run
+    cdef Py_ssize_t found = 0
+    cdef uint64_t word, counts
+    if end is not None and <Py_ssize_t>end < stop:
+        stop = end
+    if start < 0 or stop < 0:
+        raise ValueError("count_quotes takes positions from the start of the data")
+    i = start
+    words = (stop - start) // 8 if stop > start else 0
+    while words:
+        run = 255 if words > 255 else words  # per byte at most 255 before the bytes are summed
+        counts = 0
+        for w in range(run):
+            memcpy(&word, chars + i, 8)
+            counts += _quote_flags(word)
+            i += 8
+        counts = (counts & _BYTE_PAIRS) + ((counts >> 8) & _BYTE_PAIRS)  # 4 sums of 2 bytes
+        found += <Py_ssize_t>((counts * _SUM_PAIRS) >> 48)
+        words -= run
+    while i < stop:
+        found += chars[i] == 34  # '"'
+        i += 1
+    return found
+
+
 # ------------------------------------------------------------------------------------------
 # writing extraction rows
 

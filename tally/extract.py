@@ -542,6 +542,12 @@ def _extract_chunk(
     loads, decode_error, na = orjson.loads, orjson.JSONDecodeError, NA_STRINGS
     na_longest = max(map(len, na))
     from_export = Classification.from_export
+    # Where every entry has a cells form, which reads only the metadata's classifier_version,
+    # the metadata is checked rather than parsed (see _metadata_stand_in); a form that
+    # declines gets the classification again with the parsed metadata for the extractor.
+    stand_in_of = None
+    if _metadata_stand_in is not None and all(target[6] is not None for target in targets):
+        stand_in_of = _metadata_stand_in
     for row_number, info, annotations_text, metadata_text in rows:
         cid = info[0]
         # The usual row, parsed inline; anything else takes _parse_cells, which says why not.
@@ -552,10 +558,13 @@ def _extract_chunk(
             ):
                 raise ValueError
             annotations = loads(annotations_text)
-            metadata = loads(metadata_text)
-            if metadata.__class__ is not dict:
-                raise ValueError
+            metadata = stand_in = None if stand_in_of is None else stand_in_of(metadata_text)
+            if metadata is None:
+                metadata = loads(metadata_text)
+                if metadata.__class__ is not dict:
+                    raise ValueError
         except (ValueError, decode_error):
+            stand_in = None
             parsed = _parse_cells(row_number, cid, annotations_text, metadata_text, skips)
             if parsed is None:
                 continue
@@ -574,6 +583,11 @@ def _extract_chunk(
                 if cells is not None:
                     add_cells(cells, (where_index, task))
                     continue
+                if stand_in is not None:  # the extractor reads the whole metadata
+                    classification = from_export(
+                        annotations, _loads(metadata_text), classification_id=cid
+                    )
+                    stand_in = None
             try:
                 result = extract(classification, params)
             except AnnotationParseError as exc:
@@ -784,8 +798,10 @@ def _extract_lines_py(
 
 try:  # setup.py builds it; optional, for machines without a C compiler
     from tally._csv_compiled import extract_lines as _compiled_extract_lines
+    from tally._csv_compiled import metadata_stand_in as _metadata_stand_in
 except ImportError:  # pragma: no cover - depends on the install
     _compiled_extract_lines = None
+    _metadata_stand_in = None  # the metadata is parsed
 # the compiled form quotes as Python 3.11's csv module does (tally.tables picks csv_field so)
 _extract_lines = (
     _compiled_extract_lines

@@ -49,6 +49,7 @@ from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
     atomic_binary_file,
+    count_byte,
     csv_field,
     load_yaml,
     parse_block,
@@ -655,13 +656,18 @@ def _guessed_text(
     own_kinds = tuple(
         {c: kinds[c] for c in own.columns()} for own, kinds in zip(stats, data_kinds, strict=True)
     )
-    plain = tuple(text.count("\n") == len(rows) for text, rows in zip(texts, per_key, strict=True))
-    return GuessedText(_write_part(part, texts), columns, own_kinds, source_kinds, plain)
-
-
-def _write_part(part: str, texts: list[str]) -> tuple[int, ...]:
-    """Write every key's lines of a chunk, one after the other; their lengths in bytes."""
     encoded = [text.encode("utf-8") for text in texts]
+    # (UTF-8 bytes: a 10 is a line end; counted 8 bytes at a time, str.count takes one by one)
+    plain = tuple(
+        count_byte(data, 10) == len(rows) for data, rows in zip(encoded, per_key, strict=True)
+    )
+    return GuessedText(_write_part(part, encoded), columns, own_kinds, source_kinds, plain)
+
+
+def _write_part(part: str, texts: list[str] | list[bytes]) -> tuple[int, ...]:
+    """Write every key's lines of a chunk (texts or their UTF-8), one after the other; their
+    lengths in bytes."""
+    encoded = [text if text.__class__ is bytes else text.encode("utf-8") for text in texts]
     with open(part, "wb") as f:
         for data in encoded:
             f.write(data)

@@ -359,21 +359,25 @@ def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
         raise InputError(f"{path}, near byte {offset}: {exc}") from None
 
 
-def _count_quotes_py(data: bytes, start: int = 0, end: int | None = None) -> int:
-    """The ``"`` bytes of ``data[start:end]`` (the compiled ``count_quotes`` reads 8 at a time).
+def _count_byte_py(data: bytes, byte: int, start: int = 0, end: int | None = None) -> int:
+    """How many ``byte`` in ``data[start:end]`` (the compiled ``count_byte`` reads 8 at a time).
 
-    >>> _count_quotes_py(b'a"b""c"', 2)
+    >>> _count_byte_py(b'a"b""c"', ord('"'), 2)
     3
     """
-    return data.count(b'"', start, end)
+    return data.count(byte, start, end)
 
 
 try:  # built by `pip install` (setup.py); optional, for machines without a C compiler
-    from tally._csv_compiled import count_quotes as _count_quotes
+    from tally._csv_compiled import count_byte
     from tally._csv_compiled import split_records as _split_records
 except ImportError:  # pragma: no cover - depends on the install
     _split_records = None
-    _count_quotes = _count_quotes_py
+    count_byte = _count_byte_py
+
+
+def _count_quotes(data: bytes, start: int = 0, end: int | None = None) -> int:
+    return count_byte(data, 34, start, end)  # '"'
 
 
 def require_columns(

@@ -511,3 +511,79 @@ def metadata_stand_in(str text):
     return {"classifier_version": PyUnicode_DecodeUTF8(
         <const char *>p + found_start, found_end - found_start, NULL
     )}
+
+
+# ------------------------------------------------------------------------------------------
+# the info cells of extraction rows
+
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+
+cdef enum:
+    LOOKED_UP = 0  # a column's cells come from its cache only
+    OWN_INT = 1  # "int" column: plain digits without a leading zero are their own cell
+    OWN_TEXT = 2  # "str" column: a text that is not NA and needs no quotes is its own cell
+
+
+cdef inline bint _own_int(str text):
+    """Whether ``str(int(text)) == text`` (ASCII digits, no leading zero) and needs no quotes."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i
+    cdef const Py_UCS1 *chars
+    if n == 0 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
+        return False
+    chars = PyUnicode_1BYTE_DATA(text)
+    if chars[0] == b'0' and n > 1:
+        return False
+    for i in range(n):
+        if chars[i] < b'0' or chars[i] > b'9':
+            return False
+    return True
+
+
+cdef inline object _info_cell(str text, object cache, int own, frozenset na):
+    cdef PyObject *found
+    if own == OWN_INT:
+        if _own_int(text):
+            return text
+    elif own == OWN_TEXT:
+        if _quoting(text) == 0 and text not in na:
+            return text
+    found = PyDict_GetItem(cache, text)  # (a dict subclass: no __missing__ here)
+    if found != NULL:
+        return <object>found
+    return cache[text]  # made by the cache's __missing__
+
+
+def info_heads(list infos, tuple caches, tuple own, frozenset na):
+    """Per classification's info cells (``classification_id, user_name, user_id, workflow_id,
+    created_at, subject_ids``), its extraction rows' text before and after the task cell:
+    ``("cid,name,uid,workflow,", ",created,subject,")``; the compiled form of the list made
+    in ``tally.extract._format_rows`` (the same texts).
+
+    ``caches``: per column, cells by raw text, made on a miss (``tally.extract._InfoCells``);
+    ``own``: per column, which raw texts are their own cell without a look-up (``OWN_INT``
+    for an "int" column, ``OWN_TEXT`` for a "str" one, else ``LOOKED_UP``); ``na``: the texts
+    that are an empty cell (``core.csv_layout.NA_STRINGS``). The usual cell of a unique column
+    (ids, times) is then not made in Python and kept.
+    """
+    cdef list heads = []
+    cdef tuple info
+    cdef int own0 = own[0], own1 = own[1], own2 = own[2], own3 = own[3], own4 = own[4]
+    cdef int own5 = own[5]
+    cdef object c0 = caches[0], c1 = caches[1], c2 = caches[2], c3 = caches[3], c4 = caches[4]
+    cdef object c5 = caches[5]
+    for info in infos:
+        heads.append((
+            _EMPTY.join([
+                _info_cell(<str>info[0], c0, own0, na), _COMMA,
+                _info_cell(<str>info[1], c1, own1, na), _COMMA,
+                _info_cell(<str>info[2], c2, own2, na), _COMMA,
+                _info_cell(<str>info[3], c3, own3, na), _COMMA,
+            ]),
+            _EMPTY.join([
+                _COMMA, _info_cell(<str>info[4], c4, own4, na),
+                _COMMA, _info_cell(<str>info[5], c5, own5, na), _COMMA,
+            ]),
+        ))
+    return heads

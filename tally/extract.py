@@ -696,18 +696,7 @@ def _format_rows(
     Lines are joined here rather than by ``csv.writer``, whose per-character copying took
     most of this function's time; :func:`~tally.tables.csv_field` quotes as it does.
     """
-    # (the cells of a column repeat: user names and ids, the workflow, subjects)
-    cid_cell, name_cell, uid_cell, workflow_cell, created_cell, subject_cell = (
-        _InfoCells(kind) for kind in info_kinds
-    )
-    heads = [
-        (
-            f"{cid_cell[cid]},{name_cell[user_name]},{uid_cell[user_id]},"
-            f"{workflow_cell[workflow_id]},",
-            f",{created_cell[created_at]},{subject_cell[subject]},",
-        )
-        for cid, user_name, user_id, workflow_id, created_at, subject in infos
-    ]
+    heads = _info_heads(infos, info_kinds)
     texts = []
     for key, columns, kinds, rows in zip(
         keys, columns_per_key, kinds_per_key, per_key, strict=True
@@ -730,6 +719,47 @@ def _format_rows(
             )
         )
     return texts
+
+
+def _info_heads_py(
+    infos: list[tuple[str, ...]], info_kinds: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """Per classification's info cells (``INFO_SOURCES``), its extraction rows' text before and
+    after the task cell, the info columns written as ``info_kinds``.
+
+    >>> _info_heads_py([("12", "ann", "7", "3", "2024-01-01 UTC", "9")], ("int", "str", "float", "int", "str", "int"))
+    [('12,ann,7.0,3,', ',2024-01-01 UTC,9,')]
+    """
+    # (the cells of a column repeat: user names and ids, the workflow, subjects)
+    cid_cell, name_cell, uid_cell, workflow_cell, created_cell, subject_cell = (
+        _InfoCells(kind) for kind in info_kinds
+    )
+    return [
+        (
+            f"{cid_cell[cid]},{name_cell[user_name]},{uid_cell[user_id]},"
+            f"{workflow_cell[workflow_id]},",
+            f",{created_cell[created_at]},{subject_cell[subject]},",
+        )
+        for cid, user_name, user_id, workflow_id, created_at, subject in infos
+    ]
+
+
+#: per column kind, what ``_csv_compiled.info_heads`` writes without a look-up (see there)
+_OWN_CELLS = {"int": 1, "str": 2}
+
+
+def _info_heads_compiled(
+    infos: list[tuple[str, ...]], info_kinds: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """``_info_heads_py`` by the compiled ``info_heads``: an id's or a time's cell is usually
+    its own text, not made (and kept) per classification.
+
+    >>> _info_heads_compiled([("12", "ann", "7", "3", "2024-01-01 UTC", "9")], ("int", "str", "float", "int", "str", "int"))
+    [('12,ann,7.0,3,', ',2024-01-01 UTC,9,')]
+    """
+    caches = tuple(_InfoCells(kind) for kind in info_kinds)
+    own = tuple(_OWN_CELLS.get(kind, 0) for kind in info_kinds)
+    return _compiled_info_heads(infos, caches, own, NA_STRINGS)
 
 
 class _InfoCells(dict[str, str]):
@@ -804,16 +834,15 @@ def _extract_lines_py(
 
 try:  # setup.py builds it; optional, for machines without a C compiler
     from tally._csv_compiled import extract_lines as _compiled_extract_lines
+    from tally._csv_compiled import info_heads as _compiled_info_heads
     from tally._csv_compiled import metadata_stand_in as _metadata_stand_in
 except ImportError:  # pragma: no cover - depends on the install
-    _compiled_extract_lines = None
+    _compiled_extract_lines = _compiled_info_heads = None
     _metadata_stand_in = None  # the metadata is parsed
-# the compiled form quotes as Python 3.11's csv module does (tally.tables picks csv_field so)
-_extract_lines = (
-    _compiled_extract_lines
-    if _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
-    else _extract_lines_py
-)
+# the compiled forms quote as Python 3.11's csv module does (tally.tables picks csv_field so)
+_csv_3_11 = _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
+_extract_lines = _compiled_extract_lines if _csv_3_11 else _extract_lines_py
+_info_heads = _info_heads_compiled if _csv_3_11 else _info_heads_py
 
 
 # ------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from core.classification import Classification
+from core.classification import Classification, usual_classification
 from core.csv_layout import (
     AGGREGATION_VERSION,
     DATA_PREFIX,
@@ -565,11 +565,13 @@ def _extract_chunk(
             if parsed is None:
                 continue
             annotations, metadata = parsed
-        try:
-            classification = from_export(annotations, metadata, classification_id=cid)
-        except AnnotationParseError as exc:
-            skips.append((row_number, cid, "malformed annotations", str(exc), True))
-            continue
+        classification = usual_classification(annotations, metadata, cid)
+        if classification is None:  # from_export checks it, and says what is wrong
+            try:
+                classification = from_export(annotations, metadata, classification_id=cid)
+            except AnnotationParseError as exc:
+                skips.append((row_number, cid, "malformed annotations", str(exc), True))
+                continue
         where_index = len(infos)
         infos.append(info)
         failed = None

@@ -1,10 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The compiled form of ``Classification.from_export``'s path for the usual export row
-(``core/classification.py``, the same object): the annotations grouped by task in one C loop.
+(``core/classification.py``, the same object): the annotations grouped by task in one C loop;
+and of the answer that ``question_cells`` reads (``core/extractors/question_extractor.py``).
 
 The batch extract makes a ``Classification`` per row (20,000 for a 20k project); the Python
 loop and the instance's construction were ~2 µs of it. ``tests/core/test_classification.py``
-checks that it gives what the Python path gives, and None exactly where that path is left.
+checks that it gives what the Python path gives, and None exactly where that path is left;
+``tests/core/extractors/test_cells_forms.py`` the same for the answer.
 """
 
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
@@ -58,3 +60,34 @@ def usual_classification(
         "context": {},
     })
     return made
+
+
+def answer_key(dict annotations, str task, str prefix, object unanswered, object decline):
+    """The answer of the first annotation of ``task`` (or of a key starting with ``prefix``,
+    its FEM subtasks) in grouped ``annotations``, as ``question_cells`` caches it: the text,
+    a tuple of texts, None; ``unanswered`` without such an annotation; ``decline`` for any
+    other value, a missing one or an annotation that is not a dict. The compiled form of
+    ``core.extractors.question_extractor._answer_key_py`` (the same result).
+    """
+    cdef object key, items, annotation = None, answer, item
+    cdef PyObject *found
+    for key, items in annotations.items():
+        if items and (key == task or key.startswith(prefix)):
+            annotation = items[0]
+            break
+    if annotation is None:
+        return unanswered
+    if type(annotation) is not dict:
+        return decline
+    found = PyDict_GetItemWithError(annotation, "value")
+    if found == NULL:
+        return decline
+    answer = <object>found
+    if type(answer) is list:
+        for item in <list>answer:
+            if type(item) is not str:
+                return decline
+        return tuple(answer)
+    if type(answer) is not str and answer is not None:
+        return decline
+    return answer

@@ -1,8 +1,9 @@
-"""Build the compiled HDBSCAN steps, cell-text steps, point extractor cells and CSV splitter.
+"""Build the compiled HDBSCAN steps, cell-text steps, point extractor cells, annotation grouping
+and CSV splitter.
 
 The rest of the build is in pyproject.toml. The extensions are optional: without a C compiler the
 install still succeeds and Tally runs the same steps in Python (core/reducers/_hdbscan.py,
-core/csv_layout.py, core/extractors/point_extractor_by_frame.py, the csv module in
+core/csv_layout.py, core/classification.py, core/extractors/point_extractor_by_frame.py, the csv module in
 tally/tables.py), with the same results, only slower.
 """
 
@@ -28,6 +29,11 @@ extensions = cythonize(
             extra_compile_args=FLAGS,
         ),
         Extension("core._cells_compiled", ["core/_cells_compiled.pyx"], extra_compile_args=FLAGS),
+        Extension(
+            "core._classification_compiled",
+            ["core/_classification_compiled.pyx"],
+            extra_compile_args=FLAGS,
+        ),
         Extension("tally._csv_compiled", ["tally/_csv_compiled.pyx"], extra_compile_args=FLAGS),
         Extension(
             "core.extractors._point_compiled",

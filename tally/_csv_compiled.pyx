@@ -17,7 +17,7 @@ are the csv module's.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.string cimport memchr
+from libc.string cimport memchr, memcmp
 
 
 cdef extern from "Python.h":
@@ -118,6 +118,59 @@ def split_records(bytes block):
     finally:
         PyMem_Free(unescaped)
     return rows
+
+
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+cdef uint64_t _LOW7 = 0x7F7F7F7F7F7F7F7FULL
+cdef uint64_t _QUOTES = 0x2222222222222222ULL  # '"' in every byte
+cdef uint64_t _BYTE_PAIRS = 0x00FF00FF00FF00FFULL
+cdef uint64_t _SUM_PAIRS = 0x0001000100010001ULL
+cdef uint64_t _ONES = 0x0101010101010101ULL
+
+
+cdef inline uint64_t _byte_flags(uint64_t word, uint64_t pattern):
+    """1 in each byte of ``word`` that is ``pattern``'s byte (in all 8), 0 in the others (exact:
+    no carries between bytes, as the low 7 bits are added apart from the top one)."""
+    cdef uint64_t x = word ^ pattern  # the byte sought becomes 0
+    cdef uint64_t y = (x & _LOW7) + _LOW7  # top bit set where the low 7 bits are not all 0
+    return (~(y | x | _LOW7)) >> 7
+
+
+def count_byte(bytes data, unsigned char byte, Py_ssize_t start=0, end=None):
+    """``data.count(bytes([byte]), start, end)`` for ``0 <= start``, ``end`` None or ``>= 0``.
+    ``bytes.count`` looks at one byte at a time: the parent of ``tally extract`` counts every
+    quote of the export to find record ends (``tally.tables.CsvBlocks.spans``, 40 ms for a
+    50 MB export), the workers the line ends of what they write. This reads 8 at a time.
+
+    >>> count_byte(b'a"b""c"', 34), count_byte(b'a"b""c"', 34, 2), count_byte(b'a"b""c"', 34, 2, 4)
+    (4, 3, 1)
+    """
+    cdef const unsigned char *chars = <const unsigned char *>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t stop = PyBytes_GET_SIZE(data), i, words, w, run
+    cdef Py_ssize_t found = 0
+    cdef uint64_t word, counts, pattern = _ONES * byte
+    if end is not None and <Py_ssize_t>end < stop:
+        stop = end
+    if start < 0 or stop < 0:
+        raise ValueError("count_byte takes positions from the start of the data")
+    i = start
+    words = (stop - start) // 8 if stop > start else 0
+    while words:
+        run = 255 if words > 255 else words  # per byte at most 255 before the bytes are summed
+        counts = 0
+        for w in range(run):
+            memcpy(&word, chars + i, 8)
+            counts += _byte_flags(word, pattern)
+            i += 8
+        counts = (counts & _BYTE_PAIRS) + ((counts >> 8) & _BYTE_PAIRS)  # 4 sums of 2 bytes
+        found += <Py_ssize_t>((counts * _SUM_PAIRS) >> 48)
+        words -= run
+    while i < stop:
+        found += chars[i] == byte
+        i += 1
+    return found
 
 
 # ------------------------------------------------------------------------------------------
@@ -235,3 +288,302 @@ def extract_lines(
                 PyList_Append(pieces, field(text))
         PyList_Append(pieces, _NEWLINE)
     return _EMPTY.join(pieces)
+
+
+# ------------------------------------------------------------------------------------------
+# the metadata of a classification: checked, not parsed
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object text, Py_ssize_t *size) except NULL
+
+cdef enum:
+    MAX_DEPTH = 32  # deeper JSON: the parser decides
+
+cdef const char *_VERSION_KEY = b"classifier_version"
+cdef Py_ssize_t _VERSION_KEY_SIZE = 18
+
+
+cdef inline Py_ssize_t _blank_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n):
+    """Past JSON's whitespace (space, tab, line ends) from ``i``."""
+    while i < n and (p[i] == 32 or p[i] == 9 or p[i] == 10 or p[i] == 13):
+        i += 1
+    return i
+
+
+cdef inline bint _hex(unsigned char c):
+    return (48 <= c <= 57) or (65 <= c <= 70) or (97 <= c <= 102)
+
+
+cdef uint64_t _HIGH = 0x8080808080808080ULL
+cdef uint64_t _BACKSLASHES = 0x5C5C5C5C5C5C5C5CULL
+cdef uint64_t _SPACES = 0x2020202020202020ULL
+
+
+cdef inline bint _string_stops(uint64_t word):
+    """Whether one of 8 bytes is ``"``, a backslash or below 32 (then a string's bytes need
+    a look one by one). Exact for bytes below 128; a byte of 128 or more may give a false
+    True, which only means the slower look."""
+    cdef uint64_t quotes = word ^ _QUOTES
+    cdef uint64_t backslashes = word ^ _BACKSLASHES
+    # (x - 0x01..) & ~x & 0x80..: a byte of x is 0; (x - 0x20..) & ~x & 0x80..: one is < 32
+    return (
+        ((quotes - _ONES) & ~quotes) | ((backslashes - _ONES) & ~backslashes) | ((word - _SPACES) & ~word)
+    ) & _HIGH != 0
+
+
+cdef Py_ssize_t _string_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, bint *escaped):
+    """Past the JSON string whose ``"`` is at ``i`` (-1: not one, or not sure); ``escaped``
+    set if it holds a backslash escape."""
+    cdef unsigned char c
+    cdef uint64_t word
+    i += 1
+    while i < n:
+        # 8 bytes at a time past plain text (no '"', no backslash, no control character)
+        while i + 8 <= n:
+            memcpy(&word, p + i, 8)
+            if _string_stops(word):
+                break
+            i += 8
+        c = p[i]
+        if c == 34:  # '"'
+            return i + 1
+        if c == 92:  # '\\'
+            escaped[0] = True
+            if i + 1 >= n:
+                return -1
+            c = p[i + 1]
+            if c == b'u':
+                if i + 5 >= n or not (
+                    _hex(p[i + 2]) and _hex(p[i + 3]) and _hex(p[i + 4]) and _hex(p[i + 5])
+                ):
+                    return -1
+                i += 6
+                continue
+            if c == 34 or c == 92 or c == b'/' or c == b'b' or c == b'f' or c == b'n' or (
+                c == b'r' or c == b't'
+            ):
+                i += 2
+                continue
+            return -1
+        if c < 32:  # a control character: not JSON
+            return -1
+        i += 1
+    return -1
+
+
+cdef Py_ssize_t _value_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, int depth):
+    """Past the JSON value at ``i`` (after its leading whitespace), -1 where not sure it is
+    one: numbers with an exponent, NaN and the infinities, nesting deeper than MAX_DEPTH."""
+    cdef unsigned char c, close
+    cdef bint escaped = False
+    if i >= n:
+        return -1
+    c = p[i]
+    if c == b'{' or c == b'[':
+        if depth >= MAX_DEPTH:
+            return -1
+        close = b'}' if c == b'{' else b']'
+        i = _blank_end(p, i + 1, n)
+        if i < n and p[i] == close:
+            return i + 1
+        while True:
+            if c == b'{':  # a key and ":"
+                if i >= n or p[i] != 34:
+                    return -1
+                i = _string_end(p, i, n, &escaped)
+                if i < 0:
+                    return -1
+                i = _blank_end(p, i, n)
+                if i >= n or p[i] != b':':
+                    return -1
+                i = _blank_end(p, i + 1, n)
+            i = _value_end(p, i, n, depth + 1)
+            if i < 0:
+                return -1
+            i = _blank_end(p, i, n)
+            if i >= n:
+                return -1
+            if p[i] == b',':
+                i = _blank_end(p, i + 1, n)
+                continue
+            if p[i] == close:
+                return i + 1
+            return -1
+    if c == 34:
+        return _string_end(p, i, n, &escaped)
+    if c == b'-' or 48 <= c <= 57:  # -?(0|[1-9][0-9]*)(.[0-9]+)?, without an exponent
+        if c == b'-':
+            i += 1
+            if i >= n or not (48 <= p[i] <= 57):
+                return -1
+        if p[i] == b'0':
+            i += 1
+        else:
+            while i < n and 48 <= p[i] <= 57:
+                i += 1
+        if i < n and p[i] == b'.':
+            i += 1
+            if i >= n or not (48 <= p[i] <= 57):
+                return -1
+            while i < n and 48 <= p[i] <= 57:
+                i += 1
+        if i < n and (p[i] == b'e' or p[i] == b'E'):
+            return -1
+        return i
+    if c == b't' and i + 4 <= n and p[i + 1] == b'r' and p[i + 2] == b'u' and p[i + 3] == b'e':
+        return i + 4
+    if c == b'n' and i + 4 <= n and p[i + 1] == b'u' and p[i + 2] == b'l' and p[i + 3] == b'l':
+        return i + 4
+    if c == b'f' and i + 5 <= n and p[i + 1] == b'a' and p[i + 2] == b'l' and (
+        p[i + 3] == b's' and p[i + 4] == b'e'
+    ):
+        return i + 5
+    return -1
+
+
+def metadata_stand_in(str text):
+    """For a classification's metadata text that is plainly a JSON object (RFC 8259, without
+    exponents or NaN), the part of it that extractors' cells forms read, without parsing the
+    rest: ``{"classifier_version": text}``, or ``{}`` when it has none. None where not sure
+    (the caller parses the text, which then decides: invalid JSON, a number, an escaped key...).
+
+    The metadata of an export row is ~1 KB of which the batch extract's cells forms read only
+    ``classifier_version`` (is the classification FEM?); orjson builds all of it (~2.5 µs).
+
+    >>> metadata_stand_in('{"source": "api", "n": [1.5, {"a": null}], "classifier_version": "2.0"}')
+    {'classifier_version': '2.0'}
+    >>> metadata_stand_in('{"a": -0.5}'), metadata_stand_in('{"a": 1e5}'), metadata_stand_in('[1]')
+    ({}, None, None)
+    >>> metadata_stand_in('{"classifier_\\\\u0076ersion": "2.0"}') is None  # an escaped key
+    True
+    """
+    cdef Py_ssize_t n, i, key_start, value_start, found_start = -1, found_end = -1
+    cdef const unsigned char *p = <const unsigned char *>PyUnicode_AsUTF8AndSize(text, &n)
+    cdef bint escaped
+    i = _blank_end(p, 0, n)
+    if i >= n or p[i] != b'{':
+        return None
+    i = _blank_end(p, i + 1, n)
+    if i < n and p[i] == b'}':
+        i += 1
+    else:
+        while True:  # the top-level keys, watching for classifier_version
+            if i >= n or p[i] != 34:
+                return None
+            key_start = i + 1
+            escaped = False
+            i = _string_end(p, i, n, &escaped)
+            if i < 0 or escaped:  # (an escaped key might spell classifier_version)
+                return None
+            is_version = i - 1 - key_start == _VERSION_KEY_SIZE and memcmp(
+                p + key_start, _VERSION_KEY, _VERSION_KEY_SIZE
+            ) == 0
+            i = _blank_end(p, i, n)
+            if i >= n or p[i] != b':':
+                return None
+            i = _blank_end(p, i + 1, n)
+            value_start = i
+            if is_version:
+                if found_start >= 0 or i >= n or p[i] != 34:  # twice, or not a string
+                    return None
+                i = _string_end(p, i, n, &escaped)
+                if i < 0 or escaped:
+                    return None
+                found_start, found_end = value_start + 1, i - 1
+            else:
+                i = _value_end(p, i, n, 1)
+                if i < 0:
+                    return None
+            i = _blank_end(p, i, n)
+            if i >= n:
+                return None
+            if p[i] == b',':
+                i = _blank_end(p, i + 1, n)
+                continue
+            if p[i] == b'}':
+                i += 1
+                break
+            return None
+    if _blank_end(p, i, n) != n:
+        return None
+    if found_start < 0:
+        return {}
+    return {"classifier_version": PyUnicode_DecodeUTF8(
+        <const char *>p + found_start, found_end - found_start, NULL
+    )}
+
+
+# ------------------------------------------------------------------------------------------
+# the info cells of extraction rows
+
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+
+cdef enum:
+    LOOKED_UP = 0  # a column's cells come from its cache only
+    OWN_INT = 1  # "int" column: plain digits without a leading zero are their own cell
+    OWN_TEXT = 2  # "str" column: a text that is not NA and needs no quotes is its own cell
+
+
+cdef inline bint _own_int(str text):
+    """Whether ``str(int(text)) == text`` (ASCII digits, no leading zero) and needs no quotes."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i
+    cdef const Py_UCS1 *chars
+    if n == 0 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
+        return False
+    chars = PyUnicode_1BYTE_DATA(text)
+    if chars[0] == b'0' and n > 1:
+        return False
+    for i in range(n):
+        if chars[i] < b'0' or chars[i] > b'9':
+            return False
+    return True
+
+
+cdef inline object _info_cell(str text, object cache, int own, frozenset na):
+    cdef PyObject *found
+    if own == OWN_INT:
+        if _own_int(text):
+            return text
+    elif own == OWN_TEXT:
+        if _quoting(text) == 0 and text not in na:
+            return text
+    found = PyDict_GetItem(cache, text)  # (a dict subclass: no __missing__ here)
+    if found != NULL:
+        return <object>found
+    return cache[text]  # made by the cache's __missing__
+
+
+def info_heads(list infos, tuple caches, tuple own, frozenset na):
+    """Per classification's info cells (``classification_id, user_name, user_id, workflow_id,
+    created_at, subject_ids``), its extraction rows' text before and after the task cell:
+    ``("cid,name,uid,workflow,", ",created,subject,")``; the compiled form of the list made
+    in ``tally.extract._format_rows`` (the same texts).
+
+    ``caches``: per column, cells by raw text, made on a miss (``tally.extract._InfoCells``);
+    ``own``: per column, which raw texts are their own cell without a look-up (``OWN_INT``
+    for an "int" column, ``OWN_TEXT`` for a "str" one, else ``LOOKED_UP``); ``na``: the texts
+    that are an empty cell (``core.csv_layout.NA_STRINGS``). The usual cell of a unique column
+    (ids, times) is then not made in Python and kept.
+    """
+    cdef list heads = []
+    cdef tuple info
+    cdef int own0 = own[0], own1 = own[1], own2 = own[2], own3 = own[3], own4 = own[4]
+    cdef int own5 = own[5]
+    cdef object c0 = caches[0], c1 = caches[1], c2 = caches[2], c3 = caches[3], c4 = caches[4]
+    cdef object c5 = caches[5]
+    for info in infos:
+        heads.append((
+            _EMPTY.join([
+                _info_cell(<str>info[0], c0, own0, na), _COMMA,
+                _info_cell(<str>info[1], c1, own1, na), _COMMA,
+                _info_cell(<str>info[2], c2, own2, na), _COMMA,
+                _info_cell(<str>info[3], c3, own3, na), _COMMA,
+            ]),
+            _EMPTY.join([
+                _COMMA, _info_cell(<str>info[4], c4, own4, na),
+                _COMMA, _info_cell(<str>info[5], c5, own5, na), _COMMA,
+            ]),
+        ))
+    return heads

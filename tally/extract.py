@@ -22,11 +22,11 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from core.classification import Classification
+from core.classification import Classification, usual_classification
 from core.csv_layout import (
     AGGREGATION_VERSION,
     DATA_PREFIX,
@@ -49,6 +49,7 @@ from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
     atomic_binary_file,
+    count_byte,
     csv_field,
     load_yaml,
     parse_block,
@@ -87,6 +88,9 @@ BLOCK_BYTES = 4 << 20
 
 # ------------------------------------------------------------------------------------------
 # configuration
+
+# (Records are NamedTuples where a frozen dataclass would do: making a frozen dataclass costs
+# ~1.7 ms at import, for its generated methods, a NamedTuple ~0.1 ms; they pickle smaller too.)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +150,7 @@ def _config_version(value: Any, where: str) -> WorkflowVersion | None:
         raise InputError(f"{where}: {exc}") from None
 
 
-@dataclasses.dataclass(frozen=True)
-class ExtractPlan:
+class ExtractPlan(NamedTuple):
     """The parsed extractor config: which extractor runs on which task, for which rows."""
 
     workflow_id: int
@@ -209,8 +212,7 @@ def load_plan(path: str) -> ExtractPlan:
 # the per-block work (runs in worker processes)
 
 
-@dataclasses.dataclass
-class ChunkResult:
+class ChunkResult(NamedTuple):
     """What a worker sends back: the chunk's CSV lines are in a file (``GuessedText``)."""
 
     part: str | None  # the file of every extractor key's lines (None: no rows at all)
@@ -222,8 +224,7 @@ class ChunkResult:
     text: GuessedText | None = None  # what the lines in ``part`` are
 
 
-@dataclasses.dataclass(frozen=True)
-class FormatGuess:
+class FormatGuess(NamedTuple):
     """The column stats of the blocks before a block (all of them, in order), sent with it.
 
     Columns are ordered by first appearance and typed over the whole file, so a block cannot
@@ -237,8 +238,7 @@ class FormatGuess:
     info: ReadKinds
 
 
-@dataclasses.dataclass(frozen=True)
-class GuessedText:
+class GuessedText(NamedTuple):
     """A block's CSV lines per extractor key, formatted with a guessed layout, in a file
     (``ChunkResult.part``)."""
 
@@ -288,8 +288,7 @@ class GuessedText:
 _WORKER: dict[str, Any] = {}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Layout:
+class _Layout(NamedTuple):
     """Where a worker finds things in the export's rows, and which rows it keeps."""
 
     path: str
@@ -344,8 +343,7 @@ def _without_cycle_collection(func: Callable[[_Job], _Result]) -> Callable[[_Job
     return run
 
 
-@dataclasses.dataclass(frozen=True)
-class FinalLayout:
+class FinalLayout(NamedTuple):
     """The output files' layout: per extractor key its data columns and their kinds, and the
     kinds of the info cells."""
 
@@ -354,8 +352,7 @@ class FinalLayout:
     info_kinds: tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
-class BlockJob:
+class BlockJob(NamedTuple):
     """A block of whole records of the export, read by the worker (not sent through a pipe)."""
 
     index: int
@@ -365,8 +362,7 @@ class BlockJob:
     final: FinalLayout | None = None  # given: the block is extracted again, in this layout
 
 
-@dataclasses.dataclass
-class BlockResult:
+class BlockResult(NamedTuple):
     """One block's outcome: counts and column typing for the parent, its lines in a file."""
 
     rows: int
@@ -463,7 +459,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
     chunk = _extract_chunk(job.index, keep, job.guess, kinds, job.final)
     unreadable = len(skips)
     if skips:
-        chunk.skips = sorted(skips + chunk.skips, key=lambda skip: skip[0])
+        chunk = chunk._replace(skips=sorted(skips + chunk.skips, key=lambda skip: skip[0]))
     return BlockResult(
         len(rows), len(keep), job.length, kinds, workflows, versions, chunk, unreadable
     )
@@ -542,6 +538,12 @@ def _extract_chunk(
     loads, decode_error, na = orjson.loads, orjson.JSONDecodeError, NA_STRINGS
     na_longest = max(map(len, na))
     from_export = Classification.from_export
+    # Where every entry has a cells form, which reads only the metadata's classifier_version,
+    # the metadata is checked rather than parsed (see _metadata_stand_in); a form that
+    # declines gets the classification again with the parsed metadata for the extractor.
+    stand_in_of = None
+    if _metadata_stand_in is not None and all(target[6] is not None for target in targets):
+        stand_in_of = _metadata_stand_in
     for row_number, info, annotations_text, metadata_text in rows:
         cid = info[0]
         # The usual row, parsed inline; anything else takes _parse_cells, which says why not.
@@ -552,19 +554,24 @@ def _extract_chunk(
             ):
                 raise ValueError
             annotations = loads(annotations_text)
-            metadata = loads(metadata_text)
-            if metadata.__class__ is not dict:
-                raise ValueError
+            metadata = stand_in = None if stand_in_of is None else stand_in_of(metadata_text)
+            if metadata is None:
+                metadata = loads(metadata_text)
+                if metadata.__class__ is not dict:
+                    raise ValueError
         except (ValueError, decode_error):
+            stand_in = None
             parsed = _parse_cells(row_number, cid, annotations_text, metadata_text, skips)
             if parsed is None:
                 continue
             annotations, metadata = parsed
-        try:
-            classification = from_export(annotations, metadata, classification_id=cid)
-        except AnnotationParseError as exc:
-            skips.append((row_number, cid, "malformed annotations", str(exc), True))
-            continue
+        classification = usual_classification(annotations, metadata, cid)
+        if classification is None:  # from_export checks it, and says what is wrong
+            try:
+                classification = from_export(annotations, metadata, classification_id=cid)
+            except AnnotationParseError as exc:
+                skips.append((row_number, cid, "malformed annotations", str(exc), True))
+                continue
         where_index = len(infos)
         infos.append(info)
         failed = None
@@ -574,6 +581,11 @@ def _extract_chunk(
                 if cells is not None:
                     add_cells(cells, (where_index, task))
                     continue
+                if stand_in is not None:  # the extractor reads the whole metadata
+                    classification = from_export(
+                        annotations, _loads(metadata_text), classification_id=cid
+                    )
+                    stand_in = None
             try:
                 result = extract(classification, params)
             except AnnotationParseError as exc:
@@ -641,13 +653,18 @@ def _guessed_text(
     own_kinds = tuple(
         {c: kinds[c] for c in own.columns()} for own, kinds in zip(stats, data_kinds, strict=True)
     )
-    plain = tuple(text.count("\n") == len(rows) for text, rows in zip(texts, per_key, strict=True))
-    return GuessedText(_write_part(part, texts), columns, own_kinds, source_kinds, plain)
-
-
-def _write_part(part: str, texts: list[str]) -> tuple[int, ...]:
-    """Write every key's lines of a chunk, one after the other; their lengths in bytes."""
     encoded = [text.encode("utf-8") for text in texts]
+    # (UTF-8 bytes: a 10 is a line end; counted 8 bytes at a time, str.count takes one by one)
+    plain = tuple(
+        count_byte(data, 10) == len(rows) for data, rows in zip(encoded, per_key, strict=True)
+    )
+    return GuessedText(_write_part(part, encoded), columns, own_kinds, source_kinds, plain)
+
+
+def _write_part(part: str, texts: list[str] | list[bytes]) -> tuple[int, ...]:
+    """Write every key's lines of a chunk (texts or their UTF-8), one after the other; their
+    lengths in bytes."""
+    encoded = [text if text.__class__ is bytes else text.encode("utf-8") for text in texts]
     with open(part, "wb") as f:
         for data in encoded:
             f.write(data)
@@ -676,18 +693,7 @@ def _format_rows(
     Lines are joined here rather than by ``csv.writer``, whose per-character copying took
     most of this function's time; :func:`~tally.tables.csv_field` quotes as it does.
     """
-    # (the cells of a column repeat: user names and ids, the workflow, subjects)
-    cid_cell, name_cell, uid_cell, workflow_cell, created_cell, subject_cell = (
-        _InfoCells(kind) for kind in info_kinds
-    )
-    heads = [
-        (
-            f"{cid_cell[cid]},{name_cell[user_name]},{uid_cell[user_id]},"
-            f"{workflow_cell[workflow_id]},",
-            f",{created_cell[created_at]},{subject_cell[subject]},",
-        )
-        for cid, user_name, user_id, workflow_id, created_at, subject in infos
-    ]
+    heads = _info_heads(infos, info_kinds)
     texts = []
     for key, columns, kinds, rows in zip(
         keys, columns_per_key, kinds_per_key, per_key, strict=True
@@ -710,6 +716,47 @@ def _format_rows(
             )
         )
     return texts
+
+
+def _info_heads_py(
+    infos: list[tuple[str, ...]], info_kinds: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """Per classification's info cells (``INFO_SOURCES``), its extraction rows' text before and
+    after the task cell, the info columns written as ``info_kinds``.
+
+    >>> _info_heads_py([("12", "ann", "7", "3", "2024-01-01 UTC", "9")], ("int", "str", "float", "int", "str", "int"))
+    [('12,ann,7.0,3,', ',2024-01-01 UTC,9,')]
+    """
+    # (the cells of a column repeat: user names and ids, the workflow, subjects)
+    cid_cell, name_cell, uid_cell, workflow_cell, created_cell, subject_cell = (
+        _InfoCells(kind) for kind in info_kinds
+    )
+    return [
+        (
+            f"{cid_cell[cid]},{name_cell[user_name]},{uid_cell[user_id]},"
+            f"{workflow_cell[workflow_id]},",
+            f",{created_cell[created_at]},{subject_cell[subject]},",
+        )
+        for cid, user_name, user_id, workflow_id, created_at, subject in infos
+    ]
+
+
+#: per column kind, what ``_csv_compiled.info_heads`` writes without a look-up (see there)
+_OWN_CELLS = {"int": 1, "str": 2}
+
+
+def _info_heads_compiled(
+    infos: list[tuple[str, ...]], info_kinds: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """``_info_heads_py`` by the compiled ``info_heads``: an id's or a time's cell is usually
+    its own text, not made (and kept) per classification.
+
+    >>> _info_heads_compiled([("12", "ann", "7", "3", "2024-01-01 UTC", "9")], ("int", "str", "float", "int", "str", "int"))
+    [('12,ann,7.0,3,', ',2024-01-01 UTC,9,')]
+    """
+    caches = tuple(_InfoCells(kind) for kind in info_kinds)
+    own = tuple(_OWN_CELLS.get(kind, 0) for kind in info_kinds)
+    return _compiled_info_heads(infos, caches, own, NA_STRINGS)
 
 
 class _InfoCells(dict[str, str]):
@@ -784,14 +831,15 @@ def _extract_lines_py(
 
 try:  # setup.py builds it; optional, for machines without a C compiler
     from tally._csv_compiled import extract_lines as _compiled_extract_lines
+    from tally._csv_compiled import info_heads as _compiled_info_heads
+    from tally._csv_compiled import metadata_stand_in as _metadata_stand_in
 except ImportError:  # pragma: no cover - depends on the install
-    _compiled_extract_lines = None
-# the compiled form quotes as Python 3.11's csv module does (tally.tables picks csv_field so)
-_extract_lines = (
-    _compiled_extract_lines
-    if _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
-    else _extract_lines_py
-)
+    _compiled_extract_lines = _compiled_info_heads = None
+    _metadata_stand_in = None  # the metadata is parsed
+# the compiled forms quote as Python 3.11's csv module does (tally.tables picks csv_field so)
+_csv_3_11 = _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
+_extract_lines = _compiled_extract_lines if _csv_3_11 else _extract_lines_py
+_info_heads = _info_heads_compiled if _csv_3_11 else _info_heads_py
 
 
 # ------------------------------------------------------------------------------------------
@@ -1090,7 +1138,7 @@ def _write_extract_csvs(
             again.append(i)
         else:
             written.append((text.lengths, extra))
-    jobs = (dataclasses.replace(parts[i][0], guess=None, final=final) for i in again)
+    jobs = (parts[i][0]._replace(guess=None, final=final) for i in again)
     # a few small blocks (the first ones, guessed from less) are quicker here than in a pool
     again_bytes = sum(parts[i][0].length for i in again)
     workers = min(cpu_count, len(again)) if again_bytes > 2 * BLOCK_BYTES else 1

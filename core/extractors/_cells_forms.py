@@ -5,6 +5,10 @@ commonest extractors and the usual classifications a shortcut gives those cells 
 building the extract: :func:`cells_form` finds it. A shortcut returns None for anything it does
 not cover, and the caller then runs the registered extractor, so results (and errors) are
 always the registry's; tests compare the two on generated and real classifications.
+
+A cells form reads only the annotations and the metadata's ``classifier_version`` (through
+``Classification.is_fem``): the batch extract then checks the metadata rather than parse it
+(``tally.extract``, ``metadata_stand_in``). A new form that needs more must say so there.
 """
 
 from __future__ import annotations

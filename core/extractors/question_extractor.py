@@ -56,6 +56,7 @@ def question_extractor(classification: Classification, params: QuestionParams) -
 
 
 _UNANSWERED = object()  # question_cells' cache key of a classification without the task
+_DECLINE = object()  # _answer_key: not an answer question_cells covers
 
 
 def question_cells(
@@ -81,24 +82,11 @@ def question_cells(
     cache: dict[Any, Cells] = {}
 
     def cells(classification: Classification) -> Cells | None:
-        annotation = None
-        for key, items in classification.annotations.items():
-            if items and (key == task or key.startswith(subtask_prefix)):
-                annotation = items[0]
-                break
-        if annotation is None:
-            answer = _UNANSWERED
-        elif annotation.__class__ is not dict:
+        answer = _answer_key(
+            classification.annotations, task, subtask_prefix, _UNANSWERED, _DECLINE
+        )
+        if answer is _DECLINE:
             return None
-        else:
-            answer = annotation.get("value", _UNANSWERED)
-            if answer.__class__ is list:
-                for item in answer:
-                    if item.__class__ is not str:
-                        return None
-                answer = tuple(answer)
-            elif answer.__class__ is not str and answer is not None:
-                return None  # (and a missing value: the extractor's error)
         found = cache.get(answer)
         if found is None:
             found = render_cells(question_extractor(classification, params), version)
@@ -107,3 +95,40 @@ def question_cells(
         return found
 
     return cells
+
+
+def _answer_key_py(annotations: Any, task: str, prefix: str, unanswered: Any, decline: Any) -> Any:
+    """The answer of the first annotation of ``task`` (or of a key starting with ``prefix``:
+    ``first_annotation``'s FEM subtasks), as ``question_cells`` caches it: the text, a tuple of
+    texts, None; ``unanswered`` without such an annotation; ``decline`` for any other value, a
+    missing one (the extractor's error) or an annotation that is not a dict.
+
+    >>> _answer_key_py({"T0": [{"value": ["a", "b"]}]}, "T0", "T0.", "-", "x")
+    ('a', 'b')
+    >>> _answer_key_py({"T1": [{"value": 3}]}, "T0", "T0.", "-", "x"), _answer_key_py({"T0": [{"value": 3}]}, "T0", "T0.", "-", "x")
+    ('-', 'x')
+    """
+    annotation = None
+    for key, items in annotations.items():
+        if items and (key == task or key.startswith(prefix)):
+            annotation = items[0]
+            break
+    if annotation is None:
+        return unanswered
+    if annotation.__class__ is not dict:
+        return decline
+    answer = annotation.get("value", decline)
+    if answer.__class__ is list:
+        for item in answer:
+            if item.__class__ is not str:
+                return decline
+        return tuple(answer)
+    if answer.__class__ is not str and answer is not None:
+        return decline
+    return answer
+
+
+try:  # setup.py builds it; optional, for machines without a C compiler
+    from core._classification_compiled import answer_key as _answer_key
+except ImportError:  # pragma: no cover - depends on the install
+    _answer_key = _answer_key_py

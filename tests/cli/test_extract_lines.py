@@ -72,3 +72,29 @@ def test_python_form_writes_what_csv_writer_writes(cells):
 
 def test_the_compiled_form_is_in_use():
     assert extract_module._extract_lines is compiled, "run setup.py build_ext --inplace"
+
+
+_info_text = st.one_of(
+    _text,
+    st.sampled_from(
+        ["0", "007", "12", "-3", "1_0", "１２", " 7", "NA", "nan", "null", "3.5", "true"]
+    ),
+    st.integers(0, 10**12).map(str),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.tuples(*[_info_text] * 6), max_size=6),
+    st.tuples(*[st.sampled_from(["int", "float", "str", "bool"])] * 6),
+)
+def test_compiled_info_heads_are_the_python_forms(infos, kinds):
+    """The compiled info cells (an int's or a text's own cell where it is plain) are the
+    Python form's, and where a text is not of its column's kind both fail."""
+    try:
+        expected = extract_module._info_heads_py(infos, kinds)
+    except ValueError:
+        with pytest.raises(ValueError):
+            extract_module._info_heads_compiled(infos, kinds)
+        return
+    assert extract_module._info_heads_compiled(infos, kinds) == expected

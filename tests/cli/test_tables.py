@@ -153,8 +153,26 @@ def test_compiled_splitter_is_built_and_in_use():
     from tally import _csv_compiled, tables
 
     assert tables._split_records is _csv_compiled.split_records
+    assert tables.count_byte is _csv_compiled.count_byte
     # pytest --doctest-modules collects .py files only; the compiled module's examples run here
     assert doctest.testmod(_csv_compiled).failed == 0
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.binary(max_size=300) | st.text(alphabet='"a\n', max_size=2100).map(str.encode),
+    st.sampled_from(b'"\n\x00\xff'),
+    st.integers(0, 2200),
+    st.none() | st.integers(0, 2200),
+)
+def test_count_byte_is_bytes_count(data, byte, start, end):
+    """The compiled byte counter (8 bytes at a time, summed every 255 words) is bytes.count."""
+    from tally._csv_compiled import count_byte
+
+    from tally.tables import _count_byte_py
+
+    assert count_byte(data, byte, start, end) == data.count(byte, start, end)
+    assert _count_byte_py(data, byte, start, end) == data.count(byte, start, end)
 
 
 def _csv_module_rows(block: bytes) -> list[list[str]]:

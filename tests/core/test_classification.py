@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import core.classification as classification_module
 from core.classification import Classification
 from core.errors import AnnotationParseError
 from tests.core.extractors.support import FEM, run
@@ -173,3 +174,47 @@ def test_export_rows_read_alike_on_the_fast_and_the_checked_path(annotations, me
         return (c, list(c.annotations), [list(map(id, v)) for v in c.annotations.values()])
 
     assert read() == read(context={})
+
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=3))
+_annotation_lists = st.lists(
+    st.one_of(
+        st.dictionaries(
+            st.sampled_from(["task", "value", "markIndex"]),
+            st.one_of(st.sampled_from(["T0", "T1", "T0.0.0"]), _json_scalars),
+            max_size=3,
+        ),
+        _json_scalars,
+        st.lists(_json_scalars, max_size=2),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(_annotation_lists, st.dictionaries(st.text(max_size=2), st.lists(st.just({})))),
+    st.one_of(st.dictionaries(st.sampled_from(["classifier_version"]), st.just("2.0")), st.none()),
+    st.sampled_from([False, True]),
+    st.sampled_from([None, 5]),
+)
+def test_the_compiled_usual_classification_is_the_python_forms(
+    annotations, metadata, gold_standard, user_id
+):
+    """The compiled grouping of the usual export row builds what the Python form builds, and
+    declines (None) the same rows."""
+    compiled = pytest.importorskip("core._classification_compiled").usual_classification
+    args = (Classification, annotations, metadata, 9, gold_standard, user_id)
+    expected = classification_module._usual_classification_py(*args)
+    made = compiled(*args)
+    if expected is None:
+        assert made is None
+        return
+    assert type(made) is Classification and made == expected
+    assert made.__dict__ == expected.__dict__
+    assert list(made.annotations) == list(expected.annotations)  # tasks in export order
+
+
+def test_from_export_uses_the_compiled_grouping():
+    compiled = pytest.importorskip("core._classification_compiled").usual_classification
+    assert classification_module._usual_classification is compiled

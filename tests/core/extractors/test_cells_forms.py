@@ -213,3 +213,23 @@ def test_question_cells_take_text_answers(value):
         assert answer is not None
     unanswered = Classification.from_export([{"task": "T0", "value": value}])
     assert cells(unanswered) == (("aggregation_version",), (4,), ("5.3.1",))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    groups=st.dictionaries(
+        st.sampled_from(["T1", "T2", "T1.0.0", "T10", "T1.x"]),
+        st.lists(st.one_of(st.none(), _question_annotation, st.just([])), max_size=2),
+        max_size=4,
+    ),
+    task=st.sampled_from(["T1", "T2"]),
+)
+def test_the_compiled_answer_key_is_the_python_forms(groups, task):
+    """question_cells' cache key (compiled) is the Python form's, declines included."""
+    import core.extractors.question_extractor as module
+
+    compiled = pytest.importorskip("core._classification_compiled").answer_key
+    unanswered, decline = object(), object()
+    args = (groups, task, task + ".", unanswered, decline)
+    assert compiled(*args) == module._answer_key_py(*args)
+    assert module._answer_key is compiled

@@ -22,9 +22,10 @@ import datetime
 import functools
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from core.registry import ExtractRecord
+if TYPE_CHECKING:  # the -F choices (REPEAT_MODES) are read by every command's parser
+    from core.registry import ExtractRecord
 
 __all__ = ["REPEAT_MODES", "RepeatMode", "select_repeats", "time_key"]
 

@@ -10,7 +10,6 @@ unknown extractor 'question_extracter'; did you mean 'question_extractor'? Valid
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,6 +47,8 @@ class UnknownNameError(TallyError, KeyError):
         self.kind = kind
         self.name = name
         self.choices = sorted(choices)
+        import difflib  # here: every command imports this module, few raise this error
+
         close = difflib.get_close_matches(str(name), self.choices, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ";"
         message = f"unknown {kind} {name!r}{hint} Valid {kind}s: {', '.join(self.choices)}"

@@ -32,7 +32,6 @@ engine and the tests share.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -133,6 +132,8 @@ class Grouping:
 
 
 def _suggest(word: str, choices: Sequence[str]) -> str:
+    import difflib  # here: only a misspelt filter needs it
+
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -28,7 +28,6 @@ core.errors.InvalidParameterError: demo_reducer: unknown keyword 'eps_'; did you
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -155,6 +154,8 @@ def parse_params(params_cls: type[P], raw: Mapping[str, Any] | None, *, owner: s
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         name = unknown[0]
+        import difflib  # here: only an unknown parameter needs it
+
         close = difflib.get_close_matches(name, sorted(fields), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "."
         valid = ", ".join(sorted(fields)) or "(none)"

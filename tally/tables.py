@@ -9,13 +9,10 @@ import contextlib
 import csv
 import io
 import os
-import pickle
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tally.errors import InputError, separator_problem, with_article
 
@@ -429,6 +426,8 @@ def read_text(path: str | os.PathLike[str], what: str) -> str:
 
 def load_yaml(path: str | os.PathLike[str], what: str) -> Any:
     """A YAML config document; unreadable or unparsable files raise :class:`InputError`."""
+    import yaml  # here: only commands that read a config need it
+
     text = read_text(path, what)
     stream = io.StringIO(text)
     stream.name = str(path)  # YAML's error marks name it (else "<unicode string>")
@@ -452,6 +451,8 @@ class Spill:
             return
         if self._file is None:
             self._file = open(self.path, "ab", buffering=1 << 20)  # noqa: SIM115
+        import pickle  # here, as in __iter__: commands that do not spill do not need it
+
         pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.chunks += 1
 
@@ -465,6 +466,8 @@ class Spill:
         self.close()
         if not self.path.exists():
             return
+        import pickle
+
         with open(self.path, "rb", buffering=1 << 20) as f:
             while True:
                 try:

@@ -16,10 +16,9 @@ Task_labels_workflow_10_V16.55.yaml {'T0.answers.0.label': 'Yes'}
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.errors import WorkflowConfigError
 from core.workflow_config.extractor_config import workflow_extractor_config
@@ -27,10 +26,13 @@ from core.workflow_config.reducer_config import workflow_reducer_configs
 from core.workflow_config.task_labels import task_labels
 from core.workflow_config.versions import parse_workflow_id, select_workflow_version
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
 __all__ = ["WorkflowConfig", "build_config", "parse_json_column"]
 
 
-@dataclasses.dataclass(frozen=True)
 class WorkflowConfig:
     """The three kinds of files ``panoptes_aggregation config`` writes, as plain data.
 
@@ -60,14 +62,26 @@ class WorkflowConfig:
     indent=4)`` (keys sorted, PyYAML's default).
     """
 
-    workflow_id: int
-    workflow_version: str | dict[str, str]
-    version_label: str
-    matched_versions: tuple[str, ...]
-    extractor_config: dict[str, Any]
-    reducer_configs: dict[str, dict[str, Any]]
-    task_labels: dict[str, Any]
-    notes: tuple[str, ...] = ()
+    def __init__(
+        self,
+        *,
+        workflow_id: int,
+        workflow_version: str | dict[str, str],
+        version_label: str,
+        matched_versions: tuple[str, ...],
+        extractor_config: dict[str, Any],
+        reducer_configs: dict[str, dict[str, Any]],
+        task_labels: dict[str, Any],
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.workflow_version = workflow_version
+        self.version_label = version_label
+        self.matched_versions = matched_versions
+        self.extractor_config = extractor_config
+        self.reducer_configs = reducer_configs
+        self.task_labels = task_labels
+        self.notes = notes
 
     @property
     def extractor_file_name(self) -> str:

@@ -24,9 +24,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import WorkflowConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ANNOTATE_CONFIG",

@@ -15,9 +15,12 @@ The reference matches task ids as string prefixes, so configuring ``T1`` also pu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import WorkflowConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["task_labels"]
 

@@ -23,25 +23,33 @@ core.errors.WorkflowVersionError: workflow 10 has no version matching version '1
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import WorkflowVersionError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 __all__ = ["VersionSelection", "WorkflowVersion", "parse_workflow_id", "select_workflow_version"]
 
 _VERSION_TEXT = re.compile(r"[vV]?(\d+(?:\.\d+)*)")
 
 
+# The classes of this package are plain classes, not dataclasses: `tally config` would import
+# dataclasses (and inspect) for them alone, about 10 ms of its start.
+
+
 @functools.total_ordering
-@dataclasses.dataclass(frozen=True, eq=False)
 class WorkflowVersion:
     """A dotted release number such as ``16.55``; ordered numerically, trailing zeros ignored."""
 
-    release: tuple[int, ...]
+    __slots__ = ("release",)
+
+    def __init__(self, release: tuple[int, ...]) -> None:
+        self.release = release
 
     @classmethod
     def parse(cls, text: Any) -> WorkflowVersion:
@@ -95,7 +103,6 @@ class WorkflowVersion:
         return f"WorkflowVersion({str(self)!r})"
 
 
-@dataclasses.dataclass(frozen=True)
 class VersionSelection:
     """The workflow export row a config is built from, and how the request is recorded.
 
@@ -114,10 +121,20 @@ class VersionSelection:
         newest version; the CLI can say so).
     """
 
-    row: Mapping[str, Any]
-    version: WorkflowVersion
-    workflow_version: str | dict[str, str]
-    matched: tuple[WorkflowVersion, ...]
+    __slots__ = ("matched", "row", "version", "workflow_version")
+
+    def __init__(
+        self,
+        *,
+        row: Mapping[str, Any],
+        version: WorkflowVersion,
+        workflow_version: str | dict[str, str],
+        matched: tuple[WorkflowVersion, ...],
+    ) -> None:
+        self.row = row
+        self.version = version
+        self.workflow_version = workflow_version
+        self.matched = matched
 
 
 def parse_workflow_id(value: Any) -> int:

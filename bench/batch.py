@@ -20,6 +20,9 @@ Examples::
     .venv/bin/python bench/batch.py --classifications 20000 --cpu 2
     .venv/bin/python bench/batch.py --sizes 100000,300000,1000000 --skip-reference --cpu 2
 
+tally is installed from this tree with pip into a venv under the work dir (not editable, as users
+install it; ``--editable`` times the running environment's tally instead).
+
 The reference is taken from ``tests/golden/.oracle-venv/bin/panoptes_aggregation`` (built by
 ``tests/golden/regenerate.py``), or ``--reference PATH``, or ``$TALLY_REFERENCE``. If none exists
 the script says how to build one and stops (or runs tally alone with ``--skip-reference``).
@@ -39,6 +42,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -122,9 +126,9 @@ def _tree_rss_bytes(root: int) -> int:
 def child_env() -> dict[str, str]:
     """The environment for measured commands.
 
-    PYTHONDONTWRITEBYTECODE is dropped: with it every run recompiles tally's modules (an editable
-    install has no byte code until first import), a cost no installed tool pays; the reference's
-    site-packages were compiled by pip at install time.
+    PYTHONDONTWRITEBYTECODE is dropped: with it every run of an editable install (``--editable``)
+    recompiles tally's modules (it has no byte code until first import), a cost no installed tool
+    pays; pip compiled the byte code of the reference and of the installed tally.
     """
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -174,8 +178,34 @@ def run_measured(stage: str, cmd: list[str], *, cwd: Path, log: Path, interval: 
 
 
 def tally_command() -> list[str]:
+    """The ``tally`` of the running environment (in a development venv, an editable install)."""
     exe = Path(sys.executable).with_name("tally")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "tally.cli"]
+
+
+def install_tally(workdir: Path) -> list[str]:
+    """Install this tree as users do (``pip install``, not editable) into a new venv; its ``tally``.
+
+    An editable install adds an import finder to every start (the ``__editable__`` .pth file:
+    pathlib, importlib.util, ... before tally's first line runs), which users of a wheel do not
+    pay. The venv reads the running environment's site-packages (a ``.pth`` line) for the
+    dependencies, so only tally itself is built and installed (``--no-deps``); the running
+    environment's .pth files, the editable finder among them, are not processed there. pip
+    compiles the byte code at install time, as it did for the reference.
+    """
+    venv = workdir / "tally-venv"
+    shutil.rmtree(venv, ignore_errors=True)  # the tree may have changed since the last run
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    Path(site, "_tally_bench_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
+           "--no-build-isolation", REPO]  # fmt: skip
+    done = subprocess.run(pip, capture_output=True, text=True, env=child_env())
+    if done.returncode != 0:
+        raise SystemExit(f"installing tally into {venv} failed:\n{done.stdout}{done.stderr}")
+    return [str(venv / "bin" / "tally")]
 
 
 def find_reference(explicit: str | None) -> Path | None:
@@ -551,6 +581,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--build-reference", action="store_true",
                     help="build tests/golden/.oracle-venv (as tests/golden/regenerate.py does) if missing")  # fmt: skip
+    ap.add_argument("--editable", action="store_true",
+                    help="time the tally of the running environment (an editable install in a "
+                         "development venv, ≈2 ms more per command) instead of installing this "
+                         "tree with pip into a venv under the work dir")  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="where data and outputs go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary work dir")
     ap.add_argument("--json", type=Path, help="also write the results here as JSON")
@@ -570,10 +604,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
 
     info = machine()
+    tally_cmd = tally_command() if args.editable else install_tally(workdir)
     print(f"# tally batch benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}")
     print(f"# machine: {info.get('cpu', '?')}, nproc {info['nproc']}, {info.get('ram_gb', '?')} GB RAM, "
           f"Python {info['python']}, load {' '.join(info.get('loadavg_at_start', []))}")  # fmt: skip
-    print(f"# tally: {' '.join(tally_command())} (-c {args.cpu}) at git {info.get('git', '?')}")
+    print(f"# tally: {' '.join(tally_cmd)} (-c {args.cpu}) at git {info.get('git', '?')}"
+          + ("" if args.editable else ", installed with pip from this tree"))  # fmt: skip
     print(f"# reference: {reference or 'skipped'}")
     print(f"# work dir: {workdir}")
     results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
@@ -598,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
             for rep in range(args.repeat):  # alternate the tools so both see the same load
                 if args.repeat > 1:
                     print(f"  repetition {rep + 1}/{args.repeat}", flush=True)
-                runs, start = run_pipeline("tally", tally_command(), data=data, record=record,
+                runs, start = run_pipeline("tally", tally_cmd, data=data, record=record,
                                            out=tally_out, cpu=args.cpu)  # fmt: skip
                 all_tally.append(runs)
                 tally_startups.append(start)

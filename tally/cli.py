@@ -115,6 +115,11 @@ def _run_command(args: argparse.Namespace) -> int:
     from core.errors import TallyError  # after parsing: `--help` does not need it
 
     handle_term = args.command in BATCH_COMMANDS and _set_sigterm(_terminate)
+    if args.command in BATCH_COMMANDS:
+        # numpy's OpenBLAS starts a thread per core when imported (30-40 ms of CPU for a point
+        # reduce); the batch commands run their own -c worker processes and multiply only tiny
+        # matrices. A value the user set is kept.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         return int(args.run(args) or 0)
     except TallyError as exc:

@@ -31,9 +31,8 @@ engine and the tests share.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -78,8 +77,10 @@ class FilterError(TallyError, ValueError):
     """A reducer config's ``filters:`` or ``grouping:`` is malformed."""
 
 
-@dataclasses.dataclass(frozen=True)
-class ExtractFilters:
+# Named tuples, not frozen dataclasses: as immutable, without 1 ms a class at every start.
+
+
+class ExtractFilters(NamedTuple):
     """A reducer's ``filters:``, with Caesar's defaults for what it leaves out."""
 
     repeated: str = "keep_first"
@@ -107,8 +108,7 @@ class ExtractFilters:
         return not (self.empty == "ignore_empty" and is_blank(data))
 
 
-@dataclasses.dataclass(frozen=True)
-class Grouping:
+class Grouping(NamedTuple):
     """A reducer's ``grouping:``: one reduction per value of ``extractor_key``'s ``field``."""
 
     extractor_key: str

@@ -151,7 +151,7 @@ def build_workflow(message: Mapping[str, Any]) -> LoadedWorkflow:
         # on subjects that happen to get another classification.
         digest = hashlib.sha256(orjson.dumps(message["rules"], option=orjson.OPT_SORT_KEYS))
         version += f"-rules{digest.hexdigest()[:8]}"
-    pipeline = dataclasses.replace(pipeline, config_version=version)
+    pipeline = pipeline._replace(config_version=version)
     return LoadedWorkflow(
         workflow_id=pipeline.workflow_id,
         pipeline=pipeline,

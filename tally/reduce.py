@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gc
 import itertools
 import json
 import math
@@ -31,13 +32,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.csv_layout import (
+from core.csv_layout import (  # data_reader's readers of number cells
     AGGREGATION_VERSION,
     DATA_PREFIX,
     NA_STRINGS,
     REDUCE_INFO_COLUMNS,
     ColumnStats,
     ReadKinds,
+    _read_float,
+    _read_int,
     cell_formatter,
     convert_cell,
     data_reader,
@@ -49,6 +52,8 @@ from core.csv_layout import (
 )
 from core.errors import TallyError
 from core.filters import batch_refusal
+from core.reducers._counting import VERSION_KEY
+from core.reducers.question_reducer import QuestionReducerParams
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from tally.errors import InputError
@@ -476,11 +481,13 @@ def _init_worker(
 ) -> None:
     # ``grouped`` (in-memory runs): every subject's rows; forked workers share the parent's copy
     spec = get_reducer(layout.reducer)
+    params = spec.parse_params(layout.keywords)
     _WORKER.update(
         grouped=grouped,
         layout=layout,
         spec=spec,
-        params=spec.parse_params(layout.keywords),
+        params=params,
+        count_answers=_answer_counter(layout, params),
         index=layout.index,
         make_record=_record_maker(layout),
         drop_duplicates=_duplicate_dropper(layout.header, layout.kinds),
@@ -679,13 +686,87 @@ def _record_maker(layout: _Layout) -> Callable[[Sequence[str]], ExtractRecord]:
     return make
 
 
+#: Reducers whose default form counts, per ``data.*`` key, the extracts holding it
+#: (:func:`core.reducers.question_reducer.count_answers`): :func:`_answer_counter` counts
+#: their rows' cells without making records.
+_ANSWER_COUNTERS = ("question_reducer", "shortcut_reducer")
+
+
+def _answer_counter(
+    layout: _Layout, params: Any
+) -> Callable[[Sequence[Sequence[str]]], dict[str, int]] | None:
+    """``rows -> question_reducer(records of the rows)`` counted from the cells, or None
+    where that needs the records (other reducers or keywords, ``-F first``/``last``, nested or
+    repeated keys, text or bool answer columns).
+
+    A record's data holds a key when its cell is not missing (and, in a float column, not
+    NaN); the reducer counts the keys in first-seen order, which is row order, then column
+    order. The ``aggregation_version`` cell is not counted (the records drop it).
+    ``tests/cli/test_reduce.py`` compares this with the reducer on drawn rows.
+
+    >>> layout = _Layout(("task", "data.a", "data.b"), {}, {"data.a": "float",
+    ...     "data.b": "int"}, ("T0",), "question_reducer", {}, False, "all")
+    >>> count = _answer_counter(layout, QuestionReducerParams())
+    >>> count([("T0", "", "1"), ("T0", "1.0", "nan"), ("T0", "NaN", "2")])
+    {'b': 2, 'a': 1}
+    """
+    if (
+        layout.reducer not in _ANSWER_COUNTERS
+        or layout.repeat_filter != "all"
+        or params != QuestionReducerParams()
+    ):
+        return None
+    columns: list[tuple[int, str, Callable[[str], Any]]] = []
+    for i, column in enumerate(layout.header):
+        if DATA_PREFIX not in column:
+            continue
+        keys = column.split(DATA_PREFIX)[1].split(".")  # as data_reader splits it
+        reader = {"float": _read_float, "int": _read_int}.get(layout.kinds[column])
+        if keys == [VERSION_KEY]:
+            continue
+        if len(keys) != 1 or reader is None:
+            return None
+        columns.append((i, keys[0], reader))
+    if len({key for _, key, _ in columns}) != len(columns):
+        return None
+    na = NA_STRINGS
+    #: cell text -> whether a record holds its key (a column has few distinct texts)
+    held: dict[str, bool] = {}
+
+    def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        get = counts.get
+        for row in rows:
+            for i, key, reader in columns:
+                text = row[i]
+                present = held.get(text)
+                if present is None:
+                    # reader raises on a cell data_reader would raise on
+                    present = held[text] = text not in na and reader(text) is not None
+                if present:
+                    counts[key] = get(key, 0) + 1
+        return counts
+
+    return count
+
+
 def _reduce_bucket(job: BucketJob) -> BucketResult:
     # Reducing allocates records, parsed cells and output rows for every subject, all freed by
     # reference counting (no cycles: a 20k point reduce left none); the collector's passes over
     # them, and over the grouped rows, found nothing. A bucket holds at most
     # SUBJECTS_PER_BUCKET subjects, so any cycle a reducer did make waits that long at most.
     with collector_paused(True):
-        return _reduce_subjects(job)
+        result = _reduce_subjects(job)
+        _keep_uncollected()
+        return result
+
+
+def _keep_uncollected() -> None:
+    """Move every object alive now out of the collector's reach (``gc.freeze``), before a paused
+    collector resumes: the rows, records and results made while it was paused would otherwise
+    make its first pass a full traversal of them (a tenth of a question reduce) that finds no
+    cycle. They are still freed by reference counting."""
+    gc.freeze()
 
 
 def _reduce_subjects(job: BucketJob) -> BucketResult:
@@ -695,6 +776,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     index: dict[str, int] = _WORKER["index"]
     make_record = _WORKER["make_record"]
     drop_duplicates = _WORKER["drop_duplicates"]
+    count_answers = _WORKER["count_answers"]
     i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
     subject_kind = layout.kinds["subject_id"]
     version = None if layout.no_version else AGGREGATION_VERSION
@@ -738,6 +820,12 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
                     rows.append(row)
         # subjects and tasks are their output cells already (aliases were mapped when grouped)
         for task in layout.tasks:
+            if count_answers is not None:
+                batch.append(
+                    (subject, task, flatten(count_answers(by_task.get(task, ())), version))
+                )
+                add_stats(batch[-1][2])
+                continue
             records = [make_record(row) for row in by_task.get(task, ())]
             if repeat_filter != "all":
                 records = select_repeats(records, repeat_filter)
@@ -1042,6 +1130,8 @@ def reduce_file(
                     else:
                         block_spills.append(scan.spill)
                     bar.update(scan.size)
+                if in_memory:
+                    _keep_uncollected()
         column_kinds = kinds.kinds()
         subject_kind = column_kinds["subject_id"]
         # Subjects and tasks are told apart by value, as pandas compares them: each is the

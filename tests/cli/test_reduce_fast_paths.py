@@ -1,0 +1,97 @@
+"""`tally reduce`'s shortcuts past the general path give what the general path gives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.reducers.question_reducer import QuestionReducerParams, question_reducer
+from tally import reduce as reduce_module
+from tests.cli.cli_support import run_tally, write_yaml
+
+#: Cells of a data.* column: counts as the extractors write them, and the odd ones.
+NUMBERS = ["", "1.0", "1", "2.0", "0", "nan", "NaN", "NA", "null", "-1.5", "inf", "1e3", "-nan"]
+ODD = ["x", "[1]", "True", "{}"]
+#: Column names (unique, as in any extraction file): plain keys, the version column, nested keys.
+COLUMNS = ["data.a", "data.b", "data.None", "data.aggregation_version", "data.x.y", "data.a.z"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(COLUMNS), max_size=4, unique=True),
+    rows=st.lists(st.lists(st.sampled_from(NUMBERS), min_size=4, max_size=4), max_size=12),
+    odd=st.lists(st.sampled_from(NUMBERS + ODD), min_size=4, max_size=4) | st.none(),
+    reducer=st.sampled_from(["question_reducer", "shortcut_reducer"]),
+)
+def test_answer_counter_counts_what_the_reducer_counts(names, rows, odd, reducer):
+    if odd is not None:  # a row that can make a column text
+        rows = [*rows, odd]
+    header = ("subject_id", "task", "created_at", "user_id", *names)
+    rows = [["1", "T0", "2024-02-01 00:00:00 UTC", "", *row[: len(names)]] for row in rows]
+    kinds = reduce_module._column_kinds(rows, len(header)).kinds()
+    layout = reduce_module._Layout(
+        header=header,
+        index={name: i for i, name in enumerate(header)},
+        kinds={name: kinds[i] for i, name in enumerate(header)},
+        tasks=("T0",),
+        reducer=reducer,
+        keywords={},
+        no_version=False,
+        repeat_filter="all",
+    )
+    params = QuestionReducerParams()
+    count = reduce_module._answer_counter(layout, params)
+    if count is None:  # declined: a nested key, or a column that is not numbers
+        assert any(
+            name.count(".") > 1 or layout.kinds[name] not in ("int", "float")
+            for name in names
+            if name != "data.aggregation_version"
+        )
+        return
+    make_record = reduce_module._record_maker(layout)
+    expected = question_reducer([make_record(row) for row in rows], params)
+    assert repr(count(rows)) == repr(expected)
+
+
+def test_answer_counter_declines_what_needs_records():
+    header = ("subject_id", "task", "created_at", "data.a")
+    kinds = {"subject_id": "int", "task": "str", "created_at": "str", "data.a": "float"}
+    layout = reduce_module._Layout(header, {}, kinds, ("T0",), "question_reducer", {}, False, "all")
+    assert reduce_module._answer_counter(layout, QuestionReducerParams()) is not None
+    for changed in (
+        {"repeat_filter": "first"},
+        {"repeat_filter": "last"},
+        {"reducer": "survey_reducer"},
+    ):
+        other = reduce_module.dataclasses.replace(layout, **changed)
+        assert reduce_module._answer_counter(other, QuestionReducerParams()) is None
+    for params in (QuestionReducerParams(pairs=True), QuestionReducerParams(track_user_ids=True)):
+        assert reduce_module._answer_counter(layout, params) is None
+
+
+@pytest.mark.parametrize("reducer", ["question_reducer", "shortcut_reducer"])
+@pytest.mark.parametrize("repeats", ["all", "first"])
+def test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
+    tmp_path, monkeypatch, reducer, repeats
+):
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.clear,data.aggregation_version,data.dark,data.None\n"
+    cells = ["1.0,5.3.1,,", ",5.3.1,1.0,", "1.0,5.3.1,1.0,", ",5.3.1,,", ",5.3.1,,1.0"]
+    lines = [
+        f"{100 + n % 23},u{n % 7},{n % 7 or ''},21434,T{n % 2},2024-02-01 00:00:{n % 60:02d} UTC,"
+        f"{n % 11},question_extractor,{cells[n % len(cells)]}\n"
+        for n in range(200)
+    ]
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(tmp_path / "red.yaml", {"reducer_config": {reducer: {}}})
+    outputs = []
+    for counter in (reduce_module._answer_counter, lambda layout, params: None):
+        monkeypatch.setattr(reduce_module, "_answer_counter", counter)
+        out = tmp_path / f"out{len(outputs)}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", repeats)
+        assert result.code == 0, result.err
+        outputs.append((out / f"{reducer}_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]

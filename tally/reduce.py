@@ -29,6 +29,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import filterfalse
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -343,11 +344,13 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
         return kinds
     settled = kinds.not_int, kinds.not_float, kinds.not_bool
     for i in range(width):
-        first = rows[0][i]
-        if first not in NA_STRINGS:
+        # the first cell that is not missing, found in C (a frame1 column is mostly blank)
+        first = next(filterfalse(NA_STRINGS.__contains__, map(operator.itemgetter(i), rows)), None)
+        if first is not None:
             kinds.add_cell(i, first)
             if all(flags[i] for flags in settled):
-                continue  # text (e.g. a list): no other cell can change the kind
+                # text (e.g. a list): no other cell can change the kind, missing ones neither
+                continue
         distinct = set(map(operator.itemgetter(i), rows))
         missing = distinct & NA_STRINGS
         if missing:

@@ -288,3 +288,55 @@ cdef class RowReader:
             except _DecodeError:
                 pass
         return self.literal_cell(text)
+
+
+# ------------------------------------------------------------------------------------------
+# grouped rows of ``tally reduce`` (compiled forms of steps in ``tally/reduce.py``)
+
+
+def rows_by_created(list members, Py_ssize_t i_created):
+    """The rows of ``members`` (``(row order, row)``) sorted by their ``created_at`` text, then
+    row order: ``[row for _, row in sorted(members, key=lambda m: (m[1][i_created], m[0]))]``
+    (``_rows_by_created_py`` in ``tally/reduce.py``), the keys made in C. Row orders are
+    unique, so rows are never compared.
+
+    >>> rows_by_created([(0, ["b"]), (1, ["a"]), (2, ["b"])], 0)
+    [['a'], ['b'], ['b']]
+    """
+    cdef list decorated = []
+    cdef object member, row
+    for member in members:
+        row = member[1]
+        decorated.append((row[i_created], member[0], row))
+    decorated.sort()
+    return [(<tuple> item)[2] for item in decorated]
+
+
+def count_held(object rows, list columns, list held, object holds):
+    """``{key: rows holding it}`` in first-seen order (the first row holding a key, then column
+    order): ``_count_held_py`` in ``tally/reduce.py``. ``columns``: ``(cell index, key)``
+    per column; ``held``: per column, a dict of cell text -> whether the row holds the key,
+    filled by ``holds(column, text)`` for texts not in it yet.
+
+    >>> count_held([["", "1"], ["1", "1"]], [(0, "a"), (1, "b")], [{}, {}],
+    ...     lambda column, text: text != "")
+    {'b': 2, 'a': 1}
+    """
+    cdef dict counts = {}
+    cdef Py_ssize_t c, n_columns = len(columns)
+    cdef list indices = [entry[0] for entry in columns]
+    cdef list keys = [entry[1] for entry in columns]
+    cdef object row, text, present, key, count
+    cdef dict seen
+    for row in rows:
+        for c in range(n_columns):
+            text = row[<Py_ssize_t> indices[c]]
+            seen = <dict> held[c]
+            present = seen.get(text)
+            if present is None:
+                present = seen[text] = holds(c, text)
+            if present is True:
+                key = keys[c]
+                count = counts.get(key)
+                counts[key] = 1 if count is None else count + 1
+    return counts

@@ -175,23 +175,68 @@ def created_key(text: str) -> Any:
 _EXPORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
 
-def _by_created(
+def _sorted_rows(
     members: list[tuple[Any, list[str]]], i_created: int, export_times: bool = False
-) -> list[Any]:
-    """``members`` (``(row order, row)``) sorted by ``created_at``, then file order.
+) -> list[list[str]]:
+    """The rows of ``members`` (``(row order, row)``) sorted by ``created_at``, then row order.
 
     ``export_times``: the caller knows every ``created_at`` has the export's fixed form.
 
     >>> rows = [(0, ["2024-02-01 00:00:09 UTC"]), (1, ["2024-02-01 00:00:08 UTC"])]
-    >>> [n for n, _ in _by_created(rows, 0)]
-    [1, 0]
-    >>> [n for n, _ in _by_created(rows + [(2, ["2024-2-1 0:0:1 UTC"])], 0)]
-    [2, 1, 0]
+    >>> [row[0][-9:] for row in _sorted_rows(rows, 0)]
+    ['00:08 UTC', '00:09 UTC']
+    >>> [row[0][-9:] for row in _sorted_rows(rows + [(2, ["2024-2-1 0:0:1 UTC"])], 0)]
+    ['0:0:1 UTC', '00:08 UTC', '00:09 UTC']
     """
     match = _EXPORT_TIME.fullmatch
     if export_times or all(match(row[i_created]) for _, row in members):
-        return sorted(members, key=lambda r: (r[1][i_created], r[0]))
-    return sorted(members, key=lambda r: (created_key(r[1][i_created]), r[0]))
+        return _rows_by_created(members, i_created)
+    ordered = sorted(members, key=lambda r: (created_key(r[1][i_created]), r[0]))
+    return [row for _, row in ordered]
+
+
+def _rows_by_created_py(members: list[tuple[Any, list[str]]], i_created: int) -> list[list[str]]:
+    """The rows of ``members`` sorted by their ``created_at`` text, then row order
+    (``_cells_compiled.rows_by_created`` is the compiled form).
+
+    >>> _rows_by_created_py([(0, ["b"]), (1, ["a"]), (2, ["b"])], 0)
+    [['a'], ['b'], ['b']]
+    """
+    return [row for _, row in sorted(members, key=lambda r: (r[1][i_created], r[0]))]
+
+
+def _count_held_py(
+    rows: Iterable[Sequence[str]],
+    columns: list[tuple[int, str]],
+    held: list[dict[str, bool]],
+    holds: Callable[[int, str], bool],
+) -> dict[str, int]:
+    """``{key: rows holding it}`` in first-seen order (the first row holding a key, then column
+    order). ``columns``: ``(cell index, key)`` per column; ``held``: per column, cell text ->
+    whether a row holds the key, filled by ``holds(column, text)`` for texts not in it yet.
+    ``_cells_compiled.count_held`` is the compiled form.
+
+    >>> _count_held_py([["", "1"], ["1", "1"]], [(0, "a"), (1, "b")], [{}, {}],
+    ...     lambda column, text: text != "")
+    {'b': 2, 'a': 1}
+    """
+    counts: dict[str, int] = {}
+    for row in rows:
+        for c, (i, key) in enumerate(columns):
+            text = row[i]
+            present = held[c].get(text)
+            if present is None:
+                present = held[c][text] = holds(c, text)
+            if present:
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+try:  # the compiled forms (optional, as setup.py builds them)
+    from core._cells_compiled import count_held as _count_held
+    from core._cells_compiled import rows_by_created as _rows_by_created
+except ImportError:  # pragma: no cover - depends on the install
+    _count_held, _rows_by_created = _count_held_py, _rows_by_created_py
 
 
 def _numeric_or_none(text: str) -> Any:
@@ -733,22 +778,18 @@ def _answer_counter(
     if len({key for _, key, _ in columns}) != len(columns):
         return None
     na = NA_STRINGS
-    #: cell text -> whether a record holds its key (a column has few distinct texts)
-    held: dict[str, bool] = {}
+    readers = [reader for _, _, reader in columns]
+
+    def holds(column: int, text: str) -> bool:
+        # a record holds the key; the reader raises on a cell data_reader would raise on
+        return text not in na and readers[column](text) is not None
+
+    keyed = [(i, key) for i, key, _ in columns]
+    #: per column, cell text -> whether a record holds its key (a column has few texts)
+    held: list[dict[str, bool]] = [{} for _ in columns]
 
     def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        get = counts.get
-        for row in rows:
-            for i, key, reader in columns:
-                text = row[i]
-                present = held.get(text)
-                if present is None:
-                    # reader raises on a cell data_reader would raise on
-                    present = held[text] = text not in na and reader(text) is not None
-                if present:
-                    counts[key] = get(key, 0) + 1
-        return counts
+        return _count_held(rows, keyed, held, holds)
 
     return count
 
@@ -801,12 +842,11 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     batch: list[tuple[str, str, dict[str, Any]]] = []
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
-    second = operator.itemgetter(1)
     one_task = layout.tasks[0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
     for subject in sorted(groups, key=sort_key):
-        members = _by_created(groups.pop(subject), i_created, layout.export_times)
+        members = _sorted_rows(groups.pop(subject), i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
-        unique = drop_duplicates(list(map(second, members)))
+        unique = drop_duplicates(members)
         by_task: dict[str, list[Sequence[str]]]
         if one_task is not None:  # every row has it (tasks come from the rows)
             by_task = {one_task: unique}
@@ -1203,7 +1243,7 @@ def reduce_file(
                 grouped.setdefault(item[1][i_subject], []).append(item)
             del kept_rows
             for raw, subject in subject_aliases.items():  # one subject, several spellings
-                # (in any order: _by_created sorts a subject's rows, ties in file order)
+                # (in any order: _sorted_rows sorts a subject's rows, ties in file order)
                 grouped[subject] = grouped.get(subject, []) + grouped.pop(raw)
             jobs = _buckets_in_memory(pending, subject_rows, cpu_count)
         else:

@@ -95,3 +95,69 @@ def test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
         assert result.code == 0, result.err
         outputs.append((out / f"{reducer}_reductions.csv").read_bytes())
     assert outputs[0] == outputs[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["2024-02-01 00:00:0" + str(d) + " UTC" for d in range(4)]),
+            st.sampled_from(["a", "b"]),
+        ),
+        max_size=20,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_compiled_rows_by_created_is_the_python_form(cells, rng):
+    from core._cells_compiled import rows_by_created
+
+    members = [((n // 7, n % 7), [created, other]) for n, (created, other) in enumerate(cells)]
+    rng.shuffle(members)  # an alias's rows come after the others
+    assert rows_by_created(members, 0) == reduce_module._rows_by_created_py(members, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(NUMBERS), min_size=3, max_size=3), max_size=15),
+    st.permutations([(0, "a"), (1, "b"), (2, "c")]).map(lambda c: c[:2]),
+    st.booleans(),
+)
+def test_compiled_count_held_is_the_python_form(rows, columns, as_tuples):
+    from core._cells_compiled import count_held
+
+    def holds(column, text):
+        return text not in ("", "NA", "null") and text.lower() not in ("nan", "-nan")
+
+    if as_tuples:  # drop_duplicates gives tuples
+        rows = [tuple(row) for row in rows]
+    compiled = count_held(rows, columns, [{}, {}], holds)
+    python = reduce_module._count_held_py(rows, columns, [{}, {}], holds)
+    assert repr(compiled) == repr(python)
+
+
+def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
+    """The reduce with the compiled group steps, and with their Python forms (no compiler)."""
+    assert reduce_module._count_held is not reduce_module._count_held_py  # compiled, built
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.clear,data.aggregation_version,data.dark\n"
+    lines = [
+        f"{100 + n},u{n % 7},,21434,T0,2024-02-01 00:00:{n * 7 % 60:02d} UTC,{n % 9},"
+        f"question_extractor,{'1.0' if n % 3 else ''},5.3.1,{'1.0' if n % 4 else ''}\n"
+        for n in range(120)
+    ]
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(tmp_path / "red.yaml", {"reducer_config": {"question_reducer": {}}})
+    outputs = []
+    for python_forms in (False, True):
+        if python_forms:
+            monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
+            monkeypatch.setattr(
+                reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
+            )
+        out = tmp_path / f"out{python_forms}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all")
+        assert result.code == 0, result.err
+        outputs.append((out / "question_reducer_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]

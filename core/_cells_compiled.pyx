@@ -340,3 +340,24 @@ def count_held(object rows, list columns, list held, object holds):
                 count = counts.get(key)
                 counts[key] = 1 if count is None else count + 1
     return counts
+
+
+def group_rows(list rows, Py_ssize_t column, object block, dict groups):
+    """Append ``((block, n), row)`` for each row ``n`` to ``groups[row[column]]`` (a new list
+    for a new cell), in row order: ``_group_rows_py`` in ``tally/reduce.py``.
+
+    >>> groups = {"7": []}
+    >>> group_rows([["7"], ["8"], ["7"]], 0, 3, groups)
+    >>> groups
+    {'7': [((3, 0), ['7']), ((3, 2), ['7'])], '8': [((3, 1), ['8'])]}
+    """
+    cdef Py_ssize_t n
+    cdef object row, cell, members
+    for n in range(len(rows)):
+        row = rows[n]
+        cell = row[column]
+        members = groups.get(cell)
+        if members is None:
+            groups[cell] = [((block, n), row)]
+        else:
+            (<list> members).append(((block, n), row))

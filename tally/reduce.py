@@ -232,11 +232,31 @@ def _count_held_py(
     return counts
 
 
+def _group_rows_py(
+    rows: Sequence[list[str]],
+    column: int,
+    block: int,
+    groups: dict[str, list[tuple[tuple[int, int], list[str]]]],
+) -> None:
+    """Append ``((block, n), row)`` for each row ``n`` to ``groups[row[column]]``, in row
+    order (``_cells_compiled.group_rows`` is the compiled form).
+
+    >>> groups = {"7": []}
+    >>> _group_rows_py([["7"], ["8"], ["7"]], 0, 3, groups)
+    >>> groups
+    {'7': [((3, 0), ['7']), ((3, 2), ['7'])], '8': [((3, 1), ['8'])]}
+    """
+    for n, row in enumerate(rows):
+        groups.setdefault(row[column], []).append(((block, n), row))
+
+
 try:  # the compiled forms (optional, as setup.py builds them)
     from core._cells_compiled import count_held as _count_held
+    from core._cells_compiled import group_rows as _group_rows
     from core._cells_compiled import rows_by_created as _rows_by_created
 except ImportError:  # pragma: no cover - depends on the install
     _count_held, _rows_by_created = _count_held_py, _rows_by_created_py
+    _group_rows = _group_rows_py
 
 
 def _numeric_or_none(text: str) -> Any:
@@ -305,7 +325,8 @@ class ScanResult:
     first_task: _FirstRows
     first_row: _FirstRows
     bad: tuple[int, int] | None  # (row in block, fields) of a row of the wrong width
-    kept: list[tuple[tuple[int, int], list[str]]] | None = None  # the rows, if not spilled
+    #: the rows, if not spilled: ``((block, row in block), row)`` by raw subject cell
+    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
     export_times: bool = True  # every created_at in the export's fixed form (_EXPORT_TIME)
     #: (row in block, classification id) of the rows whose subject_id is blank
     blank_subjects: list[tuple[int, str]] = dataclasses.field(default_factory=list)
@@ -354,13 +375,16 @@ def _scan_block(job: ScanJob) -> ScanResult:
             if row[i_task] in NA_STRINGS and row[i_subject] not in NA_STRINGS
         ]
     index = job.index
-    spilled = [((index, n), row) for n, row in enumerate(rows)]
     path = ""
+    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
     if job.spill_dir is not None:
         path = str(Path(job.spill_dir) / f"rows{job.index:08d}.spill")
         spill = Spill(path)
-        spill.append(spilled)
+        spill.append([((index, n), row) for n, row in enumerate(rows)])
         spill.close()
+    else:
+        kept = {}
+        _group_rows(rows, i_subject, index, kept)
     return ScanResult(
         path,
         len(rows),
@@ -370,7 +394,7 @@ def _scan_block(job: ScanJob) -> ScanResult:
         first_task,
         first_row,
         None,
-        None if job.spill_dir is not None else spilled,
+        kept,
         export_times,
         blank_subjects,
         blank_tasks,
@@ -1129,7 +1153,8 @@ def reduce_file(
         first_task = _FirstRows()
         first_row = _FirstRows()
         block_spills: list[str] = []
-        kept_rows: list[tuple[tuple[int, int], list[str]]] = []
+        #: in memory: the rows by raw subject cell, in file order
+        grouped: dict[str, list[tuple[Any, list[str]]]] | None = {} if in_memory else None
         total = 0
         export_times = True
         blank_subjects: list[tuple[int, str]] = []  # (data row, classification id)
@@ -1168,8 +1193,13 @@ def reduce_file(
                     counts.update(scan.counts)
                     first_task.merge(scan.first_task)
                     first_row.merge(scan.first_row)
-                    if scan.kept is not None:
-                        kept_rows.extend(scan.kept)
+                    if grouped is not None and scan.kept is not None:
+                        for raw, members in scan.kept.items():
+                            earlier = grouped.get(raw)
+                            if earlier is None:
+                                grouped[raw] = members
+                            else:
+                                earlier.extend(members)
                     else:
                         block_spills.append(scan.spill)
                     bar.update(scan.size)
@@ -1236,12 +1266,7 @@ def reduce_file(
             task_aliases=task_aliases,
             blank_tasks=bool(blank_tasks),
         )
-        grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
-        if in_memory:
-            grouped = {}
-            for item in kept_rows:
-                grouped.setdefault(item[1][i_subject], []).append(item)
-            del kept_rows
+        if grouped is not None:
             for raw, subject in subject_aliases.items():  # one subject, several spellings
                 # (in any order: _sorted_rows sorts a subject's rows, ties in file order)
                 grouped[subject] = grouped.get(subject, []) + grouped.pop(raw)

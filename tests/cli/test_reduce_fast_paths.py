@@ -152,6 +152,7 @@ def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
     for python_forms in (False, True):
         if python_forms:
             monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
+            monkeypatch.setattr(reduce_module, "_group_rows", reduce_module._group_rows_py)
             monkeypatch.setattr(
                 reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
             )
@@ -161,3 +162,18 @@ def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
         assert result.code == 0, result.err
         outputs.append((out / "question_reducer_reductions.csv").read_bytes())
     assert outputs[0] == outputs[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["7", "8", "", "7.0"]), min_size=2, max_size=2)),
+    st.dictionaries(st.sampled_from(["7", "9"]), st.just([((0, 0), ["7", "7"])])),
+)
+def test_compiled_group_rows_is_the_python_form(rows, earlier):
+    from core._cells_compiled import group_rows
+
+    compiled = {k: list(v) for k, v in earlier.items()}
+    python = {k: list(v) for k, v in earlier.items()}
+    group_rows(rows, 1, 4, compiled)
+    reduce_module._group_rows_py(rows, 1, 4, python)
+    assert list(compiled.items()) == list(python.items())

@@ -342,17 +342,42 @@ def count_held(object rows, list columns, list held, object holds):
     return counts
 
 
-def group_rows(list rows, Py_ssize_t column, object block, dict groups):
+cdef const char *_EXPORT_FORM = b"dddd-dd-dd dd:dd:dd UTC"
+
+
+cdef bint _export_time(object cell):
+    """Whether ``cell`` is ``YYYY-MM-DD HH:MM:SS UTC`` in ASCII digits."""
+    cdef const char *text
+    cdef Py_ssize_t k
+    cdef char expected, c
+    if type(cell) is not str or not PyUnicode_IS_ASCII(cell) or PyUnicode_GET_LENGTH(cell) != 23:
+        return False
+    text = <const char *> PyUnicode_1BYTE_DATA(cell)
+    for k in range(23):
+        expected = _EXPORT_FORM[k]
+        c = text[k]
+        if expected == b'd':
+            if c < b'0' or c > b'9':
+                return False
+        elif c != expected:
+            return False
+    return True
+
+
+def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize_t i_created):
     """Append ``((block, n), row)`` for each row ``n`` to ``groups[row[column]]`` (a new list
-    for a new cell), in row order: ``_group_rows_py`` in ``tally/reduce.py``.
+    for a new cell), in row order; return whether every ``row[i_created]`` is
+    ``YYYY-MM-DD HH:MM:SS UTC`` in ASCII digits: ``_group_rows_py`` in ``tally/reduce.py``.
 
     >>> groups = {"7": []}
-    >>> group_rows([["7"], ["8"], ["7"]], 0, 3, groups)
-    >>> groups
-    {'7': [((3, 0), ['7']), ((3, 2), ['7'])], '8': [((3, 1), ['8'])]}
+    >>> group_rows([["7", "2024-02-01 00:00:08 UTC"], ["8", "x"], ["7", ""]], 0, 3, groups, 1)
+    False
+    >>> groups["7"]
+    [((3, 0), ['7', '2024-02-01 00:00:08 UTC']), ((3, 2), ['7', ''])]
     """
     cdef Py_ssize_t n
     cdef object row, cell, members
+    cdef bint export_times = True
     for n in range(len(rows)):
         row = rows[n]
         cell = row[column]
@@ -361,3 +386,6 @@ def group_rows(list rows, Py_ssize_t column, object block, dict groups):
             groups[cell] = [((block, n), row)]
         else:
             (<list> members).append(((block, n), row))
+        if export_times:
+            export_times = _export_time(row[i_created])
+    return export_times

@@ -232,22 +232,30 @@ def _count_held_py(
     return counts
 
 
+#: :data:`_EXPORT_TIME` in ASCII digits (``\\d`` matches other scripts' digits too)
+_ASCII_EXPORT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC")
+
+
 def _group_rows_py(
     rows: Sequence[list[str]],
     column: int,
     block: int,
     groups: dict[str, list[tuple[tuple[int, int], list[str]]]],
-) -> None:
+    i_created: int,
+) -> bool:
     """Append ``((block, n), row)`` for each row ``n`` to ``groups[row[column]]``, in row
-    order (``_cells_compiled.group_rows`` is the compiled form).
+    order; return whether every ``row[i_created]`` is in the export's form in ASCII digits
+    (``_cells_compiled.group_rows`` is the compiled form).
 
     >>> groups = {"7": []}
-    >>> _group_rows_py([["7"], ["8"], ["7"]], 0, 3, groups)
-    >>> groups
-    {'7': [((3, 0), ['7']), ((3, 2), ['7'])], '8': [((3, 1), ['8'])]}
+    >>> _group_rows_py([["7", "2024-02-01 00:00:08 UTC"], ["8", "x"], ["7", ""]], 0, 3, groups, 1)
+    False
+    >>> groups["7"]
+    [((3, 0), ['7', '2024-02-01 00:00:08 UTC']), ((3, 2), ['7', ''])]
     """
     for n, row in enumerate(rows):
         groups.setdefault(row[column], []).append(((block, n), row))
+    return all(map(_ASCII_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
 
 
 try:  # the compiled forms (optional, as setup.py builds them)
@@ -359,7 +367,6 @@ def _scan_block(job: ScanJob) -> ScanResult:
         order = (job.index, n)
         first_task.add(row[i_task], numeric, textual, row[i_created], order, None)
         first_row.add("", numeric, textual, row[i_created], order, row[i_workflow])
-    export_times = all(map(_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
     blank_subjects, blank_tasks = [], []
     i_cid = job.classification_column
     if not NA_STRINGS.isdisjoint(counts):
@@ -377,6 +384,7 @@ def _scan_block(job: ScanJob) -> ScanResult:
     index = job.index
     path = ""
     kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
+    export_times = False  # not known yet
     if job.spill_dir is not None:
         path = str(Path(job.spill_dir) / f"rows{job.index:08d}.spill")
         spill = Spill(path)
@@ -384,7 +392,11 @@ def _scan_block(job: ScanJob) -> ScanResult:
         spill.close()
     else:
         kept = {}
-        _group_rows(rows, i_subject, index, kept)
+        # the export's form in ASCII digits, told in the same pass (the usual case)
+        export_times = _group_rows(rows, i_subject, index, kept, i_created)
+    if not export_times:
+        created = map(operator.itemgetter(i_created), rows)
+        export_times = all(map(_EXPORT_TIME.fullmatch, created))
     return ScanResult(
         path,
         len(rows),

@@ -258,12 +258,24 @@ def _group_rows_py(
     return all(map(_ASCII_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
 
 
+def _distinct_cells_py(rows: Sequence[Sequence[str]], columns: list[int]) -> list[set[str]]:
+    """The distinct cells of each of ``columns`` in ``rows``, one set per column
+    (``_cells_compiled.distinct_cells`` is the compiled form, one pass over the rows).
+
+    >>> _distinct_cells_py([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+    True
+    """
+    return [set(map(operator.itemgetter(i), rows)) for i in columns]
+
+
 try:  # the compiled forms (optional, as setup.py builds them)
     from core._cells_compiled import count_held as _count_held
+    from core._cells_compiled import distinct_cells as _distinct_cells
     from core._cells_compiled import group_rows as _group_rows
     from core._cells_compiled import rows_by_created as _rows_by_created
 except ImportError:  # pragma: no cover - depends on the install
     _count_held, _rows_by_created = _count_held_py, _rows_by_created_py
+    _distinct_cells = _distinct_cells_py
     _group_rows = _group_rows_py
 
 
@@ -424,6 +436,7 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
     if not rows:
         return kinds
     settled = kinds.not_int, kinds.not_float, kinds.not_bool
+    open_columns = []
     for i in range(width):
         # the first cell that is not missing, found in C (a frame1 column is mostly blank)
         first = next(filterfalse(NA_STRINGS.__contains__, map(operator.itemgetter(i), rows)), None)
@@ -432,7 +445,8 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
             if all(flags[i] for flags in settled):
                 # text (e.g. a list): no other cell can change the kind, missing ones neither
                 continue
-        distinct = set(map(operator.itemgetter(i), rows))
+        open_columns.append(i)
+    for i, distinct in zip(open_columns, _distinct_cells(rows, open_columns), strict=True):
         missing = distinct & NA_STRINGS
         if missing:
             kinds.add_cell(i, min(missing))

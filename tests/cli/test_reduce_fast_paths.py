@@ -153,6 +153,7 @@ def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
         if python_forms:
             monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
             monkeypatch.setattr(reduce_module, "_group_rows", reduce_module._group_rows_py)
+            monkeypatch.setattr(reduce_module, "_distinct_cells", reduce_module._distinct_cells_py)
             monkeypatch.setattr(
                 reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
             )
@@ -192,3 +193,14 @@ def test_compiled_group_rows_is_the_python_form(rows, earlier):
     assert list(compiled.items()) == list(python.items())
     if export_times:  # the scan's own check then agrees
         assert all(reduce_module._EXPORT_TIME.fullmatch(row[1]) for row in rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["", "1", "1.0", "x", "é"]), min_size=3, max_size=3)),
+    st.lists(st.integers(0, 2), max_size=4),
+)
+def test_compiled_distinct_cells_is_the_python_form(rows, columns):
+    from core._cells_compiled import distinct_cells
+
+    assert distinct_cells(rows, columns) == reduce_module._distinct_cells_py(rows, columns)

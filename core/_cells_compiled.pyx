@@ -288,3 +288,132 @@ cdef class RowReader:
             except _DecodeError:
                 pass
         return self.literal_cell(text)
+
+
+# ------------------------------------------------------------------------------------------
+# grouped rows of ``tally reduce`` (compiled forms of steps in ``tally/reduce.py``)
+
+
+def rows_by_created(list members, Py_ssize_t i_created):
+    """The rows of ``members`` (``(row order, row)``) sorted by their ``created_at`` text, then
+    row order: ``[row for _, row in sorted(members, key=lambda m: (m[1][i_created], m[0]))]``
+    (``_rows_by_created_py`` in ``tally/reduce.py``), the keys made in C. Row orders are
+    unique, so rows are never compared.
+
+    >>> rows_by_created([(0, ["b"]), (1, ["a"]), (2, ["b"])], 0)
+    [['a'], ['b'], ['b']]
+    """
+    cdef list decorated = []
+    cdef object member, row
+    for member in members:
+        row = member[1]
+        decorated.append((row[i_created], member[0], row))
+    decorated.sort()
+    return [(<tuple> item)[2] for item in decorated]
+
+
+def count_held(object rows, list columns, list held, object holds):
+    """``{key: rows holding it}`` in first-seen order (the first row holding a key, then column
+    order): ``_count_held_py`` in ``tally/reduce.py``. ``columns``: ``(cell index, key)``
+    per column; ``held``: per column, a dict of cell text -> whether the row holds the key,
+    filled by ``holds(column, text)`` for texts not in it yet.
+
+    >>> count_held([["", "1"], ["1", "1"]], [(0, "a"), (1, "b")], [{}, {}],
+    ...     lambda column, text: text != "")
+    {'b': 2, 'a': 1}
+    """
+    cdef dict counts = {}
+    cdef Py_ssize_t c, n_columns = len(columns)
+    cdef list indices = [entry[0] for entry in columns]
+    cdef list keys = [entry[1] for entry in columns]
+    cdef object row, text, present, key, count
+    cdef dict seen
+    for row in rows:
+        for c in range(n_columns):
+            text = row[<Py_ssize_t> indices[c]]
+            seen = <dict> held[c]
+            present = seen.get(text)
+            if present is None:
+                present = seen[text] = holds(c, text)
+            if present is True:
+                key = keys[c]
+                count = counts.get(key)
+                counts[key] = 1 if count is None else count + 1
+    return counts
+
+
+cdef const char *_EXPORT_FORM = b"dddd-dd-dd dd:dd:dd UTC"
+
+
+cdef bint _export_time(object cell):
+    """Whether ``cell`` is ``YYYY-MM-DD HH:MM:SS UTC`` in ASCII digits."""
+    cdef const char *text
+    cdef Py_ssize_t k
+    cdef char expected, c
+    if type(cell) is not str or not PyUnicode_IS_ASCII(cell) or PyUnicode_GET_LENGTH(cell) != 23:
+        return False
+    text = <const char *> PyUnicode_1BYTE_DATA(cell)
+    for k in range(23):
+        expected = _EXPORT_FORM[k]
+        c = text[k]
+        if expected == b'd':
+            if c < b'0' or c > b'9':
+                return False
+        elif c != expected:
+            return False
+    return True
+
+
+def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize_t i_created):
+    """Append ``((block, n), row)`` for each row ``n`` to ``groups[row[column]]`` (a new list
+    for a new cell), in row order; return whether every ``row[i_created]`` is
+    ``YYYY-MM-DD HH:MM:SS UTC`` in ASCII digits: ``_group_rows_py`` in ``tally/reduce.py``.
+
+    >>> groups = {"7": []}
+    >>> group_rows([["7", "2024-02-01 00:00:08 UTC"], ["8", "x"], ["7", ""]], 0, 3, groups, 1)
+    False
+    >>> groups["7"]
+    [((3, 0), ['7', '2024-02-01 00:00:08 UTC']), ((3, 2), ['7', ''])]
+    """
+    cdef Py_ssize_t n
+    cdef object row, cell, members
+    cdef bint export_times = True
+    for n in range(len(rows)):
+        row = rows[n]
+        cell = row[column]
+        members = groups.get(cell)
+        if members is None:
+            groups[cell] = [((block, n), row)]
+        else:
+            (<list> members).append(((block, n), row))
+        if export_times:
+            export_times = _export_time(row[i_created])
+    return export_times
+
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.set cimport PySet_Add
+
+
+def distinct_cells(list rows, list columns):
+    """The distinct cells of each of ``columns`` in ``rows``, one set per column, in one pass
+    over the rows (no per-column iterator): ``_distinct_cells_py`` in ``tally/reduce.py``.
+
+    >>> distinct_cells([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+    True
+    """
+    cdef Py_ssize_t k, n_columns = len(columns)
+    cdef list sets = [set() for _ in range(n_columns)]
+    cdef Py_ssize_t *index = <Py_ssize_t *> PyMem_Malloc(max(n_columns, 1) * sizeof(Py_ssize_t))
+    cdef object row
+    if index == NULL:
+        raise MemoryError()
+    try:
+        for k in range(n_columns):
+            index[k] = columns[k]
+        for row in rows:
+            for k in range(n_columns):
+                PySet_Add(sets[k], row[index[k]])
+    finally:
+        PyMem_Free(index)
+    return sets

@@ -17,11 +17,14 @@ are the csv module's.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.string cimport memchr, memcmp
 
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+    bint PyUnicode_IS_COMPACT_ASCII(object text)
+    void *PyUnicode_DATA(object text)
 
 
 class _Fallback(Exception):
@@ -35,6 +38,23 @@ cdef inline object _cell(const char *start, Py_ssize_t size):
         raise _Fallback()
 
 
+cdef inline object _cell_after(const char *start, Py_ssize_t size, list previous, list row):
+    """The cell, as the previous record's cell of the same column when the bytes are the same
+    (workflow, task, extractor and version columns, repeated answers): no new string, and its
+    hash, once computed, serves every later lookup of it."""
+    cdef Py_ssize_t column = len(row)
+    cdef object same
+    if previous is not None and column < len(previous):
+        same = previous[column]
+        if (
+            PyUnicode_IS_COMPACT_ASCII(same)
+            and PyUnicode_GET_LENGTH(same) == size
+            and memcmp(PyUnicode_DATA(same), start, size) == 0
+        ):
+            return same
+    return _cell(start, size)
+
+
 def split_records(bytes block):
     """The non-blank records of ``block`` as lists of cells, as the csv module reads them
     (``[row for row in csv.reader(io.StringIO(block.decode(), newline="")) if row]``), or
@@ -44,6 +64,9 @@ def split_records(bytes block):
     [['a', 'b,"c" d', ''], ['x\\ny', '2']]
     >>> split_records(b'a"b,c\\n') is None, split_records(b'"a"b\\n') is None
     (True, True)
+    >>> rows = split_records(b'1,T0\\n2,T0\\n')  # a cell as the record before: the same str
+    >>> rows[0][1] is rows[1][1]
+    True
     """
     cdef const char *data = PyBytes_AS_STRING(block)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
@@ -51,6 +74,7 @@ def split_records(bytes block):
     cdef char c
     cdef list rows = []
     cdef list row
+    cdef list previous = None  # the record before, whose equal cells are reused
     cdef char *unescaped
     if n == 0:
         return rows
@@ -84,7 +108,7 @@ def split_records(bytes block):
                         unescaped[m] = c
                         m += 1
                         i += 1
-                    row.append(_cell(unescaped, m))
+                    row.append(_cell_after(unescaped, m, previous, row))
                     i += 1
                     if i < n:
                         c = data[i]
@@ -102,12 +126,13 @@ def split_records(bytes block):
                     if c == b'"':
                         return None  # a quote inside an unquoted cell
                     i += 1
-                row.append(_cell(data + start, i - start))
+                row.append(_cell_after(data + start, i - start, previous, row))
                 if i < n and data[i] == b',':
                     i += 1
                     continue
                 break
             rows.append(row)
+            previous = row
             if i < n:  # the record's end: \r\n, \n or \r
                 if data[i] == b'\r' and i + 1 < n and data[i + 1] == b'\n':
                     i += 2

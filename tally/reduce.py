@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gc
 import itertools
 import json
 import math
@@ -28,16 +29,19 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import filterfalse
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.csv_layout import (
+from core.csv_layout import (  # data_reader's readers of number cells
     AGGREGATION_VERSION,
     DATA_PREFIX,
     NA_STRINGS,
     REDUCE_INFO_COLUMNS,
     ColumnStats,
     ReadKinds,
+    _read_float,
+    _read_int,
     cell_formatter,
     convert_cell,
     data_reader,
@@ -49,6 +53,8 @@ from core.csv_layout import (
 )
 from core.errors import TallyError
 from core.filters import batch_refusal
+from core.reducers._counting import VERSION_KEY
+from core.reducers.question_reducer import QuestionReducerParams
 from core.registry import ExtractRecord, get_reducer
 from core.repeats import REPEAT_MODES, select_repeats, time_key
 from tally.errors import InputError
@@ -169,23 +175,108 @@ def created_key(text: str) -> Any:
 _EXPORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
 
-def _by_created(
+def _sorted_rows(
     members: list[tuple[Any, list[str]]], i_created: int, export_times: bool = False
-) -> list[Any]:
-    """``members`` (``(row order, row)``) sorted by ``created_at``, then file order.
+) -> list[list[str]]:
+    """The rows of ``members`` (``(row order, row)``) sorted by ``created_at``, then row order.
 
     ``export_times``: the caller knows every ``created_at`` has the export's fixed form.
 
     >>> rows = [(0, ["2024-02-01 00:00:09 UTC"]), (1, ["2024-02-01 00:00:08 UTC"])]
-    >>> [n for n, _ in _by_created(rows, 0)]
-    [1, 0]
-    >>> [n for n, _ in _by_created(rows + [(2, ["2024-2-1 0:0:1 UTC"])], 0)]
-    [2, 1, 0]
+    >>> [row[0][-9:] for row in _sorted_rows(rows, 0)]
+    ['00:08 UTC', '00:09 UTC']
+    >>> [row[0][-9:] for row in _sorted_rows(rows + [(2, ["2024-2-1 0:0:1 UTC"])], 0)]
+    ['0:0:1 UTC', '00:08 UTC', '00:09 UTC']
     """
     match = _EXPORT_TIME.fullmatch
     if export_times or all(match(row[i_created]) for _, row in members):
-        return sorted(members, key=lambda r: (r[1][i_created], r[0]))
-    return sorted(members, key=lambda r: (created_key(r[1][i_created]), r[0]))
+        return _rows_by_created(members, i_created)
+    ordered = sorted(members, key=lambda r: (created_key(r[1][i_created]), r[0]))
+    return [row for _, row in ordered]
+
+
+def _rows_by_created_py(members: list[tuple[Any, list[str]]], i_created: int) -> list[list[str]]:
+    """The rows of ``members`` sorted by their ``created_at`` text, then row order
+    (``_cells_compiled.rows_by_created`` is the compiled form).
+
+    >>> _rows_by_created_py([(0, ["b"]), (1, ["a"]), (2, ["b"])], 0)
+    [['a'], ['b'], ['b']]
+    """
+    return [row for _, row in sorted(members, key=lambda r: (r[1][i_created], r[0]))]
+
+
+def _count_held_py(
+    rows: Iterable[Sequence[str]],
+    columns: list[tuple[int, str]],
+    held: list[dict[str, bool]],
+    holds: Callable[[int, str], bool],
+) -> dict[str, int]:
+    """``{key: rows holding it}`` in first-seen order (the first row holding a key, then column
+    order). ``columns``: ``(cell index, key)`` per column; ``held``: per column, cell text ->
+    whether a row holds the key, filled by ``holds(column, text)`` for texts not in it yet.
+    ``_cells_compiled.count_held`` is the compiled form.
+
+    >>> _count_held_py([["", "1"], ["1", "1"]], [(0, "a"), (1, "b")], [{}, {}],
+    ...     lambda column, text: text != "")
+    {'b': 2, 'a': 1}
+    """
+    counts: dict[str, int] = {}
+    for row in rows:
+        for c, (i, key) in enumerate(columns):
+            text = row[i]
+            present = held[c].get(text)
+            if present is None:
+                present = held[c][text] = holds(c, text)
+            if present:
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+#: :data:`_EXPORT_TIME` in ASCII digits (``\\d`` matches other scripts' digits too)
+_ASCII_EXPORT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC")
+
+
+def _group_rows_py(
+    rows: Sequence[list[str]],
+    column: int,
+    block: int,
+    groups: dict[str, list[tuple[tuple[int, int], list[str]]]],
+    i_created: int,
+) -> bool:
+    """Append ``((block, n), row)`` for each row ``n`` to ``groups[row[column]]``, in row
+    order; return whether every ``row[i_created]`` is in the export's form in ASCII digits
+    (``_cells_compiled.group_rows`` is the compiled form).
+
+    >>> groups = {"7": []}
+    >>> _group_rows_py([["7", "2024-02-01 00:00:08 UTC"], ["8", "x"], ["7", ""]], 0, 3, groups, 1)
+    False
+    >>> groups["7"]
+    [((3, 0), ['7', '2024-02-01 00:00:08 UTC']), ((3, 2), ['7', ''])]
+    """
+    for n, row in enumerate(rows):
+        groups.setdefault(row[column], []).append(((block, n), row))
+    return all(map(_ASCII_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
+
+
+def _distinct_cells_py(rows: Sequence[Sequence[str]], columns: list[int]) -> list[set[str]]:
+    """The distinct cells of each of ``columns`` in ``rows``, one set per column
+    (``_cells_compiled.distinct_cells`` is the compiled form, one pass over the rows).
+
+    >>> _distinct_cells_py([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+    True
+    """
+    return [set(map(operator.itemgetter(i), rows)) for i in columns]
+
+
+try:  # the compiled forms (optional, as setup.py builds them)
+    from core._cells_compiled import count_held as _count_held
+    from core._cells_compiled import distinct_cells as _distinct_cells
+    from core._cells_compiled import group_rows as _group_rows
+    from core._cells_compiled import rows_by_created as _rows_by_created
+except ImportError:  # pragma: no cover - depends on the install
+    _count_held, _rows_by_created = _count_held_py, _rows_by_created_py
+    _distinct_cells = _distinct_cells_py
+    _group_rows = _group_rows_py
 
 
 def _numeric_or_none(text: str) -> Any:
@@ -254,7 +345,8 @@ class ScanResult:
     first_task: _FirstRows
     first_row: _FirstRows
     bad: tuple[int, int] | None  # (row in block, fields) of a row of the wrong width
-    kept: list[tuple[tuple[int, int], list[str]]] | None = None  # the rows, if not spilled
+    #: the rows, if not spilled: ``((block, row in block), row)`` by raw subject cell
+    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
     export_times: bool = True  # every created_at in the export's fixed form (_EXPORT_TIME)
     #: (row in block, classification id) of the rows whose subject_id is blank
     blank_subjects: list[tuple[int, str]] = dataclasses.field(default_factory=list)
@@ -287,7 +379,6 @@ def _scan_block(job: ScanJob) -> ScanResult:
         order = (job.index, n)
         first_task.add(row[i_task], numeric, textual, row[i_created], order, None)
         first_row.add("", numeric, textual, row[i_created], order, row[i_workflow])
-    export_times = all(map(_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
     blank_subjects, blank_tasks = [], []
     i_cid = job.classification_column
     if not NA_STRINGS.isdisjoint(counts):
@@ -303,13 +394,21 @@ def _scan_block(job: ScanJob) -> ScanResult:
             if row[i_task] in NA_STRINGS and row[i_subject] not in NA_STRINGS
         ]
     index = job.index
-    spilled = [((index, n), row) for n, row in enumerate(rows)]
     path = ""
+    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
+    export_times = False  # not known yet
     if job.spill_dir is not None:
         path = str(Path(job.spill_dir) / f"rows{job.index:08d}.spill")
         spill = Spill(path)
-        spill.append(spilled)
+        spill.append([((index, n), row) for n, row in enumerate(rows)])
         spill.close()
+    else:
+        kept = {}
+        # the export's form in ASCII digits, told in the same pass (the usual case)
+        export_times = _group_rows(rows, i_subject, index, kept, i_created)
+    if not export_times:
+        created = map(operator.itemgetter(i_created), rows)
+        export_times = all(map(_EXPORT_TIME.fullmatch, created))
     return ScanResult(
         path,
         len(rows),
@@ -319,7 +418,7 @@ def _scan_block(job: ScanJob) -> ScanResult:
         first_task,
         first_row,
         None,
-        None if job.spill_dir is not None else spilled,
+        kept,
         export_times,
         blank_subjects,
         blank_tasks,
@@ -337,13 +436,17 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
     if not rows:
         return kinds
     settled = kinds.not_int, kinds.not_float, kinds.not_bool
+    open_columns = []
     for i in range(width):
-        first = rows[0][i]
-        if first not in NA_STRINGS:
+        # the first cell that is not missing, found in C (a frame1 column is mostly blank)
+        first = next(filterfalse(NA_STRINGS.__contains__, map(operator.itemgetter(i), rows)), None)
+        if first is not None:
             kinds.add_cell(i, first)
             if all(flags[i] for flags in settled):
-                continue  # text (e.g. a list): no other cell can change the kind
-        distinct = set(map(operator.itemgetter(i), rows))
+                # text (e.g. a list): no other cell can change the kind, missing ones neither
+                continue
+        open_columns.append(i)
+    for i, distinct in zip(open_columns, _distinct_cells(rows, open_columns), strict=True):
         missing = distinct & NA_STRINGS
         if missing:
             kinds.add_cell(i, min(missing))
@@ -476,11 +579,13 @@ def _init_worker(
 ) -> None:
     # ``grouped`` (in-memory runs): every subject's rows; forked workers share the parent's copy
     spec = get_reducer(layout.reducer)
+    params = spec.parse_params(layout.keywords)
     _WORKER.update(
         grouped=grouped,
         layout=layout,
         spec=spec,
-        params=spec.parse_params(layout.keywords),
+        params=params,
+        count_answers=_answer_counter(layout, params),
         index=layout.index,
         make_record=_record_maker(layout),
         drop_duplicates=_duplicate_dropper(layout.header, layout.kinds),
@@ -679,13 +784,83 @@ def _record_maker(layout: _Layout) -> Callable[[Sequence[str]], ExtractRecord]:
     return make
 
 
+#: Reducers whose default form counts, per ``data.*`` key, the extracts holding it
+#: (:func:`core.reducers.question_reducer.count_answers`): :func:`_answer_counter` counts
+#: their rows' cells without making records.
+_ANSWER_COUNTERS = ("question_reducer", "shortcut_reducer")
+
+
+def _answer_counter(
+    layout: _Layout, params: Any
+) -> Callable[[Sequence[Sequence[str]]], dict[str, int]] | None:
+    """``rows -> question_reducer(records of the rows)`` counted from the cells, or None
+    where that needs the records (other reducers or keywords, ``-F first``/``last``, nested or
+    repeated keys, text or bool answer columns).
+
+    A record's data holds a key when its cell is not missing (and, in a float column, not
+    NaN); the reducer counts the keys in first-seen order, which is row order, then column
+    order. The ``aggregation_version`` cell is not counted (the records drop it).
+    ``tests/cli/test_reduce.py`` compares this with the reducer on drawn rows.
+
+    >>> layout = _Layout(("task", "data.a", "data.b"), {}, {"data.a": "float",
+    ...     "data.b": "int"}, ("T0",), "question_reducer", {}, False, "all")
+    >>> count = _answer_counter(layout, QuestionReducerParams())
+    >>> count([("T0", "", "1"), ("T0", "1.0", "nan"), ("T0", "NaN", "2")])
+    {'b': 2, 'a': 1}
+    """
+    if (
+        layout.reducer not in _ANSWER_COUNTERS
+        or layout.repeat_filter != "all"
+        or params != QuestionReducerParams()
+    ):
+        return None
+    columns: list[tuple[int, str, Callable[[str], Any]]] = []
+    for i, column in enumerate(layout.header):
+        if DATA_PREFIX not in column:
+            continue
+        keys = column.split(DATA_PREFIX)[1].split(".")  # as data_reader splits it
+        reader = {"float": _read_float, "int": _read_int}.get(layout.kinds[column])
+        if keys == [VERSION_KEY]:
+            continue
+        if len(keys) != 1 or reader is None:
+            return None
+        columns.append((i, keys[0], reader))
+    if len({key for _, key, _ in columns}) != len(columns):
+        return None
+    na = NA_STRINGS
+    readers = [reader for _, _, reader in columns]
+
+    def holds(column: int, text: str) -> bool:
+        # a record holds the key; the reader raises on a cell data_reader would raise on
+        return text not in na and readers[column](text) is not None
+
+    keyed = [(i, key) for i, key, _ in columns]
+    #: per column, cell text -> whether a record holds its key (a column has few texts)
+    held: list[dict[str, bool]] = [{} for _ in columns]
+
+    def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
+        return _count_held(rows, keyed, held, holds)
+
+    return count
+
+
 def _reduce_bucket(job: BucketJob) -> BucketResult:
     # Reducing allocates records, parsed cells and output rows for every subject, all freed by
     # reference counting (no cycles: a 20k point reduce left none); the collector's passes over
     # them, and over the grouped rows, found nothing. A bucket holds at most
     # SUBJECTS_PER_BUCKET subjects, so any cycle a reducer did make waits that long at most.
     with collector_paused(True):
-        return _reduce_subjects(job)
+        result = _reduce_subjects(job)
+        _keep_uncollected()
+        return result
+
+
+def _keep_uncollected() -> None:
+    """Move every object alive now out of the collector's reach (``gc.freeze``), before a paused
+    collector resumes: the rows, records and results made while it was paused would otherwise
+    make its first pass a full traversal of them (a tenth of a question reduce) that finds no
+    cycle. They are still freed by reference counting."""
+    gc.freeze()
 
 
 def _reduce_subjects(job: BucketJob) -> BucketResult:
@@ -695,6 +870,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     index: dict[str, int] = _WORKER["index"]
     make_record = _WORKER["make_record"]
     drop_duplicates = _WORKER["drop_duplicates"]
+    count_answers = _WORKER["count_answers"]
     i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
     subject_kind = layout.kinds["subject_id"]
     version = None if layout.no_version else AGGREGATION_VERSION
@@ -716,12 +892,11 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     batch: list[tuple[str, str, dict[str, Any]]] = []
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
-    second = operator.itemgetter(1)
     one_task = layout.tasks[0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
     for subject in sorted(groups, key=sort_key):
-        members = _by_created(groups.pop(subject), i_created, layout.export_times)
+        members = _sorted_rows(groups.pop(subject), i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
-        unique = drop_duplicates(list(map(second, members)))
+        unique = drop_duplicates(members)
         by_task: dict[str, list[Sequence[str]]]
         if one_task is not None:  # every row has it (tasks come from the rows)
             by_task = {one_task: unique}
@@ -738,6 +913,12 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
                     rows.append(row)
         # subjects and tasks are their output cells already (aliases were mapped when grouped)
         for task in layout.tasks:
+            if count_answers is not None:
+                batch.append(
+                    (subject, task, flatten(count_answers(by_task.get(task, ())), version))
+                )
+                add_stats(batch[-1][2])
+                continue
             records = [make_record(row) for row in by_task.get(task, ())]
             if repeat_filter != "all":
                 records = select_repeats(records, repeat_filter)
@@ -998,7 +1179,8 @@ def reduce_file(
         first_task = _FirstRows()
         first_row = _FirstRows()
         block_spills: list[str] = []
-        kept_rows: list[tuple[tuple[int, int], list[str]]] = []
+        #: in memory: the rows by raw subject cell, in file order
+        grouped: dict[str, list[tuple[Any, list[str]]]] | None = {} if in_memory else None
         total = 0
         export_times = True
         blank_subjects: list[tuple[int, str]] = []  # (data row, classification id)
@@ -1037,11 +1219,18 @@ def reduce_file(
                     counts.update(scan.counts)
                     first_task.merge(scan.first_task)
                     first_row.merge(scan.first_row)
-                    if scan.kept is not None:
-                        kept_rows.extend(scan.kept)
+                    if grouped is not None and scan.kept is not None:
+                        for raw, members in scan.kept.items():
+                            earlier = grouped.get(raw)
+                            if earlier is None:
+                                grouped[raw] = members
+                            else:
+                                earlier.extend(members)
                     else:
                         block_spills.append(scan.spill)
                     bar.update(scan.size)
+                if in_memory:
+                    _keep_uncollected()
         column_kinds = kinds.kinds()
         subject_kind = column_kinds["subject_id"]
         # Subjects and tasks are told apart by value, as pandas compares them: each is the
@@ -1103,14 +1292,9 @@ def reduce_file(
             task_aliases=task_aliases,
             blank_tasks=bool(blank_tasks),
         )
-        grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
-        if in_memory:
-            grouped = {}
-            for item in kept_rows:
-                grouped.setdefault(item[1][i_subject], []).append(item)
-            del kept_rows
+        if grouped is not None:
             for raw, subject in subject_aliases.items():  # one subject, several spellings
-                # (in any order: _by_created sorts a subject's rows, ties in file order)
+                # (in any order: _sorted_rows sorts a subject's rows, ties in file order)
                 grouped[subject] = grouped.get(subject, []) + grouped.pop(raw)
             jobs = _buckets_in_memory(pending, subject_rows, cpu_count)
         else:

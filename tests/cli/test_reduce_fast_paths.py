@@ -1,0 +1,206 @@
+"""`tally reduce`'s shortcuts past the general path give what the general path gives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.reducers.question_reducer import QuestionReducerParams, question_reducer
+from tally import reduce as reduce_module
+from tests.cli.cli_support import run_tally, write_yaml
+
+#: Cells of a data.* column: counts as the extractors write them, and the odd ones.
+NUMBERS = ["", "1.0", "1", "2.0", "0", "nan", "NaN", "NA", "null", "-1.5", "inf", "1e3", "-nan"]
+ODD = ["x", "[1]", "True", "{}"]
+#: Column names (unique, as in any extraction file): plain keys, the version column, nested keys.
+COLUMNS = ["data.a", "data.b", "data.None", "data.aggregation_version", "data.x.y", "data.a.z"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(COLUMNS), max_size=4, unique=True),
+    rows=st.lists(st.lists(st.sampled_from(NUMBERS), min_size=4, max_size=4), max_size=12),
+    odd=st.lists(st.sampled_from(NUMBERS + ODD), min_size=4, max_size=4) | st.none(),
+    reducer=st.sampled_from(["question_reducer", "shortcut_reducer"]),
+)
+def test_answer_counter_counts_what_the_reducer_counts(names, rows, odd, reducer):
+    if odd is not None:  # a row that can make a column text
+        rows = [*rows, odd]
+    header = ("subject_id", "task", "created_at", "user_id", *names)
+    rows = [["1", "T0", "2024-02-01 00:00:00 UTC", "", *row[: len(names)]] for row in rows]
+    kinds = reduce_module._column_kinds(rows, len(header)).kinds()
+    layout = reduce_module._Layout(
+        header=header,
+        index={name: i for i, name in enumerate(header)},
+        kinds={name: kinds[i] for i, name in enumerate(header)},
+        tasks=("T0",),
+        reducer=reducer,
+        keywords={},
+        no_version=False,
+        repeat_filter="all",
+    )
+    params = QuestionReducerParams()
+    count = reduce_module._answer_counter(layout, params)
+    if count is None:  # declined: a nested key, or a column that is not numbers
+        assert any(
+            name.count(".") > 1 or layout.kinds[name] not in ("int", "float")
+            for name in names
+            if name != "data.aggregation_version"
+        )
+        return
+    make_record = reduce_module._record_maker(layout)
+    expected = question_reducer([make_record(row) for row in rows], params)
+    assert repr(count(rows)) == repr(expected)
+
+
+def test_answer_counter_declines_what_needs_records():
+    header = ("subject_id", "task", "created_at", "data.a")
+    kinds = {"subject_id": "int", "task": "str", "created_at": "str", "data.a": "float"}
+    layout = reduce_module._Layout(header, {}, kinds, ("T0",), "question_reducer", {}, False, "all")
+    assert reduce_module._answer_counter(layout, QuestionReducerParams()) is not None
+    for changed in (
+        {"repeat_filter": "first"},
+        {"repeat_filter": "last"},
+        {"reducer": "survey_reducer"},
+    ):
+        other = reduce_module.dataclasses.replace(layout, **changed)
+        assert reduce_module._answer_counter(other, QuestionReducerParams()) is None
+    for params in (QuestionReducerParams(pairs=True), QuestionReducerParams(track_user_ids=True)):
+        assert reduce_module._answer_counter(layout, params) is None
+
+
+@pytest.mark.parametrize("reducer", ["question_reducer", "shortcut_reducer"])
+@pytest.mark.parametrize("repeats", ["all", "first"])
+def test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
+    tmp_path, monkeypatch, reducer, repeats
+):
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.clear,data.aggregation_version,data.dark,data.None\n"
+    cells = ["1.0,5.3.1,,", ",5.3.1,1.0,", "1.0,5.3.1,1.0,", ",5.3.1,,", ",5.3.1,,1.0"]
+    lines = [
+        f"{100 + n % 23},u{n % 7},{n % 7 or ''},21434,T{n % 2},2024-02-01 00:00:{n % 60:02d} UTC,"
+        f"{n % 11},question_extractor,{cells[n % len(cells)]}\n"
+        for n in range(200)
+    ]
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(tmp_path / "red.yaml", {"reducer_config": {reducer: {}}})
+    outputs = []
+    for counter in (reduce_module._answer_counter, lambda layout, params: None):
+        monkeypatch.setattr(reduce_module, "_answer_counter", counter)
+        out = tmp_path / f"out{len(outputs)}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", repeats)
+        assert result.code == 0, result.err
+        outputs.append((out / f"{reducer}_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["2024-02-01 00:00:0" + str(d) + " UTC" for d in range(4)]),
+            st.sampled_from(["a", "b"]),
+        ),
+        max_size=20,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_compiled_rows_by_created_is_the_python_form(cells, rng):
+    from core._cells_compiled import rows_by_created
+
+    members = [((n // 7, n % 7), [created, other]) for n, (created, other) in enumerate(cells)]
+    rng.shuffle(members)  # an alias's rows come after the others
+    assert rows_by_created(members, 0) == reduce_module._rows_by_created_py(members, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(NUMBERS), min_size=3, max_size=3), max_size=15),
+    st.permutations([(0, "a"), (1, "b"), (2, "c")]).map(lambda c: c[:2]),
+    st.booleans(),
+)
+def test_compiled_count_held_is_the_python_form(rows, columns, as_tuples):
+    from core._cells_compiled import count_held
+
+    def holds(column, text):
+        return text not in ("", "NA", "null") and text.lower() not in ("nan", "-nan")
+
+    if as_tuples:  # drop_duplicates gives tuples
+        rows = [tuple(row) for row in rows]
+    compiled = count_held(rows, columns, [{}, {}], holds)
+    python = reduce_module._count_held_py(rows, columns, [{}, {}], holds)
+    assert repr(compiled) == repr(python)
+
+
+def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
+    """The reduce with the compiled group steps, and with their Python forms (no compiler)."""
+    assert reduce_module._count_held is not reduce_module._count_held_py  # compiled, built
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.clear,data.aggregation_version,data.dark\n"
+    lines = [
+        f"{100 + n},u{n % 7},,21434,T0,2024-02-01 00:00:{n * 7 % 60:02d} UTC,{n % 9},"
+        f"question_extractor,{'1.0' if n % 3 else ''},5.3.1,{'1.0' if n % 4 else ''}\n"
+        for n in range(120)
+    ]
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(tmp_path / "red.yaml", {"reducer_config": {"question_reducer": {}}})
+    outputs = []
+    for python_forms in (False, True):
+        if python_forms:
+            monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
+            monkeypatch.setattr(reduce_module, "_group_rows", reduce_module._group_rows_py)
+            monkeypatch.setattr(reduce_module, "_distinct_cells", reduce_module._distinct_cells_py)
+            monkeypatch.setattr(
+                reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
+            )
+        out = tmp_path / f"out{python_forms}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all")
+        assert result.code == 0, result.err
+        outputs.append((out / "question_reducer_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+#: created_at cells: the export's form, and near misses (Arabic-Indic digits match ``\\d``)
+CREATED = [
+    "2024-02-01 00:00:08 UTC",
+    "2024-02-01 00:00:0\u0668 UTC",
+    "2024-02-01 00:00:08 UT",
+    "2024-02-01T00:00:08 UTC",
+    "2024-2-1 0:0:8 UTC",
+    "",
+    "2024-02-01 00:00:0/ UTC",
+    "2024-02-01 00:00:0: UTC",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["7", "8", "", "7.0"]), st.sampled_from(CREATED)).map(list)),
+    st.dictionaries(st.sampled_from(["7", "9"]), st.just([((0, 0), ["7", CREATED[0]])])),
+)
+def test_compiled_group_rows_is_the_python_form(rows, earlier):
+    from core._cells_compiled import group_rows
+
+    compiled = {k: list(v) for k, v in earlier.items()}
+    python = {k: list(v) for k, v in earlier.items()}
+    export_times = group_rows(rows, 0, 4, compiled, 1)
+    assert export_times == reduce_module._group_rows_py(rows, 0, 4, python, 1)
+    assert list(compiled.items()) == list(python.items())
+    if export_times:  # the scan's own check then agrees
+        assert all(reduce_module._EXPORT_TIME.fullmatch(row[1]) for row in rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["", "1", "1.0", "x", "é"]), min_size=3, max_size=3)),
+    st.lists(st.integers(0, 2), max_size=4),
+)
+def test_compiled_distinct_cells_is_the_python_form(rows, columns):
+    from core._cells_compiled import distinct_cells
+
+    assert distinct_cells(rows, columns) == reduce_module._distinct_cells_py(rows, columns)

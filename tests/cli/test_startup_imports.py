@@ -94,37 +94,20 @@ def test_extract_imports_no_numpy(project):
     assert not unwanted
 
 
+def _reduce_imports(project: Path, extractor: str) -> set[str]:
+    """The top packages and modules ``tally reduce -F all`` of the recipe's ``extractor`` file imports."""
+    out = project / "out"
+    config = project / REDUCER_CONFIG.format(extractor)
+    extracts = out / f"{extractor}_extractions.csv"
+    return _top_packages(_imports(project, "reduce", extracts, config, "-d", out, "-F", "all"))
+
+
 @pytest.mark.parametrize("extractor", ["question_extractor", "shortcut_extractor"])
 def test_counting_reducers_import_no_numpy(project, extractor):
-    modules = _top_packages(
-        _imports(
-            project,
-            "reduce",
-            project / "out" / f"{extractor}_extractions.csv",
-            project / REDUCER_CONFIG.format(extractor),
-            "-d",
-            project / "out",
-            "-F",
-            "all",
-        )  # fmt: skip
-    )
-    unwanted = modules & ({"numpy", "multiprocessing"} | NEVER)
+    unwanted = _reduce_imports(project, extractor) & ({"numpy", "multiprocessing"} | NEVER)
     assert not unwanted
 
 
 def test_point_reducer_imports_no_sklearn(project):
-    extractor = "point_extractor_by_frame"
-    modules = _top_packages(
-        _imports(
-            project,
-            "reduce",
-            project / "out" / f"{extractor}_extractions.csv",
-            project / REDUCER_CONFIG.format(extractor),
-            "-d",
-            project / "out",
-            "-F",
-            "all",
-        )  # fmt: skip
-    )
-    unwanted = modules & ({"sklearn"} | NEVER)
+    unwanted = _reduce_imports(project, "point_extractor_by_frame") & ({"sklearn"} | NEVER)
     assert not unwanted

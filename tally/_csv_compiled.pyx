@@ -24,6 +24,26 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
 
 
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    /* Copy data[0:16] to out[0:16]; the number of bytes before the first '"' among them
+       (16: none). */
+    static inline int _tally_copy_to_quote16(const char *data, char *out) {
+        __m128i v = _mm_loadu_si128((const __m128i *)data);
+        int mask;
+        _mm_storeu_si128((__m128i *)out, v);
+        mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        return mask ? __builtin_ctz((unsigned)mask) : 16;
+    }
+    #else
+    static inline int _tally_copy_to_quote16(const char *data, char *out) { return -1; }
+    #endif
+    """
+    int _copy_to_quote16 "_tally_copy_to_quote16"(const char *data, char *out) nogil
+
+
 class _Fallback(Exception):
     pass
 
@@ -48,6 +68,7 @@ def split_records(bytes block):
     cdef const char *data = PyBytes_AS_STRING(block)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
     cdef Py_ssize_t i = 0, start, m
+    cdef int k
     cdef char c
     cdef list rows = []
     cdef list row
@@ -71,6 +92,15 @@ def split_records(bytes block):
                     i += 1
                     m = 0
                     while True:  # copy up to the closing quote, a doubled quote as one
+                        if i + 16 <= n:
+                            # 16 bytes at a time up to a quote (JSON cells have one every ~5
+                            # bytes: a word of 8 did not pay, §4.14); m + 16 <= i + 16 <= n
+                            k = _copy_to_quote16(data + i, unescaped + m)
+                            if k >= 0:  # (-1: no SSE2, the byte loop below)
+                                i += k
+                                m += k
+                                if k == 16:
+                                    continue
                         if i >= n:
                             return None  # unterminated: the csv module's end-of-data rules
                         c = data[i]

@@ -37,11 +37,23 @@ cdef extern from *:
         mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
         return mask ? __builtin_ctz((unsigned)mask) : 16;
     }
+    /* The number of bytes of p[0:16] before the first '"', backslash or control character
+       (below 32) among them (16: none). */
+    static inline int _tally_string_stop16(const unsigned char *p) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i stops = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(34)), _mm_cmpeq_epi8(v, _mm_set1_epi8(92))),
+            _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(31)), v));
+        int mask = _mm_movemask_epi8(stops);
+        return mask ? __builtin_ctz((unsigned)mask) : 16;
+    }
     #else
     static inline int _tally_copy_to_quote16(const char *data, char *out) { return -1; }
+    static inline int _tally_string_stop16(const unsigned char *p) { return -1; }
     #endif
     """
     int _copy_to_quote16 "_tally_copy_to_quote16"(const char *data, char *out) nogil
+    int _string_stop16 "_tally_string_stop16"(const unsigned char *p) nogil
 
 
 class _Fallback(Exception):
@@ -367,8 +379,16 @@ cdef Py_ssize_t _string_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, 
     cdef unsigned char c
     cdef uint64_t word
     i += 1
+    cdef int k
     while i < n:
-        # 8 bytes at a time past plain text (no '"', no backslash, no control character)
+        # 16 (else 8) bytes at a time past plain text (no '"', no backslash, no control character)
+        while i + 16 <= n:
+            k = _string_stop16(p + i)
+            if k < 0:  # (no SSE2)
+                break
+            i += k
+            if k < 16:
+                break
         while i + 8 <= n:
             memcpy(&word, p + i, 8)
             if _string_stops(word):

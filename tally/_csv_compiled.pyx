@@ -47,13 +47,27 @@ cdef extern from *:
         int mask = _mm_movemask_epi8(stops);
         return mask ? __builtin_ctz((unsigned)mask) : 16;
     }
+    /* How many of p[0:16 * blocks] are `byte` (blocks <= 255: a byte lane counts at most 255). */
+    static inline Py_ssize_t _tally_count16(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) {
+        __m128i want = _mm_set1_epi8((char)byte), counts = _mm_setzero_si128(), sums;
+        Py_ssize_t b;
+        for (b = 0; b < blocks; b++)  /* a match is -1: subtracting it adds 1 to its lane */
+            counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * b)), want));
+        sums = _mm_sad_epu8(counts, _mm_setzero_si128());  /* two sums of 8 lanes */
+        return (Py_ssize_t)(_mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4));
+    }
+    #define _TALLY_SSE2 1
     #else
+    static inline Py_ssize_t _tally_count16(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) { return -1; }
+    #define _TALLY_SSE2 0
     static inline int _tally_copy_to_quote16(const char *data, char *out) { return -1; }
     static inline int _tally_string_stop16(const unsigned char *p) { return -1; }
     #endif
     """
     int _copy_to_quote16 "_tally_copy_to_quote16"(const char *data, char *out) nogil
     int _string_stop16 "_tally_string_stop16"(const unsigned char *p) nogil
+    Py_ssize_t _count16 "_tally_count16"(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) nogil
+    bint _SSE2 "_TALLY_SSE2"
 
 
 class _Fallback(Exception):
@@ -184,7 +198,8 @@ def count_byte(bytes data, unsigned char byte, Py_ssize_t start=0, end=None):
     """``data.count(bytes([byte]), start, end)`` for ``0 <= start``, ``end`` None or ``>= 0``.
     ``bytes.count`` looks at one byte at a time: the parent of ``tally extract`` counts every
     quote of the export to find record ends (``tally.tables.CsvBlocks.spans``, 40 ms for a
-    50 MB export), the workers the line ends of what they write. This reads 8 at a time.
+    50 MB export), the workers the line ends of what they write. This reads 16 at a time
+    (SSE2; else 8).
 
     >>> count_byte(b'a"b""c"', 34), count_byte(b'a"b""c"', 34, 2), count_byte(b'a"b""c"', 34, 2, 4)
     (4, 3, 1)
@@ -198,7 +213,14 @@ def count_byte(bytes data, unsigned char byte, Py_ssize_t start=0, end=None):
     if start < 0 or stop < 0:
         raise ValueError("count_byte takes positions from the start of the data")
     i = start
-    words = (stop - start) // 8 if stop > start else 0
+    if _SSE2:  # 16 bytes at a time, up to 255 blocks of 16 per sum
+        words = (stop - start) // 16 if stop > start else 0
+        while words:
+            run = 255 if words > 255 else words
+            found += _count16(chars + i, run, byte)
+            i += 16 * run
+            words -= run
+    words = (stop - i) // 8 if stop > i else 0
     while words:
         run = 255 if words > 255 else words  # per byte at most 255 before the bytes are summed
         counts = 0

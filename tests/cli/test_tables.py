@@ -279,3 +279,17 @@ def test_split_records_reads_long_quoted_cells(rows, ending, cut):
         found = split_records(data)
         if data == block or found is not None:
             assert found == _csv_module_rows(data)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**32), st.integers(4000, 20000), st.integers(0, 40))
+def test_count_byte_counts_past_255_blocks_of_16(seed, size, start):
+    """count_byte sums its 16 byte lanes every 255 blocks: runs longer than that, too."""
+    import random
+
+    from tally._csv_compiled import count_byte
+
+    data = random.Random(seed).choices(b'"""ab\n', k=size)
+    data = bytes(data)
+    assert count_byte(data, 34, start) == data.count(b'"', start)
+    assert count_byte(data, 10, start, size - start) == data.count(b"\n", start, size - start)

@@ -28,15 +28,6 @@ cdef extern from *:
     """
     #if defined(__SSE2__)
     #include <emmintrin.h>
-    /* Copy data[0:16] to out[0:16]; the number of bytes before the first '"' among them
-       (16: none). */
-    static inline int _tally_copy_to_quote16(const char *data, char *out) {
-        __m128i v = _mm_loadu_si128((const __m128i *)data);
-        int mask;
-        _mm_storeu_si128((__m128i *)out, v);
-        mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        return mask ? __builtin_ctz((unsigned)mask) : 16;
-    }
     /* The number of bytes of p[0:16] before the first '"', backslash or control character
        (below 32) among them (16: none). */
     static inline int _tally_string_stop16(const unsigned char *p) {
@@ -69,11 +60,9 @@ cdef extern from *:
     static inline int _tally_quoting16(const unsigned char *p) { return -1; }
     static inline Py_ssize_t _tally_count16(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) { return -1; }
     #define _TALLY_SSE2 0
-    static inline int _tally_copy_to_quote16(const char *data, char *out) { return -1; }
     static inline int _tally_string_stop16(const unsigned char *p) { return -1; }
     #endif
     """
-    int _copy_to_quote16 "_tally_copy_to_quote16"(const char *data, char *out) nogil
     int _string_stop16 "_tally_string_stop16"(const unsigned char *p) nogil
     Py_ssize_t _count16 "_tally_count16"(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) nogil
     bint _SSE2 "_TALLY_SSE2"
@@ -104,7 +93,6 @@ def split_records(bytes block):
     cdef const char *data = PyBytes_AS_STRING(block)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
     cdef Py_ssize_t i = 0, start, m
-    cdef int k
     cdef char c
     cdef list rows = []
     cdef list row
@@ -128,15 +116,6 @@ def split_records(bytes block):
                     i += 1
                     m = 0
                     while True:  # copy up to the closing quote, a doubled quote as one
-                        if i + 16 <= n:
-                            # 16 bytes at a time up to a quote (JSON cells have one every ~5
-                            # bytes: a word of 8 did not pay, §4.14); m + 16 <= i + 16 <= n
-                            k = _copy_to_quote16(data + i, unescaped + m)
-                            if k >= 0:  # (-1: no SSE2, the byte loop below)
-                                i += k
-                                m += k
-                                if k == 16:
-                                    continue
                         if i >= n:
                             return None  # unterminated: the csv module's end-of-data rules
                         c = data[i]

@@ -418,6 +418,7 @@ class FlatRows:
 
     def add_cells(self, cells: Cells, info: Any = None) -> None:
         """Append a record given as its :func:`render_cells` (``add`` without the record)."""
+        # (tally/_csv_compiled.pyx extract_rows does the same on shapes, counts and rows)
         keys, flags, texts = cells
         shape_key = (keys, flags)
         shape = self.shapes.get(shape_key)

@@ -399,7 +399,9 @@ def _extract_block(job: BlockJob) -> BlockResult:
 
     workflow_column, version_column = layout.workflow, layout.version
     annotations_column, metadata_column = layout.annotations, layout.metadata
-    for row_number, row in enumerate(rows):
+
+    def filter_row(row_number: int, row: list[str]) -> None:
+        # one row: malformed (a skip), another workflow or version (dropped), a kept one
         if len(row) != width:
             cid = row[info_index[0]] if len(row) > info_index[0] else "?"  # type: ignore[operator]
             skips.append(
@@ -411,7 +413,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
                     True,
                 )
             )
-            continue
+            return
         info = info_of(row)
         kinds.add(info)
         workflow = row[workflow_column]
@@ -420,7 +422,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
             hit = workflow_match[workflow] = _workflow_number(workflow) == layout.workflow_id
         workflows[workflow] += 1
         if not hit:
-            continue
+            return
         version = row[version_column]
         versions[version] += 1
         if version in version_match:
@@ -432,9 +434,9 @@ def _extract_block(job: BlockJob) -> BlockResult:
                 ok = version_match[version] = None
         if ok is None:
             skips.append((row_number, info[0], "invalid workflow_version", repr(version), True))
-            continue
+            return
         if not ok:
-            continue
+            return
         cid = info[0]
         if cid in NA_STRINGS or cid.isspace():  # core.events.missing_id, inline: per row
             # The reference extracts it with a NaN id; the engine (tally aggregate, the stream)
@@ -445,7 +447,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
                 else "the classification_id cell is empty"
             )
             skips.append((row_number, repr(cid), "empty classification_id", detail, True))
-            continue
+            return
         subject = info[_SUBJECT_INFO]
         if subject in NA_STRINGS:
             # Its extracts would belong to no subject: the reference writes them with subject
@@ -454,8 +456,29 @@ def _extract_block(job: BlockJob) -> BlockResult:
                 "the subject_ids cell is empty" if not subject else f"subject_ids is {subject!r}"
             )
             skips.append((row_number, info[0], "empty subject_ids", detail, True))
-            continue
+            return
         keep.append((row_number, info, row[annotations_column], row[metadata_column]))
+
+    if _filter_rows_compiled is not None and None not in info_index:
+        # the same, the usual rows in C; filter_row gets the others (see tally/_csv_compiled.pyx)
+        _filter_rows_compiled(
+            rows,
+            width,
+            info_index,
+            (workflow_column, version_column, annotations_column, metadata_column),
+            workflow_match,
+            version_match,
+            kinds.add,
+            workflows,
+            versions,
+            keep,
+            filter_row,
+            NA_STRINGS,
+            _SUBJECT_INFO,
+        )
+    else:
+        for row_number, row in enumerate(rows):
+            filter_row(row_number, row)
     chunk = _extract_chunk(job.index, keep, job.guess, kinds, job.final)
     unreadable = len(skips)
     if skips:
@@ -532,7 +555,7 @@ def _extract_chunk(
         key_rows = out[key_index]
         targets.append(
             (entry, entry.spec.func, entry.params, entry.task, version, key_rows.add)
-            + (cells_of, key_rows.add_cells)
+            + (cells_of, key_rows)
         )
     n_targets = len(targets)
     loads, decode_error, na = orjson.loads, orjson.JSONDecodeError, NA_STRINGS
@@ -544,7 +567,11 @@ def _extract_chunk(
     stand_in_of = None
     if _metadata_stand_in is not None and all(target[6] is not None for target in targets):
         stand_in_of = _metadata_stand_in
-    for row_number, info, annotations_text, metadata_text in rows:
+
+    def extract_row(
+        row_number: int, info: tuple[str, ...], annotations_text: str, metadata_text: str
+    ) -> None:
+        # one kept row: its classification through every entry (the cells form, else the extractor)
         cid = info[0]
         # The usual row, parsed inline; anything else takes _parse_cells, which says why not.
         try:
@@ -563,7 +590,7 @@ def _extract_chunk(
             stand_in = None
             parsed = _parse_cells(row_number, cid, annotations_text, metadata_text, skips)
             if parsed is None:
-                continue
+                return
             annotations, metadata = parsed
         classification = usual_classification(annotations, metadata, cid)
         if classification is None:  # from_export checks it, and says what is wrong
@@ -571,15 +598,15 @@ def _extract_chunk(
                 classification = from_export(annotations, metadata, classification_id=cid)
             except AnnotationParseError as exc:
                 skips.append((row_number, cid, "malformed annotations", str(exc), True))
-                continue
+                return
         where_index = len(infos)
         infos.append(info)
         failed = None
-        for entry, extract, params, task, version, add_row, cells_of, add_cells in targets:
+        for entry, extract, params, task, version, add_row, cells_of, key_rows in targets:
             if cells_of is not None:  # the shortcut to the cells; None: run the extractor
                 cells = cells_of(classification)
                 if cells is not None:
-                    add_cells(cells, (where_index, task))
+                    key_rows.add_cells(cells, (where_index, task))
                     continue
                 if stand_in is not None:  # the extractor reads the whole metadata
                     classification = from_export(
@@ -607,6 +634,26 @@ def _extract_chunk(
         if failed:
             whole = len(failed) == n_targets  # no entry of this classification was extracted
             skips.extend((row_number, cid, reason, detail, whole) for reason, detail in failed)
+
+    if stand_in_of is not None and _extract_rows_compiled is not None:
+        # every entry has a cells form: the usual rows in C, extract_row gets the others
+        # (see tally/_csv_compiled.pyx)
+        _extract_rows_compiled(
+            rows,
+            infos,
+            tuple(
+                (cells_of, task, key_rows.shapes, key_rows.counts, key_rows.rows)
+                for _, _, _, task, _, _, cells_of, key_rows in targets
+            ),
+            extract_row,
+            loads,
+            usual_classification,
+            na_longest,
+            na,
+        )
+    else:
+        for row in rows:
+            extract_row(*row)
     counts = [len(rows) for rows in out]
     stats = [rows.stats() for rows in out]
     part = None
@@ -831,11 +878,14 @@ def _extract_lines_py(
 
 try:  # setup.py builds it; optional, for machines without a C compiler
     from tally._csv_compiled import extract_lines as _compiled_extract_lines
+    from tally._csv_compiled import extract_rows as _extract_rows_compiled
+    from tally._csv_compiled import filter_rows as _filter_rows_compiled
     from tally._csv_compiled import info_heads as _compiled_info_heads
     from tally._csv_compiled import metadata_stand_in as _metadata_stand_in
 except ImportError:  # pragma: no cover - depends on the install
     _compiled_extract_lines = _compiled_info_heads = None
     _metadata_stand_in = None  # the metadata is parsed
+    _filter_rows_compiled = _extract_rows_compiled = None
 # the compiled forms quote as Python 3.11's csv module does (tally.tables picks csv_field so)
 _csv_3_11 = _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
 _extract_lines = _compiled_extract_lines if _csv_3_11 else _extract_lines_py

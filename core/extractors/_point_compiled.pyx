@@ -276,6 +276,20 @@ def point_cells(
     ``make_slot_names(frame, tool)``; ``labels``: a cache of answer text -> ``slug(text)``.
     Returns the column names and texts (every cell is text: ``render_cells``' flag 4).
     """
+    return _point_cells(annotations, task, tools, slot_names, make_slot_names, labels, slug, version)
+
+
+cdef object _point_cells(
+    dict annotations,
+    str task,
+    tuple tools,
+    dict slot_names,
+    object make_slot_names,
+    dict labels,
+    object slug,
+    object version,
+):
+    # point_cells (also called by PointCells without a Python call)
     cdef Slot slots[MAX_SLOTS]
     cdef Py_ssize_t n_slots = 0, n_frames = 0, s, f, position, n_answers, n_codes
     cdef long long frame_values[MAX_SLOTS]
@@ -461,3 +475,75 @@ cdef str _list(Buffer *b):
         memcpy(chars + 1, b.data, b.size)
     chars[b.size + 1] = b']'
     return text
+
+
+#: at most this many distinct classifier_version texts are remembered (an export has a few)
+cdef Py_ssize_t FEM_TEXTS = 64
+
+
+cdef class PointCells:
+    """``point_extractor_by_frame.point_cells``' function for the compiled form: a
+    classification -> ``(names, flags, texts)`` of its cells, or None (a FEM classification,
+    or where ``point_cells`` declines). The same as the Python closure it replaces (which reads
+    ``is_fem`` and calls ``point_cells``), without a Python frame per call: ``is_fem`` depends
+    only on the metadata's ``classifier_version`` text, so it is asked once per distinct text.
+    """
+
+    cdef str task
+    cdef tuple tools
+    cdef dict slot_names, labels, flags, fem_of_text
+    cdef object make_slot_names, slug, version
+
+    def __init__(self, str task, tuple tools, object make_slot_names, object slug, object version):
+        self.task = task
+        self.tools = tools
+        self.slot_names = {}
+        self.make_slot_names = make_slot_names
+        self.labels = {}
+        self.slug = slug
+        self.version = version
+        self.flags = {}
+        self.fem_of_text = {}
+
+    def __call__(self, classification):
+        cdef PyObject *found
+        cdef object metadata = classification.metadata
+        cdef object text
+        cdef tuple names
+        if type(metadata) is dict:
+            found = PyDict_GetItemWithError(metadata, "classifier_version")
+            text = "1.0" if found == NULL else <object>found  # Classification.is_fem's default
+            if type(text) is str:
+                found = PyDict_GetItemWithError(self.fem_of_text, text)
+                if found == NULL:
+                    fem = classification.is_fem
+                    if len(self.fem_of_text) < FEM_TEXTS:
+                        self.fem_of_text[text] = fem
+                else:
+                    fem = <object>found
+            else:
+                fem = classification.is_fem
+        else:
+            fem = classification.is_fem
+        if fem:
+            return None
+        result = _point_cells(
+            classification.annotations,
+            self.task,
+            self.tools,
+            self.slot_names,
+            self.make_slot_names,
+            self.labels,
+            self.slug,
+            self.version,
+        )
+        if result is None:
+            return None
+        names = <tuple>(<tuple>result)[0]
+        n = len(names)
+        found = PyDict_GetItemWithError(self.flags, n)
+        if found == NULL:
+            row_flags = self.flags[n] = (4,) * n  # every cell is text (render_cells' flag)
+        else:
+            row_flags = <object>found
+        return names, row_flags, (<tuple>result)[1]

@@ -246,9 +246,6 @@ def point_cells(
         return lambda classification: _point_cells_py(classification, params, version)
     details = params.details
     tools = None if params.tools is None else tuple(params.tools)
-    slot_names: dict[tuple[int, int], Any] = {}  # caches for the compiled form
-    labels: dict[str, str] = {}
-    flags: dict[int, tuple[int, ...]] = {}
 
     def slot_names_of(frame: int, tool: int) -> tuple[str, str, str, tuple[int, ...] | None] | bool:
         # the column names of a frame and tool, and its subtask codes (as _one_pass reads them)
@@ -265,29 +262,8 @@ def point_cells(
         prefix = f"frame{frame}.{tool_key}"
         return (f"{prefix}_x", f"{prefix}_y", f"{prefix}_details", codes)
 
-    def cells(classification: Classification) -> Cells | None:
-        if classification.is_fem:
-            return None
-        found = _point_cells_compiled(
-            classification.annotations,
-            task,
-            tools,
-            slot_names,
-            slot_names_of,
-            labels,
-            slug,
-            version,
-        )
-        if found is None:
-            return None
-        names, texts = found
-        n = len(names)
-        row_flags = flags.get(n)
-        if row_flags is None:
-            row_flags = flags[n] = (4,) * n  # every cell is text (render_cells' flag)
-        return names, row_flags, texts
-
-    return cells
+    # not FEM (is_fem), then the compiled point_cells; its flags: every cell is text
+    return _PointCells(task, tools, slot_names_of, slug, version)
 
 
 def _point_cells_py(
@@ -302,6 +278,7 @@ def _point_cells_py(
 
 
 try:  # setup.py builds it; optional, for machines without a C compiler
+    from core.extractors._point_compiled import PointCells as _PointCells
     from core.extractors._point_compiled import point_cells as _point_cells_compiled
 except ImportError:  # pragma: no cover - depends on the install
-    _point_cells_compiled = None
+    _point_cells_compiled = _PointCells = None

@@ -19,6 +19,14 @@ _text = st.one_of(
     st.text(max_size=12),
     st.sampled_from(["", "[1.5, 2]", 'a "b"', "x\ny", "a,b", "Ñandú, ü", "😀,", "7", "\r"]),
     st.integers(0, 99).map(str),
+    # longer than the 16 characters whose quoting is looked at together, with at most one
+    # character that makes it quoted (anywhere)
+    st.builds(
+        lambda text, at, special: text[:at] + special + text[at:],
+        st.text(alphabet=list("ab1 .[]é"), min_size=14, max_size=50),
+        st.integers(0, 50),
+        st.sampled_from(["", ",", '"', "\n", "\r"]),
+    ),
 )
 
 

@@ -23,6 +23,8 @@ _scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8),
     st.sampled_from(["2.0", "1.0", "", 'a"b', "\\", "é"]),
+    # longer than the 16 bytes the scanner skips at a time, a stop (quote, escape) anywhere
+    st.text(alphabet=list('ab "\\\n\x01é😀/'), min_size=12, max_size=60),
 )
 _values = st.recursive(
     _scalars,
@@ -34,7 +36,9 @@ _values = st.recursive(
     ),
     max_leaves=8,
 )
-_keys = st.sampled_from(["classifier_version", "source", "session", "classifier_version "])
+_keys = st.sampled_from(
+    ["classifier_version", "source", "session", "classifier_version ", "a_key_of_some_length_é"]
+)
 
 
 @st.composite

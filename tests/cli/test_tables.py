@@ -256,3 +256,40 @@ def test_a_file_with_lone_cr_line_ends_is_cut_into_blocks(tmp_path):
     spans = list(blocks.spans())
     assert len(spans) > 20 and max(length for _, length in spans) < 512
     assert [blocks.header] + [row for o, b in blocks for row in parse_block(b, path, o)] == rows
+
+
+# quoted cells longer than the 16 bytes split_records copies at a time up to a quote
+_long_cell = st.text(alphabet=st.sampled_from(list('ab"é{}:,\n 1')), min_size=0, max_size=70)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(st.lists(_long_cell, min_size=1, max_size=3), min_size=1, max_size=4),
+    st.sampled_from(["\n", "\r\n"]),
+    st.integers(0, 40),
+)
+def test_split_records_reads_long_quoted_cells(rows, ending, cut):
+    """Long quoted cells (JSON), whole or cut anywhere near the end (an unterminated quote)."""
+    from tally._csv_compiled import split_records
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=ending, quoting=csv.QUOTE_ALL).writerows(rows)
+    block = buffer.getvalue().encode("utf-8")
+    for data in (block, block[: max(len(block) - cut, 0)]):
+        found = split_records(data)
+        if data == block or found is not None:
+            assert found == _csv_module_rows(data)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**32), st.integers(4000, 20000), st.integers(0, 40))
+def test_count_byte_counts_past_255_blocks_of_16(seed, size, start):
+    """count_byte sums its 16 byte lanes every 255 blocks: runs longer than that, too."""
+    import random
+
+    from tally._csv_compiled import count_byte
+
+    data = random.Random(seed).choices(b'"""ab\n', k=size)
+    data = bytes(data)
+    assert count_byte(data, 34, start) == data.count(b'"', start)
+    assert count_byte(data, 10, start, size - start) == data.count(b"\n", start, size - start)

@@ -233,3 +233,26 @@ def test_the_compiled_answer_key_is_the_python_forms(groups, task):
     args = (groups, task, task + ".", unanswered, decline)
     assert compiled(*args) == module._answer_key_py(*args)
     assert module._answer_key is compiled
+
+
+_ONE_FORM = {}  # one compiled form across examples: its is_fem per version text is remembered
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    version_text=st.sampled_from(
+        [None, "1.0", "2.0", "2", "1.9", "2.0b1", "2.0.dev0", "v2.1", "", "x", 2, 1.5, None]
+    ),
+    fem_mark=st.booleans(),
+)
+def test_point_cells_ask_is_fem_of_each_classification(version_text, fem_mark):
+    # the compiled form asks is_fem once per version text: the same answers as asking each time
+    params = PointByFrameParams(task="T0")
+    form = _ONE_FORM.setdefault("form", point_cells(params, "5.3.1"))
+    metadata = {} if version_text is None else {"classifier_version": version_text}
+    mark = {"x": 1.5, "y": 2, "frame": 0, "tool": 0}
+    if fem_mark:
+        mark = {"x": 1.5, "y": 2, "frame": 0, "toolIndex": 0}
+    classification = Classification.from_export([{"task": "T0", "value": [mark]}], metadata)
+    expected = None if classification.is_fem else _point_cells_py(classification, params, "5.3.1")
+    assert form(classification) == expected

@@ -47,8 +47,6 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from core.errors import TallyError
 
 __all__ = [
@@ -195,6 +193,8 @@ def _list_text_py(value: list[Any]) -> str:
     ('[1436.6048727342159, 2, -0.5]', '[1e-05, 1e+16, nan]')
     """
     if value and set(map(type, value)) <= _NUMBER_TYPES:
+        import orjson  # here: the question and shortcut reduces never need it (12 M instructions)
+
         try:
             out = orjson.dumps(value).decode()  # str tests are faster than bytes tests
         except orjson.JSONEncodeError:  # integers beyond 64 bits
@@ -967,6 +967,8 @@ def literal_cell(text: str) -> Any:
         if fast is None:
             fast = _as_json(text)
         if fast is not None:
+            import orjson  # here: the question and shortcut reduces never need it
+
             try:
                 return orjson.loads(fast)
             except orjson.JSONDecodeError:

@@ -16,6 +16,7 @@ buckets of it from their inherited copy; the output is the same.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import itertools
@@ -1168,7 +1169,10 @@ def reduce_file(
         from core.reducers._hdbscan import use_compiled_spanning_tree
 
         use_compiled_spanning_tree()  # before the workers fork: they inherit it
-    with scratch_dir(output_dir, "reduce") as tmp:
+    # Held in memory, a reduce spills nothing (a journal, with --stream, is the exception): no
+    # scratch directory then, nor the tempfile module's import (13 M instructions of a start).
+    no_spills = in_memory and not stream
+    with contextlib.nullcontext("") if no_spills else scratch_dir(output_dir, "reduce") as tmp:
         header = blocks.header
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"

@@ -20,7 +20,6 @@ import contextlib
 import csv
 import gc
 import itertools
-import json
 import math
 import operator
 import os
@@ -1096,6 +1095,8 @@ def _run_settings_file(output_path: Path) -> Path:
 
 
 def _settings_text(settings: Mapping[str, Any]) -> str:
+    import json  # here, as in _check_run_settings: only -s runs need it (5 M instructions)
+
     return json.dumps(settings, sort_keys=True, default=str, indent=1) + "\n"
 
 
@@ -1104,6 +1105,8 @@ def _check_run_settings(output_path: Path, run_file: Path, settings: Mapping[str
     the finished file would mix the two runs' reductions."""
     if not output_path.exists() or not run_file.exists():
         return
+    import json
+
     try:
         before = json.loads(run_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -8,7 +8,6 @@ in regular expressions, a set of types and ``str`` scans. These do one C pass ov
 characters instead. ``tests/cli/test_csv_layout.py`` checks that both forms agree.
 """
 
-import orjson
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport (
@@ -22,10 +21,22 @@ from cpython.unicode cimport (
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
 
-cdef object _dumps = orjson.dumps
-cdef object _loads = orjson.loads
-cdef object _DecodeError = orjson.JSONDecodeError
-cdef object _EncodeError = orjson.JSONEncodeError
+# orjson, imported at first use (_import_orjson): its import, with the uuid, platform and
+# datetime modules it loads, is 12 M instructions of every reduce's start, and the question and
+# shortcut reduces never read or write a JSON cell.
+cdef object _dumps = None
+cdef object _loads = None
+cdef object _DecodeError = None
+cdef object _EncodeError = None
+
+
+cdef int _import_orjson() except -1:
+    global _dumps, _loads, _DecodeError, _EncodeError
+    import orjson
+
+    _dumps, _loads = orjson.dumps, orjson.loads
+    _DecodeError, _EncodeError = orjson.JSONDecodeError, orjson.JSONEncodeError
+    return 0
 
 # More digits in a row than this and orjson reads an integer as a float: such text is not plain
 cdef enum:
@@ -112,6 +123,8 @@ def list_text(list value):
         cls = type(value[i])
         if cls is not float and cls is not int:
             return _tree_text(value)
+    if _dumps is None:
+        _import_orjson()
     try:
         encoded = _dumps(value)
     except _EncodeError:  # integers beyond 64 bits
@@ -175,6 +188,8 @@ cdef str _tree_text(list value):
     """
     if not _plain_tree(value, 0):
         return str(value)
+    if _dumps is None:
+        _import_orjson()
     try:
         encoded = _dumps(value)
     except _EncodeError:  # integers beyond 64 bits, nesting too deep
@@ -283,6 +298,8 @@ cdef class RowReader:
             return text
         fast = _plain_json(<str> text)
         if fast is not None:
+            if _loads is None:
+                _import_orjson()
             try:
                 return _loads(fast)
             except _DecodeError:

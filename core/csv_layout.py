@@ -40,15 +40,12 @@ reference's ``unflatten_data``:
 from __future__ import annotations
 
 import ast
-import dataclasses
 import math
 import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-
-import orjson
 
 from core.errors import TallyError
 
@@ -196,6 +193,8 @@ def _list_text_py(value: list[Any]) -> str:
     ('[1436.6048727342159, 2, -0.5]', '[1e-05, 1e+16, nan]')
     """
     if value and set(map(type, value)) <= _NUMBER_TYPES:
+        import orjson  # here: the question and shortcut reduces never need it (12 M instructions)
+
         try:
             out = orjson.dumps(value).decode()  # str tests are faster than bytes tests
         except orjson.JSONEncodeError:  # integers beyond 64 bits
@@ -522,7 +521,10 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-@dataclasses.dataclass
+# ColumnStats and ReadKinds are plain classes, not dataclasses: a dataclass compiles its methods
+# from source when it is created, 0.5-1 ms of every start of extract and reduce.
+
+
 class ColumnStats:
     """Column order and type over a sequence of flattened rows, as a pandas DataFrame sees them.
 
@@ -535,9 +537,25 @@ class ColumnStats:
     (['a', 'b', 'c'], {'a': 'float', 'b': 'float', 'c': 'object'})
     """
 
-    rows: int = 0
-    flags: dict[str, int] = dataclasses.field(default_factory=dict)
-    present: dict[str, int] = dataclasses.field(default_factory=dict)
+    def __init__(
+        self,
+        rows: int = 0,
+        flags: dict[str, int] | None = None,
+        present: dict[str, int] | None = None,
+    ) -> None:
+        self.rows = rows
+        self.flags: dict[str, int] = {} if flags is None else flags  # key -> kinds seen (bits)
+        self.present: dict[str, int] = {} if present is None else present  # key -> rows with it
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ColumnStats):
+            return NotImplemented
+        return (self.rows, self.flags, self.present) == (other.rows, other.flags, other.present)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"ColumnStats(rows={self.rows!r}, flags={self.flags!r}, present={self.present!r})"
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
@@ -671,7 +689,6 @@ def order_columns(columns: Sequence[str], front: Sequence[str] = ("choice",)) ->
 # reading
 
 
-@dataclasses.dataclass
 class ReadKinds:
     """The type ``pandas.read_csv`` gives each column, from all of its raw text cells.
 
@@ -682,14 +699,9 @@ class ReadKinds:
     {'a': 'int', 'b': 'float', 'c': 'bool', 'd': 'str'}
     """
 
-    names: Sequence[str]
-    na: list[bool] = dataclasses.field(init=False)
-    not_int: list[bool] = dataclasses.field(init=False)
-    not_float: list[bool] = dataclasses.field(init=False)
-    not_bool: list[bool] = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        n = len(self.names)
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = names
+        n = len(names)
         self.na = [False] * n
         self.not_int = [False] * n
         self.not_float = [False] * n
@@ -956,6 +968,8 @@ def literal_cell(text: str) -> Any:
         if fast is None:
             fast = _as_json(text)
         if fast is not None:
+            import orjson  # here: the question and shortcut reduces never need it
+
             try:
                 return orjson.loads(fast)
             except orjson.JSONDecodeError:

@@ -34,8 +34,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import orjson
-
 from core import ruby
 from core.errors import TallyError
 
@@ -263,6 +261,8 @@ def subgroup_text(value: Any) -> str:
     """A group value as the text Caesar stores in ``subgroup`` (Ruby's ``to_s``; lists and
     objects as JSON text)."""
     if isinstance(value, list | tuple | Mapping):
+        import orjson  # here: a batch reduce imports this module but never groups
+
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return ruby.to_s(value)
 

@@ -16,11 +16,10 @@ buckets of it from their inherited copy; the output is the same.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import dataclasses
 import gc
 import itertools
-import json
 import math
 import operator
 import os
@@ -31,7 +30,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import filterfalse
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 from core.csv_layout import (  # data_reader's readers of number cells
     AGGREGATION_VERSION,
@@ -109,8 +109,11 @@ R = TypeVar("R")
 # configuration
 
 
-@dataclasses.dataclass(frozen=True)
-class ReducerPlan:
+# The records of a run are named tuples, not dataclasses: created at import, a dataclass compiles
+# its methods from source (0.5-1 ms each at every start); none of these is changed once made.
+
+
+class ReducerPlan(NamedTuple):
     name: str
     keywords: dict[str, Any]
     no_version: bool
@@ -322,8 +325,7 @@ class _FirstRows:
 # reading the extraction file (runs in worker processes, one block of rows at a time)
 
 
-@dataclasses.dataclass(frozen=True)
-class ScanJob:
+class ScanJob(NamedTuple):
     index: int
     offset: int
     data: bytes
@@ -333,8 +335,7 @@ class ScanJob:
     classification_column: int | None = None  # for naming rows without a subject
 
 
-@dataclasses.dataclass
-class ScanResult:
+class ScanResult(NamedTuple):
     """One block: its rows are spilled (or kept); counts, column typing and first rows come back."""
 
     spill: str
@@ -349,9 +350,9 @@ class ScanResult:
     kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
     export_times: bool = True  # every created_at in the export's fixed form (_EXPORT_TIME)
     #: (row in block, classification id) of the rows whose subject_id is blank
-    blank_subjects: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    blank_subjects: Sequence[tuple[int, str]] = ()
     #: ... and of those with a subject whose task is blank
-    blank_tasks: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    blank_tasks: Sequence[tuple[int, str]] = ()
 
 
 def _scan_block(job: ScanJob) -> ScanResult:
@@ -528,16 +529,14 @@ def _route_block(job: tuple[int, str]) -> dict[int, str]:
 # bucket reduction (runs in worker processes)
 
 
-@dataclasses.dataclass(frozen=True)
-class BucketJob:
+class BucketJob(NamedTuple):
     index: int
     parts: tuple[str, ...]  # spilled rows of this bucket's subjects, in file order
     out_path: str  # "": return the reductions instead of spilling them
     subjects: tuple[str, ...] = ()  # in memory: this bucket's subjects (their rows: _WORKER)
 
 
-@dataclasses.dataclass
-class BucketResult:
+class BucketResult(NamedTuple):
     out_path: str
     stats: ColumnStats
     subjects: int
@@ -550,8 +549,10 @@ class BucketResult:
         return Spill(self.out_path).rows()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Layout:
+_NO_ALIASES: Mapping[str, str] = MappingProxyType({})  # a shared default no one can change
+
+
+class _Layout(NamedTuple):
     """What a worker needs to know about the extraction file and the run."""
 
     header: tuple[str, ...]
@@ -566,8 +567,8 @@ class _Layout:
     #: Raw subject / task cells -> the subject / task they are, where the two differ: a
     #: subject or task is the cell pandas writes back for it (one per value: ``5`` and ``5.0``
     #: in a float column are subject ``5.0``, ``1`` and ``01`` in an int column task ``1``).
-    subject_aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    task_aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    subject_aliases: Mapping[str, str] = _NO_ALIASES
+    task_aliases: Mapping[str, str] = _NO_ALIASES
     blank_tasks: bool = False  # some rows have a blank task (and belong to no task)
 
 
@@ -1094,6 +1095,8 @@ def _run_settings_file(output_path: Path) -> Path:
 
 
 def _settings_text(settings: Mapping[str, Any]) -> str:
+    import json  # here, as in _check_run_settings: only -s runs need it (5 M instructions)
+
     return json.dumps(settings, sort_keys=True, default=str, indent=1) + "\n"
 
 
@@ -1102,6 +1105,8 @@ def _check_run_settings(output_path: Path, run_file: Path, settings: Mapping[str
     the finished file would mix the two runs' reductions."""
     if not output_path.exists() or not run_file.exists():
         return
+    import json
+
     try:
         before = json.loads(run_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -1167,7 +1172,10 @@ def reduce_file(
         from core.reducers._hdbscan import use_compiled_spanning_tree
 
         use_compiled_spanning_tree()  # before the workers fork: they inherit it
-    with scratch_dir(output_dir, "reduce") as tmp:
+    # Held in memory, a reduce spills nothing (a journal, with --stream, is the exception): no
+    # scratch directory then, nor the tempfile module's import (13 M instructions of a start).
+    no_spills = in_memory and not stream
+    with contextlib.nullcontext("") if no_spills else scratch_dir(output_dir, "reduce") as tmp:
         header = blocks.header
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"

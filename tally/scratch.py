@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +24,13 @@ def scratch_dir(output_dir: str | os.PathLike[str], command: str) -> Iterator[st
     """A hidden ``.tally-<command>-<pid>-<random>`` directory in ``output_dir``, removed at the
     end (the pid tells :func:`note_leftovers` of a later run whether its owner still runs).
 
+    >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d, scratch_dir(d, "reduce") as tmp:
     ...     _owner(os.path.basename(tmp), "reduce") == os.getpid()
     True
     """
+    import tempfile  # here: a reduce held in memory makes no scratch directory (13 M instructions)
+
     with tempfile.TemporaryDirectory(
         prefix=f".tally-{command}-{os.getpid()}-", dir=output_dir
     ) as tmp:

@@ -64,7 +64,7 @@ def test_answer_counter_declines_what_needs_records():
         {"repeat_filter": "last"},
         {"reducer": "survey_reducer"},
     ):
-        other = reduce_module.dataclasses.replace(layout, **changed)
+        other = layout._replace(**changed)
         assert reduce_module._answer_counter(other, QuestionReducerParams()) is None
     for params in (QuestionReducerParams(pairs=True), QuestionReducerParams(track_user_ids=True)):
         assert reduce_module._answer_counter(layout, params) is None

@@ -226,9 +226,19 @@ def _add_v1(
                     continue
                 where = f"{frame_key} {key}"
                 if len(shape) != 2 or shape[0] != len(labels):
+                    # More answers than clustered marks: marks with a None/NaN coordinate are
+                    # left out of clustering, but their answers are not (the reference stops
+                    # there with an IndexError).
+                    hint = (
+                        "; marks with a missing (None/NaN) coordinate are not clustered, so "
+                        "their subtask answers have no mark: fix or remove those marks"
+                        if len(shape) == 2 and shape[0] > len(labels)
+                        else ""
+                    )
                     raise MalformedExtractError(
                         f"{where}: expected one list of subtask answers per mark "
-                        f"({len(labels)} marks), got {marks!r:.200}",
+                        f"({len(labels)} marks), got {shape[0] if shape else 0} "
+                        f"({marks!r:.200}){hint}",
                         reducer=reducer,
                     )
                 if isinstance(functions, str | bytes) or not isinstance(functions, Sequence):

@@ -127,6 +127,20 @@ def test_details_use_the_same_subtask_step():
     assert frame["T0_tool0_clusters_details"] == [[{"a": 3}], [{"b": 3}]]
 
 
+def test_details_of_marks_without_coordinates_are_a_clear_error():
+    # The None marks are not clustered but their answers are still listed; the reference stops
+    # with an IndexError here. The error says why the counts differ and what to do.
+    extracts = [
+        {"frame0": {"T0_tool0_x": [1 + i / 10, None, 50 + i / 10], "T0_tool0_y": [1, 60, 50],
+                    "T0_tool0_details": [[{"a": 1}], [{"b": 1}], [{"a": 1}]]}}
+        for i in range(4)
+    ]  # fmt: skip
+    with pytest.raises(MalformedExtractError, match=r"\(8 marks\), got 12 .*None/NaN\) coordinate"):
+        _reduce(
+            extracts, min_cluster_size=2, min_samples=1, details={"T0_tool0": ["question_reducer"]}
+        )
+
+
 def test_cluster_summaries_all_at_once_equal_one_cluster_at_a_time():
     # _summarise sums per cluster with np.bincount (mark order); the per-cluster path uses
     # np.mean and sums like np.cov: the same numbers up to the last bits.

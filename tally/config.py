@@ -113,14 +113,28 @@ def write_configs(
 
 
 def _check_keyword_tasks(keywords: Mapping[str, Any], config: WorkflowConfig) -> None:
-    """Refuse ``-k`` keywords for a task no extractor entry covers (they would be dropped).
+    """Refuse ``-k`` keywords for a task no extractor entry covers (they would be dropped), and
+    keywords that set another ``task`` (they would move the task's entries to that task).
 
     >>> rows = [{"workflow_id": "1", "version": "2", "minor_version": "3",
     ...          "tasks": '{"T0": {"type": "single", "answers": []}}', "strings": "{}"}]
     >>> _check_keyword_tasks({"T1": {"a": 1}}, build_config(rows, 1))
     Traceback (most recent call last):
     tally.errors.InputError: -k/--keywords names task T1, but no extractor of workflow 1 version 2.3 reads it (configured tasks: T0); check the task id in the workflow's tasks
+    >>> _check_keyword_tasks({"T0": {"task": "T1"}}, build_config(rows, 1))
+    Traceback (most recent call last):
+    tally.errors.InputError: -k/--keywords for task T0 sets 'task' to 'T1': the keywords are added to task T0's extractor entries and cannot move them to another task; drop 'task' from them (to configure task T1, key the keywords by it: '{"T1": {...}}')
     """
+    for task, extra in keywords.items():
+        # the keywords are merged into the task's entries: a "task" key would move them to
+        # another task (the reference writes that config, which then extracts the wrong task)
+        if isinstance(extra, Mapping) and "task" in extra and str(extra["task"]) != str(task):
+            raise InputError(
+                f"-k/--keywords for task {task} sets 'task' to {extra['task']!r}: the keywords "
+                f"are added to task {task}'s extractor entries and cannot move them to another "
+                f"task; drop 'task' from them (to configure task {extra['task']}, key the "
+                f"keywords by it: '{{\"{extra['task']}\": {{...}}}}')"
+            )
     configured = {
         str(entry.get("task"))
         for entries in config.extractor_config["extractor_config"].values()

@@ -213,6 +213,18 @@ def test_keywords_for_a_task_no_extractor_reads(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_keywords_that_move_a_task_are_refused(tmp_path):
+    """`-k '{"T0": {"task": "T9"}}'` said "names task T0, but no extractor reads it": the
+    merged "task" key had moved T0's entries to T9 (the reference writes that config)."""
+    result = run_tally("config", WORKFLOWS, "10", "-d", tmp_path, "-k", '{"T0": {"task": "T9"}}')
+    err = _error(result)
+    assert "-k/--keywords for task T0 sets 'task' to 'T9'" in err
+    assert "key the keywords by it" in err
+    assert not list(tmp_path.iterdir())
+    same = run_tally("config", WORKFLOWS, "10", "-d", tmp_path, "-k", '{"T0": {"task": "T0"}}')
+    assert same.code == 0, same.err
+
+
 def test_malformed_version_options_are_usage_errors(tmp_path):
     for option in ("-v", "--min_version", "--max_version"):
         result = run_tally("config", WORKFLOWS, "10", "-d", tmp_path, option, "latest")

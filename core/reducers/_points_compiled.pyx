@@ -58,6 +58,7 @@ cdef class _Marks:
     """One frame's and tool's marks over the extracts: values as given, and as C doubles."""
 
     cdef list xs, ys, details
+    cdef list detail_texts  # the marks' text in each subtask cell (None: not their list_text)
     cdef double *points  # x, y of mark i at 2i, 2i+1
     cdef Py_ssize_t n, capacity
     cdef bint has_int, has_float
@@ -68,6 +69,7 @@ cdef class _Marks:
         self.xs = []
         self.ys = []
         self.details = []
+        self.detail_texts = []
         self.points = NULL
         self.n = 0
         self.capacity = 0
@@ -363,7 +365,8 @@ cdef class PointCells:
     cdef Py_ssize_t min_cluster_size, min_samples
     cdef bint leaf
     cdef object details, no_reducer, version, list_text, plain_json, loads, decode_error
-    cdef dict subtask_cells
+    cdef dict subtask_cells, subtask_texts
+    cdef object subtask_text  # of the subtask cell read last (see _keep)
     cdef dict flat_keys  # frame -> key -> "frame.key", one str object per column
 
     def __init__(
@@ -396,10 +399,13 @@ cdef class PointCells:
         self.loads = orjson.loads
         self.decode_error = orjson.JSONDecodeError
         self.subtask_cells = {}
+        self.subtask_texts = {}
         self.flat_keys = {}
 
     cdef object _cell(self, object row, Py_ssize_t i, bint subtasks):
-        """The list in cell ``i`` of ``row``, None if missing, ``_DECLINE`` for anything else."""
+        """The list in cell ``i`` of ``row``, None if missing, ``_DECLINE`` for anything else.
+
+        Subtask cells are kept with their text (:meth:`_keep`), in ``self.subtask_text``."""
         if i < 0:
             return None
         cdef object text = row[i]
@@ -413,6 +419,7 @@ cdef class PointCells:
         if subtasks:  # the same few texts again and again; the values are only read
             value = self.subtask_cells.get(text)
             if value is not None:
+                self.subtask_text = self.subtask_texts[text]
                 return value
         fast = self.plain_json(text)
         if fast is None:
@@ -424,10 +431,20 @@ cdef class PointCells:
         if type(value) is not list:
             return _DECLINE
         if subtasks:
-            if len(self.subtask_cells) > 100000:
-                self.subtask_cells.clear()
-            self.subtask_cells[text] = value
+            self._keep(text, value)
         return value
+
+    cdef int _keep(self, str text, list value) except -1:
+        """Keep a subtask cell's value, and the text of its marks when ``flatten`` would write the
+        value as the cell's own text (``list_text(value) == text``): ``"[[{'0': 1}], [{'1': 1}]]"``
+        -> ``"[{'0': 1}], [{'1': 1}]"`` (None otherwise), in ``self.subtask_text`` too."""
+        if len(self.subtask_cells) > 100000:
+            self.subtask_cells.clear()
+            self.subtask_texts.clear()
+        self.subtask_cells[text] = value
+        inner = text[1:-1] if self.list_text(value) == text else None
+        self.subtask_texts[text] = self.subtask_text = inner
+        return 0
 
     def __call__(self, list rows):
         cdef dict output = {}
@@ -467,6 +484,11 @@ cdef class PointCells:
                         if answers is None or len(<list> answers) != len(<list> xs):
                             return None
                         marks.details.extend(<list> answers)
+                        if marks.detail_texts is not None:
+                            if self.subtask_text is None:
+                                marks.detail_texts = None
+                            elif self.subtask_text:  # not "" (no marks)
+                                marks.detail_texts.append(self.subtask_text)
                     if marks.add(<list> xs, <list> ys):
                         return None
                 if not present:  # no record has the tool in this frame
@@ -485,15 +507,24 @@ cdef class PointCells:
         if self.version is not None:
             flat["aggregation_version"] = self.version
         list_text = self.list_text
-        cdef dict names
+        cdef dict names, texts
         for frame, (frame_out, marks_of) in output.items():
             names = self.flat_keys.get(frame)
             if names is None:
                 names = self.flat_keys[frame] = {}
+            # <tool>_details: the cells' own texts joined, where each is the list_text of its
+            # value (the list_text of the concatenation, without writing it again)
+            texts = {}
+            if self.details is not None:
+                for tool in self.details:
+                    marks = marks_of.get(tool)
+                    if marks is not None and marks.detail_texts is not None:
+                        texts[tool + "_details"] = "[" + ", ".join(marks.detail_texts) + "]"
             for key, value in frame_out.items():
                 # the same str object for a column in every row: pickled once per bucket
                 name = names.get(key)
                 if name is None:
                     name = names[key] = frame + "." + key
-                flat[name] = list_text(value)
+                text = texts.get(key) if texts else None
+                flat[name] = list_text(value) if text is None else text
         return flat

@@ -40,6 +40,7 @@ from core.csv_layout import (  # data_reader's readers of number cells
     REDUCE_INFO_COLUMNS,
     ColumnStats,
     ReadKinds,
+    _format_object,
     _read_float,
     _read_int,
     cell_formatter,
@@ -1527,14 +1528,29 @@ def _init_formatter(
 
 def _format_bucket(index: int) -> str:
     """One bucket's reductions as CSV text (the output file's lines, in order)."""
-    return _csv_text(
-        _reduction_lines(
+    columns = _WORKER["format_columns"]
+    if _object_lines is not None and all(f is _format_object for _, f in columns):
+        return _object_lines(  # the same text, compiled (the point reduce's every column)
             _WORKER["results"][index].rows(),
-            _WORKER["format_columns"],
+            [c for c, _ in columns],
             _WORKER["workflow_cell"],
             _WORKER["reducer"],
+            _format_object,
+            csv_field,
+        )
+    return _csv_text(
+        _reduction_lines(
+            _WORKER["results"][index].rows(), columns, _WORKER["workflow_cell"], _WORKER["reducer"]
         )
     )
+
+
+try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns (optional)
+    from tally._csv_compiled import object_lines as _object_lines
+except ImportError:  # pragma: no cover - depends on the install
+    _object_lines = None
+if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv module does
+    _object_lines = None
 
 
 def _csv_text(lines: Iterable[list[str]]) -> str:

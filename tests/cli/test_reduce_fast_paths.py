@@ -447,3 +447,59 @@ def test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_pa
         assert result.code == 0, result.err
         outputs.append((out / "point_reducer_hdbscan_reductions.csv").read_bytes())
     assert outputs[0] == outputs[1]
+
+
+_CELL_TEXT = st.text(alphabet="ab, \"\n\r\t[]'é\u4e00", max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _CELL_TEXT,
+            _CELL_TEXT,
+            st.dictionaries(
+                st.sampled_from(["a", "b", "c"]),
+                st.one_of(
+                    _CELL_TEXT,
+                    st.none(),
+                    st.integers(),
+                    st.floats(),
+                    st.booleans(),
+                    st.lists(st.integers(), max_size=2),
+                ),
+            ),
+        ),
+        max_size=5,
+    ),
+    names=st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
+    workflow=_CELL_TEXT,
+)
+def test_compiled_object_lines_are_the_python_lines(rows, names, workflow):
+    from core.csv_layout import _format_object
+    from tally.tables import csv_field
+
+    if reduce_module._object_lines is None:
+        pytest.skip("needs the compiled extension and Python 3.11's csv quoting")
+    formatters = [(name, _format_object) for name in names]
+    expected = reduce_module._csv_text(
+        reduce_module._reduction_lines(iter(rows), formatters, workflow, "point_reducer")
+    )
+    compiled = reduce_module._object_lines(
+        rows, names, workflow, "point_reducer", _format_object, csv_field
+    )
+    assert compiled == expected
+
+
+def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp_path, monkeypatch):
+    test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch)
+    monkeypatch.undo()
+    first = tmp_path / "out0" / "point_reducer_hdbscan_reductions.csv"
+    expected = first.read_bytes()
+    monkeypatch.setattr(reduce_module, "_object_lines", None)
+    out = tmp_path / "python_lines"
+    out.mkdir()
+    extracted = tmp_path / "point_extractor_by_frame_extractions.csv"
+    result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
+    assert result.code == 0, result.err
+    assert (out / "point_reducer_hdbscan_reductions.csv").read_bytes() == expected

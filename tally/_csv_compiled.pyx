@@ -377,6 +377,53 @@ def extract_lines(
     return _EMPTY.join(pieces)
 
 
+cdef inline int _append_field(list pieces, str text, object field) except -1:
+    """``csv_field(text)`` onto ``pieces``, the text itself not copied where it needs no
+    doubled quotes."""
+    cdef int quoting = _quoting(text)
+    if quoting == 0:
+        PyList_Append(pieces, text)
+    elif quoting == 1:
+        PyList_Append(pieces, _QUOTE)
+        PyList_Append(pieces, text)
+        PyList_Append(pieces, _QUOTE)
+    else:
+        PyList_Append(pieces, field(text))
+    return 0
+
+
+def object_lines(
+    object rows, list names, str workflow_cell, str reducer, object format_object, object field
+):
+    """The CSV text of reduction rows whose columns are all of kind ``object``: the compiled
+    form of ``tally.reduce._csv_text(_reduction_lines(rows, [(name, format_object) ...],
+    workflow_cell, reducer))`` (the same text), for Python 3.11's csv module, as
+    :func:`extract_lines`. ``rows``: ``(subject cell, task cell, flattened reduction)``; a
+    value that is not a ``str`` goes through ``format_object`` (``csv_layout._format_object``).
+    One join of the pieces: the cells (most are long lists) are copied once.
+    """
+    cdef list pieces = []
+    cdef object row, value, flat_get
+    cdef str name
+    for row in rows:
+        _append_field(pieces, <str> row[0], field)
+        PyList_Append(pieces, _COMMA)
+        _append_field(pieces, workflow_cell, field)
+        PyList_Append(pieces, _COMMA)
+        _append_field(pieces, <str> row[1], field)
+        PyList_Append(pieces, _COMMA)
+        _append_field(pieces, reducer, field)
+        flat_get = (<dict?> row[2]).get
+        for name in names:
+            PyList_Append(pieces, _COMMA)
+            value = flat_get(name)
+            if type(value) is not str:
+                value = format_object(value)
+            _append_field(pieces, <str?> value, field)
+        PyList_Append(pieces, _NEWLINE)
+    return _EMPTY.join(pieces)
+
+
 # ------------------------------------------------------------------------------------------
 # the metadata of a classification: checked, not parsed
 

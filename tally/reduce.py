@@ -40,6 +40,7 @@ from core.csv_layout import (  # data_reader's readers of number cells
     REDUCE_INFO_COLUMNS,
     ColumnStats,
     ReadKinds,
+    _format_object,
     _read_float,
     _read_int,
     cell_formatter,
@@ -587,6 +588,7 @@ def _init_worker(
         spec=spec,
         params=params,
         count_answers=_answer_counter(layout, params),
+        point_cells=_point_cells(layout, params),
         index=layout.index,
         make_record=_record_maker(layout),
         drop_duplicates=_duplicate_dropper(layout.header, layout.kinds),
@@ -845,6 +847,99 @@ def _answer_counter(
     return count
 
 
+#: ``data.<frame>.<tool>_<suffix>`` columns of point marks: the suffix's place in the
+#: ``[x, y, details]`` column positions of a tool
+_MARK_SUFFIXES = {"x": 0, "y": 1, "details": 2}
+
+
+def _point_cells(
+    layout: _Layout, params: Any
+) -> Callable[[Sequence[Sequence[str]]], dict[str, Any] | None] | None:
+    """``rows -> flatten(point_reducer_hdbscan(records of the rows), version)`` straight from the
+    cells (``_points_compiled.PointCells``; None from it: that needs the records), or None where
+    it does not apply: other reducers, params or ``-F first``/``last``, ``data.*`` columns other
+    than ``data.<frame>.<tool>_x|_y|_details`` and ``aggregation_version``, frame or tool names
+    whose order is not settled by ``natural_key`` alone, or no compiled extension.
+
+    ``tests/cli/test_reduce_fast_paths.py`` compares it with the records path on drawn rows.
+
+    >>> from core.reducers.point_reducer_hdbscan import PointHdbscanParams
+    >>> layout = _Layout(("task", "data.frame0.T0_tool0_x", "data.frame0.T0_tool0_y"), {},
+    ...     {"data.frame0.T0_tool0_x": "str", "data.frame0.T0_tool0_y": "str"}, ("T0",),
+    ...     "point_reducer_hdbscan", {}, False, "all")
+    >>> cells = _point_cells(layout, PointHdbscanParams())
+    >>> cells([("T0", "[1.5, 2]", "[3.0, 4]")])  # one tool holding ints and floats: all floats
+    {'aggregation_version': '5.3.1', 'frame0.T0_tool0_points_x': '[1.5, 2.0]', 'frame0.T0_tool0_points_y': '[3.0, 4.0]', 'frame0.T0_tool0_cluster_labels': '[-1, -1]', 'frame0.T0_tool0_cluster_probabilities': '[0, 0]'}
+    """
+    if layout.reducer != "point_reducer_hdbscan" or layout.repeat_filter != "all":
+        return None
+    try:
+        from core.reducers._points_compiled import PointCells
+    except ImportError:  # pragma: no cover - depends on the install
+        return None
+    from core.csv_layout import _list_text, _plain_json
+    from core.reducers._clustering import natural_key
+    from core.reducers._subtasks import NO_REDUCER, counting_details
+    from core.reducers.point_reducer_hdbscan import compiled_params
+
+    counted, details = counting_details((), params.details)
+    if not compiled_params(params) or not counted:
+        return None
+    marks: dict[str, dict[str, list[int]]] = {}  # frame -> tool -> its (x, y, details) columns
+    for i, column in enumerate(layout.header):
+        if DATA_PREFIX not in column:
+            continue
+        keys = column.split(DATA_PREFIX)[1].split(".")  # as data_reader splits it
+        if keys == [VERSION_KEY]:
+            continue  # the records drop it; read as its kind, it never raises
+        if len(keys) != 2 or not keys[0].startswith("frame"):
+            return None
+        tool, _, suffix = keys[1].rpartition("_")  # as _points_compiled._tool_and_suffix
+        columns = marks.setdefault(keys[0], {}).setdefault(tool, [-1, -1, -1])
+        at = _MARK_SUFFIXES.get(suffix)
+        if at is None or columns[at] != -1:
+            return None  # another key, or a repeated column
+        columns[at] = i
+    try:
+        plan = [
+            (frame, [(tool, *tools[tool]) for tool in _natural_order(tools, natural_key)])
+            for frame, tools in (
+                (frame, marks[frame]) for frame in _natural_order(marks, natural_key)
+            )
+        ]
+    except (TypeError, ValueError):  # names natural_key cannot order, or ties
+        return None
+    # data_reader reads cells of other kinds as numbers (never a list of marks)
+    text = [layout.kinds.get(column) not in ("int", "float", "bool") for column in layout.header]
+    return PointCells(
+        plan,
+        text,
+        NA_STRINGS,
+        params.min_cluster_size,
+        params.min_samples,
+        params.cluster_selection_method == "leaf",
+        details,
+        NO_REDUCER,
+        None if layout.no_version else AGGREGATION_VERSION,
+        _list_text,
+        _plain_json,
+    )
+
+
+def _natural_order(names: Iterable[str], natural_key: Callable[[str], Any]) -> list[str]:
+    """``names`` sorted by ``natural_key``; ValueError if two have the same key (their order
+    would then be the hash order of a set, which only the records path reproduces).
+
+    >>> from core.reducers._clustering import natural_key
+    >>> _natural_order(["frame10", "frame2"], natural_key)
+    ['frame2', 'frame10']
+    """
+    keyed = sorted((natural_key(name), name) for name in names)
+    if any(a[0] == b[0] for a, b in itertools.pairwise(keyed)):
+        raise ValueError("names with one natural key")
+    return [name for _, name in keyed]
+
+
 def _reduce_bucket(job: BucketJob) -> BucketResult:
     # Reducing allocates records, parsed cells and output rows for every subject, all freed by
     # reference counting (no cycles: a 20k point reduce left none); the collector's passes over
@@ -872,6 +967,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     make_record = _WORKER["make_record"]
     drop_duplicates = _WORKER["drop_duplicates"]
     count_answers = _WORKER["count_answers"]
+    point_cells = _WORKER["point_cells"]
     i_subject, i_task, i_created = index["subject_id"], index["task"], index["created_at"]
     subject_kind = layout.kinds["subject_id"]
     version = None if layout.no_version else AGGREGATION_VERSION
@@ -920,6 +1016,12 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
                 )
                 add_stats(batch[-1][2])
                 continue
+            if point_cells is not None:
+                flat = point_cells(by_task.get(task, []))
+                if flat is not None:
+                    add_stats(flat)
+                    batch.append((subject, task, flat))
+                    continue
             records = [make_record(row) for row in by_task.get(task, ())]
             if repeat_filter != "all":
                 records = select_repeats(records, repeat_filter)
@@ -1426,14 +1528,29 @@ def _init_formatter(
 
 def _format_bucket(index: int) -> str:
     """One bucket's reductions as CSV text (the output file's lines, in order)."""
-    return _csv_text(
-        _reduction_lines(
+    columns = _WORKER["format_columns"]
+    if _object_lines is not None and all(f is _format_object for _, f in columns):
+        return _object_lines(  # the same text, compiled (the point reduce's every column)
             _WORKER["results"][index].rows(),
-            _WORKER["format_columns"],
+            [c for c, _ in columns],
             _WORKER["workflow_cell"],
             _WORKER["reducer"],
+            _format_object,
+            csv_field,
+        )
+    return _csv_text(
+        _reduction_lines(
+            _WORKER["results"][index].rows(), columns, _WORKER["workflow_cell"], _WORKER["reducer"]
         )
     )
+
+
+try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns (optional)
+    from tally._csv_compiled import object_lines as _object_lines
+except ImportError:  # pragma: no cover - depends on the install
+    _object_lines = None
+if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv module does
+    _object_lines = None
 
 
 def _csv_text(lines: Iterable[list[str]]) -> str:

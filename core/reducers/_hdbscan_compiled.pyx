@@ -15,24 +15,51 @@ the same order.
 
 import numpy as np
 
+from cpython.buffer cimport (
+    PyBUF_C_CONTIGUOUS,
+    PyBUF_WRITABLE,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport INFINITY, isinf, sqrt
 
 
 cdef class _Workspace:
-    """Scratch arrays of one call, freed together (one allocation per array, no numpy objects:
-    for a frame of a few dozen marks, creating arrays cost more than the clustering)."""
+    """Scratch arrays of one call, freed together: carved out of one block reserved up front
+    (``words`` 8-byte items; no numpy objects and one allocation per call: for a frame of a few
+    dozen marks, allocating cost more than the clustering). An array that does not fit gets a
+    block of its own."""
 
-    cdef list blocks
+    cdef char *block
+    cdef size_t used, size
+    cdef list extra
 
-    def __cinit__(self):
-        self.blocks = []
+    def __cinit__(self, Py_ssize_t words=0):
+        self.block = NULL
+        self.used = 0
+        self.size = 0
+        self.extra = None
+        if words > 0:
+            self.block = <char *> PyMem_Malloc(<size_t> words * 8)
+            if self.block == NULL:
+                raise MemoryError()
+            self.size = <size_t> words * 8
 
     cdef void *take(self, Py_ssize_t count, size_t item) except NULL:
-        cdef void *block = PyMem_Malloc(<size_t> (count if count > 0 else 1) * item)
+        cdef size_t wanted = <size_t> (count if count > 0 else 1) * item
+        wanted = (wanted + 7) & ~(<size_t> 7)  # every array 8-byte aligned
+        cdef void *block
+        if self.size - self.used >= wanted:
+            block = self.block + self.used
+            self.used += wanted
+            return block
+        block = PyMem_Malloc(wanted)
         if block == NULL:
             raise MemoryError()
-        self.blocks.append(<size_t> block)
+        if self.extra is None:
+            self.extra = []
+        self.extra.append(<size_t> block)
         return block
 
     cdef double *doubles(self, Py_ssize_t count, double fill) except NULL:
@@ -50,8 +77,10 @@ cdef class _Workspace:
         return block
 
     def __dealloc__(self):
-        for block in self.blocks:
-            PyMem_Free(<void *> <size_t> block)
+        PyMem_Free(self.block)
+        if self.extra is not None:
+            for block in self.extra:
+                PyMem_Free(<void *> <size_t> block)
 
 
 def hdbscan_labels(
@@ -98,17 +127,28 @@ cdef int hdbscan_core(
 ) except -1:
     """:func:`hdbscan_labels` on C arrays: ``points`` row by row (``n`` rows of ``dims``),
     results into ``labels`` (set to -1 first) and ``probabilities`` (set to 0 first)."""
-    cdef _Workspace space = _Workspace()
-    cdef Py_ssize_t i, j, c, m, filled
+    # one block for the distance matrix and the arrays below: at most n * min_samples + 64 n
+    # items (clusters < 2 n); fewer numpy objects and allocations per fit (a third of a small fit)
+    cdef _Workspace space = _Workspace(n * n + n * min_samples + 64 * n + 64)
+    cdef Py_ssize_t i, j, c
 
     # 1. Distances, summed column by column, and core distances (the min_samples-th smallest of
-    #    each row, the mark itself included).
+    #    each row, the mark itself included), found as the pairs are computed: reading the
+    #    matrix again for them cost a quarter of the time (it outgrows the caches).
     cdef double *distance = <double *> space.take(n * n, sizeof(double))  # all set below
     cdef double *core = space.doubles(n, 0.0)
-    cdef double *smallest = space.doubles(min_samples, 0.0)
-    cdef double total, diff, value
+    # each row's min_samples smallest values so far, ascending (the mark itself: 0.0), and the
+    # largest of them: the core distance once every pair of the row is in (the order
+    # statistic of the row, whichever way it is found)
+    cdef double *smallest = space.doubles(n * min_samples, INFINITY)
+    cdef double *largest = space.doubles(n, INFINITY)
+    cdef double total, diff, value, row_largest
+    for i in range(n):
+        smallest[i * min_samples] = 0.0
+        largest[i] = smallest[i * min_samples + min_samples - 1]
     for i in range(n):
         distance[i * n + i] = 0.0
+        row_largest = largest[i]
         # (a - b)**2 == (b - a)**2 exactly, so each pair is computed once
         for j in range(i + 1, n):
             diff = points[i * dims] - points[j * dims]
@@ -116,35 +156,29 @@ cdef int hdbscan_core(
             for c in range(1, dims):
                 diff = points[i * dims + c] - points[j * dims + c]
                 total = total + diff * diff
-            distance[i * n + j] = distance[j * n + i] = sqrt(total)
-    for i in range(n):
-        filled = 0
-        for j in range(n):
-            value = distance[i * n + j]
-            if filled == min_samples:
-                if not value < smallest[min_samples - 1]:
-                    continue
-                filled -= 1
-            m = filled
-            while m > 0 and smallest[m - 1] > value:
-                smallest[m] = smallest[m - 1]
-                m -= 1
-            smallest[m] = value
-            filled += 1
-        core[i] = smallest[min_samples - 1]
+            value = sqrt(total)
+            distance[i * n + j] = distance[j * n + i] = value
+            if value < row_largest:
+                row_largest = _keep_smallest(smallest + i * min_samples, min_samples, value)
+            if value < largest[j]:
+                largest[j] = _keep_smallest(smallest + j * min_samples, min_samples, value)
+        core[i] = row_largest  # the pairs with earlier marks came in their rows
 
     # 2. Prim's spanning tree of the mutual reachability, as _prim_mst builds it. Only the marks
-    #    still outside the tree are visited (``remaining``, in no particular order), and the
-    #    nearest one is found in the same pass.
+    #    still outside the tree are visited (``remaining``, ascending: memory is read in order),
+    #    and the nearest one is found in the same pass.
     cdef double *best = space.doubles(n, INFINITY)
     cdef Py_ssize_t *source = space.indices(n, 0)
     cdef Py_ssize_t *remaining = space.indices(n, 0)
     cdef Py_ssize_t *sources = space.indices(n, 0)
     cdef Py_ssize_t *targets = space.indices(n, 0)
     weights_array = np.empty(n - 1)
-    cdef double[::1] weights = weights_array
-    cdef Py_ssize_t current = 0, nearest, t, left_over = n - 1
-    cdef double reach, own_core, nearest_value
+    cdef Py_buffer weights_view, order_view
+    PyObject_GetBuffer(weights_array, &weights_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+    cdef double *weights = <double *> weights_view.buf
+    PyBuffer_Release(&weights_view)  # weights_array keeps the memory
+    cdef Py_ssize_t current = 0, nearest, t, kept, left_over = n - 1
+    cdef double reach, own_core, nearest_value, known
     cdef double *row
     for j in range(1, n):
         remaining[j - 1] = j
@@ -153,8 +187,15 @@ cdef int hdbscan_core(
         row = distance + current * n
         nearest = -1
         nearest_value = INFINITY
+        # ``remaining`` stays in ascending order: the mark added last is dropped in this pass,
+        # and the first of equal minima found is the lowest index (argmin's)
+        kept = 0
         for t in range(left_over):
             j = remaining[t]
+            if j == current:
+                continue
+            remaining[kept] = j
+            kept += 1
             reach = row[j]
             # np.maximum(distance, core) then np.maximum(row, own core): the larger operand
             # (equal operands are the same double either way)
@@ -162,13 +203,15 @@ cdef int hdbscan_core(
                 reach = core[j]
             if own_core > reach:
                 reach = own_core
-            if reach < best[j]:  # strictly: on a tie the earlier source stays
+            known = best[j]
+            if reach < known:  # strictly: on a tie the earlier source stays
+                known = reach
                 best[j] = reach
                 source[j] = current
-            # argmin: the lowest index among equal minima
-            if best[j] < nearest_value or (best[j] == nearest_value and j < nearest):
+            if known < nearest_value:
                 nearest = j
-                nearest_value = best[j]
+                nearest_value = known
+        left_over = kept
         if nearest == -1:  # every mark left is infinitely far (distances overflow): no tree
             # (scikit-learn adds a self-loop here and then fails or never returns; going on
             # would merge a node with itself and overrun the arrays below)
@@ -177,14 +220,18 @@ cdef int hdbscan_core(
         targets[i] = nearest
         weights[i] = nearest_value
         current = nearest
-        for t in range(left_over):  # take it out of the remaining marks
-            if remaining[t] == nearest:
-                left_over -= 1
-                remaining[t] = remaining[left_over]
-                break
 
     # 3. Single linkage over the edges in numpy's argsort order (union-find).
-    cdef Py_ssize_t[::1] order = np.argsort(weights_array).astype(np.intp, copy=False)
+    # np.argsort(weights_array) is this method call with its defaults (quicksort, last axis)
+    order_array = weights_array.argsort()
+    PyObject_GetBuffer(order_array, &order_view, PyBUF_C_CONTIGUOUS)
+    cdef const Py_ssize_t *order = <const Py_ssize_t *> order_view.buf
+    if order_view.itemsize != sizeof(Py_ssize_t) or order_view.len != (n - 1) * sizeof(Py_ssize_t):
+        PyBuffer_Release(&order_view)
+        order_array = order_array.astype(np.intp)  # intp is Py_ssize_t: never, in practice
+        PyObject_GetBuffer(order_array, &order_view, PyBUF_C_CONTIGUOUS)
+        order = <const Py_ssize_t *> order_view.buf
+    PyBuffer_Release(&order_view)  # order_array keeps the memory
     cdef Py_ssize_t nodes = 2 * n - 1
     cdef Py_ssize_t *parent = space.indices(nodes, -1)
     cdef Py_ssize_t *size = space.indices(nodes, 1)
@@ -384,6 +431,17 @@ cdef int hdbscan_core(
     return 0
 
 
+cdef inline double _keep_smallest(double *kept, Py_ssize_t count, double value) noexcept:
+    """Insert ``value`` into ``kept`` (``count`` ascending values, the last one larger than
+    ``value``), dropping the last; return the new last."""
+    cdef Py_ssize_t m = count - 1
+    while m > 0 and kept[m - 1] > value:
+        kept[m] = kept[m - 1]
+        m -= 1
+    kept[m] = value
+    return kept[count - 1]
+
+
 cdef inline Py_ssize_t _find(Py_ssize_t *parent, Py_ssize_t node) noexcept:
     cdef Py_ssize_t root = node, step
     while parent[root] != -1:
@@ -468,7 +526,7 @@ cdef int summaries_core(
     ``results`` (``k`` means x, ``k`` means y, then variances x, y and x-y) filled; 1 where
     :func:`cluster_summaries` gives None (nothing filled then), else 0."""
     cdef Py_ssize_t i, c
-    cdef _Workspace space = _Workspace()
+    cdef _Workspace space = _Workspace(9 * k)
     for c in range(k):
         count[c] = 0
     cdef double *sums = space.doubles(8 * k, 0.0)

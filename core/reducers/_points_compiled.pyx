@@ -18,6 +18,7 @@ returns None and the caller takes the Python path, which alone raises or handles
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.math cimport isfinite
 
 from core.reducers._hdbscan_compiled cimport hdbscan_core, summaries_core
@@ -57,6 +58,7 @@ cdef class _Marks:
     """One frame's and tool's marks over the extracts: values as given, and as C doubles."""
 
     cdef list xs, ys, details
+    cdef list detail_texts  # the marks' text in each subtask cell (None: not their list_text)
     cdef double *points  # x, y of mark i at 2i, 2i+1
     cdef Py_ssize_t n, capacity
     cdef bint has_int, has_float
@@ -67,6 +69,7 @@ cdef class _Marks:
         self.xs = []
         self.ys = []
         self.details = []
+        self.detail_texts = []
         self.points = NULL
         self.n = 0
         self.capacity = 0
@@ -196,16 +199,26 @@ def point_clusters(
                 return None
             marks_of[tool] = marks
         output[frame] = (frame_out, marks_of)
-    if details is not None:
-        for frame, (frame_out, marks_of) in output.items():
-            for tool in details:  # _subtasks._collect: every frame gets every tool's key
-                marks = marks_of.get(tool)
-                frame_out[tool + "_details"] = [] if marks is None else marks.details
-            for tool, functions in details.items():
-                marks = marks_of.get(tool)
-                if not _subtasks(frame_out, tool, marks, functions, no_reducer):
-                    return None
+    if not _add_details(output, details, no_reducer):
+        return None
     return {frame: pair[0] for frame, pair in output.items()}
+
+
+cdef bint _add_details(dict output, object details, str no_reducer) except -1:
+    """The subtask keys of every frame of ``output`` (frame -> ``(frame_out, marks_of)``):
+    ``_subtasks.add_subtask_reductions`` for v1 counting reducers; False: take the Python path."""
+    cdef dict frame_out, marks_of
+    if details is None:
+        return True
+    for frame_out, marks_of in output.values():
+        for tool in details:  # _subtasks._collect: every frame gets every tool's key
+            marks = marks_of.get(tool)
+            frame_out[tool + "_details"] = [] if marks is None else (<_Marks> marks).details
+        for tool, functions in details.items():
+            marks = marks_of.get(tool)
+            if not _subtasks(frame_out, tool, marks, functions, no_reducer):
+                return False
+    return True
 
 
 cdef bint _cluster(
@@ -316,3 +329,202 @@ cdef bint _subtasks(dict out, str tool, _Marks marks, object functions, str no_r
         clusters_details.append(per_subtask)
     out[tool + "_clusters_details"] = clusters_details
     return True
+
+
+# ------------------------------------------------------------------------------------------
+# straight from the cells of an extraction file (``tally reduce``)
+
+
+cdef object _DECLINE = object()  # a cell the records path must read: take that path
+
+
+cdef class PointCells:
+    """``rows -> flatten(point_reducer_hdbscan(records of the rows), version)`` from the cells.
+
+    ``tally reduce`` reads each extraction row into a record (``csv_layout.data_reader``: a dict
+    of frames of ``{<tool>_x: [...], ...}``), the reducer groups the records' marks again, and
+    ``flatten`` turns the result into cells. For a file whose ``data.*`` columns are all
+    ``data.<frame>.<tool>_x|_y|_details`` (and ``aggregation_version``), this goes from the
+    rows' cells to the flattened reduction directly: the marks of each frame and tool are the
+    cells of three known columns, read in row order as :func:`point_clusters` reads them from
+    the records, then clustered, summarised and counted by the same functions (``_cluster``,
+    ``_add_details``); every list is written with ``list_text`` as ``flatten`` writes it.
+
+    ``frames``: ``[(frame, [(tool, x, y, details), ...]), ...]`` in output order
+    (``natural_key``, no ties), each a column position (``-1``: no such column); ``text``:
+    per column position, whether cells are read as text (``literal_cell``) or are numbers.
+    A cell is read as ``RowReader`` reads it when ``plain_json`` takes it (orjson), with
+    subtask cells (which repeat) read once per distinct text; any other cell, and anything
+    :func:`point_clusters` would decline, gives None: the caller takes the records path, which
+    alone raises or handles it. ``tests/cli/test_reduce_fast_paths.py`` compares the two.
+    """
+
+    cdef list frames
+    cdef list text
+    cdef frozenset missing
+    cdef Py_ssize_t min_cluster_size, min_samples
+    cdef bint leaf
+    cdef object details, no_reducer, version, list_text, plain_json, loads, decode_error
+    cdef dict subtask_cells, subtask_texts
+    cdef object subtask_text  # of the subtask cell read last (see _keep)
+    cdef dict flat_keys  # frame -> key -> "frame.key", one str object per column
+
+    def __init__(
+        self,
+        list frames,
+        list text,
+        frozenset missing,
+        Py_ssize_t min_cluster_size,
+        Py_ssize_t min_samples,
+        bint leaf,
+        object details,
+        str no_reducer,
+        object version,
+        object list_text,
+        object plain_json,
+    ):
+        import orjson
+
+        self.frames = frames
+        self.text = text
+        self.missing = missing
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.leaf = leaf
+        self.details = details
+        self.no_reducer = no_reducer
+        self.version = version
+        self.list_text = list_text
+        self.plain_json = plain_json
+        self.loads = orjson.loads
+        self.decode_error = orjson.JSONDecodeError
+        self.subtask_cells = {}
+        self.subtask_texts = {}
+        self.flat_keys = {}
+
+    cdef object _cell(self, object row, Py_ssize_t i, bint subtasks):
+        """The list in cell ``i`` of ``row``, None if missing, ``_DECLINE`` for anything else.
+
+        Subtask cells are kept with their text (:meth:`_keep`), in ``self.subtask_text``."""
+        if i < 0:
+            return None
+        cdef object text = row[i]
+        if type(text) is not str:
+            return _DECLINE
+        if PyUnicode_GET_LENGTH(text) == 0 or text in self.missing:
+            return None
+        if not self.text[i]:
+            return _DECLINE  # a number column's value: not a list
+        cdef object value
+        if subtasks:  # the same few texts again and again; the values are only read
+            value = self.subtask_cells.get(text)
+            if value is not None:
+                self.subtask_text = self.subtask_texts[text]
+                return value
+        fast = self.plain_json(text)
+        if fast is None:
+            return _DECLINE
+        try:
+            value = self.loads(fast)
+        except self.decode_error:
+            return _DECLINE
+        if type(value) is not list:
+            return _DECLINE
+        if subtasks:
+            self._keep(text, value)
+        return value
+
+    cdef int _keep(self, str text, list value) except -1:
+        """Keep a subtask cell's value, and the text of its marks when ``flatten`` would write the
+        value as the cell's own text (``list_text(value) == text``): ``"[[{'0': 1}], [{'1': 1}]]"``
+        -> ``"[{'0': 1}], [{'1': 1}]"`` (None otherwise), in ``self.subtask_text`` too."""
+        if len(self.subtask_cells) > 100000:
+            self.subtask_cells.clear()
+            self.subtask_texts.clear()
+        self.subtask_cells[text] = value
+        inner = text[1:-1] if self.list_text(value) == text else None
+        self.subtask_texts[text] = self.subtask_text = inner
+        return 0
+
+    def __call__(self, list rows):
+        cdef dict output = {}
+        cdef dict frame_out, marks_of, flat
+        cdef str frame, tool
+        cdef list tools
+        cdef tuple entry
+        cdef Py_ssize_t ix, iy, idetails
+        cdef _Marks marks
+        cdef bint with_details, present
+        cdef object row, xs, ys, answers
+        for frame, tools in self.frames:
+            frame_out = {}
+            marks_of = {}
+            for entry in tools:
+                tool = entry[0]
+                ix, iy, idetails = entry[1], entry[2], entry[3]
+                with_details = self.details is not None and tool in self.details
+                marks = _Marks()
+                present = False
+                for row in rows:
+                    xs = self._cell(row, ix, False)
+                    ys = self._cell(row, iy, False)
+                    answers = self._cell(row, idetails, True)
+                    if xs is _DECLINE or ys is _DECLINE or answers is _DECLINE:
+                        return None
+                    if xs is None and ys is None:
+                        if answers is not None:
+                            if with_details:
+                                return None  # details of no marks: they would not line up
+                            present = True
+                        continue
+                    present = True
+                    if xs is None or ys is None or len(<list> xs) != len(<list> ys):
+                        return None
+                    if with_details:
+                        if answers is None or len(<list> answers) != len(<list> xs):
+                            return None
+                        marks.details.extend(<list> answers)
+                        if marks.detail_texts is not None:
+                            if self.subtask_text is None:
+                                marks.detail_texts = None
+                            elif self.subtask_text:  # not "" (no marks)
+                                marks.detail_texts.append(self.subtask_text)
+                    if marks.add(<list> xs, <list> ys):
+                        return None
+                if not present:  # no record has the tool in this frame
+                    continue
+                if marks.n == 0:  # the Python path raises: a tool without complete marks
+                    return None
+                if not _cluster(frame_out, tool, marks, self.min_cluster_size,
+                                self.min_samples, self.leaf):
+                    return None
+                marks_of[tool] = marks
+            if marks_of or frame_out:
+                output[frame] = (frame_out, marks_of)
+        if not _add_details(output, self.details, self.no_reducer):
+            return None
+        flat = {}  # flatten: the version first, then each frame's keys
+        if self.version is not None:
+            flat["aggregation_version"] = self.version
+        list_text = self.list_text
+        cdef dict names, texts
+        for frame, (frame_out, marks_of) in output.items():
+            names = self.flat_keys.get(frame)
+            if names is None:
+                names = self.flat_keys[frame] = {}
+            # <tool>_details: the cells' own texts joined, where each is the list_text of its
+            # value (the list_text of the concatenation, without writing it again)
+            texts = {}
+            if self.details is not None:
+                for tool in self.details:
+                    marks = marks_of.get(tool)
+                    if marks is not None and marks.detail_texts is not None:
+                        texts[tool + "_details"] = "[" + ", ".join(marks.detail_texts) + "]"
+            for key, value in frame_out.items():
+                # the same str object for a column in every row: pickled once per bucket
+                name = names.get(key)
+                if name is None:
+                    name = names[key] = frame + "." + key
+                text = texts.get(key) if texts else None
+                flat[name] = list_text(value) if text is None else text
+        return flat

@@ -105,19 +105,27 @@ except ImportError:  # pragma: no cover - depends on the install
     _point_clusters = None
 
 
+def compiled_params(params: PointHdbscanParams) -> bool:
+    """Whether the compiled pass (``_points_compiled``) covers these params' clustering.
+
+    >>> compiled_params(PointHdbscanParams()), compiled_params(PointHdbscanParams(metric="l1"))
+    (True, False)
+    """
+    return (
+        params.metric == "euclidean"  # as fast_hdbscan covers them
+        and params.algorithm in ("auto", "kd_tree")
+        and params.cluster_selection_method in ("eom", "leaf")
+        and not params.allow_single_cluster
+    )
+
+
 def _compiled_clusters(
     records: Sequence[ExtractRecord], params: PointHdbscanParams
 ) -> dict[str, Any] | None:
     """:func:`point_reducer_hdbscan`'s output from ``_points_compiled.point_clusters`` (the
     grouping, clustering, summaries and counted subtask answers of this module's Python path in
     one pass), or None where that does not cover the params or the extracts."""
-    if (
-        _point_clusters is None
-        or params.metric != "euclidean"  # as fast_hdbscan covers them
-        or params.algorithm not in ("auto", "kd_tree")
-        or params.cluster_selection_method not in ("eom", "leaf")
-        or params.allow_single_cluster
-    ):
+    if _point_clusters is None or not compiled_params(params):
         return None
     counted, details = counting_details(records, params.details)
     if not counted:

@@ -204,3 +204,302 @@ def test_compiled_distinct_cells_is_the_python_form(rows, columns):
     from core._cells_compiled import distinct_cells
 
     assert distinct_cells(rows, columns) == reduce_module._distinct_cells_py(rows, columns)
+
+
+# ------------------------------------------------------------------------------------------
+# point_reducer_hdbscan straight from the cells (_point_cells)
+
+#: frames and tools of a point extraction file: each has _x, _y and (T0_tool0) _details columns
+POINT_TOOLS = ["frame0.T0_tool0", "frame0.T0_tool1", "frame1.T0_tool0", "frame10.T0_tool0"]
+ODD_POINT_COLUMNS = ["data.frame01.T0_tool0_x", "data.frame0.T0_tool0_z", "data.other"]
+#: Cells that are not a plain list of marks, or lists the reducer treats specially
+ODD_MARK_CELLS = [
+    "",
+    "nan",
+    "NA",
+    "[]",
+    "[1.5,2]",
+    "[nan]",
+    "[1e5, 2]",
+    "[True, 2]",
+    "x",
+    "[None]",
+    "{}",
+    "[[1]]",
+    "[01, 2]",
+    "[-0.0, 0]",
+    "[1, 2.5]",
+    "[1.]",
+    "1.5",
+    "[1, 2, 3, 4, 5]",
+    "[9007199254740993, 1]",
+    "[1234567890123456789, 2]",
+    "['1', 2]",
+    "[1, 2, 3]",
+]
+ODD_DETAIL_CELLS = [
+    "",
+    "[]",
+    "[[]]",
+    "[[{}]]",
+    "[{'0': 1}]",
+    "[[{'0': 1, '1': 1}]]",
+    "[[{'None': 1}]]",
+    "[[{'a b': 1}]]",
+    "x",
+    "[[{'0': 1}, {'1': 1}]]",
+    '[[{"0": 1}]]',
+    "[[{'0': 1}], [{'1': 1}]]",
+    "[[{'aggregation_version': 1}]]",
+    "[[{'0': 1}], [{'0': 1}], [{'1': 1}]]",
+    "[(1,)]",
+    "[[{'0':1}]]",  # read as the usual cells are, but not written back as they are
+    "[[{'0': 1}],[{'1': 1}]]",
+    "[[{'0': 1.50}]]",
+]
+#: coordinates near three centres (clusters form), ints and floats, a few exact repeats
+COORDINATE = st.one_of(
+    st.sampled_from([10, 10.0, 10.5, 11, 40, 40.25, 41.0, 200]),
+    st.builds(
+        lambda centre, offset: centre + offset,
+        st.sampled_from([10.0, 40.0, 200.0]),
+        st.floats(-3, 3, allow_nan=False, width=64),
+    ),
+)
+
+
+@st.composite
+def _point_cells_rows(draw):
+    """(columns, rows of their cells): marks of matching lengths mostly, odd cells sometimes."""
+    columns = ["data.aggregation_version"]
+    for tool in draw(st.lists(st.sampled_from(POINT_TOOLS), min_size=1, unique=True)):
+        columns += [f"data.{tool}_x", f"data.{tool}_y"]
+        if tool.endswith("tool0") or draw(st.booleans()):
+            columns.append(f"data.{tool}_details")
+    if draw(st.integers(0, 9)) == 0:  # a missing column, an odd one
+        columns.remove(draw(st.sampled_from(columns)))
+    if draw(st.integers(0, 9)) == 0:
+        columns.append(draw(st.sampled_from(ODD_POINT_COLUMNS)))
+    columns = draw(st.permutations(columns))
+    odd_percent = draw(st.sampled_from([0, 0, 3, 20]))  # of the cells
+    rows = []
+    for _ in range(draw(st.integers(0, 14))):
+        marks = {}  # (frame, tool) -> number of marks in this row
+        row = []
+        for column in columns:
+            if odd_percent and draw(st.integers(0, 99)) < odd_percent:
+                odd = ODD_DETAIL_CELLS if column.endswith("details") else ODD_MARK_CELLS
+                row.append(draw(st.sampled_from(odd)))
+                continue
+            if column == "data.aggregation_version":
+                row.append("5.3.1")
+                continue
+            where = column.rpartition("_")[0]
+            n = marks.setdefault(where, draw(st.integers(0, 4)))
+            if n == 0:
+                row.append("")
+            elif column.endswith("details"):
+                answers = [[{str(draw(st.integers(0, 2))): 1}] for _ in range(n)]
+                text = str(answers)
+                if draw(st.integers(0, 5)) == 0:  # read the same, written back differently
+                    text = text.replace(": ", ":") if draw(st.booleans()) else text + " "
+                row.append(text)
+            else:
+                row.append(str([draw(COORDINATE) for _ in range(n)]))
+        rows.append(row)
+    return columns, rows
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    drawn=_point_cells_rows(),
+    min_cluster_size=st.integers(2, 5),
+    min_samples=st.sampled_from([1, 2, 3, 3, 6]),
+    leaf=st.booleans(),
+    details=st.sampled_from(
+        [
+            None,
+            {"T0_tool0": ["question_reducer"]},
+            {"T0_tool0": [None]},
+            {"T0_tool0": ["shortcut_reducer", None], "T0_tool1": ["question_reducer"]},
+        ]
+    ),
+    no_version=st.booleans(),
+)
+def test_point_cells_give_the_flattened_reduction_of_the_records(
+    drawn, min_cluster_size, min_samples, leaf, details, no_version
+):
+    from core.csv_layout import flatten
+    from core.errors import TallyError
+
+    names, cells = drawn
+    header = ("subject_id", "task", "created_at", "user_id", *names)
+    rows = [["1", "T0", "2024-02-01 00:00:00 UTC", str(n % 3), *row] for n, row in enumerate(cells)]
+    kinds = reduce_module._column_kinds(rows, len(header)).kinds()
+    keywords = {"min_cluster_size": min_cluster_size, "min_samples": min_samples}
+    keywords["cluster_selection_method"] = "leaf" if leaf else "eom"
+    if details is not None:
+        keywords["details"] = details
+    layout = reduce_module._Layout(
+        header=header,
+        index={name: i for i, name in enumerate(header)},
+        kinds={name: kinds[i] for i, name in enumerate(header)},
+        tasks=("T0",),
+        reducer="point_reducer_hdbscan",
+        keywords=keywords,
+        no_version=no_version,
+        repeat_filter="all",
+    )
+    spec = reduce_module.get_reducer("point_reducer_hdbscan")
+    params = spec.parse_params(keywords)
+    point_cells = reduce_module._point_cells(layout, params)
+    if point_cells is None:  # declined for the file: an odd column
+        assert any(name in ODD_POINT_COLUMNS for name in names)
+        return
+    got = point_cells(rows)
+    make_record = reduce_module._record_maker(layout)
+    try:
+        expected = flatten(
+            spec.func([make_record(row) for row in rows], params),
+            None if no_version else "5.3.1",
+        )
+    except (TallyError, ValueError):
+        assert got is None  # the records path alone raises
+        return
+    if got is not None:
+        assert repr(got) == repr(expected)
+
+
+def test_point_cells_take_usual_rows():
+    """Rows as `tally extract` writes them are not declined (the hypothesis test above would
+    pass if every group declined)."""
+    header = (
+        "subject_id",
+        "task",
+        "created_at",
+        "data.aggregation_version",
+        "data.frame0.T0_tool0_x",
+        "data.frame0.T0_tool0_y",
+        "data.frame0.T0_tool0_details",
+    )
+    kinds = dict.fromkeys(header, "str")
+    layout = reduce_module._Layout(
+        header,
+        {},
+        kinds,
+        ("T0",),
+        "point_reducer_hdbscan",
+        {"min_cluster_size": 2, "min_samples": 1, "details": {"T0_tool0": ["question_reducer"]}},
+        False,
+        "all",
+    )
+    spec = reduce_module.get_reducer("point_reducer_hdbscan")
+    point_cells = reduce_module._point_cells(layout, spec.parse_params(layout.keywords))
+    rows = [
+        ("1", "T0", "t", "5.3.1", "[1.5, 2.0]", "[3.25, 4.0]", "[[{'0': 1}], [{'1': 1}]]"),
+        ("1", "T0", "t", "5.3.1", "[1.0, 9.5]", "[3.0, 4.5]", "[[{'0': 1}], [{'0': 1}]]"),
+    ]
+    flat = point_cells(rows)
+    assert flat is not None
+    assert list(flat)[:3] == [
+        "aggregation_version",
+        "frame0.T0_tool0_points_x",
+        "frame0.T0_tool0_points_y",
+    ]
+    assert flat["frame0.T0_tool0_details"] == "[[{'0': 1}], [{'1': 1}], [{'0': 1}], [{'0': 1}]]"
+
+
+def test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch):
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.aggregation_version,data.frame0.T0_tool0_x,data.frame0.T0_tool0_y,"
+    header += "data.frame0.T0_tool0_details,data.frame1.T0_tool1_x,data.frame1.T0_tool1_y\n"
+    lines = []
+    for n in range(240):
+        x, y = 10.0 + (n % 5) * 0.37 + (n % 3) * 40, 20 + (n % 7) * 0.5
+        mark = f'"[{x}, {x + 1.5}]","[{y}, {y}]","[[{{\'{n % 2}\': 1}}], [{{\'1\': 1}}]]"'
+        other = '"[1.5]","[2]"' if n % 4 else ","
+        if n == 17:
+            mark = '"[1e1, 11.0]","[1.0, 2.0]","[[{\'0\': 1}], [{\'1\': 1}]]"'  # declines
+        lines.append(
+            f"{100 + n},u{n % 7},{n % 7 or ''},21434,T0,2024-02-01 00:00:{n % 60:02d} UTC,"
+            f"{n % 9},point_extractor_by_frame,5.3.1,{mark},{other}\n"
+        )
+    extracted = tmp_path / "point_extractor_by_frame_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(
+        tmp_path / "red.yaml",
+        {
+            "reducer_config": {
+                "point_reducer_hdbscan": {
+                    "min_cluster_size": 3,
+                    "min_samples": 2,
+                    "details": {"T0_tool0": ["question_reducer"]},
+                }
+            }
+        },
+    )
+    outputs = []
+    for point_cells in (reduce_module._point_cells, lambda layout, params: None):
+        monkeypatch.setattr(reduce_module, "_point_cells", point_cells)
+        out = tmp_path / f"out{len(outputs)}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all")
+        assert result.code == 0, result.err
+        outputs.append((out / "point_reducer_hdbscan_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+_CELL_TEXT = st.text(alphabet="ab, \"\n\r\t[]'é\u4e00", max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _CELL_TEXT,
+            _CELL_TEXT,
+            st.dictionaries(
+                st.sampled_from(["a", "b", "c"]),
+                st.one_of(
+                    _CELL_TEXT,
+                    st.none(),
+                    st.integers(),
+                    st.floats(),
+                    st.booleans(),
+                    st.lists(st.integers(), max_size=2),
+                ),
+            ),
+        ),
+        max_size=5,
+    ),
+    names=st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
+    workflow=_CELL_TEXT,
+)
+def test_compiled_object_lines_are_the_python_lines(rows, names, workflow):
+    from core.csv_layout import _format_object
+    from tally.tables import csv_field
+
+    if reduce_module._object_lines is None:
+        pytest.skip("needs the compiled extension and Python 3.11's csv quoting")
+    formatters = [(name, _format_object) for name in names]
+    expected = reduce_module._csv_text(
+        reduce_module._reduction_lines(iter(rows), formatters, workflow, "point_reducer")
+    )
+    compiled = reduce_module._object_lines(
+        rows, names, workflow, "point_reducer", _format_object, csv_field
+    )
+    assert compiled == expected
+
+
+def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp_path, monkeypatch):
+    test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch)
+    monkeypatch.undo()
+    first = tmp_path / "out0" / "point_reducer_hdbscan_reductions.csv"
+    expected = first.read_bytes()
+    monkeypatch.setattr(reduce_module, "_object_lines", None)
+    out = tmp_path / "python_lines"
+    out.mkdir()
+    extracted = tmp_path / "point_extractor_by_frame_extractions.csv"
+    result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
+    assert result.code == 0, result.err
+    assert (out / "point_reducer_hdbscan_reductions.csv").read_bytes() == expected

@@ -631,9 +631,74 @@ cdef extern from "Python.h":
 cdef extern from *:
     """
     #include <stdint.h>
+    /* A JSON number's text as _tally_read_number reads it. */
+    typedef struct {
+        uint64_t digits;  /* its significant digits (the first 19 of them) */
+        int count;  /* how many significant digits */
+        int frac;  /* how many digits after the "." */
+        int fraction;  /* whether it has a "." part (else an int) */
+        int last_zero;  /* whether its last digit is 0 */
+    } _tally_number;
+
+    /* Past the JSON number at p[i], "-?(0|[1-9][0-9]*)([.][0-9]+)?", read into num; -1 if it
+       is not one or has an exponent. */
+    static inline Py_ssize_t _tally_read_number(const unsigned char *p, Py_ssize_t i, Py_ssize_t n,
+                                                _tally_number *num) {
+        uint64_t digits = 0;
+        int count = 0, frac = 0;
+        unsigned c;
+        num->fraction = 0;
+        if (i < n && p[i] == '-') i++;
+        if (i >= n || (unsigned)(p[i] - '0') > 9) return -1;
+        if (p[i] == '0') i++;
+        else
+            for (; i < n && (c = (unsigned)(p[i] - '0')) <= 9; i++, count++)
+                if (count < 19) digits = digits * 10 + c;
+        if (i < n && p[i] == '.') {
+            num->fraction = 1;
+            i++;
+            if (i >= n || (unsigned)(p[i] - '0') > 9) return -1;
+            for (; i < n && (c = (unsigned)(p[i] - '0')) <= 9; i++) {
+                frac++;
+                if (count || c) {  /* (not the leading zeros of "0.00ddd") */
+                    if (count < 19) digits = digits * 10 + c;
+                    count++;
+                }
+            }
+        }
+        if (i < n && (p[i] == 'e' || p[i] == 'E')) return -1;
+        num->digits = digits;
+        num->count = count;
+        num->frac = frac;
+        num->last_zero = p[i - 1] == '0';
+        return i;
+    }
+
     #if defined(__SIZEOF_INT128__)
     typedef unsigned __int128 _tally_u128;
     typedef __int128 _tally_i128;
+
+    /* 10^k for k <= 19 */
+    static const uint64_t _tally_powers_of_10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+
+    /* shifted / divisor and its remainder, for a quotient below 2^64 */
+    static inline uint64_t _tally_divide(_tally_u128 shifted, _tally_u128 divisor, _tally_u128 *rest) {
+    #if defined(__x86_64__)
+        if ((divisor >> 64) == 0) {  /* one divq instruction (__udivti3 is a long routine) */
+            uint64_t quotient, remainder, d = (uint64_t)divisor;
+            __asm__("divq %4" : "=a"(quotient), "=d"(remainder)
+                    : "a"((uint64_t)shifted), "d"((uint64_t)(shifted >> 64)), "rm"(d));
+            *rest = remainder;
+            return quotient;
+        }
+    #endif
+        *rest = shifted % divisor;
+        return (uint64_t)(shifted / divisor);
+    }
 
     /* Whether 2 |delta| is within half a unit p (i.e. |delta| <= p / 2) as round-half-even
        rounds to m: strictly inside, or on the edge when m is even. */
@@ -641,10 +706,11 @@ cdef extern from *:
         _tally_u128 twice = 2 * (_tally_u128)(delta < 0 ? -delta : delta);
         return twice < p || (twice == p && (m & 1) == 0);
     }
+    #endif  /* __SIZEOF_INT128__ */
 
-    /* 1 if p[0:n], a JSON number with a fraction and no exponent ("-?(0|[1-9][0-9]*)\\.[0-9]+",
-       checked by the caller), is repr(float(text)) itself: Python's shortest round-trip digits
-       in its fixed notation; 0 if it is not, or not surely (the caller then asks Python).
+    /* 1 if a JSON number with a fraction and no exponent, read into num, is written as
+       repr(float(text)) itself: Python's shortest round-trip digits in its fixed notation; 0 if
+       it is not, or not surely (the caller then asks Python).
 
        repr(d) is the shortest digit string that reads back as d, and of those the nearest to
        d. With D the text's n significant digits (d = D / 10^frac, correctly rounded), the
@@ -654,42 +720,38 @@ cdef extern from *:
        (c) always hold (DBL_DIG: two strings of 15 digits never read as the same double), so
        only 16 to 19 digits need the arithmetic, done exactly in 128-bit integers:
        d = m / 2^s, m of 53 bits, from the quotient and remainder of D 2^s / 10^frac. */
-    static int _tally_is_float_repr(const unsigned char *p, Py_ssize_t n) {
-        Py_ssize_t i = p[0] == '-';
-        uint64_t digits = 0, m;
-        int count = 0, frac = 0, dot = 0, lead, s, bits_p, bits_d, k;
-        _tally_u128 power = 1, shifted, q, r, off;
-        _tally_i128 error;
-        for (; i < n; i++) {
-            if (p[i] == '.') { dot = 1; continue; }
-            frac += dot;
-            if (count == 0 && p[i] == '0') continue;  /* leading zeros: "0.00ddd" */
-            if (count == 19) return 0;
-            digits = digits * 10 + (uint64_t)(p[i] - '0');
-            count++;
-        }
-        if (count == 0 || p[n - 1] == '0') return 0;  /* zero; a trailing zero ("1.0", "2.50") */
+    static int _tally_repr_digits(const _tally_number *num) {
+        int count = num->count, frac = num->frac, lead;
+        if (count == 0 || count > 19 || num->last_zero) return 0;  /* zero, "1.0", "2.50" */
         lead = count - frac - 1;  /* the decimal exponent of the first digit */
         if (lead < -4 || lead > 15) return 0;  /* repr writes an exponent */
         if (count <= 15) return 1;
-        for (k = 0; k < frac; k++) power *= 10;  /* frac <= 22: below 2^74 */
+    #if !defined(__SIZEOF_INT128__)
+        return 0;  /* (no 128-bit integers: Python writes repr) */
+    #else
+        uint64_t digits = num->digits, m, q;
+        int s, bits_p, bits_d;
+        _tally_u128 power, shifted, r, off;
+        _tally_i128 error;
+        /* frac <= 22: below 2^74 */
+        power = frac <= 19 ? (_tally_u128)_tally_powers_of_10[frac]
+                           : (_tally_u128)_tally_powers_of_10[19] * _tally_powers_of_10[frac - 19];
         bits_d = 64 - __builtin_clzll(digits);
         bits_p = (int)(power >> 64) ? 128 - __builtin_clzll((uint64_t)(power >> 64))
                                     : 64 - __builtin_clzll((uint64_t)power);
         s = 52 + bits_p - bits_d;  /* D 2^s / 10^frac is in [2^51, 2^53) */
         if (s <= 0 || bits_d + s + 1 > 127) return 0;  /* |d| >= 2^53 (or too wide): Python */
         shifted = (_tally_u128)digits << s;
-        q = shifted / power;
-        if (q < ((_tally_u128)1 << 52)) {
+        q = _tally_divide(shifted, power, &r);
+        if (q < ((uint64_t)1 << 52)) {
             s++;
             shifted <<= 1;
-            q = shifted / power;
+            q = _tally_divide(shifted, power, &r);
         }
-        r = shifted - q * power;
-        m = (uint64_t)q + (2 * r > power || (2 * r == power && (q & 1)));  /* round half even */
+        m = q + (2 * r > power || (2 * r == power && (q & 1)));  /* round half even */
         if (m == ((uint64_t)1 << 52) || m >= ((uint64_t)1 << 53)) return 0;  /* at a power of 2 */
         /* error = D 2^s - m 10^frac, the distance of D from d in units of 2^-s / 10^frac */
-        error = m == (uint64_t)q ? (_tally_i128)r : -(_tally_i128)(power - r);
+        error = m == q ? (_tally_i128)r : -(_tally_i128)(power - r);
         off = 2 * (_tally_u128)(error < 0 ? -error : error);
         if (off >= ((_tally_u128)1 << s)) return 0;  /* (c): another n-digit string is nearer, or a tie */
         /* (b): the (n-1)-digit strings on either side of D, L = D - D % 10 and L + 10, in the
@@ -697,11 +759,19 @@ cdef extern from *:
         if (_tally_rounds_to(error - ((_tally_i128)(digits % 10) << s), power, m)) return 0;
         if (_tally_rounds_to(error + ((_tally_i128)(10 - digits % 10) << s), power, m)) return 0;
         return 1;
-    }
-    #else
-    static int _tally_is_float_repr(const unsigned char *p, Py_ssize_t n) { return 0; }
     #endif
+    }
+
+    static int _tally_is_float_repr(const unsigned char *p, Py_ssize_t n) {
+        _tally_number num;
+        return _tally_read_number(p, 0, n, &num) == n && num.fraction && _tally_repr_digits(&num);
+    }
     """
+    ctypedef struct Number "_tally_number":
+        bint fraction
+        int count
+    Py_ssize_t _read_number "_tally_read_number"(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Number *number)
+    bint _repr_digits "_tally_repr_digits"(const Number *number)
     bint _is_float_repr "_tally_is_float_repr"(const unsigned char *p, Py_ssize_t n)
 
 
@@ -746,25 +816,25 @@ cdef Py_ssize_t _int_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, lon
     return end
 
 
-cdef int _put_number(Buffer *b, const unsigned char *p, Py_ssize_t i, Py_ssize_t end, bint fraction) except -1:
-    """Write ``str()`` of the number orjson reads from the JSON number text p[i:end] (an int,
-    or a float if it has a ``fraction``); 1, or 0 to decline (more than 18 digits of int or
-    LONGEST_NUMBER characters)."""
+cdef int _put_number(Buffer *b, const unsigned char *p, Py_ssize_t i, Py_ssize_t end, Number *number) except -1:
+    """Write ``str()`` of the number orjson reads from the JSON number text p[i:end] (read
+    into ``number``); 1, or 0 to decline (more than 18 digits of int or LONGEST_NUMBER
+    characters)."""
     cdef Py_ssize_t size = end - i
     cdef char text[LONGEST_NUMBER + 1]
     cdef char *written
     cdef double value
     if size > LONGEST_NUMBER:
         return 0
-    if not fraction:  # an int: its digits ("-0" is 0)
-        if size - (p[i] == b'-') > 18:
+    if not number.fraction:  # an int: its digits ("-0" is 0)
+        if number.count > 18:
             return 0
         if size == 2 and p[i] == b'-' and p[i + 1] == b'0':
             _put_char(b, b'0')
         else:
             _put(b, <const char *>p + i, size)
         return 1
-    if _is_float_repr(p + i, size):
+    if _repr_digits(number):
         _put(b, <const char *>p + i, size)
         return 1
     # repr(float(text)), as Python makes it (both parsers round correctly)
@@ -965,7 +1035,8 @@ cdef Py_ssize_t _scan_mark(
     cdef Py_ssize_t at[N_KEYS]
     cdef Py_ssize_t key_start, key_end, k, position, n_codes, end, x_end = 0, y_end = 0
     cdef long long tool_value = 0, frame_value = 0
-    cdef bint closed = False, x_fraction = False, y_fraction = False
+    cdef bint closed = False
+    cdef Number x_number, y_number
     cdef Slot *slot
     cdef object codes, code
     for k in range(N_KEYS):
@@ -1003,9 +1074,9 @@ cdef Py_ssize_t _scan_mark(
         # (the numbers read where they are; a tool, frame, x or y of another type: the
         # Python path, which declines at least where both x and y are given)
         if k == KEY_X:
-            i = x_end = _number_end(p, i, n, &x_fraction)
+            i = x_end = _read_number(p, i, n, &x_number)
         elif k == KEY_Y:
-            i = y_end = _number_end(p, i, n, &y_fraction)
+            i = y_end = _read_number(p, i, n, &y_number)
         elif k == KEY_TOOL:
             i = _int_end(p, i, n, &tool_value)
         elif k == KEY_FRAME:
@@ -1032,9 +1103,9 @@ cdef Py_ssize_t _scan_mark(
         if not _first_point(g, slot):
             _put(&slot.xs_text, b", ", 2)
             _put(&slot.ys_text, b", ", 2)
-        if not _put_number(&slot.xs_text, p, at[KEY_X], x_end, x_fraction):
+        if not _put_number(&slot.xs_text, p, at[KEY_X], x_end, &x_number):
             return -1
-        if not _put_number(&slot.ys_text, p, at[KEY_Y], y_end, y_fraction):
+        if not _put_number(&slot.ys_text, p, at[KEY_Y], y_end, &y_number):
             return -1
     codes = (<tuple>slot.names)[3]
     if codes is None:
@@ -1167,7 +1238,7 @@ cdef class RowCells:
     cdef Py_ssize_t _scan(self, Marks *g, const unsigned char *p, Py_ssize_t n, list answers) except -2:
         """The annotations list: each annotation's task and value, as ``usual_classification``
         groups them and the forms read them; 0, or -1 to decline."""
-        cdef Py_ssize_t i, key_start, key_end, task_start, task_end, value_at, q
+        cdef Py_ssize_t i, key_start, key_end, task_start, task_end = 0, value_at, q
         cdef bint closed = False, members_closed, typed, escaped, marks_read, is_point
         cdef tuple question
         cdef bytes task_text

@@ -304,3 +304,35 @@ def test_float_texts_of_repr_are_found_and_others_refused():
             candidates += 1
             found += compiled.float_text_is_repr(text)
     assert found >= 0.999 * candidates
+
+
+@pytest.mark.parametrize(
+    "x",
+    ["1436.6048727342159", "0.1", "1.50", "1436.0", "-0", "-0.0", "0.0", "7", "-12",
+     "0.00001", "0.0001", "9007199254740993.0", "0.10000000000000001", "2048.00000000000001",
+     "999999999999999999", "0.00012345678901234567", "1234567890123456.7"],
+)  # fmt: skip
+def test_row_cells_write_coordinates_as_str_of_the_parsed_number(x):
+    # the copied text (repr proven), Python's repr (not proven), an int's digits
+    text = f'[{{"task": "T0", "value": [{{"tool": 0, "frame": 0, "x": {x}, "y": 1.5}}]}}]'
+    forms = _forms(None, None, "5.3.1")
+    scan = row_cells(forms)
+    expected = _parsed_path(forms, text, {})
+    assert expected[0][2][1] == str([orjson.loads(x)])
+    assert scan(text, {}) == expected
+
+
+@pytest.mark.parametrize(
+    "x", ["1e5", "1E-3", "12345678901234567890", "NaN", "01", "1.", ".5", "+1", '"1"']
+)
+def test_row_cells_leave_other_numbers_to_the_parsed_path(x):
+    text = f'[{{"task": "T0", "value": [{{"tool": 0, "frame": 0, "x": {x}, "y": 1.5}}]}}]'
+    forms = _forms(None, None, "5.3.1")
+    _parsed_path(forms, '[{"task": "T0", "value": []}]', {})  # (the version met)
+    assert row_cells(forms)(text, {}) is None
+
+
+def test_the_compiled_module_s_examples():
+    import doctest
+
+    assert doctest.testmod(compiled).failed == 0

@@ -71,18 +71,18 @@ cdef inline Py_ssize_t _string_end(
     cdef int k
     while i < n:
         # 16 (else 8) bytes at a time past plain text (no '"', no backslash, no control character)
-        while i + 16 <= n:
-            k = _string_stop16(p + i)
-            if k < 0:  # (no SSE2)
-                break
+        k = _string_stop16(p + i) if i + 16 <= n else -1
+        if k == 16:
+            i += 16
+            continue
+        if k >= 0:  # at a stop
             i += k
-            if k < 16:
-                break
-        while i + 8 <= n:
-            memcpy(&word, p + i, 8)
-            if _string_stops(word):
-                break
-            i += 8
+        else:  # (no SSE2, or the last 15 bytes)
+            while i + 8 <= n:
+                memcpy(&word, p + i, 8)
+                if _string_stops(word):
+                    break
+                i += 8
         c = p[i]
         if c == 34:  # '"'
             return i + 1

@@ -1308,7 +1308,7 @@ cdef class RowCells:
                     return -1
                 if not marks_read and _scan_marks(self.point, g, p, value_at, n) < 0:
                     return -1
-            elif self.point is not None and task_end - task_start > len(self.point_prefix) and (
+            elif self.point is not None and task_end - task_start >= len(self.point_prefix) and (
                 memcmp(p + task_start, <const char *>self.point_prefix, len(self.point_prefix)) == 0
             ):
                 return -1  # a FEM subtask of the point task
@@ -1336,7 +1336,7 @@ cdef class RowCells:
         cdef bytes task = question[1], prefix = question[2]
         if _is(p, start, end, task, len(task)):
             return True
-        return end - start > len(prefix) and memcmp(p + start, <const char *>prefix, len(prefix)) == 0
+        return end - start >= len(prefix) and memcmp(p + start, <const char *>prefix, len(prefix)) == 0
 
     cdef object _cells(self, Marks *g, list answers):
         """Per entry, its cells; None if a question's answer has none cached yet."""

@@ -118,7 +118,7 @@ _usual_annotation = st.one_of(
         optional={"taskType": st.just("drawing")},
     ),
     st.fixed_dictionaries(
-        {"task": st.sampled_from(["T1", "T2", "T1.0.0", "T0.0.0", "T3"])},
+        {"task": st.sampled_from(["T1", "T2", "T1.0.0", "T0.0.0", "T3", "T0.", "T1.", "T10"])},
         optional={"value": _question_value, "task_label": _texts},
     ),
 )
@@ -336,3 +336,24 @@ def test_the_compiled_module_s_examples():
     import doctest
 
     assert doctest.testmod(compiled).failed == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"task": "T0.", "value": "x"}]',  # the point form declines "T0." as a FEM subtask
+        '[{"task": "T1.", "value": "Clear"}]',  # the question form reads it as T1's
+        '[{"task": "T1", "value": "Clear"}, {"task": "T0."}]',
+        '[{"task": "T10", "value": "Clear"}, {"task": "T1.0.0", "value": "Dark"}]',
+        '[{"value": "Clear", "task": "T1"}, {"value": [], "task": "T0"}]',
+        '[{"task": "T0", "value": [{"tool": 0, "frame": 0, "x": 1, "y": 2}]}, {"task": "T0"}]',
+    ],
+)
+def test_row_cells_read_tasks_as_the_forms_do(text):
+    forms = _forms((0, 1), None, "5.3.1")
+    scan = row_cells(forms)
+    expected = _parsed_path(forms, text, {})
+    _parsed_path(forms, text.replace("Clear", "Dark"), {})  # (both answers met,
+    _parsed_path(forms, "[]", {})  # and no answer)
+    got = scan(text, {})
+    assert got is None or got == expected

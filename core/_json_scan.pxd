@@ -169,8 +169,10 @@ cdef inline Py_ssize_t _value_end(
 cdef inline Py_ssize_t _number_end(
     const unsigned char *p, Py_ssize_t i, Py_ssize_t n, bint *fraction
 ):
-    """Past the JSON number at ``i``, -1 if not one or if it has an exponent (not sure):
+    """Past the JSON number at ``i``, -1 if not one or if not sure: an exponent, or more than
+    300 digits before the ``.`` (orjson refuses a number beyond the doubles' range):
     ``-?(0|[1-9][0-9]*)(.[0-9]+)?``; ``fraction`` says whether it has the ``.`` part."""
+    cdef Py_ssize_t start
     fraction[0] = False
     if i < n and p[i] == b'-':
         i += 1
@@ -179,8 +181,11 @@ cdef inline Py_ssize_t _number_end(
     if p[i] == b'0':
         i += 1
     else:
+        start = i
         while i < n and 48 <= p[i] <= 57:
             i += 1
+        if i - start > 300:
+            return -1
     if i < n and p[i] == b'.':
         fraction[0] = True
         i += 1

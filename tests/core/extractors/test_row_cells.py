@@ -357,3 +357,12 @@ def test_row_cells_read_tasks_as_the_forms_do(text):
     _parsed_path(forms, "[]", {})  # and no answer)
     got = scan(text, {})
     assert got is None or got == expected
+
+
+@pytest.mark.parametrize("skipped", ["1" + "0" * 400, '"\\ud800"', "1e400", "[" * 40 + "]" * 40])
+def test_row_cells_decline_what_orjson_refuses_or_may_refuse(skipped):
+    # (in a field no form reads: the row is still orjson's to refuse)
+    text = f'[{{"task": "T1", "value": "Clear", "other": {skipped}}}]'
+    forms = _forms((0, 1), None, "5.3.1")
+    _parsed_path(forms, '[{"task": "T1", "value": "Clear"}]', {})  # (the answer met)
+    assert row_cells(forms)(text, {}) is None

@@ -31,16 +31,6 @@ cdef extern from *:
     """
     #if defined(__SSE2__)
     #include <emmintrin.h>
-    /* The number of bytes of p[0:16] before the first '"', backslash or control character
-       (below 32) among them (16: none). */
-    static inline int _tally_string_stop16(const unsigned char *p) {
-        __m128i v = _mm_loadu_si128((const __m128i *)p);
-        __m128i stops = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(34)), _mm_cmpeq_epi8(v, _mm_set1_epi8(92))),
-            _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(31)), v));
-        int mask = _mm_movemask_epi8(stops);
-        return mask ? __builtin_ctz((unsigned)mask) : 16;
-    }
     /* How many of p[0:16 * blocks] are `byte` (blocks <= 255: a byte lane counts at most 255). */
     static inline Py_ssize_t _tally_count16(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) {
         __m128i want = _mm_set1_epi8((char)byte), counts = _mm_setzero_si128(), sums;
@@ -63,10 +53,8 @@ cdef extern from *:
     static inline int _tally_quoting16(const unsigned char *p) { return -1; }
     static inline Py_ssize_t _tally_count16(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) { return -1; }
     #define _TALLY_SSE2 0
-    static inline int _tally_string_stop16(const unsigned char *p) { return -1; }
     #endif
     """
-    int _string_stop16 "_tally_string_stop16"(const unsigned char *p) nogil
     Py_ssize_t _count16 "_tally_count16"(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) nogil
     bint _SSE2 "_TALLY_SSE2"
     int _quoting16 "_tally_quoting16"(const unsigned char *p) nogil
@@ -430,157 +418,10 @@ def object_lines(
 cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object text, Py_ssize_t *size) except NULL
 
-cdef enum:
-    MAX_DEPTH = 32  # deeper JSON: the parser decides
+from core._json_scan cimport _blank_end, _string_end, _value_end
 
 cdef const char *_VERSION_KEY = b"classifier_version"
 cdef Py_ssize_t _VERSION_KEY_SIZE = 18
-
-
-cdef inline Py_ssize_t _blank_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n):
-    """Past JSON's whitespace (space, tab, line ends) from ``i``."""
-    while i < n and (p[i] == 32 or p[i] == 9 or p[i] == 10 or p[i] == 13):
-        i += 1
-    return i
-
-
-cdef inline bint _hex(unsigned char c):
-    return (48 <= c <= 57) or (65 <= c <= 70) or (97 <= c <= 102)
-
-
-cdef uint64_t _HIGH = 0x8080808080808080ULL
-cdef uint64_t _BACKSLASHES = 0x5C5C5C5C5C5C5C5CULL
-cdef uint64_t _SPACES = 0x2020202020202020ULL
-
-
-cdef inline bint _string_stops(uint64_t word):
-    """Whether one of 8 bytes is ``"``, a backslash or below 32 (then a string's bytes need
-    a look one by one). Exact for bytes below 128; a byte of 128 or more may give a false
-    True, which only means the slower look."""
-    cdef uint64_t quotes = word ^ _QUOTES
-    cdef uint64_t backslashes = word ^ _BACKSLASHES
-    # (x - 0x01..) & ~x & 0x80..: a byte of x is 0; (x - 0x20..) & ~x & 0x80..: one is < 32
-    return (
-        ((quotes - _ONES) & ~quotes) | ((backslashes - _ONES) & ~backslashes) | ((word - _SPACES) & ~word)
-    ) & _HIGH != 0
-
-
-cdef Py_ssize_t _string_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, bint *escaped):
-    """Past the JSON string whose ``"`` is at ``i`` (-1: not one, or not sure); ``escaped``
-    set if it holds a backslash escape."""
-    cdef unsigned char c
-    cdef uint64_t word
-    i += 1
-    cdef int k
-    while i < n:
-        # 16 (else 8) bytes at a time past plain text (no '"', no backslash, no control character)
-        while i + 16 <= n:
-            k = _string_stop16(p + i)
-            if k < 0:  # (no SSE2)
-                break
-            i += k
-            if k < 16:
-                break
-        while i + 8 <= n:
-            memcpy(&word, p + i, 8)
-            if _string_stops(word):
-                break
-            i += 8
-        c = p[i]
-        if c == 34:  # '"'
-            return i + 1
-        if c == 92:  # '\\'
-            escaped[0] = True
-            if i + 1 >= n:
-                return -1
-            c = p[i + 1]
-            if c == b'u':
-                if i + 5 >= n or not (
-                    _hex(p[i + 2]) and _hex(p[i + 3]) and _hex(p[i + 4]) and _hex(p[i + 5])
-                ):
-                    return -1
-                i += 6
-                continue
-            if c == 34 or c == 92 or c == b'/' or c == b'b' or c == b'f' or c == b'n' or (
-                c == b'r' or c == b't'
-            ):
-                i += 2
-                continue
-            return -1
-        if c < 32:  # a control character: not JSON
-            return -1
-        i += 1
-    return -1
-
-
-cdef Py_ssize_t _value_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, int depth):
-    """Past the JSON value at ``i`` (after its leading whitespace), -1 where not sure it is
-    one: numbers with an exponent, NaN and the infinities, nesting deeper than MAX_DEPTH."""
-    cdef unsigned char c, close
-    cdef bint escaped = False
-    if i >= n:
-        return -1
-    c = p[i]
-    if c == b'{' or c == b'[':
-        if depth >= MAX_DEPTH:
-            return -1
-        close = b'}' if c == b'{' else b']'
-        i = _blank_end(p, i + 1, n)
-        if i < n and p[i] == close:
-            return i + 1
-        while True:
-            if c == b'{':  # a key and ":"
-                if i >= n or p[i] != 34:
-                    return -1
-                i = _string_end(p, i, n, &escaped)
-                if i < 0:
-                    return -1
-                i = _blank_end(p, i, n)
-                if i >= n or p[i] != b':':
-                    return -1
-                i = _blank_end(p, i + 1, n)
-            i = _value_end(p, i, n, depth + 1)
-            if i < 0:
-                return -1
-            i = _blank_end(p, i, n)
-            if i >= n:
-                return -1
-            if p[i] == b',':
-                i = _blank_end(p, i + 1, n)
-                continue
-            if p[i] == close:
-                return i + 1
-            return -1
-    if c == 34:
-        return _string_end(p, i, n, &escaped)
-    if c == b'-' or 48 <= c <= 57:  # -?(0|[1-9][0-9]*)(.[0-9]+)?, without an exponent
-        if c == b'-':
-            i += 1
-            if i >= n or not (48 <= p[i] <= 57):
-                return -1
-        if p[i] == b'0':
-            i += 1
-        else:
-            while i < n and 48 <= p[i] <= 57:
-                i += 1
-        if i < n and p[i] == b'.':
-            i += 1
-            if i >= n or not (48 <= p[i] <= 57):
-                return -1
-            while i < n and 48 <= p[i] <= 57:
-                i += 1
-        if i < n and (p[i] == b'e' or p[i] == b'E'):
-            return -1
-        return i
-    if c == b't' and i + 4 <= n and p[i + 1] == b'r' and p[i + 2] == b'u' and p[i + 3] == b'e':
-        return i + 4
-    if c == b'n' and i + 4 <= n and p[i + 1] == b'u' and p[i + 2] == b'l' and p[i + 3] == b'l':
-        return i + 4
-    if c == b'f' and i + 5 <= n and p[i + 1] == b'a' and p[i + 2] == b'l' and (
-        p[i + 3] == b's' and p[i + 4] == b'e'
-    ):
-        return i + 5
-    return -1
 
 
 def metadata_stand_in(str text):
@@ -638,7 +479,7 @@ cdef object _stand_in(str text):
                     return None
                 found_start, found_end = value_start + 1, i - 1
             else:
-                i = _value_end(p, i, n, 1)
+                i = _value_end(p, i, n, 1, &escaped)  # (escapes in values do not matter)
                 if i < 0:
                     return None
             i = _blank_end(p, i, n)
@@ -848,6 +689,7 @@ def extract_rows(
     object classification_of,
     Py_ssize_t na_longest,
     object na,
+    object row_cells=None,
 ):
     """``_extract_chunk``'s row loop (``extract_row`` on each of ``rows``) where every entry
     has a cells form: for a row whose annotations ``loads`` reads, whose metadata
@@ -855,7 +697,9 @@ def extract_rows(
     classification id) is not None and whose cells every form gives, the info cells go to
     ``infos`` and the cells to each target's rows, as ``FlatRows.add_cells`` adds them
     (``targets``: per entry, its cells form, task and ``FlatRows``' shapes, counts and rows).
-    ``extract_row`` gets every other row.
+    ``extract_row`` gets every other row. ``row_cells`` (optional: a
+    ``core.extractors._point_compiled.RowCells`` of the targets' forms) gives a row's cells
+    from its annotations' text and metadata stand-in, or None (then the row is parsed).
 
     >>> import orjson
     >>> shapes, counts, added, infos = {}, [], [], []
@@ -869,11 +713,7 @@ def extract_rows(
     """
     cdef Py_ssize_t n_targets = len(targets), k
     cdef list found = [None] * n_targets
-    cdef tuple target, cells
-    cdef dict shapes
-    cdef list counts
     cdef str annotations_text, metadata_text
-    cdef PyObject *shape
     for row in rows:
         row_number, info, annotations_text, metadata_text = <tuple>row
         # (the length test first, as in the Python form: hashing a long cell costs ~0.5 us)
@@ -882,13 +722,18 @@ def extract_rows(
         ):
             extract_row(row_number, info, annotations_text, metadata_text)
             continue
+        metadata = _stand_in(metadata_text)
+        if metadata is None:
+            extract_row(row_number, info, annotations_text, metadata_text)
+            continue
+        if row_cells is not None:  # the cells straight from the text, without parsing it
+            scanned = row_cells(annotations_text, metadata)
+            if scanned is not None:
+                _add_row_cells(infos, info, targets, <tuple>scanned)
+                continue
         try:
             annotations = loads(annotations_text)
         except ValueError:  # orjson's JSONDecodeError is one
-            extract_row(row_number, info, annotations_text, metadata_text)
-            continue
-        metadata = _stand_in(metadata_text)
-        if metadata is None:
             extract_row(row_number, info, annotations_text, metadata_text)
             continue
         classification = classification_of(annotations, metadata, (<tuple>info)[0])
@@ -903,22 +748,32 @@ def extract_rows(
                 break
             found[k] = value
         else:
-            where_index = len(infos)
-            infos.append(info)
-            for k in range(n_targets):
-                target = <tuple>targets[k]
-                cells = <tuple>found[k]
-                shapes = <dict>target[2]
-                counts = <list>target[3]
-                shape_key = (cells[0], cells[1])
-                shape = PyDict_GetItem(shapes, shape_key)
-                if shape == NULL:
-                    index = len(counts)
-                    shapes[shape_key] = index
-                    counts.append(1)
-                else:
-                    index = <object>shape
-                    counts[index] += 1
-                (<list>target[4]).append(((where_index, target[1]), index, cells[2]))
+            _add_row_cells(infos, info, targets, tuple(found))
             continue
         extract_row(row_number, info, annotations_text, metadata_text)
+
+
+cdef void _add_row_cells(list infos, object info, tuple targets, tuple found) except *:
+    """A row's info cells to ``infos`` and its cells (per target) to the targets' rows, as
+    ``FlatRows.add_cells`` adds them."""
+    cdef Py_ssize_t where_index = len(infos), k
+    cdef tuple target, cells
+    cdef dict shapes
+    cdef list counts
+    cdef PyObject *shape
+    infos.append(info)
+    for k in range(len(targets)):
+        target = <tuple>targets[k]
+        cells = <tuple>found[k]
+        shapes = <dict>target[2]
+        counts = <list>target[3]
+        shape_key = (cells[0], cells[1])
+        shape = PyDict_GetItem(shapes, shape_key)
+        if shape == NULL:
+            index = len(counts)
+            shapes[shape_key] = index
+            counts.append(1)
+        else:
+            index = <object>shape
+            counts[index] += 1
+        (<list>target[4]).append(((where_index, target[1]), index, cells[2]))

@@ -39,7 +39,7 @@ from core.csv_layout import (
     text_formatter,
 )
 from core.errors import AnnotationParseError, TallyError
-from core.extractors._cells_forms import cells_form
+from core.extractors._cells_forms import cells_form, row_cells
 from core.pipeline import Pipeline
 from core.workflow_config.versions import WorkflowVersion
 from tally.errors import InputError
@@ -314,6 +314,8 @@ def _init_worker(
         (entry, keys.index(entry.key), flag, _cells_form(entry, flag))
         for entry, flag in zip(pipeline.extractors, no_version, strict=True)
     ]
+    # (RowCells reads the forms' caches, which the forms fill: it needs these very forms)
+    _WORKER["row_cells"] = row_cells([entry[3] for entry in _WORKER["entries"]])
     _WORKER["part_dir"] = part_dir
     _WORKER["layout"] = layout
     _WORKER["workflow_match"] = {}
@@ -650,6 +652,7 @@ def _extract_chunk(
             usual_classification,
             na_longest,
             na,
+            _WORKER["row_cells"],
         )
     else:
         for row in rows:

@@ -19,7 +19,7 @@ from typing import Any
 from core.classification import Classification
 from core.csv_layout import Cells
 
-__all__ = ["cells_form"]
+__all__ = ["cells_form", "row_cells"]
 
 
 def cells_form(
@@ -44,3 +44,32 @@ def cells_form(
 
         return question_cells(params, version)
     return None
+
+
+def row_cells(forms: list[Callable[[Classification], Cells | None] | None]) -> Any:
+    """A compiled function giving every form's cells straight from a row's annotations text
+    (``core.extractors._point_compiled.RowCells``: ``(annotations text, metadata stand-in)``
+    -> per form its cells, or None where it declines and the forms must run on the parsed
+    row), or None when it does not cover these forms or is not built.
+
+    It covers the point form and the question forms (at most one point form).
+
+    >>> from core.extractors.question_extractor import QuestionParams
+    >>> scan = row_cells([cells_form("question_extractor", QuestionParams(task="T1"), None)])
+    >>> scan is None or scan('[{"task": "T1", "value": "Red"}]', {}) is None  # (not cached yet)
+    True
+    >>> row_cells([None]) is None
+    True
+    """
+    try:
+        from core.extractors._point_compiled import PointCells, RowCells
+    except ImportError:  # pragma: no cover - depends on the install
+        return None
+    from core.extractors.question_extractor import UNANSWERED, QuestionCells
+
+    points = [form for form in forms if type(form) is PointCells]
+    if len(points) > 1 or not all(
+        type(form) is PointCells or type(form) is QuestionCells for form in forms
+    ):
+        return None
+    return RowCells(tuple(forms), QuestionCells, UNANSWERED)

@@ -195,10 +195,127 @@ cdef struct Slot:
     int frame_index  # in order of first use
     int points_order  # -1: no point yet
     int details_order  # -1: no subtask yet
-    PyObject *xs  # the x values, a list owned by point_cells' ``lists``
+    PyObject *xs  # point_cells: the x values, a list owned by its ``lists``
     PyObject *ys
+    Buffer xs_text  # RowCells: the x values' text, without the list's brackets
+    Buffer ys_text
     Py_ssize_t marks_with_details
     Buffer details  # the text of the details list, without its brackets
+
+
+cdef struct Marks:  # the (frame, tool) slots of one classification's marks, in order of first use
+    Slot slots[MAX_SLOTS]
+    Py_ssize_t n_slots
+    long long frame_values[MAX_SLOTS]
+    Py_ssize_t n_frames
+    int points_seen
+    int details_seen
+
+
+cdef inline void _start_marks(Marks *g):
+    g.n_slots = g.n_frames = 0
+    g.points_seen = g.details_seen = 0
+
+
+cdef void _free_marks(Marks *g):
+    cdef Py_ssize_t s
+    for s in range(g.n_slots):
+        PyMem_Free(g.slots[s].details.data)
+        PyMem_Free(g.slots[s].xs_text.data)
+        PyMem_Free(g.slots[s].ys_text.data)
+
+
+cdef Slot *_slot_of(
+    Marks *g, long long frame_value, long long tool_value, dict slot_names, object make_slot_names
+) except? NULL:
+    """The slot of (frame, tool), added at its first mark; NULL: decline (more than MAX_SLOTS,
+    or details that ``_one_pass`` declines)."""
+    cdef Py_ssize_t s, f
+    cdef Slot *slot
+    cdef object names, key
+    for s in range(g.n_slots):
+        if g.slots[s].frame == frame_value and g.slots[s].tool == tool_value:
+            return &g.slots[s]
+    if g.n_slots == MAX_SLOTS:
+        return NULL
+    key = (frame_value, tool_value)  # (Python ints, as the marks' own)
+    names = slot_names.get(key)
+    if names is None:
+        names = slot_names[key] = make_slot_names(key[0], key[1])
+    if names is False:  # details that _one_pass declines
+        return NULL
+    slot = &g.slots[g.n_slots]
+    slot.names = <PyObject *>names
+    slot.frame = frame_value
+    slot.tool = tool_value
+    slot.frame_index = -1
+    for f in range(g.n_frames):
+        if g.frame_values[f] == frame_value:
+            slot.frame_index = f
+            break
+    if slot.frame_index == -1:
+        g.frame_values[g.n_frames] = frame_value
+        slot.frame_index = g.n_frames
+        g.n_frames += 1
+    slot.points_order = -1
+    slot.details_order = -1
+    slot.xs = slot.ys = NULL
+    slot.marks_with_details = 0
+    slot.details.data = slot.xs_text.data = slot.ys_text.data = NULL
+    slot.details.size = slot.details.capacity = 0
+    slot.xs_text.size = slot.xs_text.capacity = 0
+    slot.ys_text.size = slot.ys_text.capacity = 0
+    g.n_slots += 1
+    return slot
+
+
+cdef inline bint _first_point(Marks *g, Slot *slot):
+    """Note a point of the slot; True if it is its first."""
+    if slot.points_order == -1:
+        slot.points_order = g.points_seen
+        g.points_seen += 1
+        return True
+    return False
+
+
+cdef inline int _open_details(Marks *g, Slot *slot) except -1:
+    """Start a mark's details list in the slot's text."""
+    if slot.details_order == -1:
+        slot.details_order = g.details_seen
+        g.details_seen += 1
+    if slot.marks_with_details:
+        _put(&slot.details, b", [", 3)
+    else:
+        _put_char(&slot.details, b'[')
+    return 0
+
+
+cdef tuple _cells_of(Marks *g, list point_texts, object version):
+    """The cells' names and texts: the version, then frame by frame its point lists (x, y;
+    ``point_texts[2 * order]`` and ``[2 * order + 1]``) in order of first point, then its
+    details lists in order of first subtask."""
+    cdef list keys = [], texts = []
+    cdef Py_ssize_t f, s
+    cdef int order
+    cdef object names
+    if version is not None:
+        keys.append("aggregation_version")
+        texts.append(version)
+    for f in range(g.n_frames):
+        for order in range(g.points_seen):
+            for s in range(g.n_slots):
+                if g.slots[s].frame_index == f and g.slots[s].points_order == order:
+                    names = <object>g.slots[s].names
+                    keys.append(names[0])
+                    keys.append(names[1])
+                    texts.append(point_texts[2 * order])
+                    texts.append(point_texts[2 * order + 1])
+        for order in range(g.details_seen):
+            for s in range(g.n_slots):
+                if g.slots[s].frame_index == f and g.slots[s].details_order == order:
+                    keys.append((<object>g.slots[s].names)[2])
+                    texts.append(_list(&g.slots[s].details))
+    return tuple(keys), tuple(texts)
 
 
 cdef inline PyObject *_get(object mapping, object key) except? NULL:
@@ -220,16 +337,20 @@ cdef enum:
 cdef int _put_answer(Buffer *b, object answer, dict labels, object slug) except -1:
     """``{'label': 1}`` for a question subtask answer as ``_one_pass`` counts it; 1: written,
     0: decline."""
-    cdef object value, label
     cdef PyObject *found
-    cdef Py_ssize_t n
-    cdef const char *chars
     if type(answer) is not dict:
         return 0
     found = _get(answer, "value")
     if found == NULL:
         return 0
-    value = <object>found
+    return _put_value(b, <object>found, labels, slug)
+
+
+cdef int _put_value(Buffer *b, object value, dict labels, object slug) except -1:
+    """``{'label': 1}`` for a question subtask answer's ``value``; 1: written, 0: decline."""
+    cdef object label
+    cdef Py_ssize_t n
+    cdef const char *chars
     if type(value) is int:
         _put(b, b"{'", 2)
         if not _put_int(b, value):
@@ -290,25 +411,22 @@ cdef object _point_cells(
     object version,
 ):
     # point_cells (also called by PointCells without a Python call)
-    cdef Slot slots[MAX_SLOTS]
-    cdef Py_ssize_t n_slots = 0, n_frames = 0, s, f, position, n_answers, n_codes
-    cdef long long frame_values[MAX_SLOTS]
+    cdef Marks g
+    cdef Py_ssize_t position, n_answers, n_codes
     cdef long long frame_value, tool_value
-    cdef int overflow = 0, points_seen = 0, details_seen = 0
+    cdef int overflow = 0
     cdef Py_ssize_t pos = 0
     cdef PyObject *key_ptr
     cdef PyObject *items_ptr
     cdef PyObject *found
     cdef PyObject *found_y
-    cdef object marks, mark, tool, frame, annotation, answers, codes, names, task_type, items
+    cdef object marks, mark, tool, frame, annotation, answers, codes, task_type, items
     cdef object code, x, y, xs, ys
     cdef list lists = []  # the x and y lists of every slot with points, in order of first point
-    cdef list number_texts
     cdef str prefix = task + "."
-    cdef bint filtered, written
+    cdef bint filtered
     cdef Slot *slot
     cdef Buffer *out
-    cdef list keys, texts
 
     # for_task(task) is annotations[task] unless a FEM subtask key "task.i.j" adds to it
     while PyDict_Next(annotations, &pos, &key_ptr, &items_ptr):
@@ -318,6 +436,7 @@ cdef object _point_cells(
     items = [] if found == NULL else <object>found
     if type(items) is not list:
         return None
+    _start_marks(&g)
     try:
         for annotation in items:
             if type(annotation) is not dict or "task" not in annotation:
@@ -353,39 +472,9 @@ cdef object _point_cells(
                 tool_value = PyLong_AsLongLongAndOverflow(tool, &overflow)
                 if overflow:
                     return None
-                slot = NULL
-                for s in range(n_slots):
-                    if slots[s].frame == frame_value and slots[s].tool == tool_value:
-                        slot = &slots[s]
-                        break
+                slot = _slot_of(&g, frame_value, tool_value, slot_names, make_slot_names)
                 if slot == NULL:
-                    if n_slots == MAX_SLOTS:
-                        return None
-                    names = slot_names.get((frame, tool))
-                    if names is None:
-                        names = slot_names[(frame, tool)] = make_slot_names(frame, tool)
-                    if names is False:  # details that _one_pass declines
-                        return None
-                    slot = &slots[n_slots]
-                    slot.names = <PyObject *>names
-                    slot.frame = frame_value
-                    slot.tool = tool_value
-                    slot.frame_index = -1
-                    for f in range(n_frames):
-                        if frame_values[f] == frame_value:
-                            slot.frame_index = f
-                            break
-                    if slot.frame_index == -1:
-                        frame_values[n_frames] = frame_value
-                        slot.frame_index = n_frames
-                        n_frames += 1
-                    slot.points_order = -1
-                    slot.details_order = -1
-                    slot.xs = slot.ys = NULL
-                    slot.marks_with_details = 0
-                    slot.details.data = NULL
-                    slot.details.size = slot.details.capacity = 0
-                    n_slots += 1
+                    return None
                 found = _get(mark, "x")
                 found_y = _get(mark, "y")
                 if found != NULL and found_y != NULL:
@@ -395,9 +484,7 @@ cdef object _point_cells(
                         type(y) is not float and type(y) is not int
                     ):
                         return None
-                    if slot.points_order == -1:
-                        slot.points_order = points_seen
-                        points_seen += 1
+                    if _first_point(&g, slot):
                         xs = []
                         ys = []
                         lists.append(xs)
@@ -417,14 +504,8 @@ cdef object _point_cells(
                 n_codes = len(<tuple>codes)
                 if n_answers > n_codes:
                     return None
-                if slot.details_order == -1:
-                    slot.details_order = details_seen
-                    details_seen += 1
+                _open_details(&g, slot)
                 out = &slot.details
-                if slot.marks_with_details:
-                    _put(out, b", [", 3)
-                else:
-                    _put_char(out, b'[')
                 for position in range(n_answers):
                     if position:
                         _put(out, b", ", 2)
@@ -438,32 +519,9 @@ cdef object _point_cells(
                         return None
                 _put_char(out, b']')
                 slot.marks_with_details += 1
-        # the cells: the version, then frame by frame its point lists (x, y) in order of first
-        # point, then its details lists in order of first subtask
-        number_texts = _number_texts(lists) if lists else []
-        keys = []
-        texts = []
-        if version is not None:
-            keys.append("aggregation_version")
-            texts.append(version)
-        for f in range(n_frames):
-            for order in range(points_seen):
-                for s in range(n_slots):
-                    if slots[s].frame_index == f and slots[s].points_order == order:
-                        names = <object>slots[s].names
-                        keys.append(names[0])
-                        keys.append(names[1])
-                        texts.append(number_texts[2 * order])
-                        texts.append(number_texts[2 * order + 1])
-            for order in range(details_seen):
-                for s in range(n_slots):
-                    if slots[s].frame_index == f and slots[s].details_order == order:
-                        keys.append((<object>slots[s].names)[2])
-                        texts.append(_list(&slots[s].details))
-        return tuple(keys), tuple(texts)
+        return _cells_of(&g, _number_texts(lists) if lists else [], version)
     finally:
-        for s in range(n_slots):
-            PyMem_Free(slots[s].details.data)
+        _free_marks(&g)
 
 
 cdef str _list(Buffer *b):
@@ -539,11 +597,768 @@ cdef class PointCells:
         )
         if result is None:
             return None
-        names = <tuple>(<tuple>result)[0]
-        n = len(names)
-        found = PyDict_GetItemWithError(self.flags, n)
+        return self._with_flags(<tuple>result)
+
+    cdef tuple _with_flags(self, tuple names_texts):
+        """``(names, flags, texts)`` of ``(names, texts)``: every cell is text."""
+        cdef tuple names = <tuple>names_texts[0]
+        cdef Py_ssize_t n = len(names)
+        cdef PyObject *found = PyDict_GetItemWithError(self.flags, n)
         if found == NULL:
-            row_flags = self.flags[n] = (4,) * n  # every cell is text (render_cells' flag)
+            row_flags = self.flags[n] = (4,) * n  # (render_cells' flag for a text)
         else:
             row_flags = <object>found
-        return names, row_flags, (<tuple>result)[1]
+        return names, row_flags, names_texts[1]
+
+
+# ------------------------------------------------------------------------------------------
+# a row's cells straight from its annotations' JSON text
+
+from cpython.long cimport PyLong_FromLongLong
+from cpython.sequence cimport PySequence_Contains
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memcmp, strlen
+
+from core._json_scan cimport _blank_end, _number_end, _string_end, _value_end
+
+
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
+    char *PyOS_double_to_string(double val, char format_code, int precision, int flags, int *ptype) except NULL
+    int Py_DTSF_ADD_DOT_0
+
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* A JSON number's text as _tally_read_number reads it. */
+    typedef struct {
+        uint64_t digits;  /* its significant digits (the first 19 of them) */
+        int count;  /* how many significant digits */
+        int frac;  /* how many digits after the "." */
+        int fraction;  /* whether it has a "." part (else an int) */
+        int last_zero;  /* whether its last digit is 0 */
+    } _tally_number;
+
+    /* Past the JSON number at p[i], "-?(0|[1-9][0-9]*)([.][0-9]+)?", read into num; -1 if it
+       is not one or has an exponent. */
+    static inline Py_ssize_t _tally_read_number(const unsigned char *p, Py_ssize_t i, Py_ssize_t n,
+                                                _tally_number *num) {
+        uint64_t digits = 0;
+        int count = 0, frac = 0;
+        unsigned c;
+        num->fraction = 0;
+        if (i < n && p[i] == '-') i++;
+        if (i >= n || (unsigned)(p[i] - '0') > 9) return -1;
+        if (p[i] == '0') i++;
+        else
+            for (; i < n && (c = (unsigned)(p[i] - '0')) <= 9; i++, count++)
+                if (count < 19) digits = digits * 10 + c;
+        if (i < n && p[i] == '.') {
+            num->fraction = 1;
+            i++;
+            if (i >= n || (unsigned)(p[i] - '0') > 9) return -1;
+            for (; i < n && (c = (unsigned)(p[i] - '0')) <= 9; i++) {
+                frac++;
+                if (count || c) {  /* (not the leading zeros of "0.00ddd") */
+                    if (count < 19) digits = digits * 10 + c;
+                    count++;
+                }
+            }
+        }
+        if (i < n && (p[i] == 'e' || p[i] == 'E')) return -1;
+        num->digits = digits;
+        num->count = count;
+        num->frac = frac;
+        num->last_zero = p[i - 1] == '0';
+        return i;
+    }
+
+    #if defined(__SIZEOF_INT128__)
+    typedef unsigned __int128 _tally_u128;
+    typedef __int128 _tally_i128;
+
+    /* 10^k for k <= 19 */
+    static const uint64_t _tally_powers_of_10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+
+    /* shifted / divisor and its remainder, for a quotient below 2^64 */
+    static inline uint64_t _tally_divide(_tally_u128 shifted, _tally_u128 divisor, _tally_u128 *rest) {
+    #if defined(__x86_64__)
+        if ((divisor >> 64) == 0) {  /* one divq instruction (__udivti3 is a long routine) */
+            uint64_t quotient, remainder, d = (uint64_t)divisor;
+            __asm__("divq %4" : "=a"(quotient), "=d"(remainder)
+                    : "a"((uint64_t)shifted), "d"((uint64_t)(shifted >> 64)), "rm"(d));
+            *rest = remainder;
+            return quotient;
+        }
+    #endif
+        *rest = shifted % divisor;
+        return (uint64_t)(shifted / divisor);
+    }
+
+    /* Whether 2 |delta| is within half a unit p (i.e. |delta| <= p / 2) as round-half-even
+       rounds to m: strictly inside, or on the edge when m is even. */
+    static inline int _tally_rounds_to(_tally_i128 delta, _tally_u128 p, uint64_t m) {
+        _tally_u128 twice = 2 * (_tally_u128)(delta < 0 ? -delta : delta);
+        return twice < p || (twice == p && (m & 1) == 0);
+    }
+    #endif  /* __SIZEOF_INT128__ */
+
+    /* 1 if a JSON number with a fraction and no exponent, read into num, is written as
+       repr(float(text)) itself: Python's shortest round-trip digits in its fixed notation; 0 if
+       it is not, or not surely (the caller then asks Python).
+
+       repr(d) is the shortest digit string that reads back as d, and of those the nearest to
+       d. With D the text's n significant digits (d = D / 10^frac, correctly rounded), the
+       text is repr(d) when (a) repr writes no exponent (1e-4 <= |d| < 1e16) and the text has
+       no trailing zero; (b) no string of n - 1 digits reads back as d; (c) D is the nearest
+       n-digit string to d (strictly: an exact tie is left to Python). Up to 15 digits (b) and
+       (c) always hold (DBL_DIG: two strings of 15 digits never read as the same double), so
+       only 16 to 19 digits need the arithmetic, done exactly in 128-bit integers:
+       d = m / 2^s, m of 53 bits, from the quotient and remainder of D 2^s / 10^frac. */
+    static int _tally_repr_digits(const _tally_number *num) {
+        int count = num->count, frac = num->frac, lead;
+        if (count == 0 || count > 19 || num->last_zero) return 0;  /* zero, "1.0", "2.50" */
+        lead = count - frac - 1;  /* the decimal exponent of the first digit */
+        if (lead < -4 || lead > 15) return 0;  /* repr writes an exponent */
+        if (count <= 15) return 1;
+    #if !defined(__SIZEOF_INT128__)
+        return 0;  /* (no 128-bit integers: Python writes repr) */
+    #else
+        uint64_t digits = num->digits, m, q;
+        int s, bits_p, bits_d;
+        _tally_u128 power, shifted, r, off;
+        _tally_i128 error;
+        /* frac <= 22: below 2^74 */
+        power = frac <= 19 ? (_tally_u128)_tally_powers_of_10[frac]
+                           : (_tally_u128)_tally_powers_of_10[19] * _tally_powers_of_10[frac - 19];
+        bits_d = 64 - __builtin_clzll(digits);
+        bits_p = (int)(power >> 64) ? 128 - __builtin_clzll((uint64_t)(power >> 64))
+                                    : 64 - __builtin_clzll((uint64_t)power);
+        s = 52 + bits_p - bits_d;  /* D 2^s / 10^frac is in [2^51, 2^53) */
+        if (s <= 0 || bits_d + s + 1 > 127) return 0;  /* |d| >= 2^53 (or too wide): Python */
+        shifted = (_tally_u128)digits << s;
+        q = _tally_divide(shifted, power, &r);
+        if (q < ((uint64_t)1 << 52)) {
+            s++;
+            shifted <<= 1;
+            q = _tally_divide(shifted, power, &r);
+        }
+        m = q + (2 * r > power || (2 * r == power && (q & 1)));  /* round half even */
+        if (m == ((uint64_t)1 << 52) || m >= ((uint64_t)1 << 53)) return 0;  /* at a power of 2 */
+        /* error = D 2^s - m 10^frac, the distance of D from d in units of 2^-s / 10^frac */
+        error = m == q ? (_tally_i128)r : -(_tally_i128)(power - r);
+        off = 2 * (_tally_u128)(error < 0 ? -error : error);
+        if (off >= ((_tally_u128)1 << s)) return 0;  /* (c): another n-digit string is nearer, or a tie */
+        /* (b): the (n-1)-digit strings on either side of D, L = D - D % 10 and L + 10, in the
+           same units: L 2^s - m 10^frac = error + (L - D) 2^s; reads as d if within half an ulp */
+        if (_tally_rounds_to(error - ((_tally_i128)(digits % 10) << s), power, m)) return 0;
+        if (_tally_rounds_to(error + ((_tally_i128)(10 - digits % 10) << s), power, m)) return 0;
+        return 1;
+    #endif
+    }
+
+    static int _tally_is_float_repr(const unsigned char *p, Py_ssize_t n) {
+        _tally_number num;
+        return _tally_read_number(p, 0, n, &num) == n && num.fraction && _tally_repr_digits(&num);
+    }
+    """
+    ctypedef struct Number "_tally_number":
+        bint fraction
+        int count
+    Py_ssize_t _read_number "_tally_read_number"(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Number *number)
+    bint _repr_digits "_tally_repr_digits"(const Number *number)
+    bint _is_float_repr "_tally_is_float_repr"(const unsigned char *p, Py_ssize_t n)
+
+
+def float_text_is_repr(str text):
+    """Whether the JSON number ``text`` (with a fraction, no exponent) is found to be
+    ``repr(float(text))`` by the check ``RowCells`` makes before copying a coordinate's text
+    (False also where it is not sure). For tests.
+
+    >>> float_text_is_repr("1436.6048727342159"), float_text_is_repr("0.1"), float_text_is_repr("1.0")
+    (True, True, False)
+    >>> float_text_is_repr("0.10000000000000001")  # repr(0.1) is '0.1'
+    False
+    """
+    cdef Py_ssize_t n
+    cdef const unsigned char *p = <const unsigned char *>PyUnicode_AsUTF8AndSize(text, &n)
+    return _is_float_repr(p, n)
+
+
+cdef enum:
+    LONGEST_NUMBER = 40  # a longer number text: the Python path
+
+
+cdef inline bint _is_digit(unsigned char c):
+    return 48 <= c <= 57
+
+
+cdef Py_ssize_t _int_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, long long *value):
+    """Past the JSON integer (no fraction or exponent) at ``i``, its value in ``value``; -1
+    if it is not one or has more than 18 digits (an int of 64 bits, as orjson reads it)."""
+    cdef bint fraction
+    cdef Py_ssize_t start, end = _number_end(p, i, n, &fraction)
+    cdef long long whole = 0
+    cdef bint negative = p[i] == b'-'
+    if end < 0:
+        return -1
+    start = i + negative
+    if end - start > 18 or fraction:
+        return -1
+    for i in range(start, end):
+        whole = whole * 10 + (p[i] - 48)
+    value[0] = -whole if negative else whole
+    return end
+
+
+cdef int _put_number(Buffer *b, const unsigned char *p, Py_ssize_t i, Py_ssize_t end, Number *number) except -1:
+    """Write ``str()`` of the number orjson reads from the JSON number text p[i:end] (read
+    into ``number``); 1, or 0 to decline (more than 18 digits of int or LONGEST_NUMBER
+    characters)."""
+    cdef Py_ssize_t size = end - i
+    cdef char text[LONGEST_NUMBER + 1]
+    cdef char *written
+    cdef double value
+    if size > LONGEST_NUMBER:
+        return 0
+    if not number.fraction:  # an int: its digits ("-0" is 0)
+        if number.count > 18:
+            return 0
+        if size == 2 and p[i] == b'-' and p[i + 1] == b'0':
+            _put_char(b, b'0')
+        else:
+            _put(b, <const char *>p + i, size)
+        return 1
+    if _repr_digits(number):
+        _put(b, <const char *>p + i, size)
+        return 1
+    # repr(float(text)), as Python makes it (both parsers round correctly)
+    memcpy(text, p + i, size)
+    text[size] = 0
+    value = PyOS_string_to_double(text, NULL, NULL)
+    written = PyOS_double_to_string(value, b'r', 0, Py_DTSF_ADD_DOT_0, NULL)
+    try:
+        _put(b, written, strlen(written))
+    finally:
+        PyMem_Free(written)
+    return 1
+
+
+cdef Py_ssize_t _key(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *key_start):
+    """At an object's key: past its closing quote (its text is from ``key_start`` to that
+    quote), -1 if not a plain key (an escape: it may spell one of the keys looked for)."""
+    cdef bint escaped = False
+    if i >= n or p[i] != 34:
+        return -1
+    key_start[0] = i + 1
+    i = _string_end(p, i, n, &escaped)
+    if i < 0 or escaped:
+        return -1
+    return i
+
+
+cdef inline bint _is(const unsigned char *p, Py_ssize_t start, Py_ssize_t end, const char *word, Py_ssize_t size):
+    return end - start == size and memcmp(p + start, word, size) == 0
+
+
+cdef inline Py_ssize_t _after_colon(const unsigned char *p, Py_ssize_t i, Py_ssize_t n):
+    i = _blank_end(p, i, n)
+    if i >= n or p[i] != b':':
+        return -1
+    return _blank_end(p, i + 1, n)
+
+
+cdef inline Py_ssize_t _next_member(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, unsigned char close, bint *closed):
+    """After a member of an object or array: past the "," and blanks (``closed`` False) or
+    past ``close`` (``closed`` True); -1 for anything else."""
+    i = _blank_end(p, i, n)
+    if i >= n:
+        return -1
+    if p[i] == b',':
+        closed[0] = False
+        return _blank_end(p, i + 1, n)
+    if p[i] == close:
+        closed[0] = True
+        return i + 1
+    return -1
+
+
+cdef bint _has_surrogate_escape(const unsigned char *p, Py_ssize_t i, Py_ssize_t end):
+    """Whether the string text p[i:end] holds a ``\\uD800``-``\\uDFFF`` escape (orjson refuses
+    lone surrogates; the Python path decides)."""
+    while i < end:
+        if p[i] == 92:
+            if p[i + 1] == b'u' and (p[i + 2] == b'd' or p[i + 2] == b'D') and (
+                p[i + 3] in b'89abAB'
+            ):
+                return True
+            i += 2
+        else:
+            i += 1
+    return False
+
+
+cdef inline Py_ssize_t _skip_value(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, int depth):
+    """``_value_end``, and -1 for a string with a surrogate escape anywhere in the value."""
+    cdef bint escaped = False
+    cdef Py_ssize_t end = _value_end(p, i, n, depth, &escaped)
+    if escaped and end > 0 and _has_surrogate_escape(p, i, end):
+        return -1
+    return end
+
+
+cdef object _NOT_SEEN = object()  # RowCells: no annotation of the question's task yet
+cdef object _NO = object()  # _text_answer: not an answer the question cells cover
+
+
+cdef object _text_answer(const unsigned char *p, Py_ssize_t i, Py_ssize_t n):
+    """A question annotation's ``value`` as ``question_extractor._answer_key`` gives it: a
+    text (without escapes), a tuple of texts, None; ``_NO`` for anything else."""
+    cdef Py_ssize_t end, start
+    cdef bint escaped = False, closed = False
+    cdef list texts
+    if p[i] == 34:
+        end = _string_end(p, i, n, &escaped)
+        if end < 0 or escaped:
+            return _NO
+        return PyUnicode_DecodeUTF8(<const char *>p + i + 1, end - i - 2, NULL)
+    if p[i] == b'n':
+        return None  # (the value's text was checked: "null")
+    if p[i] != b'[':
+        return _NO
+    texts = []
+    i = _blank_end(p, i + 1, n)
+    if i < n and p[i] == b']':
+        return ()
+    while not closed:
+        if i >= n or p[i] != 34:
+            return _NO
+        end = _string_end(p, i, n, &escaped)
+        if end < 0 or escaped:
+            return _NO
+        texts.append(PyUnicode_DecodeUTF8(<const char *>p + i + 1, end - i - 2, NULL))
+        i = _next_member(p, end, n, b']', &closed)
+        if i < 0:
+            return _NO
+    return tuple(texts)
+
+
+cdef Py_ssize_t _text_value(
+    const unsigned char *p, Py_ssize_t i, Py_ssize_t n, dict labels, object slug, Buffer *b
+) except -2:
+    """``_put_value`` of a subtask answer's ``value`` at ``i`` (an int, a text without escapes,
+    null, true, false): past it, or -1 to decline."""
+    cdef long long whole
+    cdef Py_ssize_t end
+    cdef bint escaped = False
+    cdef object value
+    if p[i] == 34:
+        end = _string_end(p, i, n, &escaped)
+        if end < 0 or escaped:
+            return -1
+        value = PyUnicode_DecodeUTF8(<const char *>p + i + 1, end - i - 2, NULL)
+    elif p[i] == b'-' or _is_digit(p[i]):
+        end = _int_end(p, i, n, &whole)
+        if end < 0:
+            return -1
+        value = PyLong_FromLongLong(whole)
+    else:
+        end = _value_end(p, i, n, 0, &escaped)
+        if end < 0:
+            return -1
+        if p[i] == b'n':
+            value = None
+        elif p[i] == b't':
+            value = True
+        elif p[i] == b'f':
+            value = False
+        else:
+            return -1
+    if not _put_value(b, value, labels, slug):
+        return -1
+    return end
+
+
+cdef Py_ssize_t _question_answer(
+    const unsigned char *p, Py_ssize_t i, Py_ssize_t n, dict labels, object slug, Buffer *b
+) except -2:
+    """``_put_answer`` of a subtask answer's JSON object at ``i``: past it, or -1."""
+    cdef Py_ssize_t key_start, key_end, value_at = -1
+    cdef bint closed = False
+    if i >= n or p[i] != b'{':
+        return -1
+    i = _blank_end(p, i + 1, n)
+    if i < n and p[i] == b'}':
+        return -1  # no value
+    while not closed:
+        key_end = _key(p, i, n, &key_start)
+        if key_end < 0:
+            return -1
+        i = _after_colon(p, key_end, n)
+        if i < 0:
+            return -1
+        if _is(p, key_start, key_end - 1, b"value", 5):
+            if value_at >= 0:  # twice: orjson keeps the last
+                return -1
+            value_at = i
+        i = _skip_value(p, i, n, 4)
+        if i < 0:
+            return -1
+        i = _next_member(p, i, n, b'}', &closed)
+        if i < 0:
+            return -1
+    if value_at < 0 or _text_value(p, value_at, n, labels, slug, b) < 0:
+        return -1
+    return i
+
+
+cdef enum:
+    # a mark's keys that _point_cells reads
+    KEY_X = 0
+    KEY_Y = 1
+    KEY_TOOL = 2
+    KEY_FRAME = 3
+    KEY_DETAILS = 4
+    N_KEYS = 5
+
+
+cdef Py_ssize_t _scan_mark(
+    PointCells form, Marks *g, const unsigned char *p, Py_ssize_t i, Py_ssize_t n
+) except -2:
+    """One mark object at ``i`` into the slots, as ``_point_cells`` reads the dict orjson would
+    make of it: past it, or -1 to decline the row."""
+    cdef Py_ssize_t at[N_KEYS]
+    cdef Py_ssize_t key_start, key_end, k, position, n_codes, end, x_end = 0, y_end = 0
+    cdef long long tool_value = 0, frame_value = 0
+    cdef bint closed = False
+    cdef Number x_number, y_number
+    cdef Slot *slot
+    cdef object codes, code
+    for k in range(N_KEYS):
+        at[k] = -1
+    if i >= n or p[i] != b'{':
+        return -1
+    i = _blank_end(p, i + 1, n)
+    if i < n and p[i] == b'}':
+        return -1  # no tool
+    while not closed:
+        key_end = _key(p, i, n, &key_start)
+        if key_end < 0:
+            return -1
+        i = _after_colon(p, key_end, n)
+        if i < 0:
+            return -1
+        key_end -= 1  # at the closing quote
+        k = -1
+        if _is(p, key_start, key_end, b"x", 1):
+            k = KEY_X
+        elif _is(p, key_start, key_end, b"y", 1):
+            k = KEY_Y
+        elif _is(p, key_start, key_end, b"tool", 4):
+            k = KEY_TOOL
+        elif _is(p, key_start, key_end, b"frame", 5):
+            k = KEY_FRAME
+        elif _is(p, key_start, key_end, b"details", 7):
+            k = KEY_DETAILS
+        elif _is(p, key_start, key_end, b"toolIndex", 9):
+            return -1
+        if k >= 0:
+            if at[k] >= 0:  # twice: orjson keeps the last
+                return -1
+            at[k] = i
+        # (the numbers read where they are; a tool, frame, x or y of another type: the
+        # Python path, which declines at least where both x and y are given)
+        if k == KEY_X:
+            i = x_end = _read_number(p, i, n, &x_number)
+        elif k == KEY_Y:
+            i = y_end = _read_number(p, i, n, &y_number)
+        elif k == KEY_TOOL:
+            i = _int_end(p, i, n, &tool_value)
+        elif k == KEY_FRAME:
+            i = _int_end(p, i, n, &frame_value)
+        else:
+            i = _skip_value(p, i, n, 4)
+        if i < 0:
+            return -1
+        i = _next_member(p, i, n, b'}', &closed)
+        if i < 0:
+            return -1
+    end = i
+    # (the order of _point_cells' reading: the tool, its filter, the frame, x and y, details)
+    if at[KEY_TOOL] < 0:
+        return -1
+    if form.tools is not None and not PySequence_Contains(form.tools, PyLong_FromLongLong(tool_value)):
+        return end
+    if at[KEY_FRAME] < 0:
+        return -1
+    slot = _slot_of(g, frame_value, tool_value, form.slot_names, form.make_slot_names)
+    if slot == NULL:
+        return -1
+    if at[KEY_X] >= 0 and at[KEY_Y] >= 0:
+        if not _first_point(g, slot):
+            _put(&slot.xs_text, b", ", 2)
+            _put(&slot.ys_text, b", ", 2)
+        if not _put_number(&slot.xs_text, p, at[KEY_X], x_end, &x_number):
+            return -1
+        if not _put_number(&slot.ys_text, p, at[KEY_Y], y_end, &y_number):
+            return -1
+    codes = (<tuple>slot.names)[3]
+    if codes is None:
+        return end
+    i = at[KEY_DETAILS]
+    if i < 0 or p[i] != b'[':
+        return -1
+    n_codes = len(<tuple>codes)
+    _open_details(g, slot)
+    i = _blank_end(p, i + 1, n)
+    closed = p[i] == b']'
+    position = 0
+    while not closed:
+        if position == n_codes:  # more answers than subtasks
+            return -1
+        if position:
+            _put(&slot.details, b", ", 2)
+        code = (<tuple>codes)[position]
+        if code == QUESTION:
+            i = _question_answer(p, i, n, form.labels, form.slug, &slot.details)
+        elif code == NO_EXTRACTOR:
+            i = _skip_value(p, i, n, 5)
+            _put(&slot.details, _NO_EXTRACTOR_TEXT, len(_NO_EXTRACTOR_TEXT))
+        else:
+            return -1
+        if i < 0:
+            return -1
+        i = _next_member(p, i, n, b']', &closed)
+        if i < 0:
+            return -1
+        position += 1
+    _put_char(&slot.details, b']')
+    slot.marks_with_details += 1
+    return end
+
+
+cdef Py_ssize_t _scan_marks(
+    PointCells form, Marks *g, const unsigned char *p, Py_ssize_t i, Py_ssize_t n
+) except -2:
+    """The point annotation's ``value`` at ``i``, a list of marks: past it, or -1."""
+    cdef bint closed = False
+    if i >= n or p[i] != b'[':
+        return -1
+    i = _blank_end(p, i + 1, n)
+    if i < n and p[i] == b']':
+        return i + 1
+    while not closed:
+        i = _scan_mark(form, g, p, i, n)
+        if i < 0:
+            return -1
+        i = _next_member(p, i, n, b']', &closed)
+        if i < 0:
+            return -1
+    return i
+
+
+cdef class RowCells:
+    """The cells of every entry of an extract, straight from a row's annotations JSON text,
+    for entries whose cells forms are a ``PointCells`` (at most one) and ``QuestionCells``:
+    ``(annotations text, metadata stand-in)`` -> per entry ``(names, flags, texts)``, or None
+    where it declines, and the caller parses the text and runs the forms (which alone decide
+    anything unusual, and fill the caches this reads).
+
+    What it saves is orjson building and freeing a dict per mark (~80 % of its time): it reads
+    the text once, in C, as ``usual_classification`` and the forms read the parsed objects,
+    copying each coordinate's text where it is ``repr`` of the float (``_is_float_repr``; else
+    Python's ``repr`` of it). It declines whatever it does not read exactly as orjson would:
+    escapes in keys or in the texts it keeps, lone surrogate escapes anywhere, exponents,
+    NaN, ints beyond 18 digits, a key it reads given twice, nesting deeper than MAX_DEPTH, a
+    ``taskType`` in the point task, FEM subtask tasks, a FEM classification or one whose
+    ``classifier_version`` text the point form has not met yet, an answer the question form
+    has not cached yet. ``tests/core/extractors/test_row_cells.py`` compares it with the
+    forms on drawn rows.
+    """
+
+    cdef PointCells point
+    cdef Py_ssize_t point_at  # the point entry's index, -1: none
+    cdef bytes point_task, point_prefix  # UTF-8
+    cdef tuple questions  # per question entry: (index, task, prefix (UTF-8), its answers dict)
+    cdef Py_ssize_t n_entries
+    cdef object unanswered
+
+    def __init__(self, tuple forms, type question_type, object unanswered):
+        cdef Py_ssize_t k
+        questions = []
+        self.point = None
+        self.point_at = -1
+        self.unanswered = unanswered
+        self.n_entries = len(forms)
+        for k, form in enumerate(forms):
+            if type(form) is PointCells and self.point is None:
+                self.point = <PointCells>form
+                self.point_at = k
+                self.point_task = self.point.task.encode()
+                self.point_prefix = (self.point.task + ".").encode()
+            elif type(form) is question_type:
+                questions.append((k, form.task.encode(), form.prefix.encode(), form.answers))
+            else:
+                raise ValueError(f"RowCells does not cover the cells form {form!r}")
+        self.questions = tuple(questions)
+
+    def __call__(self, str annotations, dict metadata):
+        cdef Py_ssize_t n
+        cdef const unsigned char *p
+        cdef Marks g
+        cdef list answers
+        cdef PyObject *found
+        cdef object fem, version_text
+        if self.point is not None:  # FEM? (PointCells.__call__'s answer, from its cache)
+            found = _get(metadata, "classifier_version")
+            version_text = "1.0" if found == NULL else <object>found
+            if type(version_text) is not str:
+                return None
+            found = _get(self.point.fem_of_text, version_text)
+            if found == NULL or <object>found:
+                return None
+        try:
+            p = <const unsigned char *>PyUnicode_AsUTF8AndSize(annotations, &n)
+        except UnicodeError:
+            return None
+        answers = [_NOT_SEEN] * len(self.questions)
+        _start_marks(&g)
+        try:
+            if self._scan(&g, p, n, answers) < 0:
+                return None
+            return self._cells(&g, answers)
+        finally:
+            _free_marks(&g)
+
+    cdef Py_ssize_t _scan(self, Marks *g, const unsigned char *p, Py_ssize_t n, list answers) except -2:
+        """The annotations list: each annotation's task and value, as ``usual_classification``
+        groups them and the forms read them; 0, or -1 to decline."""
+        cdef Py_ssize_t i, key_start, key_end, task_start, task_end = 0, value_at, q
+        cdef bint closed = False, members_closed, typed, escaped, marks_read, is_point
+        cdef tuple question
+        cdef bytes task_text
+        i = _blank_end(p, 0, n)
+        if i >= n or p[i] != b'[':
+            return -1
+        i = _blank_end(p, i + 1, n)
+        closed = i < n and p[i] == b']'
+        if closed:
+            i += 1
+        while not closed:
+            if i >= n or p[i] != b'{':
+                return -1  # (an annotation that is not an object: from_export says what)
+            i = _blank_end(p, i + 1, n)
+            if i < n and p[i] == b'}':
+                return -1  # no task
+            task_start = value_at = -1
+            typed = marks_read = members_closed = False
+            while not members_closed:
+                key_end = _key(p, i, n, &key_start)
+                if key_end < 0:
+                    return -1
+                i = _after_colon(p, key_end, n)
+                if i < 0:
+                    return -1
+                key_end -= 1
+                if _is(p, key_start, key_end, b"task", 4):
+                    if task_start >= 0 or i >= n or p[i] != 34:  # twice, or not a text
+                        return -1
+                    escaped = False
+                    task_end = _string_end(p, i, n, &escaped)
+                    if task_end < 0 or escaped:
+                        return -1
+                    task_start = i + 1
+                    i = task_end
+                    task_end -= 1
+                elif _is(p, key_start, key_end, b"value", 5):
+                    if value_at >= 0:
+                        return -1
+                    value_at = i
+                    if task_start >= 0 and self.point is not None and _is(
+                        p, task_start, task_end, self.point_task, len(self.point_task)
+                    ):  # the marks, read as they come (the usual order: task first)
+                        i = _scan_marks(self.point, g, p, i, n)
+                        marks_read = True
+                    else:
+                        i = _skip_value(p, i, n, 2)
+                else:
+                    if _is(p, key_start, key_end, b"taskType", 8):
+                        if typed:
+                            return -1
+                        typed = True
+                    i = _skip_value(p, i, n, 2)
+                if i < 0:
+                    return -1
+                i = _next_member(p, i, n, b'}', &members_closed)
+                if i < 0:
+                    return -1
+            if task_start < 0:
+                return -1
+            is_point = self.point is not None and _is(
+                p, task_start, task_end, self.point_task, len(self.point_task)
+            )
+            if is_point:
+                # (a taskType may change the tools filter: the Python path)
+                if typed or value_at < 0:
+                    return -1
+                if not marks_read and _scan_marks(self.point, g, p, value_at, n) < 0:
+                    return -1
+            elif self.point is not None and task_end - task_start >= len(self.point_prefix) and (
+                memcmp(p + task_start, <const char *>self.point_prefix, len(self.point_prefix)) == 0
+            ):
+                return -1  # a FEM subtask of the point task
+            for q in range(len(self.questions)):
+                question = <tuple>self.questions[q]
+                if answers[q] is not _NOT_SEEN or not self._is_question_task(
+                    p, task_start, task_end, question
+                ):
+                    continue
+                if is_point or value_at < 0:
+                    return -1
+                answer = _text_answer(p, value_at, n)
+                if answer is _NO:
+                    return -1
+                answers[q] = answer
+            i = _next_member(p, i, n, b']', &closed)
+            if i < 0:
+                return -1
+        if _blank_end(p, i, n) != n:
+            return -1
+        return 0
+
+    cdef bint _is_question_task(self, const unsigned char *p, Py_ssize_t start, Py_ssize_t end, tuple question):
+        # the task itself or one of its FEM subtasks ("T1.0.0"), as _answer_key finds it
+        cdef bytes task = question[1], prefix = question[2]
+        if _is(p, start, end, task, len(task)):
+            return True
+        return end - start >= len(prefix) and memcmp(p + start, <const char *>prefix, len(prefix)) == 0
+
+    cdef object _cells(self, Marks *g, list answers):
+        """Per entry, its cells; None if a question's answer has none cached yet."""
+        cdef list made = [None] * self.n_entries, point_texts
+        cdef Py_ssize_t q, s
+        cdef int order
+        cdef tuple question, names_texts
+        cdef PyObject *found
+        for q in range(len(self.questions)):
+            question = <tuple>self.questions[q]
+            answer = answers[q]
+            found = _get(<dict>question[3], self.unanswered if answer is _NOT_SEEN else answer)
+            if found == NULL:
+                return None
+            made[<Py_ssize_t>question[0]] = <object>found
+        if self.point is not None:
+            point_texts = [None] * (2 * g.points_seen)
+            for s in range(g.n_slots):
+                order = g.slots[s].points_order
+                if order >= 0:
+                    point_texts[2 * order] = _list(&g.slots[s].xs_text)
+                    point_texts[2 * order + 1] = _list(&g.slots[s].ys_text)
+            names_texts = _cells_of(g, point_texts, self.point.version)
+            made[self.point_at] = self.point._with_flags(names_texts)
+        return tuple(made)

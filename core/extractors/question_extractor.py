@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from core.classification import Classification
@@ -11,7 +10,7 @@ from core.csv_layout import Cells, render_cells
 from core.extractors._common import annotation_value, count_answers, first_annotation
 from core.registry import extractor
 
-__all__ = ["QuestionParams", "question_cells", "question_extractor"]
+__all__ = ["UNANSWERED", "QuestionCells", "QuestionParams", "question_cells", "question_extractor"]
 
 #: Distinct answers whose cells :func:`question_cells` keeps (a project has a few dozen).
 CACHED_ANSWERS = 4096
@@ -55,13 +54,11 @@ def question_extractor(classification: Classification, params: QuestionParams) -
     return count_answers(value, classification, params.task)
 
 
-_UNANSWERED = object()  # question_cells' cache key of a classification without the task
+UNANSWERED = object()  # QuestionCells.answers' key of a classification without the task
 _DECLINE = object()  # _answer_key: not an answer question_cells covers
 
 
-def question_cells(
-    params: QuestionParams, version: str | None
-) -> Callable[[Classification], Cells | None] | None:
+def question_cells(params: QuestionParams, version: str | None) -> QuestionCells | None:
     """A function: classification -> ``render_cells(question_extractor(c, params), version)``,
     or None where it declines (the caller then runs the extractor); None when there is no such
     shortcut for these params.
@@ -78,23 +75,40 @@ def question_cells(
     task = params.task
     if task == "all" or "." in task:
         return None
-    subtask_prefix = task + "."  # first_annotation's tasks: task itself and "task.i.j"
-    cache: dict[Any, Cells] = {}
+    return QuestionCells(params, version)
 
-    def cells(classification: Classification) -> Cells | None:
+
+class QuestionCells:
+    """:func:`question_cells`' function: a classification -> its cells, or None (declined).
+
+    ``answers`` holds the cells made so far per distinct answer (the key is what
+    ``_answer_key`` gives: a text, a tuple of texts, None, or ``UNANSWERED``); the compiled
+    row scanner (``core.extractors._point_compiled.RowCells``) reads an answer from the
+    annotations' JSON text and looks its cells up there.
+    """
+
+    __slots__ = ("answers", "params", "prefix", "task", "version")
+
+    def __init__(self, params: QuestionParams, version: str | None) -> None:
+        self.params = params
+        self.version = version
+        self.task = params.task
+        self.prefix = params.task + "."  # first_annotation's tasks: task itself and "task.i.j"
+        self.answers: dict[Any, Cells] = {}
+
+    def __call__(self, classification: Classification) -> Cells | None:
         answer = _answer_key(
-            classification.annotations, task, subtask_prefix, _UNANSWERED, _DECLINE
+            classification.annotations, self.task, self.prefix, UNANSWERED, _DECLINE
         )
         if answer is _DECLINE:
             return None
-        found = cache.get(answer)
+        answers = self.answers
+        found = answers.get(answer)
         if found is None:
-            found = render_cells(question_extractor(classification, params), version)
-            if len(cache) < CACHED_ANSWERS:
-                cache[answer] = found
+            found = render_cells(question_extractor(classification, self.params), self.version)
+            if len(answers) < CACHED_ANSWERS:
+                answers[answer] = found
         return found
-
-    return cells
 
 
 def _answer_key_py(annotations: Any, task: str, prefix: str, unanswered: Any, decline: Any) -> Any:

@@ -25,6 +25,9 @@ _ANNOTATIONS = [
     [{"task": "T1", "value": ["a", "b"]}],
     [{"task": "T0", "value": _FEM_POINT}],  # FEM: the point form declines
     [{"task": "T0", "value": [{"x": "a", "y": 1, "frame": 0, "tool": 0}]}],
+    '[{"task": "T0", "value": [{"x": 1.50, "y": -0, "frame": 0, "tool": 0}]}, {"task": "T1", "value": "Yes"}]',
+    '[{"task": "T0", "value": [{"x": 0.00001, "y": 1e3, "frame": 0, "tool": 0}]}]',
+    '[{"task": "T1", "value": "\\ud800"}]',
     [{"task": "T1"}],  # no value: the extractor's error
     [],
     {"T0": 1},
@@ -91,8 +94,11 @@ def test_the_compiled_loops_write_what_the_python_loops_write(monkeypatch, tmp_p
         version="1.1",
     )
     outputs = []
-    for compiled in (True, False):
-        if not compiled:
+    # compiled loops reading the annotations' text (RowCells), then parsing it, then Python
+    for compiled in ("text", "parsed", "python"):
+        if compiled == "parsed":
+            monkeypatch.setattr(extract_module, "row_cells", lambda forms: None)
+        if compiled == "python":
             monkeypatch.setattr(extract_module, "_filter_rows_compiled", None)
             monkeypatch.setattr(extract_module, "_extract_rows_compiled", None)
         out = tmp / f"out-{compiled}"
@@ -101,4 +107,4 @@ def test_the_compiled_loops_write_what_the_python_loops_write(monkeypatch, tmp_p
         files = {p.name: p.read_bytes() for p in sorted(out.glob("*.csv"))}
         outputs.append((result.code, files, result.err))
     monkeypatch.undo()
-    assert outputs[0] == outputs[1]
+    assert outputs[0] == outputs[1] == outputs[2]

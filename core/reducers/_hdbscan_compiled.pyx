@@ -226,7 +226,8 @@ cdef int hdbscan_core(
     order_array = weights_array.argsort()
     PyObject_GetBuffer(order_array, &order_view, PyBUF_C_CONTIGUOUS)
     cdef const Py_ssize_t *order = <const Py_ssize_t *> order_view.buf
-    if order_view.itemsize != sizeof(Py_ssize_t) or order_view.len != (n - 1) * sizeof(Py_ssize_t):
+    if (order_view.itemsize != sizeof(Py_ssize_t)
+            or order_view.len != (n - 1) * <Py_ssize_t> sizeof(Py_ssize_t)):
         PyBuffer_Release(&order_view)
         order_array = order_array.astype(np.intp)  # intp is Py_ssize_t: never, in practice
         PyObject_GetBuffer(order_array, &order_view, PyBUF_C_CONTIGUOUS)

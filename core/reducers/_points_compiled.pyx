@@ -29,6 +29,8 @@ DEF MAX_POINTS = 2000
 DEF EXACT_INT = 9007199254740992  # 2 ** 53
 
 cdef str VERSION_KEY = "aggregation_version"
+#: Distinct subtask cells (values and texts) a PointCells keeps before it starts afresh.
+DEF SUBTASK_CELLS_KEPT = 4096
 cdef dict _TOOL_OF = {}  # extract key -> (tool, suffix); the same few keys in every extract
 cdef dict _NATURAL = {}  # frame or tool -> its natural_key (the same few names again and again)
 
@@ -438,11 +440,14 @@ cdef class PointCells:
         """Keep a subtask cell's value, and the text of its marks when ``flatten`` would write the
         value as the cell's own text (``list_text(value) == text``): ``"[[{'0': 1}], [{'1': 1}]]"``
         -> ``"[{'0': 1}], [{'1': 1}]"`` (None otherwise), in ``self.subtask_text`` too."""
-        if len(self.subtask_cells) > 100000:
+        # Bounded small: a cell with many marks is nearly unique to its classification, and a
+        # hundred thousand of them (values and texts) held 200 MB per worker at 1M
+        # classifications; the texts that repeat (one or two marks) come back after a clear.
+        if len(self.subtask_cells) >= SUBTASK_CELLS_KEPT:
             self.subtask_cells.clear()
             self.subtask_texts.clear()
         self.subtask_cells[text] = value
-        inner = text[1:-1] if self.list_text(value) == text else None
+        inner = text[1 : len(text) - 1] if self.list_text(value) == text else None
         self.subtask_texts[text] = self.subtask_text = inner
         return 0
 

@@ -318,7 +318,7 @@ def extract_lines(
     cdef tuple info, layout, source, to_float, texts, head
     cdef object row, where, task, cell, text
     cdef list fixed
-    cdef Py_ssize_t i, j, n_texts, quoting
+    cdef Py_ssize_t i, j, n_texts
     for row in rows:
         info = <tuple>(<tuple>row)[0]
         texts = <tuple>(<tuple>row)[2]
@@ -351,16 +351,7 @@ def extract_lines(
             j = <Py_ssize_t>source[i]
             if j == n_texts:  # the empty cell
                 continue
-            text = texts[j]
-            quoting = _quoting(<str>text)
-            if quoting == 0:
-                PyList_Append(pieces, text)
-            elif quoting == 1:
-                PyList_Append(pieces, _QUOTE)
-                PyList_Append(pieces, text)
-                PyList_Append(pieces, _QUOTE)
-            else:
-                PyList_Append(pieces, field(text))
+            _append_field(pieces, <str>texts[j], field)
         PyList_Append(pieces, _NEWLINE)
     return _EMPTY.join(pieces)
 

@@ -385,11 +385,11 @@ def object_lines(
     cdef object row, value, flat_get
     cdef str name
     for row in rows:
-        _append_field(pieces, <str> row[0], field)
+        _append_field(pieces, <str?> row[0], field)
         PyList_Append(pieces, _COMMA)
         _append_field(pieces, workflow_cell, field)
         PyList_Append(pieces, _COMMA)
-        _append_field(pieces, <str> row[1], field)
+        _append_field(pieces, <str?> row[1], field)
         PyList_Append(pieces, _COMMA)
         _append_field(pieces, reducer, field)
         flat_get = (<dict?> row[2]).get

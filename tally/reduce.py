@@ -852,6 +852,10 @@ def _answer_counter(
 _MARK_SUFFIXES = {"x": 0, "y": 1, "details": 2}
 
 
+#: ``Py_ssize_t``'s bound (64-bit builds; sys.maxsize + 1 on any build)
+_SSIZE_LIMIT = sys.maxsize + 1
+
+
 def _point_cells(
     layout: _Layout, params: Any
 ) -> Callable[[Sequence[Sequence[str]]], dict[str, Any] | None] | None:
@@ -885,6 +889,8 @@ def _point_cells(
     counted, details = counting_details((), params.details)
     if not compiled_params(params) or not counted:
         return None
+    if max(params.min_cluster_size, params.min_samples) >= _SSIZE_LIMIT:
+        return None  # no C integer holds it: the records path says what is wrong
     marks: dict[str, dict[str, list[int]]] = {}  # frame -> tool -> its (x, y, details) columns
     for i, column in enumerate(layout.header):
         if DATA_PREFIX not in column:

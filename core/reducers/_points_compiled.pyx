@@ -410,6 +410,8 @@ cdef class PointCells:
         Subtask cells are kept with their text (:meth:`_keep`), in ``self.subtask_text``."""
         if i < 0:
             return None
+        if i >= len(row):  # (tally reduce refuses short rows before; never read past one)
+            return _DECLINE
         cdef object text = row[i]
         if type(text) is not str:
             return _DECLINE

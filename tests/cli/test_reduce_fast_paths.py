@@ -409,6 +409,26 @@ def test_point_cells_take_usual_rows():
     assert flat["frame0.T0_tool0_details"] == "[[{'0': 1}], [{'1': 1}], [{'0': 1}], [{'0': 1}]]"
 
 
+def test_point_cells_decline_params_beyond_c_integers_and_short_rows():
+    """Found by review: a min_cluster_size of 2**63 stopped the run with a traceback from
+    PointCells' constructor (the records path reports it for the subject), and a row shorter
+    than the header was read past its end (tally reduce refuses such rows earlier)."""
+    from core.reducers.point_reducer_hdbscan import PointHdbscanParams
+
+    header = ("task", "data.frame0.T0_tool0_x", "data.frame0.T0_tool0_y")
+    layout = reduce_module._Layout(
+        header, {}, dict.fromkeys(header, "str"), ("T0",), "point_reducer_hdbscan", {}, False, "all"
+    )
+    for params in (
+        PointHdbscanParams(min_cluster_size=2**63),
+        PointHdbscanParams(min_samples=2**63),
+    ):
+        assert reduce_module._point_cells(layout, params) is None
+    point_cells = reduce_module._point_cells(layout, PointHdbscanParams())
+    assert point_cells([["T0"]] * 1000) is None
+    assert point_cells([["T0", "[1.5]", "[2.5]"]]) is not None
+
+
 def test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch):
     header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
     header += "extractor,data.aggregation_version,data.frame0.T0_tool0_x,data.frame0.T0_tool0_y,"

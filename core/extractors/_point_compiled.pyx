@@ -849,9 +849,12 @@ cdef int _put_number(Buffer *b, const unsigned char *p, Py_ssize_t i, Py_ssize_t
     return 1
 
 
-cdef Py_ssize_t _key(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *key_start):
-    """At an object's key: past its closing quote (its text is from ``key_start`` to that
-    quote), -1 if not a plain key (an escape: it may spell one of the keys looked for)."""
+cdef Py_ssize_t _member(
+    const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *key_start, Py_ssize_t *key_end
+):
+    """At an object member's key: the position of its value (past the colon and blanks), the
+    key's text from ``key_start`` to ``key_end`` (its closing quote); -1 if the key is not plain
+    (an escape: it may spell one of the keys looked for) or no colon follows."""
     cdef bint escaped = False
     if i >= n or p[i] != 34:
         return -1
@@ -859,18 +862,15 @@ cdef Py_ssize_t _key(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Py_ssiz
     i = _string_end(p, i, n, &escaped)
     if i < 0 or escaped:
         return -1
-    return i
-
-
-cdef inline bint _is(const unsigned char *p, Py_ssize_t start, Py_ssize_t end, const char *word, Py_ssize_t size):
-    return end - start == size and memcmp(p + start, word, size) == 0
-
-
-cdef inline Py_ssize_t _after_colon(const unsigned char *p, Py_ssize_t i, Py_ssize_t n):
+    key_end[0] = i - 1
     i = _blank_end(p, i, n)
     if i >= n or p[i] != b':':
         return -1
     return _blank_end(p, i + 1, n)
+
+
+cdef inline bint _is(const unsigned char *p, Py_ssize_t start, Py_ssize_t end, const char *word, Py_ssize_t size):
+    return end - start == size and memcmp(p + start, word, size) == 0
 
 
 cdef inline Py_ssize_t _next_member(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, unsigned char close, bint *closed):
@@ -996,13 +996,10 @@ cdef Py_ssize_t _question_answer(
     if i < n and p[i] == b'}':
         return -1  # no value
     while not closed:
-        key_end = _key(p, i, n, &key_start)
-        if key_end < 0:
-            return -1
-        i = _after_colon(p, key_end, n)
+        i = _member(p, i, n, &key_start, &key_end)
         if i < 0:
             return -1
-        if _is(p, key_start, key_end - 1, b"value", 5):
+        if _is(p, key_start, key_end, b"value", 5):
             if value_at >= 0:  # twice: orjson keeps the last
                 return -1
             value_at = i
@@ -1047,13 +1044,9 @@ cdef Py_ssize_t _scan_mark(
     if i < n and p[i] == b'}':
         return -1  # no tool
     while not closed:
-        key_end = _key(p, i, n, &key_start)
-        if key_end < 0:
-            return -1
-        i = _after_colon(p, key_end, n)
+        i = _member(p, i, n, &key_start, &key_end)
         if i < 0:
             return -1
-        key_end -= 1  # at the closing quote
         k = -1
         if _is(p, key_start, key_end, b"x", 1):
             k = KEY_X
@@ -1258,13 +1251,9 @@ cdef class RowCells:
             task_start = value_at = -1
             typed = marks_read = members_closed = False
             while not members_closed:
-                key_end = _key(p, i, n, &key_start)
-                if key_end < 0:
-                    return -1
-                i = _after_colon(p, key_end, n)
+                i = _member(p, i, n, &key_start, &key_end)
                 if i < 0:
                     return -1
-                key_end -= 1
                 if _is(p, key_start, key_end, b"task", 4):
                     if task_start >= 0 or i >= n or p[i] != 34:  # twice, or not a text
                         return -1

@@ -542,6 +542,9 @@ class BucketResult(NamedTuple):
     stats: ColumnStats
     subjects: int
     kept: list[tuple[str, str, dict[str, Any]]] | None = None  # the reductions, if not spilled
+    #: instead of ``kept``: each reduction's output line, formatted by the process that reduced
+    #: the bucket for the columns the probe bucket found (see :func:`_lines_here`)
+    lines: list[str] | None = None
 
     def rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """``(subject cell, task cell, flattened reduction)`` in output order."""
@@ -577,13 +580,19 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
-    layout: _Layout, grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
+    layout: _Layout,
+    grouped: dict[str, list[tuple[Any, list[str]]]] | None = None,
+    line_plan: dict[str, Any] | None = None,
 ) -> None:
-    # ``grouped`` (in-memory runs): every subject's rows; forked workers share the parent's copy
+    # ``grouped`` (in-memory runs): every subject's rows; forked workers share the parent's copy.
+    # ``line_plan``: filled in by the parent after the probe bucket (see _lines_here)
+    if _WORKER.get("layout") is layout and _WORKER.get("line_plan") is line_plan:
+        return  # forked after the probe: this state is the parent's, set up for the same run
     spec = get_reducer(layout.reducer)
     params = spec.parse_params(layout.keywords)
     _WORKER.update(
         grouped=grouped,
+        line_plan=line_plan,
         layout=layout,
         spec=spec,
         params=params,
@@ -1046,10 +1055,38 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
             out.append(batch)
             batch = []
     if out is None:
+        lines = _lines_here(batch, stats)
+        if lines is not None:
+            return BucketResult(job.out_path, stats, n_subjects, None, lines)
         return BucketResult(job.out_path, stats, n_subjects, batch)
     out.append(batch)
     out.close()
     return BucketResult(job.out_path, stats, n_subjects)
+
+
+def _lines_here(
+    batch: list[tuple[str, str, dict[str, Any]]], stats: ColumnStats
+) -> list[str] | None:
+    """The bucket's output lines, formatted here for the columns in ``_WORKER["line_plan"]``,
+    or None (the parent formats the reductions, as without a plan).
+
+    The parent fills the plan after reducing the probe bucket, which comes first: the output's
+    columns (in first-appearance order) are then the probe's, followed by any that only later
+    buckets have, whose cells a bucket without them leaves blank (``_format_bucket`` appends
+    them). So the lines hold if this bucket has no column outside the plan, and every column's
+    cells read the same whatever its kind in the whole output: all of kind ``object`` here (str
+    values, or none at all) is that (a column with a str anywhere is of kind ``object``; a
+    missing cell is blank in every kind). Sending lines back instead of the reductions saves
+    pickling them, and a second fork to format them.
+    """
+    plan = _WORKER.get("line_plan")
+    if not plan:
+        return None
+    names: list[str] = plan["columns"]
+    kinds = stats.kinds()
+    if not kinds.keys() <= set(names) or any(kind != "object" for kind in kinds.values()):
+        return None
+    return _object_line_texts(batch, names, plan["workflow_cell"], _WORKER["layout"].reducer)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1425,6 +1462,15 @@ def reduce_file(
                 _rewrite_journal(output_path, [])
             run_file.write_text(_settings_text(settings), encoding="utf-8")
             journal = open(output_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        line_plan: dict[str, Any] = {}
+
+        def plan_lines(probe: BucketResult) -> None:
+            # The workers format their buckets' lines for the probe's columns (see _lines_here):
+            # not for a journal (it keeps the reductions), nor under -O (the columns are sorted,
+            # so those of later buckets need not come after the probe's).
+            if not stream and not order:
+                line_plan.update(columns=probe.stats.columns(), workflow_cell=workflow_cell)
+
         try:
             with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
                 # in memory, small work stays in this process (see SERIAL_SECONDS)
@@ -1437,7 +1483,8 @@ def reduce_file(
                     probe=in_memory,
                     workers=cpu_count,
                     initializer=_init_worker,
-                    initargs=(layout, grouped),
+                    initargs=(layout, grouped, line_plan),
+                    after_probe=plan_lines,
                 )
                 for result in reduced:
                     results.append(result)
@@ -1470,11 +1517,17 @@ def reduce_file(
             formatted = _probed_map(
                 _format_bucket,
                 range(len(results)),
-                [result.stats.rows for result in results],
+                [0 if result.lines is not None else result.stats.rows for result in results],
                 probe=in_memory,
                 workers=min(cpu_count, len(results)),
                 initializer=_init_formatter,
-                initargs=(columns, workflow_cell, plan.name, results),
+                initargs=(
+                    columns,
+                    workflow_cell,
+                    plan.name,
+                    results,
+                    len(line_plan.get("columns", ())),
+                ),
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
             )
             for text in formatted:
@@ -1522,19 +1575,32 @@ def _rows_named(rows: Sequence[tuple[int, str]], column: str, what: str) -> str:
 
 
 def _init_formatter(
-    columns: list[tuple[str, str]], workflow_cell: str, reducer: str, results: list[BucketResult]
+    columns: list[tuple[str, str]],
+    workflow_cell: str,
+    reducer: str,
+    results: list[BucketResult],
+    planned_columns: int = 0,
 ) -> None:
+    # planned_columns: how many of ``columns`` the buckets' own lines have (see _lines_here)
     _WORKER.update(
         format_columns=[(c, cell_formatter(kind)) for c, kind in columns],
         workflow_cell=workflow_cell,
         reducer=reducer,
         results=results,
+        planned_columns=planned_columns,
     )
 
 
 def _format_bucket(index: int) -> str:
     """One bucket's reductions as CSV text (the output file's lines, in order)."""
     columns = _WORKER["format_columns"]
+    lines = _WORKER["results"][index].lines
+    if lines is not None:  # formatted by its worker for the probe's columns (_lines_here)
+        later = len(columns) - _WORKER["planned_columns"]
+        if not later:
+            return "".join(lines)
+        blanks = "," * later + "\n"  # columns only later buckets have: blank in this one
+        return "".join([line[:-1] + blanks for line in lines])
     if _object_lines is not None and all(f is _format_object for _, f in columns):
         return _object_lines(  # the same text, compiled (the point reduce's every column)
             _WORKER["results"][index].rows(),
@@ -1557,6 +1623,29 @@ except ImportError:  # pragma: no cover - depends on the install
     _object_lines = None
 if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv module does
     _object_lines = None
+
+
+def _object_line_texts(
+    rows: Iterable[tuple[str, str, dict[str, Any]]],
+    names: list[str],
+    workflow_cell: str,
+    reducer: str,
+) -> list[str]:
+    r"""Each reduction row's CSV line, ``\n`` included, for ``names`` all of kind ``object``.
+
+    >>> _object_line_texts([("7", "T0", {"a": "x,y", "b": None})], ["a", "b"], "3", "r")
+    ['7,3,T0,r,"x,y",\n']
+    """
+    if _object_lines is not None:
+        return [
+            _object_lines((row,), names, workflow_cell, reducer, _format_object, csv_field)
+            for row in rows
+        ]
+    formatters = [(name, _format_object) for name in names]
+    return [
+        _csv_text((line,))
+        for line in _reduction_lines(iter(rows), formatters, workflow_cell, reducer)
+    ]
 
 
 def _csv_text(lines: Iterable[list[str]]) -> str:
@@ -1582,17 +1671,22 @@ def _probed_map(
     initializer: Callable[..., None],
     initargs: tuple[Any, ...],
     in_flight: int | None = None,
+    after_probe: Callable[[R], None] | None = None,
 ) -> Iterator[R]:
     """``ordered_map`` that, with ``probe``, first runs ``items[0]`` here and forks the
     ``workers`` only if the rest, estimated from that item's CPU time and the ``weights`` (e.g.
     rows per item), takes at least :data:`SERIAL_SECONDS`. ``items[0]`` should be small (a
-    probe). Which way it runs changes nothing in the results.
+    probe). Which way it runs changes nothing in the results. ``after_probe`` gets the probe's
+    result before the rest runs (and before the workers fork: they inherit what it sets).
     """
     if probe and workers > 1 and len(items) > 1:
         initializer(*initargs)
         started = time.process_time()
-        yield func(items[0])
+        first = func(items[0])
         spent = time.process_time() - started
+        if after_probe is not None:
+            after_probe(first)
+        yield first
         estimate = spent * sum(weights[1:]) / max(weights[0], 1)
         items = items[1:]
         if estimate < SERIAL_SECONDS:

@@ -236,6 +236,8 @@ ODD_MARK_CELLS = [
     "[1234567890123456789, 2]",
     "['1', 2]",
     "[1, 2, 3]",
+    "[1.5, 2]\u00e9",
+    "[1.5, 2]\u4e00",
 ]
 ODD_DETAIL_CELLS = [
     "",
@@ -256,6 +258,8 @@ ODD_DETAIL_CELLS = [
     "[[{'0':1}]]",  # read as the usual cells are, but not written back as they are
     "[[{'0': 1}],[{'1': 1}]]",
     "[[{'0': 1.50}]]",
+    "[[{'\u00e9': 1}]]",
+    "[[{'\U0001f600': 1}]]",
 ]
 #: coordinates near three centres (clusters form), ints and floats, a few exact repeats
 COORDINATE = st.one_of(
@@ -266,6 +270,10 @@ COORDINATE = st.one_of(
         st.floats(-3, 3, allow_nan=False, width=64),
     ),
 )
+
+
+class _RowList(list):
+    """A row that is not exactly a list."""
 
 
 @st.composite
@@ -325,9 +333,10 @@ def _point_cells_rows(draw):
         ]
     ),
     no_version=st.booleans(),
+    row_type=st.sampled_from([list, tuple, _RowList]),
 )
 def test_point_cells_give_the_flattened_reduction_of_the_records(
-    drawn, min_cluster_size, min_samples, leaf, details, no_version
+    drawn, min_cluster_size, min_samples, leaf, details, no_version, row_type
 ):
     from core.csv_layout import flatten
     from core.errors import TallyError
@@ -356,7 +365,9 @@ def test_point_cells_give_the_flattened_reduction_of_the_records(
     if point_cells is None:  # declined for the file: an odd column
         assert any(name in ODD_POINT_COLUMNS for name in names)
         return
-    got = point_cells(rows)
+    # rows of any sequence type: PointCells reads lists' and tuples' cells without taking a
+    # reference to them, other rows by indexing
+    got = point_cells([row_type(row) for row in rows])
     make_record = reduce_module._record_maker(layout)
     try:
         expected = flatten(

@@ -545,6 +545,8 @@ class BucketResult(NamedTuple):
     #: instead of ``kept``: each reduction's output line, formatted by the process that reduced
     #: the bucket for the columns the probe bucket found (see :func:`_lines_here`)
     lines: list[str] | None = None
+    #: ... or the file holding them (UTF-8), written by a forked worker (see _lines_result)
+    lines_file: str | None = None
 
     def rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """``(subject cell, task cell, flattened reduction)`` in output order."""
@@ -1057,7 +1059,7 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     if out is None:
         lines = _lines_here(batch, stats)
         if lines is not None:
-            return BucketResult(job.out_path, stats, n_subjects, None, lines)
+            return _lines_result(job.index, stats, n_subjects, lines)
         return BucketResult(job.out_path, stats, n_subjects, batch)
     out.append(batch)
     out.close()
@@ -1087,6 +1089,23 @@ def _lines_here(
     if not kinds.keys() <= set(names) or any(kind != "object" for kind in kinds.values()):
         return None
     return _object_line_texts(batch, names, plan["workflow_cell"], _WORKER["layout"].reducer)
+
+
+def _lines_result(index: int, stats: ColumnStats, subjects: int, lines: list[str]) -> BucketResult:
+    """Bucket ``index``'s result as ``lines``: in a file of the plan's ``part_dir`` if this is a
+    forked worker and no cell holds a line end (so the parent can append cells to each line),
+    else the lines themselves. Through the pool's pipe, a bucket's 1-2 MB of lines kept the
+    worker waiting until the parent had read them (3-30 ms a bucket, with both CPUs busy)."""
+    plan = _WORKER["line_plan"]
+    part_dir = plan.get("part_dir")
+    if part_dir and os.getpid() != plan["pid"]:
+        text = "".join(lines)
+        if text.count("\n") == len(lines):
+            path = os.path.join(part_dir, f"bucket{index:08d}.lines")
+            with open(path, "wb") as f:
+                f.write(text.encode("utf-8", "surrogatepass"))  # (the parent's write checks)
+            return BucketResult("", stats, subjects, lines_file=path)
+    return BucketResult("", stats, subjects, lines=lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1320,7 +1339,10 @@ def reduce_file(
     # Held in memory, a reduce spills nothing (a journal, with --stream, is the exception): no
     # scratch directory then, nor the tempfile module's import (13 M instructions of a start).
     no_spills = in_memory and not stream
-    with contextlib.nullcontext("") if no_spills else scratch_dir(output_dir, "reduce") as tmp:
+    with (
+        contextlib.nullcontext("") if no_spills else scratch_dir(output_dir, "reduce") as tmp,
+        contextlib.ExitStack() as late_dirs,  # a directory made once the workers fork
+    ):
         header = blocks.header
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"
@@ -1464,12 +1486,18 @@ def reduce_file(
             journal = open(output_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
         line_plan: dict[str, Any] = {}
 
-        def plan_lines(probe: BucketResult) -> None:
+        def plan_lines(probe: BucketResult, forks: bool) -> None:
             # The workers format their buckets' lines for the probe's columns (see _lines_here):
             # not for a journal (it keeps the reductions), nor under -O (the columns are sorted,
             # so those of later buckets need not come after the probe's).
             if not stream and not order:
-                line_plan.update(columns=probe.stats.columns(), workflow_cell=workflow_cell)
+                line_plan.update(
+                    columns=probe.stats.columns(), workflow_cell=workflow_cell, pid=os.getpid()
+                )
+                if forks:  # forked workers write their lines to files there (_lines_result)
+                    line_plan.update(
+                        part_dir=late_dirs.enter_context(scratch_dir(output_dir, "reduce"))
+                    )
 
         try:
             with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
@@ -1517,7 +1545,7 @@ def reduce_file(
             formatted = _probed_map(
                 _format_bucket,
                 range(len(results)),
-                [0 if result.lines is not None else result.stats.rows for result in results],
+                [0 if result.kept is None else result.stats.rows for result in results],
                 probe=in_memory,
                 workers=min(cpu_count, len(results)),
                 initializer=_init_formatter,
@@ -1594,13 +1622,17 @@ def _init_formatter(
 def _format_bucket(index: int) -> str:
     """One bucket's reductions as CSV text (the output file's lines, in order)."""
     columns = _WORKER["format_columns"]
-    lines = _WORKER["results"][index].lines
-    if lines is not None:  # formatted by its worker for the probe's columns (_lines_here)
-        later = len(columns) - _WORKER["planned_columns"]
-        if not later:
-            return "".join(lines)
-        blanks = "," * later + "\n"  # columns only later buckets have: blank in this one
-        return "".join([line[:-1] + blanks for line in lines])
+    result: BucketResult = _WORKER["results"][index]
+    # formatted by its worker for the probe's columns (_lines_here); the columns that only
+    # later buckets have are blank in this one
+    blanks = "," * (len(columns) - _WORKER["planned_columns"]) + "\n"
+    if result.lines_file is not None:  # (no cell in it holds a line end)
+        text = Path(result.lines_file).read_bytes().decode("utf-8", "surrogatepass")
+        return text if blanks == "\n" else text.replace("\n", blanks)
+    if result.lines is not None:
+        if blanks == "\n":
+            return "".join(result.lines)
+        return "".join([line[:-1] + blanks for line in result.lines])
     if _object_lines is not None and all(f is _format_object for _, f in columns):
         return _object_lines(  # the same text, compiled (the point reduce's every column)
             _WORKER["results"][index].rows(),
@@ -1671,23 +1703,24 @@ def _probed_map(
     initializer: Callable[..., None],
     initargs: tuple[Any, ...],
     in_flight: int | None = None,
-    after_probe: Callable[[R], None] | None = None,
+    after_probe: Callable[[R, bool], None] | None = None,
 ) -> Iterator[R]:
     """``ordered_map`` that, with ``probe``, first runs ``items[0]`` here and forks the
     ``workers`` only if the rest, estimated from that item's CPU time and the ``weights`` (e.g.
     rows per item), takes at least :data:`SERIAL_SECONDS`. ``items[0]`` should be small (a
     probe). Which way it runs changes nothing in the results. ``after_probe`` gets the probe's
-    result before the rest runs (and before the workers fork: they inherit what it sets).
+    result and whether the rest goes to forked workers, before it runs (and before the workers
+    fork: they inherit what it sets).
     """
     if probe and workers > 1 and len(items) > 1:
         initializer(*initargs)
         started = time.process_time()
         first = func(items[0])
         spent = time.process_time() - started
-        if after_probe is not None:
-            after_probe(first)
-        yield first
         estimate = spent * sum(weights[1:]) / max(weights[0], 1)
+        if after_probe is not None:
+            after_probe(first, estimate >= SERIAL_SECONDS)
+        yield first
         items = items[1:]
         if estimate < SERIAL_SECONDS:
             yield from map(func, items)

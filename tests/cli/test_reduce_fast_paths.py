@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -629,3 +631,22 @@ def test_object_line_texts_are_the_lines_of_the_bucket_text(rows, names, workflo
     finally:
         reduce_module._object_lines = saved
     assert python == compiled
+
+
+def test_forked_workers_send_lines_in_a_file_unless_a_cell_holds_a_line_end(tmp_path, monkeypatch):
+    from core.csv_layout import ColumnStats
+
+    # as in a forked worker (another pid than the plan's), with one column planned of the two
+    monkeypatch.setitem(reduce_module._WORKER, "line_plan", {"part_dir": str(tmp_path), "pid": -1})
+    plain = ["7,3,T0,r,x\n", '8,3,T0,r,"a,b"\n']
+    in_file = reduce_module._lines_result(5, ColumnStats(), 2, plain)
+    assert in_file.lines is None and in_file.lines_file is not None
+    assert Path(in_file.lines_file).read_text(encoding="utf-8") == "".join(plain)
+    broken = ['7,3,T0,r,"x\ny"\n']  # the parent could not tell the lines apart in a file
+    kept = reduce_module._lines_result(6, ColumnStats(), 1, broken)
+    assert kept.lines == broken and kept.lines_file is None
+    monkeypatch.setitem(reduce_module._WORKER, "results", [in_file, kept])
+    monkeypatch.setitem(reduce_module._WORKER, "format_columns", [("a", None), ("b", None)])
+    monkeypatch.setitem(reduce_module._WORKER, "planned_columns", 1)
+    assert reduce_module._format_bucket(0) == '7,3,T0,r,x,\n8,3,T0,r,"a,b",\n'
+    assert reduce_module._format_bucket(1) == '7,3,T0,r,"x\ny",\n'

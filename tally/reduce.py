@@ -66,6 +66,7 @@ from tally.tables import (
     CsvBlocks,
     CsvSource,
     Spill,
+    atomic_binary_file,
     atomic_csv_writer,
     atomic_text_file,
     csv_field,
@@ -1101,9 +1102,13 @@ def _lines_result(index: int, stats: ColumnStats, subjects: int, lines: list[str
     if part_dir and os.getpid() != plan["pid"]:
         text = "".join(lines)
         if text.count("\n") == len(lines):
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # (a lone surrogate) the parent raises it as it writes
+                return BucketResult("", stats, subjects, lines=lines)
             path = os.path.join(part_dir, f"bucket{index:08d}.lines")
             with open(path, "wb") as f:
-                f.write(text.encode("utf-8", "surrogatepass"))  # (the parent's write checks)
+                f.write(data)
             return BucketResult("", stats, subjects, lines_file=path)
     return BucketResult("", stats, subjects, lines=lines)
 
@@ -1537,8 +1542,8 @@ def reduce_file(
             run_file.unlink(missing_ok=True)
             return output_path
         header, columns = _reduction_columns(stats, order, front)
-        with atomic_text_file(output_path) as f:
-            f.write(_csv_text([header]))
+        with atomic_binary_file(output_path) as f:  # (UTF-8: _format_bucket)
+            f.write(_csv_text([header]).encode("utf-8"))
             # Formatting is a tenth of a point reduce: the workers format a bucket each
             # (forked now, they share ``results``), the parent only writes the text. In memory,
             # the first bucket is a probe: a small output is formatted here.
@@ -1558,8 +1563,8 @@ def reduce_file(
                 ),
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
             )
-            for text in formatted:
-                f.write(text)
+            for data in formatted:
+                f.write(data)
     run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
 
@@ -1619,20 +1624,20 @@ def _init_formatter(
     )
 
 
-def _format_bucket(index: int) -> str:
-    """One bucket's reductions as CSV text (the output file's lines, in order)."""
+def _format_bucket(index: int) -> bytes:
+    """One bucket's reductions as the output file's lines, in order, in UTF-8."""
     columns = _WORKER["format_columns"]
     result: BucketResult = _WORKER["results"][index]
     # formatted by its worker for the probe's columns (_lines_here); the columns that only
     # later buckets have are blank in this one
     blanks = "," * (len(columns) - _WORKER["planned_columns"]) + "\n"
-    if result.lines_file is not None:  # (no cell in it holds a line end)
-        text = Path(result.lines_file).read_bytes().decode("utf-8", "surrogatepass")
-        return text if blanks == "\n" else text.replace("\n", blanks)
+    if result.lines_file is not None:  # its UTF-8 bytes as they are (no cell holds a line end)
+        data = Path(result.lines_file).read_bytes()
+        return data if blanks == "\n" else data.replace(b"\n", blanks.encode())
     if result.lines is not None:
         if blanks == "\n":
-            return "".join(result.lines)
-        return "".join([line[:-1] + blanks for line in result.lines])
+            return "".join(result.lines).encode("utf-8")
+        return "".join([line[:-1] + blanks for line in result.lines]).encode("utf-8")
     if _object_lines is not None and all(f is _format_object for _, f in columns):
         return _object_lines(  # the same text, compiled (the point reduce's every column)
             _WORKER["results"][index].rows(),
@@ -1641,12 +1646,12 @@ def _format_bucket(index: int) -> str:
             _WORKER["reducer"],
             _format_object,
             csv_field,
-        )
+        ).encode("utf-8")
     return _csv_text(
         _reduction_lines(
             _WORKER["results"][index].rows(), columns, _WORKER["workflow_cell"], _WORKER["reducer"]
         )
-    )
+    ).encode("utf-8")
 
 
 try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns (optional)

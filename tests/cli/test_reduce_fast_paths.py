@@ -648,5 +648,5 @@ def test_forked_workers_send_lines_in_a_file_unless_a_cell_holds_a_line_end(tmp_
     monkeypatch.setitem(reduce_module._WORKER, "results", [in_file, kept])
     monkeypatch.setitem(reduce_module._WORKER, "format_columns", [("a", None), ("b", None)])
     monkeypatch.setitem(reduce_module._WORKER, "planned_columns", 1)
-    assert reduce_module._format_bucket(0) == '7,3,T0,r,x,\n8,3,T0,r,"a,b",\n'
-    assert reduce_module._format_bucket(1) == '7,3,T0,r,"x\ny",\n'
+    assert reduce_module._format_bucket(0) == b'7,3,T0,r,x,\n8,3,T0,r,"a,b",\n'
+    assert reduce_module._format_bucket(1) == b'7,3,T0,r,"x\ny",\n'

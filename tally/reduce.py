@@ -1548,7 +1548,7 @@ def reduce_file(
             # (forked now, they share ``results``), the parent only writes the text. In memory,
             # the first bucket is a probe: a small output is formatted here.
             formatted = _probed_map(
-                _format_bucket,
+                _bucket_bytes,
                 range(len(results)),
                 [0 if result.kept is None else result.stats.rows for result in results],
                 probe=in_memory,
@@ -1624,20 +1624,26 @@ def _init_formatter(
     )
 
 
-def _format_bucket(index: int) -> bytes:
-    """One bucket's reductions as the output file's lines, in order, in UTF-8."""
-    columns = _WORKER["format_columns"]
+def _bucket_bytes(index: int) -> bytes:
+    """One bucket's part of the output file (its lines, in order), in UTF-8."""
     result: BucketResult = _WORKER["results"][index]
+    if result.lines is None and result.lines_file is None:
+        return _format_bucket(index).encode("utf-8")
     # formatted by its worker for the probe's columns (_lines_here); the columns that only
     # later buckets have are blank in this one
-    blanks = "," * (len(columns) - _WORKER["planned_columns"]) + "\n"
+    blanks = "," * (len(_WORKER["format_columns"]) - _WORKER["planned_columns"]) + "\n"
     if result.lines_file is not None:  # its UTF-8 bytes as they are (no cell holds a line end)
         data = Path(result.lines_file).read_bytes()
         return data if blanks == "\n" else data.replace(b"\n", blanks.encode())
-    if result.lines is not None:
-        if blanks == "\n":
-            return "".join(result.lines).encode("utf-8")
-        return "".join([line[:-1] + blanks for line in result.lines]).encode("utf-8")
+    assert result.lines is not None
+    if blanks == "\n":
+        return "".join(result.lines).encode("utf-8")
+    return "".join([line[:-1] + blanks for line in result.lines]).encode("utf-8")
+
+
+def _format_bucket(index: int) -> str:
+    """One bucket's reductions as CSV text (the output file's lines, in order)."""
+    columns = _WORKER["format_columns"]
     if _object_lines is not None and all(f is _format_object for _, f in columns):
         return _object_lines(  # the same text, compiled (the point reduce's every column)
             _WORKER["results"][index].rows(),
@@ -1646,12 +1652,12 @@ def _format_bucket(index: int) -> bytes:
             _WORKER["reducer"],
             _format_object,
             csv_field,
-        ).encode("utf-8")
+        )
     return _csv_text(
         _reduction_lines(
             _WORKER["results"][index].rows(), columns, _WORKER["workflow_cell"], _WORKER["reducer"]
         )
-    ).encode("utf-8")
+    )
 
 
 try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns (optional)

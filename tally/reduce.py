@@ -1519,7 +1519,9 @@ def reduce_file(
                     initargs=(layout, grouped, line_plan),
                     after_probe=plan_lines,
                 )
-                for result in reduced:
+                # every result, without finishing the map yet: the pool's end waits for its
+                # workers to exit (~10 ms for one killed while idle), which they do meanwhile
+                for result in itertools.islice(reduced, len(jobs)):
                     results.append(result)
                     stats.merge(result.stats)
                     if journal is not None:
@@ -1565,6 +1567,7 @@ def reduce_file(
             )
             for data in formatted:
                 f.write(data)
+        reduced.close()
     run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
 

@@ -1521,12 +1521,14 @@ def reduce_file(
                 )
                 # every result, without finishing the map yet: the pool's end waits for its
                 # workers to exit (~10 ms for one killed while idle), which they do meanwhile
-                for result in itertools.islice(reduced, len(jobs)):
+                for result in reduced:
                     results.append(result)
                     stats.merge(result.stats)
                     if journal is not None:
                         _append_journal(journal, result, workflow_cell, plan.name)
                     bar.update(result.subjects)
+                    if len(results) == len(jobs):
+                        break
         finally:
             if journal is not None:
                 journal.close()

@@ -10,6 +10,7 @@ characters instead. ``tests/cli/test_csv_layout.py`` checks that both forms agre
 
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.object cimport PyObject
 from libc.string cimport memchr, memcpy
 from cpython.unicode cimport (
     Py_UCS1,
@@ -21,6 +22,12 @@ from cpython.unicode cimport (
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
+    PyObject *_list_item "PyList_GET_ITEM"(object row, Py_ssize_t i)
+    bint _is_str "PyUnicode_CheckExact"(PyObject *o)
+    Py_ssize_t _text_length "PyUnicode_GET_LENGTH"(PyObject *o)
+    int _text_kind "PyUnicode_KIND"(PyObject *o)
+    void *_text_data "PyUnicode_DATA"(PyObject *o)
+    str _text_copy "PyUnicode_FromKindAndData"(int kind, const void *data, Py_ssize_t size)
 
 # orjson, imported at first use (_import_orjson): its import, with the uuid, platform and
 # datetime modules it loads, is 12 M instructions of every reduce's start, and the question and
@@ -343,10 +350,21 @@ def rows_by_created(list members, Py_ssize_t i_created):
     [['a'], ['b'], ['b']]
     """
     cdef list decorated = []
-    cdef object member, row
+    cdef object member, row, created
+    cdef PyObject *cell
     for member in members:
         row = member[1]
-        decorated.append((row[i_created], member[0], row))
+        if type(row) is list and 0 <= i_created < len(<list> row):
+            # a copy, read through a borrowed pointer: a reference to the parent's cell would
+            # make a forked worker copy its page (see PointCells._cell)
+            cell = _list_item(row, i_created)
+            if _is_str(cell):
+                created = _text_copy(_text_kind(cell), _text_data(cell), _text_length(cell))
+            else:
+                created = row[i_created]
+        else:
+            created = row[i_created]
+        decorated.append((created, member[0], row))
     decorated.sort()
     return [(<tuple> item)[2] for item in decorated]
 

@@ -139,6 +139,9 @@ def ordered_map(
                     item = next(source)
                 except StopIteration:
                     exhausted = True
+                    # no more items: the workers exit once the last results are delivered,
+                    # while the caller goes on (the pool's end then waits for no one)
+                    pool.close()
                     break
                 pending.append(pool.apply_async(func, (item,), callback=done, error_callback=done))
                 unfinished += 1

@@ -66,6 +66,7 @@ from tally.tables import (
     CsvBlocks,
     CsvSource,
     Spill,
+    atomic_binary_file,
     atomic_csv_writer,
     atomic_text_file,
     csv_field,
@@ -542,6 +543,11 @@ class BucketResult(NamedTuple):
     stats: ColumnStats
     subjects: int
     kept: list[tuple[str, str, dict[str, Any]]] | None = None  # the reductions, if not spilled
+    #: instead of ``kept``: each reduction's output line, formatted by the process that reduced
+    #: the bucket for the columns the probe bucket found (see :func:`_lines_here`)
+    lines: list[str] | None = None
+    #: ... or the file holding them (UTF-8), written by a forked worker (see _lines_result)
+    lines_file: str | None = None
 
     def rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """``(subject cell, task cell, flattened reduction)`` in output order."""
@@ -577,13 +583,19 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
-    layout: _Layout, grouped: dict[str, list[tuple[Any, list[str]]]] | None = None
+    layout: _Layout,
+    grouped: dict[str, list[tuple[Any, list[str]]]] | None = None,
+    line_plan: dict[str, Any] | None = None,
 ) -> None:
-    # ``grouped`` (in-memory runs): every subject's rows; forked workers share the parent's copy
+    # ``grouped`` (in-memory runs): every subject's rows; forked workers share the parent's copy.
+    # ``line_plan``: filled in by the parent after the probe bucket (see _lines_here)
+    if _WORKER.get("layout") is layout and _WORKER.get("line_plan") is line_plan:
+        return  # forked after the probe: this state is the parent's, set up for the same run
     spec = get_reducer(layout.reducer)
     params = spec.parse_params(layout.keywords)
     _WORKER.update(
         grouped=grouped,
+        line_plan=line_plan,
         layout=layout,
         spec=spec,
         params=params,
@@ -1046,10 +1058,59 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
             out.append(batch)
             batch = []
     if out is None:
+        lines = _lines_here(batch, stats)
+        if lines is not None:
+            return _lines_result(job.index, stats, n_subjects, lines)
         return BucketResult(job.out_path, stats, n_subjects, batch)
     out.append(batch)
     out.close()
     return BucketResult(job.out_path, stats, n_subjects)
+
+
+def _lines_here(
+    batch: list[tuple[str, str, dict[str, Any]]], stats: ColumnStats
+) -> list[str] | None:
+    """The bucket's output lines, formatted here for the columns in ``_WORKER["line_plan"]``,
+    or None (the parent formats the reductions, as without a plan).
+
+    The parent fills the plan after reducing the probe bucket, which comes first: the output's
+    columns (in first-appearance order) are then the probe's, followed by any that only later
+    buckets have, whose cells a bucket without them leaves blank (``_format_bucket`` appends
+    them). So the lines hold if this bucket has no column outside the plan, and every column's
+    cells read the same whatever its kind in the whole output: all of kind ``object`` here (str
+    values, or none at all) is that (a column with a str anywhere is of kind ``object``; a
+    missing cell is blank in every kind). Sending lines back instead of the reductions saves
+    pickling them, and a second fork to format them.
+    """
+    plan = _WORKER.get("line_plan")
+    if not plan:
+        return None
+    names: list[str] = plan["columns"]
+    kinds = stats.kinds()
+    if not kinds.keys() <= set(names) or any(kind != "object" for kind in kinds.values()):
+        return None
+    return _object_line_texts(batch, names, plan["workflow_cell"], _WORKER["layout"].reducer)
+
+
+def _lines_result(index: int, stats: ColumnStats, subjects: int, lines: list[str]) -> BucketResult:
+    """Bucket ``index``'s result as ``lines``: in a file of the plan's ``part_dir`` if this is a
+    forked worker and no cell holds a line end (so the parent can append cells to each line),
+    else the lines themselves. Through the pool's pipe, a bucket's 1-2 MB of lines kept the
+    worker waiting until the parent had read them (3-30 ms a bucket, with both CPUs busy)."""
+    plan = _WORKER["line_plan"]
+    part_dir = plan.get("part_dir")
+    if part_dir and os.getpid() != plan["pid"]:
+        text = "".join(lines)
+        if text.count("\n") == len(lines):
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # (a lone surrogate) the parent raises it as it writes
+                return BucketResult("", stats, subjects, lines=lines)
+            path = os.path.join(part_dir, f"bucket{index:08d}.lines")
+            with open(path, "wb") as f:
+                f.write(data)
+            return BucketResult("", stats, subjects, lines_file=path)
+    return BucketResult("", stats, subjects, lines=lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1283,7 +1344,10 @@ def reduce_file(
     # Held in memory, a reduce spills nothing (a journal, with --stream, is the exception): no
     # scratch directory then, nor the tempfile module's import (13 M instructions of a start).
     no_spills = in_memory and not stream
-    with contextlib.nullcontext("") if no_spills else scratch_dir(output_dir, "reduce") as tmp:
+    with (
+        contextlib.nullcontext("") if no_spills else scratch_dir(output_dir, "reduce") as tmp,
+        contextlib.ExitStack() as late_dirs,  # a directory made once the workers fork
+    ):
         header = blocks.header
         index = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="extraction CSV (from `tally extract`)"
@@ -1425,6 +1489,21 @@ def reduce_file(
                 _rewrite_journal(output_path, [])
             run_file.write_text(_settings_text(settings), encoding="utf-8")
             journal = open(output_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        line_plan: dict[str, Any] = {}
+
+        def plan_lines(probe: BucketResult, forks: bool) -> None:
+            # The workers format their buckets' lines for the probe's columns (see _lines_here):
+            # not for a journal (it keeps the reductions), nor under -O (the columns are sorted,
+            # so those of later buckets need not come after the probe's).
+            if not stream and not order:
+                line_plan.update(
+                    columns=probe.stats.columns(), workflow_cell=workflow_cell, pid=os.getpid()
+                )
+                if forks:  # forked workers write their lines to files there (_lines_result)
+                    line_plan.update(
+                        part_dir=late_dirs.enter_context(scratch_dir(output_dir, "reduce"))
+                    )
+
         try:
             with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
                 # in memory, small work stays in this process (see SERIAL_SECONDS)
@@ -1437,14 +1516,19 @@ def reduce_file(
                     probe=in_memory,
                     workers=cpu_count,
                     initializer=_init_worker,
-                    initargs=(layout, grouped),
+                    initargs=(layout, grouped, line_plan),
+                    after_probe=plan_lines,
                 )
+                # every result, without finishing the map yet: the pool's end waits for its
+                # workers to exit (~10 ms for one killed while idle), which they do meanwhile
                 for result in reduced:
                     results.append(result)
                     stats.merge(result.stats)
                     if journal is not None:
                         _append_journal(journal, result, workflow_cell, plan.name)
                     bar.update(result.subjects)
+                    if len(results) == len(jobs):
+                        break
         finally:
             if journal is not None:
                 journal.close()
@@ -1462,23 +1546,30 @@ def reduce_file(
             run_file.unlink(missing_ok=True)
             return output_path
         header, columns = _reduction_columns(stats, order, front)
-        with atomic_text_file(output_path) as f:
-            f.write(_csv_text([header]))
+        with atomic_binary_file(output_path) as f:  # (UTF-8: _format_bucket)
+            f.write(_csv_text([header]).encode("utf-8"))
             # Formatting is a tenth of a point reduce: the workers format a bucket each
             # (forked now, they share ``results``), the parent only writes the text. In memory,
             # the first bucket is a probe: a small output is formatted here.
             formatted = _probed_map(
-                _format_bucket,
+                _bucket_bytes,
                 range(len(results)),
-                [result.stats.rows for result in results],
+                [0 if result.kept is None else result.stats.rows for result in results],
                 probe=in_memory,
                 workers=min(cpu_count, len(results)),
                 initializer=_init_formatter,
-                initargs=(columns, workflow_cell, plan.name, results),
+                initargs=(
+                    columns,
+                    workflow_cell,
+                    plan.name,
+                    results,
+                    len(line_plan.get("columns", ())),
+                ),
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
             )
-            for text in formatted:
-                f.write(text)
+            for data in formatted:
+                f.write(data)
+        reduced.close()
     run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
 
@@ -1522,14 +1613,37 @@ def _rows_named(rows: Sequence[tuple[int, str]], column: str, what: str) -> str:
 
 
 def _init_formatter(
-    columns: list[tuple[str, str]], workflow_cell: str, reducer: str, results: list[BucketResult]
+    columns: list[tuple[str, str]],
+    workflow_cell: str,
+    reducer: str,
+    results: list[BucketResult],
+    planned_columns: int = 0,
 ) -> None:
+    # planned_columns: how many of ``columns`` the buckets' own lines have (see _lines_here)
     _WORKER.update(
         format_columns=[(c, cell_formatter(kind)) for c, kind in columns],
         workflow_cell=workflow_cell,
         reducer=reducer,
         results=results,
+        planned_columns=planned_columns,
     )
+
+
+def _bucket_bytes(index: int) -> bytes:
+    """One bucket's part of the output file (its lines, in order), in UTF-8."""
+    result: BucketResult = _WORKER["results"][index]
+    if result.lines is None and result.lines_file is None:
+        return _format_bucket(index).encode("utf-8")
+    # formatted by its worker for the probe's columns (_lines_here); the columns that only
+    # later buckets have are blank in this one
+    blanks = "," * (len(_WORKER["format_columns"]) - _WORKER["planned_columns"]) + "\n"
+    if result.lines_file is not None:  # its UTF-8 bytes as they are (no cell holds a line end)
+        data = Path(result.lines_file).read_bytes()
+        return data if blanks == "\n" else data.replace(b"\n", blanks.encode())
+    assert result.lines is not None
+    if blanks == "\n":
+        return "".join(result.lines).encode("utf-8")
+    return "".join([line[:-1] + blanks for line in result.lines]).encode("utf-8")
 
 
 def _format_bucket(index: int) -> str:
@@ -1559,6 +1673,29 @@ if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv mo
     _object_lines = None
 
 
+def _object_line_texts(
+    rows: Iterable[tuple[str, str, dict[str, Any]]],
+    names: list[str],
+    workflow_cell: str,
+    reducer: str,
+) -> list[str]:
+    r"""Each reduction row's CSV line, ``\n`` included, for ``names`` all of kind ``object``.
+
+    >>> _object_line_texts([("7", "T0", {"a": "x,y", "b": None})], ["a", "b"], "3", "r")
+    ['7,3,T0,r,"x,y",\n']
+    """
+    if _object_lines is not None:
+        return [
+            _object_lines((row,), names, workflow_cell, reducer, _format_object, csv_field)
+            for row in rows
+        ]
+    formatters = [(name, _format_object) for name in names]
+    return [
+        _csv_text((line,))
+        for line in _reduction_lines(iter(rows), formatters, workflow_cell, reducer)
+    ]
+
+
 def _csv_text(lines: Iterable[list[str]]) -> str:
     r"""``csv.writer(f, lineterminator="\n").writerows(lines)``'s text for lines of 2+ str cells.
 
@@ -1582,18 +1719,24 @@ def _probed_map(
     initializer: Callable[..., None],
     initargs: tuple[Any, ...],
     in_flight: int | None = None,
+    after_probe: Callable[[R, bool], None] | None = None,
 ) -> Iterator[R]:
     """``ordered_map`` that, with ``probe``, first runs ``items[0]`` here and forks the
     ``workers`` only if the rest, estimated from that item's CPU time and the ``weights`` (e.g.
     rows per item), takes at least :data:`SERIAL_SECONDS`. ``items[0]`` should be small (a
-    probe). Which way it runs changes nothing in the results.
+    probe). Which way it runs changes nothing in the results. ``after_probe`` gets the probe's
+    result and whether the rest goes to forked workers, before it runs (and before the workers
+    fork: they inherit what it sets).
     """
     if probe and workers > 1 and len(items) > 1:
         initializer(*initargs)
         started = time.process_time()
-        yield func(items[0])
+        first = func(items[0])
         spent = time.process_time() - started
         estimate = spent * sum(weights[1:]) / max(weights[0], 1)
+        if after_probe is not None:
+            after_probe(first, estimate >= SERIAL_SECONDS)
+        yield first
         items = items[1:]
         if estimate < SERIAL_SECONDS:
             yield from map(func, items)

@@ -17,6 +17,10 @@ ODD = ["x", "[1]", "True", "{}"]
 COLUMNS = ["data.a", "data.b", "data.None", "data.aggregation_version", "data.x.y", "data.a.z"]
 
 
+class _RowList(list):
+    """A row that is not exactly a list."""
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     names=st.lists(st.sampled_from(COLUMNS), max_size=4, unique=True),
@@ -101,17 +105,27 @@ def test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["2024-02-01 00:00:0" + str(d) + " UTC" for d in range(4)]),
+            st.sampled_from(
+                ["2024-02-01 00:00:0" + str(d) + " UTC" for d in range(4)]
+                + ["2024-02-01 00:00:0\u00e9 UTC", "2024-02-01 00:00:0\u4e00 UTC", "\U0001f600"]
+            ),
             st.sampled_from(["a", "b"]),
         ),
         max_size=20,
     ),
     st.randoms(use_true_random=False),
+    st.sampled_from([list, tuple, _RowList]),
+    st.booleans(),
 )
-def test_compiled_rows_by_created_is_the_python_form(cells, rng):
+def test_compiled_rows_by_created_is_the_python_form(cells, rng, row_type, numbers):
+    # the compiled form reads a list's created_at cell through a borrowed pointer (a copy)
     from core._cells_compiled import rows_by_created
 
-    members = [((n // 7, n % 7), [created, other]) for n, (created, other) in enumerate(cells)]
+    if numbers:  # cells that are not str (read as they are)
+        cells = [(len(created), other) for created, other in cells]
+    members = [
+        ((n // 7, n % 7), row_type([created, other])) for n, (created, other) in enumerate(cells)
+    ]
     rng.shuffle(members)  # an alias's rows come after the others
     assert rows_by_created(members, 0) == reduce_module._rows_by_created_py(members, 0)
 
@@ -236,6 +250,8 @@ ODD_MARK_CELLS = [
     "[1234567890123456789, 2]",
     "['1', 2]",
     "[1, 2, 3]",
+    "[1.5, 2]\u00e9",
+    "[1.5, 2]\u4e00",
 ]
 ODD_DETAIL_CELLS = [
     "",
@@ -256,6 +272,8 @@ ODD_DETAIL_CELLS = [
     "[[{'0':1}]]",  # read as the usual cells are, but not written back as they are
     "[[{'0': 1}],[{'1': 1}]]",
     "[[{'0': 1.50}]]",
+    "[[{'\u00e9': 1}]]",
+    "[[{'\U0001f600': 1}]]",
 ]
 #: coordinates near three centres (clusters form), ints and floats, a few exact repeats
 COORDINATE = st.one_of(
@@ -325,9 +343,10 @@ def _point_cells_rows(draw):
         ]
     ),
     no_version=st.booleans(),
+    row_type=st.sampled_from([list, tuple, _RowList]),
 )
 def test_point_cells_give_the_flattened_reduction_of_the_records(
-    drawn, min_cluster_size, min_samples, leaf, details, no_version
+    drawn, min_cluster_size, min_samples, leaf, details, no_version, row_type
 ):
     from core.csv_layout import flatten
     from core.errors import TallyError
@@ -356,7 +375,9 @@ def test_point_cells_give_the_flattened_reduction_of_the_records(
     if point_cells is None:  # declined for the file: an odd column
         assert any(name in ODD_POINT_COLUMNS for name in names)
         return
-    got = point_cells(rows)
+    # rows of any sequence type: PointCells reads lists' and tuples' cells without taking a
+    # reference to them, other rows by indexing
+    got = point_cells([row_type(row) for row in rows])
     make_record = reduce_module._record_maker(layout)
     try:
         expected = flatten(

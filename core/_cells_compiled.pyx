@@ -456,3 +456,143 @@ def distinct_cells(list rows, list columns):
     finally:
         PyMem_Free(index)
     return sets
+
+
+# ------------------------------------------------------------------------------------------
+# one subject of a counting reduce (question_reducer, shortcut_reducer) in one step
+
+from libc.stdlib cimport qsort
+from libc.string cimport memcmp
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+
+
+cdef struct _Member:
+    const char *created  # the created_at text: 23 ASCII bytes in the export's form
+    Py_ssize_t block, row  # the member's row order, (block, row in block)
+    Py_ssize_t position  # in the subject's members (the sort is stable: last tie-break)
+
+
+cdef int _member_order(const void *a, const void *b) noexcept nogil:
+    cdef const _Member *x = <const _Member *> a
+    cdef const _Member *y = <const _Member *> b
+    cdef int by_text = memcmp(x.created, y.created, 23)
+    if by_text != 0:
+        return by_text
+    if x.block != y.block:
+        return -1 if x.block < y.block else 1
+    if x.row != y.row:
+        return -1 if x.row < y.row else 1
+    return -1 if x.position < y.position else (1 if x.position > y.position else 0)
+
+
+cdef inline bint _plain_id(object cell):
+    """Whether ``cell`` is ASCII digits without a leading zero (nor ``0``): distinct such
+    texts are distinct integers (``_plain_texts("int")`` in ``tally/reduce.py``)."""
+    cdef const char *text
+    cdef Py_ssize_t k, size
+    if type(cell) is not str or not PyUnicode_IS_ASCII(cell):
+        return False
+    size = PyUnicode_GET_LENGTH(cell)
+    text = <const char *> PyUnicode_1BYTE_DATA(cell)
+    if size == 0 or text[0] == b'0':
+        return False
+    for k in range(size):
+        if text[k] < b'0' or text[k] > b'9':
+            return False
+    return True
+
+
+cdef class SubjectCounter:
+    """One subject's counting reduction (``question_reducer``'s default form under ``-F all``)
+    straight from its members ``((block, row in block), row)``, for the usual case:
+    ``count(members)`` is ``flatten(count_answers(drop_duplicates(_sorted_rows(members))),
+    version)`` of ``_reduce_subjects`` in ``tally/reduce.py`` for a file of one task, or None
+    where the general path is needed. Declined: a ``created_at`` not in the export's form in
+    ASCII digits, a row order that is not two integers, and (for two rows or more) a
+    classification id that is not plain digits or occurs twice (rows that may be duplicates).
+
+    The rows are sorted as ``_rows_by_created`` sorts them (``created_at`` text, row order,
+    then members order) and counted as ``count_held`` counts them, in that order, with the same
+    ``held`` dicts and ``holds`` calls. ``i_cid``: the ``classification_id`` column of an int
+    column, else -1. ``tests/cli/test_reduce_fast_paths.py`` compares it with the general path.
+    """
+
+    cdef Py_ssize_t i_created, i_cid, width
+    cdef list indices, keys, held
+    cdef object holds, version
+
+    def __init__(
+        self, Py_ssize_t i_created, Py_ssize_t i_cid, list columns, list held, holds, version
+    ):
+        self.i_created = i_created
+        self.i_cid = i_cid
+        self.indices = [entry[0] for entry in columns]
+        self.keys = [entry[1] for entry in columns]
+        self.held = held
+        self.holds = holds
+        self.version = version
+        self.width = max([i_created, i_cid] + self.indices) + 1  # a row has at least this many
+
+    def __call__(self, list members):
+        cdef Py_ssize_t n = PyList_GET_SIZE(members)
+        cdef Py_ssize_t k, c, n_columns = len(self.indices)
+        cdef _Member *order
+        cdef object member, row, cell, present, key, count
+        cdef tuple pair
+        cdef list rows = [None] * n
+        cdef set cids
+        cdef dict counts, seen
+        if n == 0:
+            return None
+        order = <_Member *> PyMem_Malloc(n * sizeof(_Member))
+        if order == NULL:
+            raise MemoryError()
+        try:
+            cids = set() if n > 1 else None
+            for k in range(n):
+                member = <object> PyList_GET_ITEM(members, k)
+                if type(member) is not tuple or len(<tuple> member) != 2:
+                    return None
+                pair = <tuple> member
+                row = pair[1]
+                if type(row) is not list or PyList_GET_SIZE(row) < self.width:
+                    return None
+                if type(pair[0]) is not tuple or len(<tuple> pair[0]) != 2:
+                    return None
+                try:
+                    order[k].block = (<tuple> pair[0])[0]
+                    order[k].row = (<tuple> pair[0])[1]
+                except (TypeError, OverflowError):
+                    return None
+                cell = <object> PyList_GET_ITEM(row, self.i_created)
+                if not _export_time(cell):
+                    return None
+                order[k].created = <const char *> PyUnicode_1BYTE_DATA(cell)
+                order[k].position = k
+                rows[k] = row
+                if cids is not None:  # drop_duplicates keeps every row of distinct plain ids
+                    if self.i_cid < 0:
+                        return None
+                    cell = <object> PyList_GET_ITEM(row, self.i_cid)
+                    if not _plain_id(cell) or cell in cids:
+                        return None
+                    cids.add(cell)
+            qsort(order, n, sizeof(_Member), _member_order)
+            counts = {}
+            for k in range(n):
+                row = rows[order[k].position]
+                for c in range(n_columns):
+                    cell = <object> PyList_GET_ITEM(row, <Py_ssize_t> self.indices[c])
+                    seen = <dict> self.held[c]
+                    present = seen.get(cell)
+                    if present is None:
+                        present = seen[cell] = self.holds(c, cell)
+                    if present is True:
+                        key = self.keys[c]
+                        count = counts.get(key)
+                        counts[key] = 1 if count is None else count + 1
+        finally:
+            PyMem_Free(order)
+        if self.version is not None:  # flatten(counts, version): the counts, then the version
+            counts["aggregation_version"] = self.version
+        return counts

@@ -588,6 +588,7 @@ def _init_worker(
         spec=spec,
         params=params,
         count_answers=_answer_counter(layout, params),
+        count_subject=_subject_counter(layout, params),
         point_cells=_point_cells(layout, params),
         index=layout.index,
         make_record=_record_maker(layout),
@@ -811,6 +812,27 @@ def _answer_counter(
     >>> count([("T0", "", "1"), ("T0", "1.0", "nan"), ("T0", "NaN", "2")])
     {'b': 2, 'a': 1}
     """
+    columns = _answer_columns(layout, params)
+    if columns is None:
+        return None
+    keyed, held, holds = columns
+
+    def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
+        return _count_held(rows, keyed, held, holds)
+
+    return count
+
+
+class _AnswerColumns(NamedTuple):
+    """What ``count_held`` needs to count a counting reducer's answers from the cells."""
+
+    keyed: list[tuple[int, str]]  # (cell index, key) per data.* column counted
+    held: list[dict[str, bool]]  # per column, cell text -> whether a record holds its key
+    holds: Callable[[int, str], bool]  # (column, text) -> whether a record holds the key
+
+
+def _answer_columns(layout: _Layout, params: Any) -> _AnswerColumns | None:
+    """:func:`_answer_counter`'s columns, or None where it declines."""
     if (
         layout.reducer not in _ANSWER_COUNTERS
         or layout.repeat_filter != "all"
@@ -840,11 +862,41 @@ def _answer_counter(
     keyed = [(i, key) for i, key, _ in columns]
     #: per column, cell text -> whether a record holds its key (a column has few texts)
     held: list[dict[str, bool]] = [{} for _ in columns]
+    return _AnswerColumns(keyed, held, holds)
 
-    def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
-        return _count_held(rows, keyed, held, holds)
 
-    return count
+def _subject_counter(
+    layout: _Layout, params: Any
+) -> Callable[[list[tuple[Any, list[str]]]], dict[str, Any] | None] | None:
+    """``members -> flattened reduction`` of one subject of a one-task counting reduce, straight
+    from its members (``_cells_compiled.SubjectCounter``; None from it: the general path), or
+    None where it does not apply: where :func:`_answer_counter` declines, several tasks
+    or blank ones, a ``data.parameters`` column (``flatten`` treats that key specially), or no
+    compiled extension. ``tests/cli/test_reduce_fast_paths.py`` compares it with the general
+    path.
+
+    >>> layout = _Layout(("task", "created_at", "data.a"), {"task": 0, "created_at": 1,
+    ...     "data.a": 2}, {"data.a": "float"}, ("T0",), "question_reducer", {}, False, "all")
+    >>> count = _subject_counter(layout, QuestionReducerParams())
+    >>> count([((0, 1), ["T0", "2024-02-01 00:00:09 UTC", "1.0"])])
+    {'a': 1, 'aggregation_version': '5.3.1'}
+    """
+    if _SubjectCounter is None or len(layout.tasks) != 1 or layout.blank_tasks:
+        return None
+    columns = _answer_columns(layout, params)
+    if columns is None or any(key == "parameters" for _, key in columns.keyed):
+        return None
+    # distinct ids tell rows apart only in an int column (drop_duplicates' common case)
+    int_ids = layout.kinds.get("classification_id") == "int"
+    i_cid = layout.index["classification_id"] if int_ids else -1
+    version = None if layout.no_version else AGGREGATION_VERSION
+    return _SubjectCounter(layout.index["created_at"], i_cid, *columns, version)
+
+
+try:  # the compiled counting of one subject (optional, as setup.py builds it)
+    from core._cells_compiled import SubjectCounter as _SubjectCounter
+except ImportError:  # pragma: no cover - depends on the install
+    _SubjectCounter = None
 
 
 #: ``data.<frame>.<tool>_<suffix>`` columns of point marks: the suffix's place in the
@@ -996,8 +1048,17 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     one_task = layout.tasks[0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
+    count_subject = _WORKER["count_subject"] if one_task is not None else None
     for subject in sorted(groups, key=sort_key):
-        members = _sorted_rows(groups.pop(subject), i_created, layout.export_times)
+        members = groups.pop(subject)
+        if count_subject is not None:  # the usual counting reduce, one step (or None)
+            flat = count_subject(members)
+            if flat is not None:
+                add_stats(flat)
+                # no spill check: one row per subject, SUBJECTS_PER_BUCKET at most
+                batch.append((subject, one_task, flat))
+                continue
+        members = _sorted_rows(members, i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
         unique = drop_duplicates(members)
         by_task: dict[str, list[Sequence[str]]]

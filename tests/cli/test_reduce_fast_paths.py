@@ -154,6 +154,7 @@ def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
             monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
             monkeypatch.setattr(reduce_module, "_group_rows", reduce_module._group_rows_py)
             monkeypatch.setattr(reduce_module, "_distinct_cells", reduce_module._distinct_cells_py)
+            monkeypatch.setattr(reduce_module, "_SubjectCounter", None)  # the general path
             monkeypatch.setattr(
                 reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
             )
@@ -523,3 +524,117 @@ def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp
     result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
     assert result.code == 0, result.err
     assert (out / "point_reducer_hdbscan_reductions.csv").read_bytes() == expected
+
+
+# ------------------------------------------------------------------------------------------
+# one subject of a counting reduce in one compiled step (_subject_counter)
+
+#: classification ids: plain ones, and those drop_duplicates cannot tell apart by their text
+CIDS = ["11", "12", "13", "7", "07", "0", "1\u0661", "+5"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    subjects=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(CIDS),
+                st.sampled_from(
+                    CREATED[:2] + ["2024-02-01 00:00:07 UTC", "2024-01-31 23:59:59 UTC"]
+                ),
+                st.sampled_from(NUMBERS[:6]),
+                st.sampled_from(NUMBERS[:6]),
+            ),
+            min_size=1,
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    shuffled=st.booleans(),
+    no_version=st.booleans(),
+    cid_kind=st.sampled_from(["int", "float", "str"]),
+    rng=st.randoms(use_true_random=False),
+)
+def test_subject_counter_gives_what_the_general_path_gives(
+    subjects, shuffled, no_version, cid_kind, rng
+):
+    header = ("classification_id", "task", "created_at", "subject_id", "data.a", "data.b")
+    grouped = {}
+    for s, cells in enumerate(subjects):
+        members = [
+            ((n // 3, n % 3), [cid, "T0", created, str(s), a, b])
+            for n, (cid, created, a, b) in enumerate(cells)
+        ]
+        if shuffled:  # an alias's rows come after the others
+            rng.shuffle(members)
+        grouped[str(s)] = members
+    rows = [row for members in grouped.values() for _, row in members]
+    kinds = {
+        name: kind
+        for name, kind in zip(
+            header, reduce_module._column_kinds(rows, len(header)).kinds().values(), strict=True
+        )
+    }
+    kinds["classification_id"] = cid_kind
+    if "str" in (kinds["data.a"], kinds["data.b"]):
+        kinds["data.a"] = kinds["data.b"] = "float"
+    layout = reduce_module._Layout(
+        header=header,
+        index={name: i for i, name in enumerate(header)},
+        kinds={**kinds, "subject_id": "int", "task": "str", "created_at": "str"},
+        tasks=("T0",),
+        reducer="question_reducer",
+        keywords={},
+        no_version=no_version,
+        repeat_filter="all",
+    )
+    job = reduce_module.BucketJob(0, (), "", tuple(grouped))
+    results = []
+    for compiled in (True, False):
+        reduce_module._init_worker(layout, {s: list(m) for s, m in grouped.items()})
+        if not compiled:
+            reduce_module._WORKER["count_subject"] = None
+        else:
+            assert reduce_module._WORKER["count_subject"] is not None
+        result = reduce_module._reduce_subjects(job)
+        results.append((repr(result.kept), result.stats))
+    assert results[0] == results[1]
+
+
+def test_subject_counter_declines_what_needs_the_general_path():
+    header = ("classification_id", "task", "created_at", "data.a")
+    layout = reduce_module._Layout(
+        header,
+        {name: i for i, name in enumerate(header)},
+        {"classification_id": "int", "data.a": "float"},
+        ("T0",),
+        "question_reducer",
+        {},
+        False,
+        "all",
+    )
+    count = reduce_module._subject_counter(layout, QuestionReducerParams())
+    time = "2024-02-01 00:00:08 UTC"
+    assert count([((0, 0), ["1", "T0", time, "1.0"]), ((0, 1), ["2", "T0", time, ""])]) == {
+        "a": 1,
+        "aggregation_version": "5.3.1",
+    }
+    for members in (
+        [((0, 0), ["1", "T0", time, "1.0"]), ((0, 1), ["1", "T0", time, ""])],  # one id twice
+        [((0, 0), ["01", "T0", time, "1.0"]), ((0, 1), ["1", "T0", time, ""])],  # 01 is 1
+        [((0, 0), ["1", "T0", "2024-2-1 0:0:8 UTC", "1.0"])],  # another time form
+        [(0, ["1", "T0", time, "1.0"])],  # a row order of another form
+        [((0, 0), ("1", "T0", time, "1.0"))],  # not a list
+        [],
+    ):
+        assert count(members) is None
+    for changed in (
+        {"tasks": ("T0", "T1")},
+        {"blank_tasks": True},
+        {"header": ("classification_id", "task", "created_at", "data.parameters")},
+        {"repeat_filter": "first"},
+    ):
+        other = layout._replace(**changed)
+        other = other._replace(kinds={**other.kinds, "data.parameters": "float"})
+        assert reduce_module._subject_counter(other, QuestionReducerParams()) is None

@@ -463,13 +463,22 @@ def distinct_cells(list rows, list columns):
 
 from libc.stdlib cimport qsort
 from libc.string cimport memcmp
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE
+from cpython.ref cimport PyObject
+
+
+cdef extern from "Python.h":
+    # borrowed references, never counted: the members hold every object read here
+    PyObject *_list_item "PyList_GET_ITEM"(object, Py_ssize_t)
+    PyObject *_tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t)
+    bint PyLong_CheckExact(object)
 
 
 cdef struct _Member:
     const char *created  # the created_at text: 23 ASCII bytes in the export's form
     Py_ssize_t block, row  # the member's row order, (block, row in block)
     Py_ssize_t position  # in the subject's members (the sort is stable: last tie-break)
+    PyObject *cells  # the row
 
 
 cdef int _member_order(const void *a, const void *b) noexcept nogil:
@@ -502,6 +511,18 @@ cdef inline bint _plain_id(object cell):
     return True
 
 
+cdef inline bint _small_int(PyObject *item, Py_ssize_t *out):
+    """``*out = int(item)`` for an int that fits; False for anything else."""
+    cdef object value = <object> item
+    if not PyLong_CheckExact(value):
+        return False
+    try:
+        out[0] = value
+    except OverflowError:
+        return False
+    return True
+
+
 cdef class SubjectCounter:
     """One subject's counting reduction (``question_reducer``'s default form under ``-F all``)
     straight from its members ``((block, row in block), row)``, for the usual case:
@@ -513,86 +534,129 @@ cdef class SubjectCounter:
 
     The rows are sorted as ``_rows_by_created`` sorts them (``created_at`` text, row order,
     then members order) and counted as ``count_held`` counts them, in that order, with the same
-    ``held`` dicts and ``holds`` calls. ``i_cid``: the ``classification_id`` column of an int
-    column, else -1. ``tests/cli/test_reduce_fast_paths.py`` compares it with the general path.
+    ``held`` dicts and ``holds`` calls; the keys in first-seen order (the first row holding a
+    key, then column order). ``i_cid``: the ``classification_id`` column of an int column,
+    else -1. ``tests/cli/test_reduce_fast_paths.py`` compares it with the general path.
     """
 
-    cdef Py_ssize_t i_created, i_cid, width
-    cdef list indices, keys, held
+    cdef Py_ssize_t i_created, i_cid, width, n_columns
+    cdef Py_ssize_t *indices
+    cdef list keys, held
     cdef object holds, version
+
+    def __cinit__(self):
+        self.indices = NULL
 
     def __init__(
         self, Py_ssize_t i_created, Py_ssize_t i_cid, list columns, list held, holds, version
     ):
+        cdef Py_ssize_t c
         self.i_created = i_created
         self.i_cid = i_cid
-        self.indices = [entry[0] for entry in columns]
+        self.n_columns = len(columns)
+        self.indices = <Py_ssize_t *> PyMem_Malloc(max(self.n_columns, 1) * sizeof(Py_ssize_t))
+        if self.indices == NULL:
+            raise MemoryError()
+        self.width = max(i_created, i_cid) + 1  # a row has at least this many cells
+        for c in range(self.n_columns):
+            self.indices[c] = columns[c][0]
+            self.width = max(self.width, self.indices[c] + 1)
         self.keys = [entry[1] for entry in columns]
         self.held = held
         self.holds = holds
         self.version = version
-        self.width = max([i_created, i_cid] + self.indices) + 1  # a row has at least this many
+
+    def __dealloc__(self):
+        PyMem_Free(self.indices)
 
     def __call__(self, list members):
         cdef Py_ssize_t n = PyList_GET_SIZE(members)
-        cdef Py_ssize_t k, c, n_columns = len(self.indices)
-        cdef _Member *order
-        cdef object member, row, cell, present, key, count
-        cdef tuple pair
-        cdef list rows = [None] * n
-        cdef set cids
+        cdef Py_ssize_t k, c, j, n_columns = self.n_columns
+        cdef _Member *order = NULL
+        cdef Py_ssize_t *tally = NULL  # rows holding each column's key
+        cdef Py_ssize_t *first = NULL  # the first of them, in sorted order
+        cdef PyObject **last_cell = NULL  # per column, the cell read last, and whether it holds
+        cdef char *last_present = NULL
+        cdef PyObject *member
+        cdef PyObject *row_order
+        cdef PyObject *p
+        cdef object row, cell, present
+        cdef set cids = None
         cdef dict counts, seen
         if n == 0:
             return None
         order = <_Member *> PyMem_Malloc(n * sizeof(_Member))
-        if order == NULL:
-            raise MemoryError()
+        tally = <Py_ssize_t *> PyMem_Malloc(2 * max(n_columns, 1) * sizeof(Py_ssize_t))
+        last_cell = <PyObject **> PyMem_Malloc(max(n_columns, 1) * sizeof(PyObject *))
+        last_present = <char *> PyMem_Malloc(max(n_columns, 1))
         try:
-            cids = set() if n > 1 else None
-            for k in range(n):
-                member = <object> PyList_GET_ITEM(members, k)
-                if type(member) is not tuple or len(<tuple> member) != 2:
+            if order == NULL or tally == NULL or last_cell == NULL or last_present == NULL:
+                raise MemoryError()
+            first = tally + n_columns
+            if n > 1:  # drop_duplicates keeps every row of distinct plain ids
+                if self.i_cid < 0:
                     return None
-                pair = <tuple> member
-                row = pair[1]
+                cids = set()
+            for k in range(n):
+                member = _list_item(members, k)
+                if type(<object> member) is not tuple or len(<tuple> member) != 2:
+                    return None
+                row_order = _tuple_item(<object> member, 0)
+                row = <object> _tuple_item(<object> member, 1)
                 if type(row) is not list or PyList_GET_SIZE(row) < self.width:
                     return None
-                if type(pair[0]) is not tuple or len(<tuple> pair[0]) != 2:
+                if type(<object> row_order) is not tuple or len(<tuple> row_order) != 2:
                     return None
-                try:
-                    order[k].block = (<tuple> pair[0])[0]
-                    order[k].row = (<tuple> pair[0])[1]
-                except (TypeError, OverflowError):
+                if not (
+                    _small_int(_tuple_item(<object> row_order, 0), &order[k].block)
+                    and _small_int(_tuple_item(<object> row_order, 1), &order[k].row)
+                ):
                     return None
-                cell = <object> PyList_GET_ITEM(row, self.i_created)
+                cell = <object> _list_item(row, self.i_created)
                 if not _export_time(cell):
                     return None
                 order[k].created = <const char *> PyUnicode_1BYTE_DATA(cell)
                 order[k].position = k
-                rows[k] = row
-                if cids is not None:  # drop_duplicates keeps every row of distinct plain ids
-                    if self.i_cid < 0:
-                        return None
-                    cell = <object> PyList_GET_ITEM(row, self.i_cid)
+                order[k].cells = <PyObject *> row
+                if cids is not None:
+                    cell = <object> _list_item(row, self.i_cid)
                     if not _plain_id(cell) or cell in cids:
                         return None
                     cids.add(cell)
             qsort(order, n, sizeof(_Member), _member_order)
-            counts = {}
+            for c in range(n_columns):
+                tally[c] = 0
+                last_cell[c] = NULL
             for k in range(n):
-                row = rows[order[k].position]
                 for c in range(n_columns):
-                    cell = <object> PyList_GET_ITEM(row, <Py_ssize_t> self.indices[c])
-                    seen = <dict> self.held[c]
-                    present = seen.get(cell)
-                    if present is None:
-                        present = seen[cell] = self.holds(c, cell)
-                    if present is True:
-                        key = self.keys[c]
-                        count = counts.get(key)
-                        counts[key] = 1 if count is None else count + 1
+                    p = _list_item(<object> order[k].cells, self.indices[c])
+                    if p != last_cell[c]:  # a text of this column not read just before
+                        cell = <object> p
+                        seen = <dict> self.held[c]
+                        present = seen.get(cell)
+                        if present is None:
+                            present = seen[cell] = self.holds(c, cell)
+                        last_cell[c] = p
+                        last_present[c] = present is True
+                    if last_present[c]:
+                        if tally[c] == 0:
+                            first[c] = k
+                        tally[c] += 1
+            counts = {}
+            while True:  # the keys held, by first row then column (few columns: no sort)
+                j = -1
+                for c in range(n_columns):
+                    if tally[c] and (j < 0 or first[c] < first[j]):
+                        j = c
+                if j < 0:
+                    break
+                counts[self.keys[j]] = tally[j]
+                tally[j] = 0
         finally:
             PyMem_Free(order)
+            PyMem_Free(tally)
+            PyMem_Free(last_cell)
+            PyMem_Free(last_present)
         if self.version is not None:  # flatten(counts, version): the counts, then the version
             counts["aggregation_version"] = self.version
         return counts

@@ -431,31 +431,75 @@ def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize
 
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 from cpython.set cimport PySet_Add
 
 
-def distinct_cells(list rows, list columns):
-    """The distinct cells of each of ``columns`` in ``rows``, one set per column, in one pass
-    over the rows (no per-column iterator): ``_distinct_cells_py`` in ``tally/reduce.py``.
+cdef extern from "Python.h":
+    # a borrowed reference to a list's or tuple's item
+    PyObject *_sequence_item "PySequence_Fast_GET_ITEM"(object, Py_ssize_t)
 
-    >>> distinct_cells([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+
+cdef inline bint _plain_digits(object cell):
+    """Whether ``cell`` is a str of ASCII digits, at least one (``text.isdigit() and
+    text.isascii()``)."""
+    cdef const char *text
+    cdef Py_ssize_t k, size
+    if type(cell) is not str or not PyUnicode_IS_ASCII(cell):
+        return False
+    size = PyUnicode_GET_LENGTH(cell)
+    text = <const char *> PyUnicode_1BYTE_DATA(cell)
+    for k in range(size):
+        if text[k] < b'0' or text[k] > b'9':
+            return False
+    return size > 0
+
+
+def column_texts(list rows, list columns):
+    """Per column of ``columns``: ``(its distinct cells other than plain digits, its first
+    cell of plain digits or None)``, in one pass over the rows; a cell that is the same object
+    as the row before's in its column (``split_records`` reuses them) is not looked at again.
+    ``_column_texts_py`` in ``tally/reduce.py``.
+
+    >>> column_texts([["a", "1"], ["b", "12"], ["a", "x"]], [1, 0]) == [({"x"}, "1"), ({"a", "b"}, None)]
     True
     """
     cdef Py_ssize_t k, n_columns = len(columns)
-    cdef list sets = [set() for _ in range(n_columns)]
+    cdef list texts = [set() for _ in range(n_columns)]
+    cdef list digits = [None] * n_columns
     cdef Py_ssize_t *index = <Py_ssize_t *> PyMem_Malloc(max(n_columns, 1) * sizeof(Py_ssize_t))
-    cdef object row
-    if index == NULL:
-        raise MemoryError()
+    cdef PyObject **last = <PyObject **> PyMem_Malloc(max(n_columns, 1) * sizeof(PyObject *))
+    cdef PyObject *p
+    cdef object row, cell
+    cdef bint fast
     try:
+        if index == NULL or last == NULL:
+            raise MemoryError()
         for k in range(n_columns):
             index[k] = columns[k]
+            last[k] = NULL
         for row in rows:
+            fast = type(row) is list or type(row) is tuple
             for k in range(n_columns):
-                PySet_Add(sets[k], row[index[k]])
+                if fast:
+                    if not 0 <= index[k] < len(row):
+                        raise IndexError("column index out of range")
+                    p = _sequence_item(row, index[k])
+                    if p == last[k]:
+                        continue
+                    last[k] = p
+                    cell = <object> p
+                else:
+                    cell = row[index[k]]
+                if _plain_digits(cell):
+                    if digits[k] is None:
+                        digits[k] = cell
+                else:
+                    PySet_Add(texts[k], cell)
     finally:
         PyMem_Free(index)
-    return sets
+        PyMem_Free(last)
+    return list(zip(texts, digits))
 
 
 # ------------------------------------------------------------------------------------------
@@ -464,7 +508,6 @@ def distinct_cells(list rows, list columns):
 from libc.stdlib cimport qsort
 from libc.string cimport memcmp
 from cpython.list cimport PyList_GET_SIZE
-from cpython.ref cimport PyObject
 
 
 cdef extern from "Python.h":

@@ -262,24 +262,35 @@ def _group_rows_py(
     return all(map(_ASCII_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
 
 
-def _distinct_cells_py(rows: Sequence[Sequence[str]], columns: list[int]) -> list[set[str]]:
-    """The distinct cells of each of ``columns`` in ``rows``, one set per column
-    (``_cells_compiled.distinct_cells`` is the compiled form, one pass over the rows).
+def _column_texts_py(
+    rows: Sequence[Sequence[str]], columns: list[int]
+) -> list[tuple[set[str], str | None]]:
+    """Per column of ``columns``: ``(its distinct cells other than plain digits, its first cell
+    of plain digits or None)`` (``_cells_compiled.column_texts`` is the compiled form, one pass
+    over the rows). Plain digits are most of an id column's cells, and any one of them tells
+    :class:`ReadKinds` what all of them do.
 
-    >>> _distinct_cells_py([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+    >>> _column_texts_py([["a", "1"], ["b", "12"], ["a", "x"]], [1, 0]) == [({"x"}, "1"),
+    ...     ({"a", "b"}, None)]
     True
     """
-    return [set(map(operator.itemgetter(i), rows)) for i in columns]
+    out = []
+    for i in columns:
+        cells = list(map(operator.itemgetter(i), rows))
+        plain = [text.isdigit() and text.isascii() for text in cells]
+        others = set(itertools.compress(cells, map(operator.not_, plain)))
+        out.append((others, next(itertools.compress(cells, plain), None)))
+    return out
 
 
 try:  # the compiled forms (optional, as setup.py builds them)
+    from core._cells_compiled import column_texts as _column_texts
     from core._cells_compiled import count_held as _count_held
-    from core._cells_compiled import distinct_cells as _distinct_cells
     from core._cells_compiled import group_rows as _group_rows
     from core._cells_compiled import rows_by_created as _rows_by_created
 except ImportError:  # pragma: no cover - depends on the install
     _count_held, _rows_by_created = _count_held_py, _rows_by_created_py
-    _distinct_cells = _distinct_cells_py
+    _column_texts = _column_texts_py
     _group_rows = _group_rows_py
 
 
@@ -448,17 +459,13 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
                 # text (e.g. a list): no other cell can change the kind, missing ones neither
                 continue
         open_columns.append(i)
-    for i, distinct in zip(open_columns, _distinct_cells(rows, open_columns), strict=True):
+    for i, (distinct, digits) in zip(open_columns, _column_texts(rows, open_columns), strict=True):
         missing = distinct & NA_STRINGS
         if missing:
             kinds.add_cell(i, min(missing))
             distinct -= missing
-        if not distinct:
-            continue
-        joined = "".join(distinct)
-        if joined.isdigit() and joined.isascii():  # plain non-negative integers only
-            kinds.add_cell(i, min(distinct))
-            continue
+        if digits is not None:  # plain non-negative integers: each tells what all do
+            kinds.add_cell(i, digits)
         for text in distinct:
             kinds.add_cell(i, text)
             if all(flags[i] for flags in settled):

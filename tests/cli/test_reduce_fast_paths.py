@@ -153,7 +153,7 @@ def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
         if python_forms:
             monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
             monkeypatch.setattr(reduce_module, "_group_rows", reduce_module._group_rows_py)
-            monkeypatch.setattr(reduce_module, "_distinct_cells", reduce_module._distinct_cells_py)
+            monkeypatch.setattr(reduce_module, "_column_texts", reduce_module._column_texts_py)
             monkeypatch.setattr(reduce_module, "_SubjectCounter", None)  # the general path
             monkeypatch.setattr(
                 reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
@@ -196,15 +196,54 @@ def test_compiled_group_rows_is_the_python_form(rows, earlier):
         assert all(reduce_module._EXPORT_TIME.fullmatch(row[1]) for row in rows)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.lists(st.sampled_from(["", "1", "1.0", "x", "é"]), min_size=3, max_size=3)),
+    st.lists(
+        st.lists(
+            st.sampled_from(["", "1", "12", "01", "1.0", "x", "é", "\u0661", "0"]),
+            min_size=3,
+            max_size=3,
+        ).map(lambda row: row if len(row[0]) % 2 else tuple(row))
+    ),
     st.lists(st.integers(0, 2), max_size=4),
+    st.booleans(),
 )
-def test_compiled_distinct_cells_is_the_python_form(rows, columns):
-    from core._cells_compiled import distinct_cells
+def test_compiled_column_texts_is_the_python_form(rows, columns, shared):
+    from core._cells_compiled import column_texts
 
-    assert distinct_cells(rows, columns) == reduce_module._distinct_cells_py(rows, columns)
+    if shared:  # a cell equal to the row before's is that very object, as split_records makes
+        rows = (
+            [
+                [a if a == b else b for a, b in zip(before, row, strict=True)]
+                for before, row in zip([rows[0], *rows], rows, strict=False)
+            ]
+            if rows
+            else rows
+        )
+    compiled = column_texts(rows, columns)
+    python = reduce_module._column_texts_py(rows, columns)
+    assert compiled == python
+    assert [type(digits) for _, digits in compiled] == [type(digits) for _, digits in python]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["", "nan", "1", "12", "01", "-1", "1.0", "True", "x", "\u0661"]),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+    )
+)
+def test_column_kinds_are_read_kinds_of_every_row(rows):
+    from core.csv_layout import ReadKinds
+
+    every_row = ReadKinds([0, 1, 2])
+    for row in rows:
+        every_row.add(row)
+    assert reduce_module._column_kinds(rows, 3).kinds() == every_row.kinds()
 
 
 # ------------------------------------------------------------------------------------------

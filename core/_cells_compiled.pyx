@@ -519,9 +519,10 @@ cdef extern from "Python.h":
 
 cdef struct _Member:
     const char *created  # the created_at text: 23 ASCII bytes in the export's form
-    Py_ssize_t block, row  # the member's row order, (block, row in block)
+    Py_ssize_t block, row  # the member's row order, (block, row in block); 0 until needed
     Py_ssize_t position  # in the subject's members (the sort is stable: last tie-break)
     PyObject *cells  # the row
+    PyObject *row_order  # (block, row in block)
 
 
 cdef int _member_order(const void *a, const void *b) noexcept nogil:
@@ -644,17 +645,11 @@ cdef class SubjectCounter:
                 member = _list_item(members, k)
                 if type(<object> member) is not tuple or len(<tuple> member) != 2:
                     return None
-                row_order = _tuple_item(<object> member, 0)
                 row = <object> _tuple_item(<object> member, 1)
                 if type(row) is not list or PyList_GET_SIZE(row) < self.width:
                     return None
-                if type(<object> row_order) is not tuple or len(<tuple> row_order) != 2:
-                    return None
-                if not (
-                    _small_int(_tuple_item(<object> row_order, 0), &order[k].block)
-                    and _small_int(_tuple_item(<object> row_order, 1), &order[k].row)
-                ):
-                    return None
+                order[k].row_order = _tuple_item(<object> member, 0)
+                order[k].block = order[k].row = 0
                 cell = <object> _list_item(row, self.i_created)
                 if not _export_time(cell):
                     return None
@@ -666,7 +661,23 @@ cdef class SubjectCounter:
                     if not _plain_id(cell) or cell in cids:
                         return None
                     cids.add(cell)
+            # by created_at (and members order); the row orders are read only where two rows
+            # have the same created_at (few do: they are objects the sort would otherwise
+            # fetch from memory for every row)
             qsort(order, n, sizeof(_Member), _member_order)
+            for k in range(1, n):
+                if memcmp(order[k - 1].created, order[k].created, 23) == 0:
+                    for j in range(n):
+                        row_order = order[j].row_order
+                        if type(<object> row_order) is not tuple or len(<tuple> row_order) != 2:
+                            return None
+                        if not (
+                            _small_int(_tuple_item(<object> row_order, 0), &order[j].block)
+                            and _small_int(_tuple_item(<object> row_order, 1), &order[j].row)
+                        ):
+                            return None
+                    qsort(order, n, sizeof(_Member), _member_order)
+                    break
             for c in range(n_columns):
                 tally[c] = 0
                 last_cell[c] = NULL

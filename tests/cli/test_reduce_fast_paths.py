@@ -663,7 +663,8 @@ def test_subject_counter_declines_what_needs_the_general_path():
         [((0, 0), ["1", "T0", time, "1.0"]), ((0, 1), ["1", "T0", time, ""])],  # one id twice
         [((0, 0), ["01", "T0", time, "1.0"]), ((0, 1), ["1", "T0", time, ""])],  # 01 is 1
         [((0, 0), ["1", "T0", "2024-2-1 0:0:8 UTC", "1.0"])],  # another time form
-        [(0, ["1", "T0", time, "1.0"])],  # a row order of another form
+        [(0, ["1", "T0", time, "1.0"]), (1, ["2", "T0", time, ""])],  # row orders not pairs
+        [((0, 2**70), ["1", "T0", time, "1.0"]), ((0, 1), ["2", "T0", time, ""])],
         [((0, 0), ("1", "T0", time, "1.0"))],  # not a list
         [],
     ):

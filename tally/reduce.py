@@ -382,9 +382,17 @@ def _scan_block(job: ScanJob) -> ScanResult:
     # here was half of a question reduce.
     kinds = _column_kinds(rows, width)
     subject_cells = list(map(operator.itemgetter(i_subject), rows))
-    counts: Counter[str] = Counter(subject_cells)
+    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
+    export_times = False  # not known yet
+    if job.spill_dir is None:
+        kept = {}
+        # the export's form in ASCII digits, told in the same pass (the usual case)
+        export_times = _group_rows(rows, i_subject, job.index, kept, i_created)
+        counts: Counter[str] = Counter({raw: len(members) for raw, members in kept.items()})
+    else:
+        counts = Counter(subject_cells)
     task_cells = list(map(operator.itemgetter(i_task), rows))
-    for n in _first_row_candidates(subject_cells, task_cells):
+    for n in _first_row_candidates(subject_cells, task_cells, kept):
         row = rows[n]
         subject = row[i_subject]
         numeric = _numeric_or_none(subject)
@@ -408,17 +416,11 @@ def _scan_block(job: ScanJob) -> ScanResult:
         ]
     index = job.index
     path = ""
-    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
-    export_times = False  # not known yet
     if job.spill_dir is not None:
         path = str(Path(job.spill_dir) / f"rows{job.index:08d}.spill")
         spill = Spill(path)
         spill.append([((index, n), row) for n, row in enumerate(rows)])
         spill.close()
-    else:
-        kept = {}
-        # the export's form in ASCII digits, told in the same pass (the usual case)
-        export_times = _group_rows(rows, i_subject, index, kept, i_created)
     if not export_times:
         created = map(operator.itemgetter(i_created), rows)
         export_times = all(map(_EXPORT_TIME.fullmatch, created))
@@ -473,17 +475,31 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
     return kinds
 
 
-def _first_row_candidates(subjects: Sequence[str], tasks: Sequence[str]) -> list[int]:
+def _first_row_candidates(
+    subjects: Sequence[str],
+    tasks: Sequence[str],
+    groups: Mapping[str, list[tuple[tuple[int, int], Any]]] | None = None,
+) -> list[int]:
     """Positions of the rows that can be the earliest of their task in subject order (see
     :class:`_FirstRows`): those of each task's lowest subject, under both readings of the
-    subject column. Every row when a subject reads as NaN (no order to rely on).
+    subject column. Every row when a subject reads as NaN (no order to rely on). ``groups``:
+    the rows by subject cell, ``((block, position), row)`` (in a file of one task, the
+    candidates are found from them).
 
     >>> _first_row_candidates(["7", "10", "7.0", "10"], ["T0", "T0", "T0", "T1"])
     [0, 1, 2, 3]
     >>> _first_row_candidates(["7", "9", "8", "7"], ["T0", "T0", "T1", "T1"])
     [0, 3]
+    >>> _first_row_candidates(["7", "9", "7"], ["T0"] * 3, {"7": [((0, 0), []), ((0, 2), [])],
+    ...     "9": [((0, 1), [])]})
+    [0, 2]
     """
-    pairs = set(zip(tasks, subjects, strict=True))
+    distinct_tasks = set(tasks) if groups is not None else ()
+    if len(distinct_tasks) == 1:  # one task: its pairs are the subjects (a set each already)
+        (task,) = distinct_tasks
+        pairs = {(task, subject) for subject in groups}  # type: ignore[union-attr]
+    else:
+        pairs = set(zip(tasks, subjects, strict=True))
     lowest: dict[str, set[str]] = {}
     for reading in (_numeric_or_none, _textual_key):
         best: dict[str, tuple[Any, set[str]]] = {}
@@ -500,6 +516,8 @@ def _first_row_candidates(subjects: Sequence[str], tasks: Sequence[str]) -> list
             lowest.setdefault(task, set()).update(winners)
     if len(lowest) == 1:
         ((task, winners),) = lowest.items()
+        if len(distinct_tasks) == 1:  # every row of a winner, from its group
+            return sorted(n for subject in winners for (_, n), _ in groups[subject])  # type: ignore[index]
         return [n for n, subject in enumerate(subjects) if subject in winners]
     return [
         n

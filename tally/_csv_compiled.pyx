@@ -427,9 +427,26 @@ def object_lines(
     value that is not a ``str`` goes through ``format_object`` (``csv_layout._format_object``).
     One join of the pieces: the cells (most are long lists) are copied once.
     """
+    return reduction_text(
+        rows, names, [format_object] * len(names), workflow_cell, reducer, field
+    )
+
+
+def reduction_text(
+    object rows, list names, list formatters, str workflow_cell, str reducer, object field
+):
+    """The CSV text of reduction rows: the compiled form of ``tally.reduce._csv_text(
+    _reduction_lines(rows, list(zip(names, formatters)), workflow_cell, reducer))`` (the same
+    text), for Python 3.11's csv module, as :func:`extract_lines`. ``rows``: ``(subject cell,
+    task cell, flattened reduction)``; ``formatters``: ``csv_layout.cell_formatter``'s, one
+    per column: each gives a ``str`` value as it is and None as an empty cell, so that only
+    other values go through it. One join of the pieces: the cells are copied once.
+    """
     cdef list pieces = []
     cdef object row, value, flat_get
-    cdef str name
+    cdef Py_ssize_t c, n_columns = len(names)
+    if len(formatters) != n_columns:
+        raise ValueError("one formatter per column")
     for row in rows:
         _append_field(pieces, <str?> row[0], field)
         PyList_Append(pieces, _COMMA)
@@ -439,11 +456,13 @@ def object_lines(
         PyList_Append(pieces, _COMMA)
         _append_field(pieces, reducer, field)
         flat_get = (<dict?> row[2]).get
-        for name in names:
+        for c in range(n_columns):
             PyList_Append(pieces, _COMMA)
-            value = flat_get(name)
+            value = flat_get(names[c])
+            if value is None:
+                continue  # an empty cell
             if type(value) is not str:
-                value = format_object(value)
+                value = formatters[c](value)
             _append_field(pieces, <str?> value, field)
         PyList_Append(pieces, _NEWLINE)
     return _EMPTY.join(pieces)

@@ -1630,6 +1630,15 @@ def _format_bucket(index: int) -> str:
             _format_object,
             csv_field,
         )
+    if _reduction_text is not None:  # the same text, compiled (e.g. the counting reduces)
+        return _reduction_text(
+            _WORKER["results"][index].rows(),
+            [c for c, _ in columns],
+            [f for _, f in columns],
+            _WORKER["workflow_cell"],
+            _WORKER["reducer"],
+            csv_field,
+        )
     return _csv_text(
         _reduction_lines(
             _WORKER["results"][index].rows(), columns, _WORKER["workflow_cell"], _WORKER["reducer"]
@@ -1641,8 +1650,12 @@ try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns
     from tally._csv_compiled import object_lines as _object_lines
 except ImportError:  # pragma: no cover - depends on the install
     _object_lines = None
+try:  # ... and for columns of any kind
+    from tally._csv_compiled import reduction_text as _reduction_text
+except ImportError:  # pragma: no cover - depends on the install
+    _reduction_text = None
 if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv module does
-    _object_lines = None
+    _object_lines = _reduction_text = None
 
 
 def _csv_text(lines: Iterable[list[str]]) -> str:

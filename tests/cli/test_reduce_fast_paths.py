@@ -551,12 +551,98 @@ def test_compiled_object_lines_are_the_python_lines(rows, names, workflow):
     assert compiled == expected
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _CELL_TEXT,
+            _CELL_TEXT,
+            st.dictionaries(
+                st.sampled_from(["a", "b", "c"]),
+                st.one_of(
+                    _CELL_TEXT,
+                    st.none(),
+                    st.integers(-(2**70), 2**70),
+                    st.floats(),
+                    st.booleans(),
+                    st.lists(st.integers(), max_size=2),
+                ),
+            ),
+        ),
+        max_size=5,
+    ),
+    columns=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["int", "float", "object"])
+        ),
+        unique_by=lambda column: column[0],
+    ),
+    workflow=_CELL_TEXT,
+)
+def test_compiled_reduction_text_is_the_python_lines(rows, columns, workflow):
+    from core.csv_layout import cell_formatter
+    from tally.tables import csv_field
+
+    if reduce_module._reduction_text is None:
+        pytest.skip("needs the compiled extension and Python 3.11's csv quoting")
+    formatters = [(name, cell_formatter(kind)) for name, kind in columns]
+    try:
+        expected = reduce_module._csv_text(
+            reduce_module._reduction_lines(iter(rows), formatters, workflow, "question_reducer")
+        )
+    except (TypeError, ValueError) as exc:  # a value its column's kind cannot hold
+        expected = type(exc)
+    try:
+        compiled = reduce_module._reduction_text(
+            rows,
+            [n for n, _ in formatters],
+            [f for _, f in formatters],
+            workflow,
+            "question_reducer",
+            csv_field,
+        )
+    except (TypeError, ValueError) as exc:
+        compiled = type(exc)
+    assert compiled == expected
+
+
+@given(st.integers(-(2**80), 2**80) | st.integers(-(2**1100), 2**1100))
+def test_float_cells_of_ints_are_format_cells(value):
+    from core.csv_layout import _format_float, format_cell
+
+    try:
+        expected = format_cell(value, "float")
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            _format_float(value)
+        return
+    assert _format_float(value) == expected
+
+
+def test_a_counting_reduce_with_and_without_compiled_lines_gives_the_same_bytes(
+    tmp_path, monkeypatch
+):
+    test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
+        tmp_path, monkeypatch, "question_reducer", "all"
+    )
+    monkeypatch.undo()
+    expected = (tmp_path / "out0" / "question_reducer_reductions.csv").read_bytes()
+    monkeypatch.setattr(reduce_module, "_reduction_text", None)
+    out = tmp_path / "python_lines"
+    out.mkdir()
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
+    assert result.code == 0, result.err
+    assert (out / "question_reducer_reductions.csv").read_bytes() == expected
+
+
 def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp_path, monkeypatch):
     test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch)
     monkeypatch.undo()
     first = tmp_path / "out0" / "point_reducer_hdbscan_reductions.csv"
     expected = first.read_bytes()
     monkeypatch.setattr(reduce_module, "_object_lines", None)
+    monkeypatch.setattr(reduce_module, "_reduction_text", None)
     out = tmp_path / "python_lines"
     out.mkdir()
     extracted = tmp_path / "point_extractor_by_frame_extractions.csv"

@@ -20,6 +20,12 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy
+from cpython.list cimport PyList_Append, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+
+
+cdef extern from "Python.h":
+    int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, void *) except -1
 
 
 cdef extern from "Python.h":
@@ -93,12 +99,11 @@ cdef inline object _cell(const char *start, Py_ssize_t size, bint ascii):
 
 
 cdef inline object _cell_after(
-    const char *start, Py_ssize_t size, list previous, list row, bint ascii
+    const char *start, Py_ssize_t size, list previous, Py_ssize_t column, bint ascii
 ):
     """The cell, as the previous record's cell of the same column when the bytes are the same
     (workflow, task, extractor and version columns, repeated answers): no new string, and its
     hash, once computed, serves every later lookup of it."""
-    cdef Py_ssize_t column = len(row)
     cdef object same
     if previous is not None and column < len(previous):
         same = previous[column]
@@ -125,6 +130,17 @@ cdef bint _all_ascii(const char *data, Py_ssize_t n) noexcept nogil:
     return (high & 0x8080808080808080ULL) == 0
 
 
+cdef inline int _put_cell(list row, Py_ssize_t column, object cell) except -1:
+    """``row[column] = cell`` in a row made with as many empty (NULL) slots as the record
+    before has cells, or appended past them: most rows are made at their size, not grown."""
+    if column < PyList_GET_SIZE(row):
+        Py_INCREF(cell)
+        PyList_SET_ITEM(row, column, cell)
+    else:
+        PyList_Append(row, cell)
+    return 0
+
+
 def split_records(bytes block):
     """The non-blank records of ``block`` as lists of cells, as the csv module reads them
     (``[row for row in csv.reader(io.StringIO(block.decode(), newline="")) if row]``), or
@@ -140,7 +156,7 @@ def split_records(bytes block):
     """
     cdef const char *data = PyBytes_AS_STRING(block)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
-    cdef Py_ssize_t i = 0, start, m
+    cdef Py_ssize_t i = 0, start, m, column
     cdef int skip
     cdef char c
     cdef list rows = []
@@ -162,7 +178,8 @@ def split_records(bytes block):
             if c == b'\n' or c == b'\r':  # a blank line: the csv module's [] row, dropped
                 i += 1
                 continue
-            row = []
+            row = PyList_New(0 if previous is None else PyList_GET_SIZE(previous))
+            column = 0
             while True:  # the record's cells
                 if i < n and data[i] == b'"':
                     i += 1
@@ -181,7 +198,8 @@ def split_records(bytes block):
                         unescaped[m] = c
                         m += 1
                         i += 1
-                    row.append(_cell_after(unescaped, m, previous, row, ascii))
+                    _put_cell(row, column, _cell_after(unescaped, m, previous, column, ascii))
+                    column += 1
                     i += 1
                     if i < n:
                         c = data[i]
@@ -205,11 +223,14 @@ def split_records(bytes block):
                     if c == b'"':
                         return None  # a quote inside an unquoted cell
                     i += 1
-                row.append(_cell_after(data + start, i - start, previous, row, ascii))
+                _put_cell(row, column, _cell_after(data + start, i - start, previous, column, ascii))
+                column += 1
                 if i < n and data[i] == b',':
                     i += 1
                     continue
                 break
+            if column < PyList_GET_SIZE(row):  # fewer cells than the record before: no NULLs
+                PyList_SetSlice(row, column, PyList_GET_SIZE(row), NULL)
             rows.append(row)
             previous = row
             if i < n:  # the record's end: \r\n, \n or \r

@@ -381,26 +381,28 @@ def count_held(object rows, list columns, list held, object holds):
     return counts
 
 
-cdef const char *_EXPORT_FORM = b"dddd-dd-dd dd:dd:dd UTC"
+cdef extern from *:
+    """
+    /* Whether t[0:23] is "dddd-dd-dd dd:dd:dd UTC" with ASCII digits for d: every byte
+       checked, without a branch per byte. */
+    #define _TALLY_D(k) ((unsigned int)(unsigned char)(t[k] - '0') > 9)
+    static inline int _tally_export_form(const unsigned char *t) {
+        return !(_TALLY_D(0) | _TALLY_D(1) | _TALLY_D(2) | _TALLY_D(3) | (t[4] != '-')
+                 | _TALLY_D(5) | _TALLY_D(6) | (t[7] != '-') | _TALLY_D(8) | _TALLY_D(9)
+                 | (t[10] != ' ') | _TALLY_D(11) | _TALLY_D(12) | (t[13] != ':')
+                 | _TALLY_D(14) | _TALLY_D(15) | (t[16] != ':') | _TALLY_D(17) | _TALLY_D(18)
+                 | (t[19] != ' ') | (t[20] != 'U') | (t[21] != 'T') | (t[22] != 'C'));
+    }
+    #undef _TALLY_D
+    """
+    bint _export_form "_tally_export_form"(const unsigned char *text) nogil
 
 
 cdef bint _export_time(object cell):
     """Whether ``cell`` is ``YYYY-MM-DD HH:MM:SS UTC`` in ASCII digits."""
-    cdef const char *text
-    cdef Py_ssize_t k
-    cdef char expected, c
     if type(cell) is not str or not PyUnicode_IS_ASCII(cell) or PyUnicode_GET_LENGTH(cell) != 23:
         return False
-    text = <const char *> PyUnicode_1BYTE_DATA(cell)
-    for k in range(23):
-        expected = _EXPORT_FORM[k]
-        c = text[k]
-        if expected == b'd':
-            if c < b'0' or c > b'9':
-                return False
-        elif c != expected:
-            return False
-    return True
+    return _export_form(<const unsigned char *> PyUnicode_1BYTE_DATA(cell))
 
 
 def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize_t i_created):
@@ -523,6 +525,38 @@ cdef struct _Member:
     Py_ssize_t position  # in the subject's members (the sort is stable: last tie-break)
     PyObject *cells  # the row
     PyObject *row_order  # (block, row in block)
+    unsigned long long cid  # the classification id's value
+
+
+cdef int _id_order(const void *a, const void *b) noexcept nogil:
+    cdef unsigned long long x = (<const unsigned long long *> a)[0]
+    cdef unsigned long long y = (<const unsigned long long *> b)[0]
+    return -1 if x < y else (1 if x > y else 0)
+
+
+cdef bint _distinct_ids(_Member *order, Py_ssize_t n):
+    """Whether the members' ``cid`` values are distinct (pairs compared, or sorted)."""
+    cdef Py_ssize_t k, j
+    cdef unsigned long long *ids
+    cdef bint distinct = True
+    if n <= 32:
+        for k in range(1, n):
+            for j in range(k):
+                if order[j].cid == order[k].cid:
+                    return False
+        return True
+    ids = <unsigned long long *> PyMem_Malloc(n * sizeof(unsigned long long))
+    if ids == NULL:
+        raise MemoryError()
+    for k in range(n):
+        ids[k] = order[k].cid
+    qsort(ids, n, sizeof(unsigned long long), _id_order)
+    for k in range(1, n):
+        if ids[k - 1] == ids[k]:
+            distinct = False
+            break
+    PyMem_Free(ids)
+    return distinct
 
 
 cdef int _member_order(const void *a, const void *b) noexcept nogil:
@@ -538,20 +572,24 @@ cdef int _member_order(const void *a, const void *b) noexcept nogil:
     return -1 if x.position < y.position else (1 if x.position > y.position else 0)
 
 
-cdef inline bint _plain_id(object cell):
-    """Whether ``cell`` is ASCII digits without a leading zero (nor ``0``): distinct such
-    texts are distinct integers (``_plain_texts("int")`` in ``tally/reduce.py``)."""
+cdef inline bint _plain_id(object cell, unsigned long long *value):
+    """Whether ``cell`` is ASCII digits without a leading zero (nor ``0``), at most 19 of them
+    (``*value``: the integer): distinct such texts are distinct integers
+    (``_plain_texts("int")`` in ``tally/reduce.py``)."""
     cdef const char *text
     cdef Py_ssize_t k, size
+    cdef unsigned long long number = 0
     if type(cell) is not str or not PyUnicode_IS_ASCII(cell):
         return False
     size = PyUnicode_GET_LENGTH(cell)
     text = <const char *> PyUnicode_1BYTE_DATA(cell)
-    if size == 0 or text[0] == b'0':
+    if size == 0 or size > 19 or text[0] == b'0':
         return False
     for k in range(size):
         if text[k] < b'0' or text[k] > b'9':
             return False
+        number = 10 * number + <unsigned long long> (text[k] - 48)  # the digit's value
+    value[0] = number
     return True
 
 
@@ -667,7 +705,7 @@ cdef class SubjectCounter:
         cdef PyObject *row_order
         cdef PyObject *p
         cdef object row, cell, present
-        cdef set cids = None
+        cdef bint with_ids = n > 1  # drop_duplicates keeps every row of distinct plain ids
         cdef dict counts, seen
         if n == 0:
             return None
@@ -680,10 +718,8 @@ cdef class SubjectCounter:
                 raise MemoryError()
             first = tally + n_columns
             _prefetch_members(members, n, self.fetched, 2 if self.i_cid >= 0 else 1)
-            if n > 1:  # drop_duplicates keeps every row of distinct plain ids
-                if self.i_cid < 0:
-                    return None
-                cids = set()
+            if with_ids and self.i_cid < 0:
+                return None
             for k in range(n):
                 member = _list_item(members, k)
                 if type(<object> member) is not tuple or len(<tuple> member) != 2:
@@ -699,11 +735,10 @@ cdef class SubjectCounter:
                 order[k].created = <const char *> PyUnicode_1BYTE_DATA(cell)
                 order[k].position = k
                 order[k].cells = <PyObject *> row
-                if cids is not None:
-                    cell = <object> _list_item(row, self.i_cid)
-                    if not _plain_id(cell) or cell in cids:
-                        return None
-                    cids.add(cell)
+                if with_ids and not _plain_id(<object> _list_item(row, self.i_cid), &order[k].cid):
+                    return None
+            if with_ids and not _distinct_ids(order, n):
+                return None
             # by created_at (and members order); the row orders are read only where two rows
             # have the same created_at (few do: they are objects the sort would otherwise
             # fetch from memory for every row)

@@ -755,6 +755,10 @@ def test_subject_counter_declines_what_needs_the_general_path():
         [],
     ):
         assert count(members) is None
+    many = [((0, n), [str(100 + n), "T0", time, "1.0"]) for n in range(40)]  # ids sorted
+    assert count(many) == {"a": 40, "aggregation_version": "5.3.1"}
+    assert count([*many, ((0, 40), ["139", "T0", time, ""])]) is None  # one id twice
+    assert count([((0, 0), ["1" * 20, "T0", time, ""]), *many]) is None  # more than 19 digits
     for changed in (
         {"tasks": ("T0", "T1")},
         {"blank_tasks": True},

@@ -644,6 +644,29 @@ cdef void _prefetch_members(list members, Py_ssize_t n, Py_ssize_t *columns, Py_
                         _prefetch(items[columns[c]])
 
 
+cdef int _add_counted(object stats, dict flat) except -1:
+    """``stats.add(flat)`` (``core.csv_layout.ColumnStats``) for a flat reduction of int and
+    str values, its steps for those: a key first seen gets flag 0 and count 0, then each value
+    sets its type's flag (``_INT`` 1, ``_OTHER`` 4) and counts."""
+    cdef dict flags = stats.flags
+    cdef dict present = stats.present
+    cdef object key, value, flag
+    stats.rows += 1
+    for key, value in flat.items():
+        flag = flags.get(key)
+        if flag is None:
+            flags[key] = flag = 0
+            present[key] = 0
+        if type(value) is int:
+            flags[key] = flag | 1
+        elif type(value) is str:
+            flags[key] = flag | 4
+        else:
+            raise TypeError(f"a counted value is int or str, not {type(value).__name__}")
+        present[key] += 1
+    return 0
+
+
 cdef class SubjectCounter:
     """One subject's counting reduction (``question_reducer``'s default form under ``-F all``)
     straight from its members ``((block, row in block), row)``, for the usual case:
@@ -693,7 +716,8 @@ cdef class SubjectCounter:
     def __dealloc__(self):
         PyMem_Free(self.indices)
 
-    def __call__(self, list members):
+    def __call__(self, list members, stats=None):
+        # stats: a ColumnStats to add the reduction to (as its add does), if one is made
         cdef Py_ssize_t n = PyList_GET_SIZE(members)
         cdef Py_ssize_t k, c, j, n_columns = self.n_columns
         cdef _Member *order = NULL
@@ -791,4 +815,6 @@ cdef class SubjectCounter:
             PyMem_Free(last_present)
         if self.version is not None:  # flatten(counts, version): the counts, then the version
             counts["aggregation_version"] = self.version
+        if stats is not None:
+            _add_counted(stats, counts)
         return counts

@@ -1074,9 +1074,8 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     for subject in sorted(groups, key=sort_key):
         members = groups.pop(subject)
         if count_subject is not None:  # the usual counting reduce, one step (or None)
-            flat = count_subject(members)
+            flat = count_subject(members, stats)  # (added to stats if not None)
             if flat is not None:
-                add_stats(flat)
                 # no spill check: one row per subject, SUBJECTS_PER_BUCKET at most
                 batch.append((subject, one_task, flat))
                 continue

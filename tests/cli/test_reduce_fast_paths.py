@@ -755,6 +755,12 @@ def test_subject_counter_declines_what_needs_the_general_path():
         [],
     ):
         assert count(members) is None
+    from core.csv_layout import ColumnStats
+
+    stats, expected = ColumnStats(), ColumnStats()
+    for members in ([((0, 0), ["1", "T0", time, "1.0"])], [((0, 1), ["2", "T0", time, ""])]):
+        expected.add(count(members, stats))  # the counter adds it to stats as add does
+    assert stats == expected and stats.kinds() == {"a": "float", "aggregation_version": "object"}
     many = [((0, n), [str(100 + n), "T0", time, "1.0"]) for n in range(40)]  # ids sorted
     assert count(many) == {"a": 40, "aggregation_version": "5.3.1"}
     assert count([*many, ((0, 40), ["139", "T0", time, ""])]) is None  # one id twice

@@ -673,8 +673,9 @@ cdef class SubjectCounter:
     ``count(members)`` is ``flatten(count_answers(drop_duplicates(_sorted_rows(members))),
     version)`` of ``_reduce_subjects`` in ``tally/reduce.py`` for a file of one task, or None
     where the general path is needed. Declined: a ``created_at`` not in the export's form in
-    ASCII digits, a row order that is not two integers, and (for two rows or more) a
-    classification id that is not plain digits or occurs twice (rows that may be duplicates).
+    ASCII digits; where two rows have the same ``created_at``, a row order that is not two
+    integers; and (for two rows or more) a classification id that is not plain digits (at most
+    19) or occurs twice (rows that may be duplicates).
 
     The rows are sorted as ``_rows_by_created`` sorts them (``created_at`` text, row order,
     then members order) and counted as ``count_held`` counts them, in that order, with the same

@@ -1076,8 +1076,10 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
         if count_subject is not None:  # the usual counting reduce, one step (or None)
             flat = count_subject(members, stats)  # (added to stats if not None)
             if flat is not None:
-                # no spill check: one row per subject, SUBJECTS_PER_BUCKET at most
                 batch.append((subject, one_task, flat))
+                if out is not None and len(batch) >= SPILL_ROWS:  # as after the general path
+                    out.append(batch)
+                    batch = []
                 continue
         members = _sorted_rows(members, i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)

@@ -727,6 +727,36 @@ def test_subject_counter_gives_what_the_general_path_gives(
     assert results[0] == results[1]
 
 
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_reduce_with_and_without_the_subject_counter_gives_the_same_bytes(
+    tmp_path, monkeypatch, in_memory
+):
+    """Both ways of grouping (in memory; spilled, its output spilled in small chunks)."""
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.clear,data.aggregation_version,data.dark\n"
+    lines = [
+        f"{100 + n % 23},u{n % 7},,21434,T0,2024-02-01 00:00:{n * 7 % 60:02d} UTC,{n % 13},"
+        f"question_extractor,{'1.0' if n % 3 else ''},5.3.1,{'1.0' if n % 4 else ''}\n"
+        for n in range(300)  # rows 0 and 299: subject 0, id 100 twice (the general path)
+    ]
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(tmp_path / "red.yaml", {"reducer_config": {"question_reducer": {}}})
+    if not in_memory:
+        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", -1)
+        monkeypatch.setattr(reduce_module, "SPILL_ROWS", 3)
+    outputs = []
+    for counter in (True, False):
+        if not counter:
+            monkeypatch.setattr(reduce_module, "_SubjectCounter", None)
+        out = tmp_path / f"out{counter}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all")
+        assert result.code == 0, result.err
+        outputs.append((out / "question_reducer_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
 def test_subject_counter_declines_what_needs_the_general_path():
     header = ("classification_id", "task", "created_at", "data.a")
     layout = reduce_module._Layout(

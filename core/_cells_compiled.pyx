@@ -399,26 +399,28 @@ def count_held(object rows, list columns, list held, object holds):
     return counts
 
 
-cdef const char *_EXPORT_FORM = b"dddd-dd-dd dd:dd:dd UTC"
+cdef extern from *:
+    """
+    /* Whether t[0:23] is "dddd-dd-dd dd:dd:dd UTC" with ASCII digits for d: every byte
+       checked, without a branch per byte. */
+    #define _TALLY_D(k) ((unsigned int)(unsigned char)(t[k] - '0') > 9)
+    static inline int _tally_export_form(const unsigned char *t) {
+        return !(_TALLY_D(0) | _TALLY_D(1) | _TALLY_D(2) | _TALLY_D(3) | (t[4] != '-')
+                 | _TALLY_D(5) | _TALLY_D(6) | (t[7] != '-') | _TALLY_D(8) | _TALLY_D(9)
+                 | (t[10] != ' ') | _TALLY_D(11) | _TALLY_D(12) | (t[13] != ':')
+                 | _TALLY_D(14) | _TALLY_D(15) | (t[16] != ':') | _TALLY_D(17) | _TALLY_D(18)
+                 | (t[19] != ' ') | (t[20] != 'U') | (t[21] != 'T') | (t[22] != 'C'));
+    }
+    #undef _TALLY_D
+    """
+    bint _export_form "_tally_export_form"(const unsigned char *text) nogil
 
 
 cdef bint _export_time(object cell):
     """Whether ``cell`` is ``YYYY-MM-DD HH:MM:SS UTC`` in ASCII digits."""
-    cdef const char *text
-    cdef Py_ssize_t k
-    cdef char expected, c
     if type(cell) is not str or not PyUnicode_IS_ASCII(cell) or PyUnicode_GET_LENGTH(cell) != 23:
         return False
-    text = <const char *> PyUnicode_1BYTE_DATA(cell)
-    for k in range(23):
-        expected = _EXPORT_FORM[k]
-        c = text[k]
-        if expected == b'd':
-            if c < b'0' or c > b'9':
-                return False
-        elif c != expected:
-            return False
-    return True
+    return _export_form(<const unsigned char *> PyUnicode_1BYTE_DATA(cell))
 
 
 def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize_t i_created):
@@ -449,28 +451,389 @@ def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize
 
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 from cpython.set cimport PySet_Add
 
 
-def distinct_cells(list rows, list columns):
-    """The distinct cells of each of ``columns`` in ``rows``, one set per column, in one pass
-    over the rows (no per-column iterator): ``_distinct_cells_py`` in ``tally/reduce.py``.
+cdef extern from "Python.h":
+    # a borrowed reference to a list's or tuple's item
+    PyObject *_sequence_item "PySequence_Fast_GET_ITEM"(object, Py_ssize_t)
 
-    >>> distinct_cells([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+
+cdef inline bint _plain_digits(object cell):
+    """Whether ``cell`` is a str of ASCII digits, at least one (``text.isdigit() and
+    text.isascii()``)."""
+    cdef const char *text
+    cdef Py_ssize_t k, size
+    if type(cell) is not str or not PyUnicode_IS_ASCII(cell):
+        return False
+    size = PyUnicode_GET_LENGTH(cell)
+    text = <const char *> PyUnicode_1BYTE_DATA(cell)
+    for k in range(size):
+        if text[k] < b'0' or text[k] > b'9':
+            return False
+    return size > 0
+
+
+def column_texts(list rows, list columns):
+    """Per column of ``columns``: ``(its distinct cells other than plain digits, its first
+    cell of plain digits or None)``, in one pass over the rows; a cell that is the same object
+    as the row before's in its column (``split_records`` reuses them) is not looked at again.
+    ``_column_texts_py`` in ``tally/reduce.py``.
+
+    >>> column_texts([["a", "1"], ["b", "12"], ["a", "x"]], [1, 0]) == [({"x"}, "1"), ({"a", "b"}, None)]
     True
     """
     cdef Py_ssize_t k, n_columns = len(columns)
-    cdef list sets = [set() for _ in range(n_columns)]
+    cdef list texts = [set() for _ in range(n_columns)]
+    cdef list digits = [None] * n_columns
     cdef Py_ssize_t *index = <Py_ssize_t *> PyMem_Malloc(max(n_columns, 1) * sizeof(Py_ssize_t))
-    cdef object row
-    if index == NULL:
-        raise MemoryError()
+    cdef PyObject **last = <PyObject **> PyMem_Malloc(max(n_columns, 1) * sizeof(PyObject *))
+    cdef PyObject *p
+    cdef object row, cell
+    cdef bint fast
     try:
+        if index == NULL or last == NULL:
+            raise MemoryError()
         for k in range(n_columns):
             index[k] = columns[k]
+            last[k] = NULL
         for row in rows:
+            fast = type(row) is list or type(row) is tuple
             for k in range(n_columns):
-                PySet_Add(sets[k], row[index[k]])
+                if fast:
+                    if not 0 <= index[k] < len(row):
+                        raise IndexError("column index out of range")
+                    p = _sequence_item(row, index[k])
+                    if p == last[k]:
+                        continue
+                    last[k] = p
+                    cell = <object> p
+                else:
+                    cell = row[index[k]]
+                if _plain_digits(cell):
+                    if digits[k] is None:
+                        digits[k] = cell
+                else:
+                    PySet_Add(texts[k], cell)
     finally:
         PyMem_Free(index)
-    return sets
+        PyMem_Free(last)
+    return list(zip(texts, digits))
+
+
+# ------------------------------------------------------------------------------------------
+# one subject of a counting reduce (question_reducer, shortcut_reducer) in one step
+
+from libc.stdlib cimport qsort
+from libc.string cimport memcmp
+from cpython.list cimport PyList_GET_SIZE
+
+
+cdef extern from "Python.h":
+    # borrowed references, never counted: the members hold every object read here
+    PyObject *_list_item "PyList_GET_ITEM"(object, Py_ssize_t)
+    PyObject *_tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t)
+    bint PyLong_CheckExact(object)
+
+
+cdef struct _Member:
+    const char *created  # the created_at text: 23 ASCII bytes in the export's form
+    Py_ssize_t block, row  # the member's row order, (block, row in block); 0 until needed
+    Py_ssize_t position  # in the subject's members (the sort is stable: last tie-break)
+    PyObject *cells  # the row
+    PyObject *row_order  # (block, row in block)
+    unsigned long long cid  # the classification id's value
+
+
+cdef int _id_order(const void *a, const void *b) noexcept nogil:
+    cdef unsigned long long x = (<const unsigned long long *> a)[0]
+    cdef unsigned long long y = (<const unsigned long long *> b)[0]
+    return -1 if x < y else (1 if x > y else 0)
+
+
+cdef bint _distinct_ids(_Member *order, Py_ssize_t n):
+    """Whether the members' ``cid`` values are distinct (pairs compared, or sorted)."""
+    cdef Py_ssize_t k, j
+    cdef unsigned long long *ids
+    cdef bint distinct = True
+    if n <= 32:
+        for k in range(1, n):
+            for j in range(k):
+                if order[j].cid == order[k].cid:
+                    return False
+        return True
+    ids = <unsigned long long *> PyMem_Malloc(n * sizeof(unsigned long long))
+    if ids == NULL:
+        raise MemoryError()
+    for k in range(n):
+        ids[k] = order[k].cid
+    qsort(ids, n, sizeof(unsigned long long), _id_order)
+    for k in range(1, n):
+        if ids[k - 1] == ids[k]:
+            distinct = False
+            break
+    PyMem_Free(ids)
+    return distinct
+
+
+cdef int _member_order(const void *a, const void *b) noexcept nogil:
+    cdef const _Member *x = <const _Member *> a
+    cdef const _Member *y = <const _Member *> b
+    cdef int by_text = memcmp(x.created, y.created, 23)
+    if by_text != 0:
+        return by_text
+    if x.block != y.block:
+        return -1 if x.block < y.block else 1
+    if x.row != y.row:
+        return -1 if x.row < y.row else 1
+    return -1 if x.position < y.position else (1 if x.position > y.position else 0)
+
+
+cdef inline bint _plain_id(object cell, unsigned long long *value):
+    """Whether ``cell`` is ASCII digits without a leading zero (nor ``0``), at most 19 of them
+    (``*value``: the integer): distinct such texts are distinct integers
+    (``_plain_texts("int")`` in ``tally/reduce.py``)."""
+    cdef const char *text
+    cdef Py_ssize_t k, size
+    cdef unsigned long long number = 0
+    if type(cell) is not str or not PyUnicode_IS_ASCII(cell):
+        return False
+    size = PyUnicode_GET_LENGTH(cell)
+    text = <const char *> PyUnicode_1BYTE_DATA(cell)
+    if size == 0 or size > 19 or text[0] == b'0':
+        return False
+    for k in range(size):
+        if text[k] < b'0' or text[k] > b'9':
+            return False
+        number = 10 * number + <unsigned long long> (text[k] - 48)  # the digit's value
+    value[0] = number
+    return True
+
+
+cdef inline bint _small_int(PyObject *item, Py_ssize_t *out):
+    """``*out = int(item)`` for an int that fits; False for anything else."""
+    cdef object value = <object> item
+    if not PyLong_CheckExact(value):
+        return False
+    try:
+        out[0] = value
+    except OverflowError:
+        return False
+    return True
+
+
+cdef extern from *:
+    """
+    #define _tally_prefetch(p) __builtin_prefetch((const void *)(p))
+    """
+    void _prefetch "_tally_prefetch"(const void *p) nogil
+    PyObject **_list_items "PySequence_Fast_ITEMS"(object)
+
+
+cdef void _prefetch_members(list members, Py_ssize_t n, Py_ssize_t *columns, Py_ssize_t m):
+    """Ask for the memory that reading ``members`` (``(row order, row)``) and their rows'
+    ``columns`` (``m`` of them) takes, a level at a time for all members: the members' tuples,
+    the rows, the rows' items, the cells. A subject's rows lie far apart in memory, and reading
+    them one after the other waited for each in turn (two thirds of the count's time)."""
+    cdef Py_ssize_t k, c
+    cdef object member, row
+    cdef PyObject **items
+    for k in range(n):
+        _prefetch(_list_item(members, k))
+    for k in range(n):
+        member = <object> _list_item(members, k)
+        if type(member) is tuple and len(<tuple> member) == 2:
+            _prefetch(_tuple_item(member, 1))
+    for k in range(n):
+        member = <object> _list_item(members, k)
+        if type(member) is tuple and len(<tuple> member) == 2:
+            row = <object> _tuple_item(member, 1)
+            if type(row) is list:
+                _prefetch(_list_items(row))
+    for k in range(n):
+        member = <object> _list_item(members, k)
+        if type(member) is tuple and len(<tuple> member) == 2:
+            row = <object> _tuple_item(member, 1)
+            if type(row) is list:
+                items = _list_items(row)
+                for c in range(m):
+                    if columns[c] < PyList_GET_SIZE(row):
+                        _prefetch(items[columns[c]])
+
+
+cdef int _add_counted(object stats, dict flat) except -1:
+    """``stats.add(flat)`` (``core.csv_layout.ColumnStats``) for a flat reduction of int and
+    str values, its steps for those: a key first seen gets flag 0 and count 0, then each value
+    sets its type's flag (``_INT`` 1, ``_OTHER`` 4) and counts."""
+    cdef dict flags = stats.flags
+    cdef dict present = stats.present
+    cdef object key, value, flag
+    stats.rows += 1
+    for key, value in flat.items():
+        flag = flags.get(key)
+        if flag is None:
+            flags[key] = flag = 0
+            present[key] = 0
+        if type(value) is int:
+            flags[key] = flag | 1
+        elif type(value) is str:
+            flags[key] = flag | 4
+        else:
+            raise TypeError(f"a counted value is int or str, not {type(value).__name__}")
+        present[key] += 1
+    return 0
+
+
+cdef class SubjectCounter:
+    """One subject's counting reduction (``question_reducer``'s default form under ``-F all``)
+    straight from its members ``((block, row in block), row)``, for the usual case:
+    ``count(members)`` is ``flatten(count_answers(drop_duplicates(_sorted_rows(members))),
+    version)`` of ``_reduce_subjects`` in ``tally/reduce.py`` for a file of one task, or None
+    where the general path is needed. Declined: a ``created_at`` not in the export's form in
+    ASCII digits; where two rows have the same ``created_at``, a row order that is not two
+    integers; and (for two rows or more) a classification id that is not plain digits (at most
+    19) or occurs twice (rows that may be duplicates).
+
+    The rows are sorted as ``_rows_by_created`` sorts them (``created_at`` text, row order,
+    then members order) and counted as ``count_held`` counts them, in that order, with the same
+    ``held`` dicts and ``holds`` calls; the keys in first-seen order (the first row holding a
+    key, then column order). ``i_cid``: the ``classification_id`` column of an int column,
+    else -1. ``tests/cli/test_reduce_fast_paths.py`` compares it with the general path.
+    """
+
+    cdef Py_ssize_t i_created, i_cid, width, n_columns
+    cdef Py_ssize_t *indices
+    cdef Py_ssize_t fetched[2]  # the created_at and classification_id columns
+    cdef list keys, held
+    cdef object holds, version
+
+    def __cinit__(self):
+        self.indices = NULL
+
+    def __init__(
+        self, Py_ssize_t i_created, Py_ssize_t i_cid, list columns, list held, holds, version
+    ):
+        cdef Py_ssize_t c
+        self.i_created = i_created
+        self.i_cid = i_cid
+        self.fetched[0] = i_created
+        self.fetched[1] = i_cid
+        self.n_columns = len(columns)
+        self.indices = <Py_ssize_t *> PyMem_Malloc(max(self.n_columns, 1) * sizeof(Py_ssize_t))
+        if self.indices == NULL:
+            raise MemoryError()
+        self.width = max(i_created, i_cid) + 1  # a row has at least this many cells
+        for c in range(self.n_columns):
+            self.indices[c] = columns[c][0]
+            self.width = max(self.width, self.indices[c] + 1)
+        self.keys = [entry[1] for entry in columns]
+        self.held = held
+        self.holds = holds
+        self.version = version
+
+    def __dealloc__(self):
+        PyMem_Free(self.indices)
+
+    def __call__(self, list members, stats=None):
+        # stats: a ColumnStats to add the reduction to (as its add does), if one is made
+        cdef Py_ssize_t n = PyList_GET_SIZE(members)
+        cdef Py_ssize_t k, c, j, n_columns = self.n_columns
+        cdef _Member *order = NULL
+        cdef Py_ssize_t *tally = NULL  # rows holding each column's key
+        cdef Py_ssize_t *first = NULL  # the first of them, in sorted order
+        cdef PyObject **last_cell = NULL  # per column, the cell read last, and whether it holds
+        cdef char *last_present = NULL
+        cdef PyObject *member
+        cdef PyObject *row_order
+        cdef PyObject *p
+        cdef object row, cell, present
+        cdef bint with_ids = n > 1  # drop_duplicates keeps every row of distinct plain ids
+        cdef dict counts, seen
+        if n == 0:
+            return None
+        order = <_Member *> PyMem_Malloc(n * sizeof(_Member))
+        tally = <Py_ssize_t *> PyMem_Malloc(2 * max(n_columns, 1) * sizeof(Py_ssize_t))
+        last_cell = <PyObject **> PyMem_Malloc(max(n_columns, 1) * sizeof(PyObject *))
+        last_present = <char *> PyMem_Malloc(max(n_columns, 1))
+        try:
+            if order == NULL or tally == NULL or last_cell == NULL or last_present == NULL:
+                raise MemoryError()
+            first = tally + n_columns
+            _prefetch_members(members, n, self.fetched, 2 if self.i_cid >= 0 else 1)
+            if with_ids and self.i_cid < 0:
+                return None
+            for k in range(n):
+                member = _list_item(members, k)
+                if type(<object> member) is not tuple or len(<tuple> member) != 2:
+                    return None
+                row = <object> _tuple_item(<object> member, 1)
+                if type(row) is not list or PyList_GET_SIZE(row) < self.width:
+                    return None
+                order[k].row_order = _tuple_item(<object> member, 0)
+                order[k].block = order[k].row = 0
+                cell = <object> _list_item(row, self.i_created)
+                if not _export_time(cell):
+                    return None
+                order[k].created = <const char *> PyUnicode_1BYTE_DATA(cell)
+                order[k].position = k
+                order[k].cells = <PyObject *> row
+                if with_ids and not _plain_id(<object> _list_item(row, self.i_cid), &order[k].cid):
+                    return None
+            if with_ids and not _distinct_ids(order, n):
+                return None
+            # by created_at (and members order); the row orders are read only where two rows
+            # have the same created_at (few do: they are objects the sort would otherwise
+            # fetch from memory for every row)
+            qsort(order, n, sizeof(_Member), _member_order)
+            for k in range(1, n):
+                if memcmp(order[k - 1].created, order[k].created, 23) == 0:
+                    for j in range(n):
+                        row_order = order[j].row_order
+                        if type(<object> row_order) is not tuple or len(<tuple> row_order) != 2:
+                            return None
+                        if not (
+                            _small_int(_tuple_item(<object> row_order, 0), &order[j].block)
+                            and _small_int(_tuple_item(<object> row_order, 1), &order[j].row)
+                        ):
+                            return None
+                    qsort(order, n, sizeof(_Member), _member_order)
+                    break
+            for c in range(n_columns):
+                tally[c] = 0
+                last_cell[c] = NULL
+            for k in range(n):
+                for c in range(n_columns):
+                    p = _list_item(<object> order[k].cells, self.indices[c])
+                    if p != last_cell[c]:  # a text of this column not read just before
+                        cell = <object> p
+                        seen = <dict> self.held[c]
+                        present = seen.get(cell)
+                        if present is None:
+                            present = seen[cell] = self.holds(c, cell)
+                        last_cell[c] = p
+                        last_present[c] = present is True
+                    if last_present[c]:
+                        if tally[c] == 0:
+                            first[c] = k
+                        tally[c] += 1
+            counts = {}
+            while True:  # the keys held, by first row then column (few columns: no sort)
+                j = -1
+                for c in range(n_columns):
+                    if tally[c] and (j < 0 or first[c] < first[j]):
+                        j = c
+                if j < 0:
+                    break
+                counts[self.keys[j]] = tally[j]
+                tally[j] = 0
+        finally:
+            PyMem_Free(order)
+            PyMem_Free(tally)
+            PyMem_Free(last_cell)
+            PyMem_Free(last_present)
+        if self.version is not None:  # flatten(counts, version): the counts, then the version
+            counts["aggregation_version"] = self.version
+        if stats is not None:
+            _add_counted(stats, counts)
+        return counts

@@ -647,8 +647,11 @@ def _format_int(value: Any) -> str:
 def _format_float(value: Any) -> str:
     if value is None or value != value:
         return ""
-    if value.__class__ is float:
+    cls = value.__class__
+    if cls is float:
         return repr(value)
+    if cls is int:  # e.g. a count in a column with gaps: format_cell's text, fewer steps
+        return repr(float(value))
     return format_cell(value, "float")
 
 

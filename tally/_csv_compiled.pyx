@@ -18,11 +18,19 @@ are the csv module's.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_GET_LENGTH
-from libc.string cimport memchr, memcmp
+from libc.stdint cimport uint64_t
+from libc.string cimport memchr, memcmp, memcpy
+from cpython.list cimport PyList_Append, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+
+
+cdef extern from "Python.h":
+    int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, void *) except -1
 
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+    object PyUnicode_New(Py_ssize_t size, unsigned int maxchar)
     bint PyUnicode_IS_COMPACT_ASCII(object text)
     void *PyUnicode_DATA(object text)
 
@@ -48,8 +56,18 @@ cdef extern from *:
         return _mm_movemask_epi8(_mm_or_si128(
             _mm_cmpeq_epi8(v, _mm_set1_epi8(44)), _mm_cmpeq_epi8(v, _mm_set1_epi8(10)))) != 0;
     }
+    /* Where the first of p[0:16] that is ',', '"', a line feed or a carriage return is
+       (16: none of them), for the splitter's unquoted cells. */
+    static inline int _tally_cell_end16(const unsigned char *p) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        int found = _mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(44)), _mm_cmpeq_epi8(v, _mm_set1_epi8(34))),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(10)), _mm_cmpeq_epi8(v, _mm_set1_epi8(13)))));
+        return found ? __builtin_ctz((unsigned int)found) : 16;
+    }
     #define _TALLY_SSE2 1
     #else
+    static inline int _tally_cell_end16(const unsigned char *p) { return 0; }
     static inline int _tally_quoting16(const unsigned char *p) { return -1; }
     static inline Py_ssize_t _tally_count16(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) { return -1; }
     #define _TALLY_SSE2 0
@@ -58,24 +76,34 @@ cdef extern from *:
     Py_ssize_t _count16 "_tally_count16"(const unsigned char *p, Py_ssize_t blocks, unsigned char byte) nogil
     bint _SSE2 "_TALLY_SSE2"
     int _quoting16 "_tally_quoting16"(const unsigned char *p) nogil
+    int _cell_end16 "_tally_cell_end16"(const unsigned char *p) nogil
 
 
 class _Fallback(Exception):
     pass
 
 
-cdef inline object _cell(const char *start, Py_ssize_t size):
+cdef inline object _cell(const char *start, Py_ssize_t size, bint ascii):
+    """The cell's text; ``ascii``: the block has no byte above 127, so that a cell of two
+    bytes or more is a copy of them (no decoder; shorter ones are the interpreter's shared
+    strings, as the decoder returns them)."""
+    cdef object text
+    if ascii and size > 1:
+        text = PyUnicode_New(size, 127)
+        memcpy(PyUnicode_DATA(text), start, size)
+        return text
     try:
         return PyUnicode_DecodeUTF8(start, size, NULL)
     except UnicodeDecodeError:
         raise _Fallback()
 
 
-cdef inline object _cell_after(const char *start, Py_ssize_t size, list previous, list row):
+cdef inline object _cell_after(
+    const char *start, Py_ssize_t size, list previous, Py_ssize_t column, bint ascii
+):
     """The cell, as the previous record's cell of the same column when the bytes are the same
     (workflow, task, extractor and version columns, repeated answers): no new string, and its
     hash, once computed, serves every later lookup of it."""
-    cdef Py_ssize_t column = len(row)
     cdef object same
     if previous is not None and column < len(previous):
         same = previous[column]
@@ -85,7 +113,32 @@ cdef inline object _cell_after(const char *start, Py_ssize_t size, list previous
             and memcmp(PyUnicode_DATA(same), start, size) == 0
         ):
             return same
-    return _cell(start, size)
+    return _cell(start, size, ascii)
+
+
+cdef bint _all_ascii(const char *data, Py_ssize_t n) noexcept nogil:
+    """Whether no byte of ``data[:n]`` is above 127 (eight at a time)."""
+    cdef Py_ssize_t k = 0
+    cdef uint64_t word, high = 0
+    while k + 8 <= n:
+        memcpy(&word, data + k, 8)
+        high |= word
+        k += 8
+    while k < n:
+        high |= <unsigned char> data[k]
+        k += 1
+    return (high & 0x8080808080808080ULL) == 0
+
+
+cdef inline int _put_cell(list row, Py_ssize_t column, object cell) except -1:
+    """``row[column] = cell`` in a row made with as many empty (NULL) slots as the record
+    before has cells, or appended past them: most rows are made at their size, not grown."""
+    if column < PyList_GET_SIZE(row):
+        Py_INCREF(cell)
+        PyList_SET_ITEM(row, column, cell)
+    else:
+        PyList_Append(row, cell)
+    return 0
 
 
 def split_records(bytes block):
@@ -103,16 +156,19 @@ def split_records(bytes block):
     """
     cdef const char *data = PyBytes_AS_STRING(block)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
-    cdef Py_ssize_t i = 0, start, m
+    cdef Py_ssize_t i = 0, start, m, column
+    cdef int skip
     cdef char c
     cdef list rows = []
     cdef list row
     cdef list previous = None  # the record before, whose equal cells are reused
     cdef char *unescaped
+    cdef bint ascii
     if n == 0:
         return rows
     if memchr(data, 0, n) != NULL:
         return None
+    ascii = _all_ascii(data, n)
     unescaped = <char *>PyMem_Malloc(n)  # a quoted cell without its doubled quotes
     if unescaped == NULL:
         raise MemoryError()
@@ -122,7 +178,8 @@ def split_records(bytes block):
             if c == b'\n' or c == b'\r':  # a blank line: the csv module's [] row, dropped
                 i += 1
                 continue
-            row = []
+            row = PyList_New(0 if previous is None else PyList_GET_SIZE(previous))
+            column = 0
             while True:  # the record's cells
                 if i < n and data[i] == b'"':
                     i += 1
@@ -141,7 +198,8 @@ def split_records(bytes block):
                         unescaped[m] = c
                         m += 1
                         i += 1
-                    row.append(_cell_after(unescaped, m, previous, row))
+                    _put_cell(row, column, _cell_after(unescaped, m, previous, column, ascii))
+                    column += 1
                     i += 1
                     if i < n:
                         c = data[i]
@@ -152,18 +210,27 @@ def split_records(bytes block):
                             return None  # text after the closing quote
                     break
                 start = i
-                while i < n:
+                if _SSE2:  # sixteen bytes at a time while they hold none of the four
+                    while i + 16 <= n:
+                        skip = _cell_end16(<const unsigned char *> data + i)
+                        i += skip
+                        if skip < 16:
+                            break
+                while i < n:  # the rest one by one (and the byte found, again)
                     c = data[i]
                     if c == b',' or c == b'\n' or c == b'\r':
                         break
                     if c == b'"':
                         return None  # a quote inside an unquoted cell
                     i += 1
-                row.append(_cell_after(data + start, i - start, previous, row))
+                _put_cell(row, column, _cell_after(data + start, i - start, previous, column, ascii))
+                column += 1
                 if i < n and data[i] == b',':
                     i += 1
                     continue
                 break
+            if column < PyList_GET_SIZE(row):  # fewer cells than the record before: no NULLs
+                PyList_SetSlice(row, column, PyList_GET_SIZE(row), NULL)
             rows.append(row)
             previous = row
             if i < n:  # the record's end: \r\n, \n or \r
@@ -381,9 +448,26 @@ def object_lines(
     value that is not a ``str`` goes through ``format_object`` (``csv_layout._format_object``).
     One join of the pieces: the cells (most are long lists) are copied once.
     """
+    return reduction_text(
+        rows, names, [format_object] * len(names), workflow_cell, reducer, field
+    )
+
+
+def reduction_text(
+    object rows, list names, list formatters, str workflow_cell, str reducer, object field
+):
+    """The CSV text of reduction rows: the compiled form of ``tally.reduce._csv_text(
+    _reduction_lines(rows, list(zip(names, formatters)), workflow_cell, reducer))`` (the same
+    text), for Python 3.11's csv module, as :func:`extract_lines`. ``rows``: ``(subject cell,
+    task cell, flattened reduction)``; ``formatters``: ``csv_layout.cell_formatter``'s, one
+    per column: each gives a ``str`` value as it is and None as an empty cell, so that only
+    other values go through it. One join of the pieces: the cells are copied once.
+    """
     cdef list pieces = []
     cdef object row, value, flat_get
-    cdef str name
+    cdef Py_ssize_t c, n_columns = len(names)
+    if len(formatters) != n_columns:
+        raise ValueError("one formatter per column")
     for row in rows:
         _append_field(pieces, <str?> row[0], field)
         PyList_Append(pieces, _COMMA)
@@ -393,11 +477,13 @@ def object_lines(
         PyList_Append(pieces, _COMMA)
         _append_field(pieces, reducer, field)
         flat_get = (<dict?> row[2]).get
-        for name in names:
+        for c in range(n_columns):
             PyList_Append(pieces, _COMMA)
-            value = flat_get(name)
+            value = flat_get(names[c])
+            if value is None:
+                continue  # an empty cell
             if type(value) is not str:
-                value = format_object(value)
+                value = formatters[c](value)
             _append_field(pieces, <str?> value, field)
         PyList_Append(pieces, _NEWLINE)
     return _EMPTY.join(pieces)

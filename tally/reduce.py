@@ -263,24 +263,35 @@ def _group_rows_py(
     return all(map(_ASCII_EXPORT_TIME.fullmatch, map(operator.itemgetter(i_created), rows)))
 
 
-def _distinct_cells_py(rows: Sequence[Sequence[str]], columns: list[int]) -> list[set[str]]:
-    """The distinct cells of each of ``columns`` in ``rows``, one set per column
-    (``_cells_compiled.distinct_cells`` is the compiled form, one pass over the rows).
+def _column_texts_py(
+    rows: Sequence[Sequence[str]], columns: list[int]
+) -> list[tuple[set[str], str | None]]:
+    """Per column of ``columns``: ``(its distinct cells other than plain digits, its first cell
+    of plain digits or None)`` (``_cells_compiled.column_texts`` is the compiled form, one pass
+    over the rows). Plain digits are most of an id column's cells, and any one of them tells
+    :class:`ReadKinds` what all of them do.
 
-    >>> _distinct_cells_py([["a", "1"], ["b", "1"]], [1, 0]) == [{"1"}, {"a", "b"}]
+    >>> _column_texts_py([["a", "1"], ["b", "12"], ["a", "x"]], [1, 0]) == [({"x"}, "1"),
+    ...     ({"a", "b"}, None)]
     True
     """
-    return [set(map(operator.itemgetter(i), rows)) for i in columns]
+    out = []
+    for i in columns:
+        cells = list(map(operator.itemgetter(i), rows))
+        plain = [text.isdigit() and text.isascii() for text in cells]
+        others = set(itertools.compress(cells, map(operator.not_, plain)))
+        out.append((others, next(itertools.compress(cells, plain), None)))
+    return out
 
 
 try:  # the compiled forms (optional, as setup.py builds them)
+    from core._cells_compiled import column_texts as _column_texts
     from core._cells_compiled import count_held as _count_held
-    from core._cells_compiled import distinct_cells as _distinct_cells
     from core._cells_compiled import group_rows as _group_rows
     from core._cells_compiled import rows_by_created as _rows_by_created
 except ImportError:  # pragma: no cover - depends on the install
     _count_held, _rows_by_created = _count_held_py, _rows_by_created_py
-    _distinct_cells = _distinct_cells_py
+    _column_texts = _column_texts_py
     _group_rows = _group_rows_py
 
 
@@ -372,9 +383,17 @@ def _scan_block(job: ScanJob) -> ScanResult:
     # here was half of a question reduce.
     kinds = _column_kinds(rows, width)
     subject_cells = list(map(operator.itemgetter(i_subject), rows))
-    counts: Counter[str] = Counter(subject_cells)
+    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
+    export_times = False  # not known yet
+    if job.spill_dir is None:
+        kept = {}
+        # the export's form in ASCII digits, told in the same pass (the usual case)
+        export_times = _group_rows(rows, i_subject, job.index, kept, i_created)
+        counts: Counter[str] = Counter({raw: len(members) for raw, members in kept.items()})
+    else:
+        counts = Counter(subject_cells)
     task_cells = list(map(operator.itemgetter(i_task), rows))
-    for n in _first_row_candidates(subject_cells, task_cells):
+    for n in _first_row_candidates(subject_cells, task_cells, kept):
         row = rows[n]
         subject = row[i_subject]
         numeric = _numeric_or_none(subject)
@@ -398,17 +417,11 @@ def _scan_block(job: ScanJob) -> ScanResult:
         ]
     index = job.index
     path = ""
-    kept: dict[str, list[tuple[tuple[int, int], list[str]]]] | None = None
-    export_times = False  # not known yet
     if job.spill_dir is not None:
         path = str(Path(job.spill_dir) / f"rows{job.index:08d}.spill")
         spill = Spill(path)
         spill.append([((index, n), row) for n, row in enumerate(rows)])
         spill.close()
-    else:
-        kept = {}
-        # the export's form in ASCII digits, told in the same pass (the usual case)
-        export_times = _group_rows(rows, i_subject, index, kept, i_created)
     if not export_times:
         created = map(operator.itemgetter(i_created), rows)
         export_times = all(map(_EXPORT_TIME.fullmatch, created))
@@ -449,17 +462,13 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
                 # text (e.g. a list): no other cell can change the kind, missing ones neither
                 continue
         open_columns.append(i)
-    for i, distinct in zip(open_columns, _distinct_cells(rows, open_columns), strict=True):
+    for i, (distinct, digits) in zip(open_columns, _column_texts(rows, open_columns), strict=True):
         missing = distinct & NA_STRINGS
         if missing:
             kinds.add_cell(i, min(missing))
             distinct -= missing
-        if not distinct:
-            continue
-        joined = "".join(distinct)
-        if joined.isdigit() and joined.isascii():  # plain non-negative integers only
-            kinds.add_cell(i, min(distinct))
-            continue
+        if digits is not None:  # plain non-negative integers: each tells what all do
+            kinds.add_cell(i, digits)
         for text in distinct:
             kinds.add_cell(i, text)
             if all(flags[i] for flags in settled):
@@ -467,17 +476,31 @@ def _column_kinds(rows: Sequence[Sequence[str]], width: int) -> ReadKinds:
     return kinds
 
 
-def _first_row_candidates(subjects: Sequence[str], tasks: Sequence[str]) -> list[int]:
+def _first_row_candidates(
+    subjects: Sequence[str],
+    tasks: Sequence[str],
+    groups: Mapping[str, list[tuple[tuple[int, int], Any]]] | None = None,
+) -> list[int]:
     """Positions of the rows that can be the earliest of their task in subject order (see
     :class:`_FirstRows`): those of each task's lowest subject, under both readings of the
-    subject column. Every row when a subject reads as NaN (no order to rely on).
+    subject column. Every row when a subject reads as NaN (no order to rely on). ``groups``:
+    the rows by subject cell, ``((block, position), row)`` (in a file of one task, the
+    candidates are found from them).
 
     >>> _first_row_candidates(["7", "10", "7.0", "10"], ["T0", "T0", "T0", "T1"])
     [0, 1, 2, 3]
     >>> _first_row_candidates(["7", "9", "8", "7"], ["T0", "T0", "T1", "T1"])
     [0, 3]
+    >>> _first_row_candidates(["7", "9", "7"], ["T0"] * 3, {"7": [((0, 0), []), ((0, 2), [])],
+    ...     "9": [((0, 1), [])]})
+    [0, 2]
     """
-    pairs = set(zip(tasks, subjects, strict=True))
+    distinct_tasks = set(tasks) if groups is not None else ()
+    if len(distinct_tasks) == 1:  # one task: its pairs are the subjects (a set each already)
+        (task,) = distinct_tasks
+        pairs = {(task, subject) for subject in groups}  # type: ignore[union-attr]
+    else:
+        pairs = set(zip(tasks, subjects, strict=True))
     lowest: dict[str, set[str]] = {}
     for reading in (_numeric_or_none, _textual_key):
         best: dict[str, tuple[Any, set[str]]] = {}
@@ -494,6 +517,8 @@ def _first_row_candidates(subjects: Sequence[str], tasks: Sequence[str]) -> list
             lowest.setdefault(task, set()).update(winners)
     if len(lowest) == 1:
         ((task, winners),) = lowest.items()
+        if len(distinct_tasks) == 1:  # every row of a winner, from its group
+            return sorted(n for subject in winners for (_, n), _ in groups[subject])  # type: ignore[index]
         return [n for n, subject in enumerate(subjects) if subject in winners]
     return [
         n
@@ -600,6 +625,7 @@ def _init_worker(
         spec=spec,
         params=params,
         count_answers=_answer_counter(layout, params),
+        count_subject=_subject_counter(layout, params),
         point_cells=_point_cells(layout, params),
         index=layout.index,
         make_record=_record_maker(layout),
@@ -823,6 +849,24 @@ def _answer_counter(
     >>> count([("T0", "", "1"), ("T0", "1.0", "nan"), ("T0", "NaN", "2")])
     {'b': 2, 'a': 1}
     """
+    columns = _answer_columns(layout, params)
+    if columns is None:
+        return None
+    keyed, held, holds = columns
+
+    def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
+        return _count_held(rows, keyed, held, holds)
+
+    return count
+
+
+def _answer_columns(
+    layout: _Layout, params: Any
+) -> tuple[list[tuple[int, str]], list[dict[str, bool]], Callable[[int, str], bool]] | None:
+    """What ``count_held`` needs to count the answers from the cells, or None where
+    :func:`_answer_counter` declines: ``(cell index, key)`` per ``data.*`` column counted; per
+    column, a dict of cell text -> whether a record holds its key; and ``holds(column, text)``
+    that tells it. (A plain tuple: a named tuple class costs 0.1 ms of every start.)"""
     if (
         layout.reducer not in _ANSWER_COUNTERS
         or layout.repeat_filter != "all"
@@ -852,11 +896,41 @@ def _answer_counter(
     keyed = [(i, key) for i, key, _ in columns]
     #: per column, cell text -> whether a record holds its key (a column has few texts)
     held: list[dict[str, bool]] = [{} for _ in columns]
+    return keyed, held, holds
 
-    def count(rows: Sequence[Sequence[str]]) -> dict[str, int]:
-        return _count_held(rows, keyed, held, holds)
 
-    return count
+def _subject_counter(
+    layout: _Layout, params: Any
+) -> Callable[[list[tuple[Any, list[str]]]], dict[str, Any] | None] | None:
+    """``members -> flattened reduction`` of one subject of a one-task counting reduce, straight
+    from its members (``_cells_compiled.SubjectCounter``; None from it: the general path), or
+    None where it does not apply: where :func:`_answer_counter` declines, several tasks
+    or blank ones, a ``data.parameters`` column (``flatten`` treats that key specially), or no
+    compiled extension. ``tests/cli/test_reduce_fast_paths.py`` compares it with the general
+    path.
+
+    >>> layout = _Layout(("task", "created_at", "data.a"), {"task": 0, "created_at": 1,
+    ...     "data.a": 2}, {"data.a": "float"}, ("T0",), "question_reducer", {}, False, "all")
+    >>> count = _subject_counter(layout, QuestionReducerParams())
+    >>> count([((0, 1), ["T0", "2024-02-01 00:00:09 UTC", "1.0"])])
+    {'a': 1, 'aggregation_version': '5.3.1'}
+    """
+    if _SubjectCounter is None or len(layout.tasks) != 1 or layout.blank_tasks:
+        return None
+    columns = _answer_columns(layout, params)
+    if columns is None or any(key == "parameters" for _, key in columns[0]):
+        return None
+    # distinct ids tell rows apart only in an int column (drop_duplicates' common case)
+    int_ids = layout.kinds.get("classification_id") == "int"
+    i_cid = layout.index["classification_id"] if int_ids else -1
+    version = None if layout.no_version else AGGREGATION_VERSION
+    return _SubjectCounter(layout.index["created_at"], i_cid, *columns, version)
+
+
+try:  # the compiled counting of one subject (optional, as setup.py builds it)
+    from core._cells_compiled import SubjectCounter as _SubjectCounter
+except ImportError:  # pragma: no cover - depends on the install
+    _SubjectCounter = None
 
 
 #: ``data.<frame>.<tool>_<suffix>`` columns of point marks: the suffix's place in the
@@ -1008,8 +1082,18 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     one_task = layout.tasks[0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
+    count_subject = _WORKER["count_subject"] if one_task is not None else None
     for subject in sorted(groups, key=sort_key):
-        members = _sorted_rows(groups.pop(subject), i_created, layout.export_times)
+        members = groups.pop(subject)
+        if count_subject is not None:  # the usual counting reduce, one step (or None)
+            flat = count_subject(members, stats)  # (added to stats if not None)
+            if flat is not None:
+                batch.append((subject, one_task, flat))
+                if out is not None and len(batch) >= SPILL_ROWS:  # as after the general path
+                    out.append(batch)
+                    batch = []
+                continue
+        members = _sorted_rows(members, i_created, layout.export_times)
         # drop_duplicates(): identical rows count once (the first, in created_at order)
         unique = drop_duplicates(members)
         by_task: dict[str, list[Sequence[str]]]
@@ -1658,6 +1742,15 @@ def _format_bucket(index: int) -> str:
             _format_object,
             csv_field,
         )
+    if _reduction_text is not None:  # the same text, compiled (e.g. the counting reduces)
+        return _reduction_text(
+            _WORKER["results"][index].rows(),
+            [c for c, _ in columns],
+            [f for _, f in columns],
+            _WORKER["workflow_cell"],
+            _WORKER["reducer"],
+            csv_field,
+        )
     return _csv_text(
         _reduction_lines(
             _WORKER["results"][index].rows(), columns, _WORKER["workflow_cell"], _WORKER["reducer"]
@@ -1669,8 +1762,12 @@ try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns
     from tally._csv_compiled import object_lines as _object_lines
 except ImportError:  # pragma: no cover - depends on the install
     _object_lines = None
+try:  # ... and for columns of any kind
+    from tally._csv_compiled import reduction_text as _reduction_text
+except ImportError:  # pragma: no cover - depends on the install
+    _reduction_text = None
 if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv module does
-    _object_lines = None
+    _object_lines = _reduction_text = None
 
 
 def _object_line_texts(

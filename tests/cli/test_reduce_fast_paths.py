@@ -167,7 +167,8 @@ def test_the_python_forms_give_the_same_bytes(tmp_path, monkeypatch):
         if python_forms:
             monkeypatch.setattr(reduce_module, "_count_held", reduce_module._count_held_py)
             monkeypatch.setattr(reduce_module, "_group_rows", reduce_module._group_rows_py)
-            monkeypatch.setattr(reduce_module, "_distinct_cells", reduce_module._distinct_cells_py)
+            monkeypatch.setattr(reduce_module, "_column_texts", reduce_module._column_texts_py)
+            monkeypatch.setattr(reduce_module, "_SubjectCounter", None)  # the general path
             monkeypatch.setattr(
                 reduce_module, "_rows_by_created", reduce_module._rows_by_created_py
             )
@@ -209,15 +210,54 @@ def test_compiled_group_rows_is_the_python_form(rows, earlier):
         assert all(reduce_module._EXPORT_TIME.fullmatch(row[1]) for row in rows)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.lists(st.sampled_from(["", "1", "1.0", "x", "é"]), min_size=3, max_size=3)),
+    st.lists(
+        st.lists(
+            st.sampled_from(["", "1", "12", "01", "1.0", "x", "é", "\u0661", "0"]),
+            min_size=3,
+            max_size=3,
+        ).map(lambda row: row if len(row[0]) % 2 else tuple(row))
+    ),
     st.lists(st.integers(0, 2), max_size=4),
+    st.booleans(),
 )
-def test_compiled_distinct_cells_is_the_python_form(rows, columns):
-    from core._cells_compiled import distinct_cells
+def test_compiled_column_texts_is_the_python_form(rows, columns, shared):
+    from core._cells_compiled import column_texts
 
-    assert distinct_cells(rows, columns) == reduce_module._distinct_cells_py(rows, columns)
+    if shared:  # a cell equal to the row before's is that very object, as split_records makes
+        rows = (
+            [
+                [a if a == b else b for a, b in zip(before, row, strict=True)]
+                for before, row in zip([rows[0], *rows], rows, strict=False)
+            ]
+            if rows
+            else rows
+        )
+    compiled = column_texts(rows, columns)
+    python = reduce_module._column_texts_py(rows, columns)
+    assert compiled == python
+    assert [type(digits) for _, digits in compiled] == [type(digits) for _, digits in python]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["", "nan", "1", "12", "01", "-1", "1.0", "True", "x", "\u0661"]),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+    )
+)
+def test_column_kinds_are_read_kinds_of_every_row(rows):
+    from core.csv_layout import ReadKinds
+
+    every_row = ReadKinds([0, 1, 2])
+    for row in rows:
+        every_row.add(row)
+    assert reduce_module._column_kinds(rows, 3).kinds() == every_row.kinds()
 
 
 # ------------------------------------------------------------------------------------------
@@ -532,15 +572,256 @@ def test_compiled_object_lines_are_the_python_lines(rows, names, workflow):
     assert compiled == expected
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _CELL_TEXT,
+            _CELL_TEXT,
+            st.dictionaries(
+                st.sampled_from(["a", "b", "c"]),
+                st.one_of(
+                    _CELL_TEXT,
+                    st.none(),
+                    st.integers(-(2**70), 2**70),
+                    st.floats(),
+                    st.booleans(),
+                    st.lists(st.integers(), max_size=2),
+                ),
+            ),
+        ),
+        max_size=5,
+    ),
+    columns=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["int", "float", "object"])
+        ),
+        unique_by=lambda column: column[0],
+    ),
+    workflow=_CELL_TEXT,
+)
+def test_compiled_reduction_text_is_the_python_lines(rows, columns, workflow):
+    from core.csv_layout import cell_formatter
+    from tally.tables import csv_field
+
+    if reduce_module._reduction_text is None:
+        pytest.skip("needs the compiled extension and Python 3.11's csv quoting")
+    formatters = [(name, cell_formatter(kind)) for name, kind in columns]
+    try:
+        expected = reduce_module._csv_text(
+            reduce_module._reduction_lines(iter(rows), formatters, workflow, "question_reducer")
+        )
+    except (TypeError, ValueError) as exc:  # a value its column's kind cannot hold
+        expected = type(exc)
+    try:
+        compiled = reduce_module._reduction_text(
+            rows,
+            [n for n, _ in formatters],
+            [f for _, f in formatters],
+            workflow,
+            "question_reducer",
+            csv_field,
+        )
+    except (TypeError, ValueError) as exc:
+        compiled = type(exc)
+    assert compiled == expected
+
+
+@given(st.integers(-(2**80), 2**80) | st.integers(-(2**1100), 2**1100))
+def test_float_cells_of_ints_are_format_cells(value):
+    from core.csv_layout import _format_float, format_cell
+
+    try:
+        expected = format_cell(value, "float")
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            _format_float(value)
+        return
+    assert _format_float(value) == expected
+
+
+def test_a_counting_reduce_with_and_without_compiled_lines_gives_the_same_bytes(
+    tmp_path, monkeypatch
+):
+    test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
+        tmp_path, monkeypatch, "question_reducer", "all"
+    )
+    monkeypatch.undo()
+    expected = (tmp_path / "out0" / "question_reducer_reductions.csv").read_bytes()
+    monkeypatch.setattr(reduce_module, "_reduction_text", None)
+    out = tmp_path / "python_lines"
+    out.mkdir()
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
+    assert result.code == 0, result.err
+    assert (out / "question_reducer_reductions.csv").read_bytes() == expected
+
+
 def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp_path, monkeypatch):
     test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch)
     monkeypatch.undo()
     first = tmp_path / "out0" / "point_reducer_hdbscan_reductions.csv"
     expected = first.read_bytes()
     monkeypatch.setattr(reduce_module, "_object_lines", None)
+    monkeypatch.setattr(reduce_module, "_reduction_text", None)
     out = tmp_path / "python_lines"
     out.mkdir()
     extracted = tmp_path / "point_extractor_by_frame_extractions.csv"
     result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
     assert result.code == 0, result.err
     assert (out / "point_reducer_hdbscan_reductions.csv").read_bytes() == expected
+
+
+# ------------------------------------------------------------------------------------------
+# one subject of a counting reduce in one compiled step (_subject_counter)
+
+#: classification ids: plain ones, and those drop_duplicates cannot tell apart by their text
+CIDS = ["11", "12", "13", "7", "07", "0", "1\u0661", "+5"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    subjects=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(CIDS),
+                st.sampled_from(
+                    CREATED[:2] + ["2024-02-01 00:00:07 UTC", "2024-01-31 23:59:59 UTC"]
+                ),
+                st.sampled_from(NUMBERS[:6]),
+                st.sampled_from(NUMBERS[:6]),
+            ),
+            min_size=1,
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    shuffled=st.booleans(),
+    no_version=st.booleans(),
+    cid_kind=st.sampled_from(["int", "float", "str"]),
+    rng=st.randoms(use_true_random=False),
+)
+def test_subject_counter_gives_what_the_general_path_gives(
+    subjects, shuffled, no_version, cid_kind, rng
+):
+    header = ("classification_id", "task", "created_at", "subject_id", "data.a", "data.b")
+    grouped = {}
+    for s, cells in enumerate(subjects):
+        members = [
+            ((n // 3, n % 3), [cid, "T0", created, str(s), a, b])
+            for n, (cid, created, a, b) in enumerate(cells)
+        ]
+        if shuffled:  # an alias's rows come after the others
+            rng.shuffle(members)
+        grouped[str(s)] = members
+    rows = [row for members in grouped.values() for _, row in members]
+    kinds = {
+        name: kind
+        for name, kind in zip(
+            header, reduce_module._column_kinds(rows, len(header)).kinds().values(), strict=True
+        )
+    }
+    kinds["classification_id"] = cid_kind
+    if "str" in (kinds["data.a"], kinds["data.b"]):
+        kinds["data.a"] = kinds["data.b"] = "float"
+    layout = reduce_module._Layout(
+        header=header,
+        index={name: i for i, name in enumerate(header)},
+        kinds={**kinds, "subject_id": "int", "task": "str", "created_at": "str"},
+        tasks=("T0",),
+        reducer="question_reducer",
+        keywords={},
+        no_version=no_version,
+        repeat_filter="all",
+    )
+    job = reduce_module.BucketJob(0, (), "", tuple(grouped))
+    results = []
+    for compiled in (True, False):
+        reduce_module._init_worker(layout, {s: list(m) for s, m in grouped.items()})
+        if not compiled:
+            reduce_module._WORKER["count_subject"] = None
+        else:
+            assert reduce_module._WORKER["count_subject"] is not None
+        result = reduce_module._reduce_subjects(job)
+        results.append((repr(result.kept), result.stats))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_reduce_with_and_without_the_subject_counter_gives_the_same_bytes(
+    tmp_path, monkeypatch, in_memory
+):
+    """Both ways of grouping (in memory; spilled, its output spilled in small chunks)."""
+    header = "classification_id,user_name,user_id,workflow_id,task,created_at,subject_id,"
+    header += "extractor,data.clear,data.aggregation_version,data.dark\n"
+    lines = [
+        f"{100 + n % 23},u{n % 7},,21434,T0,2024-02-01 00:00:{n * 7 % 60:02d} UTC,{n % 13},"
+        f"question_extractor,{'1.0' if n % 3 else ''},5.3.1,{'1.0' if n % 4 else ''}\n"
+        for n in range(300)  # rows 0 and 299: subject 0, id 100 twice (the general path)
+    ]
+    extracted = tmp_path / "question_extractor_extractions.csv"
+    extracted.write_text(header + "".join(lines))
+    config = write_yaml(tmp_path / "red.yaml", {"reducer_config": {"question_reducer": {}}})
+    if not in_memory:
+        monkeypatch.setattr(reduce_module, "IN_MEMORY_BYTES", -1)
+        monkeypatch.setattr(reduce_module, "SPILL_ROWS", 3)
+    outputs = []
+    for counter in (True, False):
+        if not counter:
+            monkeypatch.setattr(reduce_module, "_SubjectCounter", None)
+        out = tmp_path / f"out{counter}"
+        out.mkdir()
+        result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all")
+        assert result.code == 0, result.err
+        outputs.append((out / "question_reducer_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_subject_counter_declines_what_needs_the_general_path():
+    header = ("classification_id", "task", "created_at", "data.a")
+    layout = reduce_module._Layout(
+        header,
+        {name: i for i, name in enumerate(header)},
+        {"classification_id": "int", "data.a": "float"},
+        ("T0",),
+        "question_reducer",
+        {},
+        False,
+        "all",
+    )
+    count = reduce_module._subject_counter(layout, QuestionReducerParams())
+    time = "2024-02-01 00:00:08 UTC"
+    assert count([((0, 0), ["1", "T0", time, "1.0"]), ((0, 1), ["2", "T0", time, ""])]) == {
+        "a": 1,
+        "aggregation_version": "5.3.1",
+    }
+    for members in (
+        [((0, 0), ["1", "T0", time, "1.0"]), ((0, 1), ["1", "T0", time, ""])],  # one id twice
+        [((0, 0), ["01", "T0", time, "1.0"]), ((0, 1), ["1", "T0", time, ""])],  # 01 is 1
+        [((0, 0), ["1", "T0", "2024-2-1 0:0:8 UTC", "1.0"])],  # another time form
+        [(0, ["1", "T0", time, "1.0"]), (1, ["2", "T0", time, ""])],  # row orders not pairs
+        [((0, 2**70), ["1", "T0", time, "1.0"]), ((0, 1), ["2", "T0", time, ""])],
+        [((0, 0), ("1", "T0", time, "1.0"))],  # not a list
+        [],
+    ):
+        assert count(members) is None
+    from core.csv_layout import ColumnStats
+
+    stats, expected = ColumnStats(), ColumnStats()
+    for members in ([((0, 0), ["1", "T0", time, "1.0"])], [((0, 1), ["2", "T0", time, ""])]):
+        expected.add(count(members, stats))  # the counter adds it to stats as add does
+    assert stats == expected and stats.kinds() == {"a": "float", "aggregation_version": "object"}
+    many = [((0, n), [str(100 + n), "T0", time, "1.0"]) for n in range(40)]  # ids sorted
+    assert count(many) == {"a": 40, "aggregation_version": "5.3.1"}
+    assert count([*many, ((0, 40), ["139", "T0", time, ""])]) is None  # one id twice
+    assert count([((0, 0), ["1" * 20, "T0", time, ""]), *many]) is None  # more than 19 digits
+    for changed in (
+        {"tasks": ("T0", "T1")},
+        {"blank_tasks": True},
+        {"header": ("classification_id", "task", "created_at", "data.parameters")},
+        {"repeat_filter": "first"},
+    ):
+        other = layout._replace(**changed)
+        other = other._replace(kinds={**other.kinds, "data.parameters": "float"})
+        assert reduce_module._subject_counter(other, QuestionReducerParams()) is None

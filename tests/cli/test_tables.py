@@ -293,3 +293,26 @@ def test_count_byte_counts_past_255_blocks_of_16(seed, size, start):
     data = bytes(data)
     assert count_byte(data, 34, start) == data.count(b'"', start)
     assert count_byte(data, 10, start, size - start) == data.count(b"\n", start, size - start)
+
+
+# unquoted cells longer than the 16 bytes split_records looks at a time for a cell's end, in
+# blocks of ASCII text only (cells copied without the decoder) and not
+_long_plain_cell = st.text(alphabet=st.sampled_from(list("ab1 :{}[]'.-")), max_size=50)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.lists(_long_plain_cell | _text, min_size=1, max_size=4), min_size=1, max_size=5),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.integers(0, 40),
+)
+def test_split_records_reads_long_unquoted_cells(rows, ending, cut):
+    from tally._csv_compiled import split_records
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=ending).writerows(rows)
+    block = buffer.getvalue().encode("utf-8")
+    for data in (block, block[: max(len(block) - cut, 0)]):
+        found = split_records(data)
+        if found is not None or (data == block and b"\x00" not in data):
+            assert found == _csv_module_rows(data)

@@ -20,6 +20,7 @@ __all__ = [
     "CsvBlocks",
     "CsvSource",
     "Spill",
+    "append_span",
     "atomic_binary_file",
     "atomic_csv_writer",
     "atomic_text_file",
@@ -248,6 +249,43 @@ def read_span(
     if len(data) != length:
         raise InputError(f"{path} changed while it was read (it is shorter than before)")
     return data
+
+
+def append_span(target: io.BufferedWriter, source: int, offset: int, length: int) -> None:
+    """Append the ``length`` bytes at ``offset`` of the file open as ``source`` (a descriptor)
+    to ``target``.
+
+    The kernel copies them where it can (``os.copy_file_range``: Linux, one file system), so
+    they never pass through this process's memory; elsewhere they are read and written.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     Path(tmp, "part").write_bytes(b"0123456789")
+    ...     with open(Path(tmp, "out"), "wb") as out, open(Path(tmp, "part"), "rb") as part:
+    ...         _ = out.write(b"head:")
+    ...         append_span(out, part.fileno(), 2, 5)
+    ...         _ = out.write(b":tail")
+    ...     Path(tmp, "out").read_bytes()
+    10
+    b'head:23456:tail'
+    """
+    if length and _copy_file_range is not None:
+        target.flush()
+        try:
+            while length:
+                copied = _copy_file_range(source, target.fileno(), length, offset)
+                if not copied:  # the source ends early: what is left is read (and is short)
+                    break
+                offset += copied
+                length -= copied
+        except OSError:  # not between these files (another file system, an old kernel)
+            pass
+        target.seek(0, os.SEEK_END)  # the writer's idea of its position, after the kernel's writes
+    if length:
+        target.write(os.pread(source, length, offset))
+
+
+_copy_file_range = getattr(os, "copy_file_range", None)
 
 
 def _check_same_file(path: str | os.PathLike[str], fd: int, identity: tuple[int, int]) -> None:

@@ -199,7 +199,7 @@ def load_plan(path: str) -> ExtractPlan:
             no_version.append(bool(entry.get("no_version", False)))
     clean = {**document, "extractor_config": stripped}
     try:
-        pipeline = Pipeline.from_configs(clean, [])
+        pipeline = Pipeline.from_configs(clean, [], digest=False)
     except TallyError as exc:
         raise InputError(f"{path}: {exc}") from None
     try:
@@ -308,7 +308,7 @@ class _Layout(NamedTuple):
 def _init_worker(
     document: dict[str, Any], no_version: tuple[bool, ...], part_dir: str, layout: _Layout
 ) -> None:
-    pipeline = Pipeline.from_configs(document, [])
+    pipeline = Pipeline.from_configs(document, [], digest=False)
     keys = list(document["extractor_config"])
     _WORKER["key_names"] = tuple(keys)
     _WORKER["entries"] = [

@@ -166,12 +166,14 @@ class CsvBlocks:
                 self.size = stat.st_size
                 #: which file this is: blocks are read by opening the path again (read_span)
                 self.identity = (stat.st_dev, stat.st_ino)
-                head = f.read(block_bytes)
+                # (the header only: a whole block's read allocated and faulted in 4 MB, ~3 ms)
+                step = min(block_bytes, 1 << 16)
+                head = f.read(step)
                 while True:
                     end = _first_record_end(head)
                     if end is not None:
                         break
-                    more = f.read(block_bytes)
+                    more = f.read(step)
                     if not more:
                         end = len(head)
                         break

@@ -1245,10 +1245,20 @@ def _write_extract_csvs(
         )
         for i, lengths in zip(again, redone, strict=True):
             written[i] = (lengths, (0,) * len(keys))
+    header_lines = [(",".join(map(csv_field, header)) + "\n").encode("utf-8") for header in headers]
+    done = [pieces for pieces in written if pieces is not None]  # all of them by now
+    # each file's size, known unless a chunk's lines get cells appended
+    sizes = [
+        None if any(extra[k] for _, extra in done) else len(line) + sum(n[k] for n, _ in done)
+        for k, line in enumerate(header_lines)
+    ]
     with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(atomic_binary_file(path)) for path in paths]
-        for f, header in zip(files, headers, strict=True):
-            f.write((",".join(map(csv_field, header)) + "\n").encode("utf-8"))
+        files = [
+            stack.enter_context(atomic_binary_file(path, size))
+            for path, size in zip(paths, sizes, strict=True)
+        ]
+        for f, line in zip(files, header_lines, strict=True):
+            f.write(line)
         for (_, part, _), done in zip(parts, written, strict=True):
             assert done is not None
             lengths, extra = done

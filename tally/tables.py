@@ -288,7 +288,8 @@ def append_span(target: io.BufferedWriter, source: int, offset: int, length: int
                 length -= copied
         except OSError:  # not between these files (another file system, an old kernel)
             pass
-        target.seek(0, os.SEEK_END)  # the writer's idea of its position, after the kernel's writes
+        # (the writer's next bytes go where the copy ended: it writes, and tells, at the file's
+        # own position)
     if length:
         target.write(os.pread(source, length, offset))
 
@@ -553,17 +554,49 @@ def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[io.TextIOWrapper]
 
 
 @contextlib.contextmanager
-def atomic_binary_file(path: str | os.PathLike[str]) -> Iterator[io.BufferedWriter]:
-    """A file opened for bytes that replaces ``path`` only when the block finishes cleanly."""
+def atomic_binary_file(
+    path: str | os.PathLike[str], size: int | None = None
+) -> Iterator[io.BufferedWriter]:
+    """A file opened for bytes that replaces ``path`` only when the block finishes cleanly.
+
+    ``size``: the bytes the block will write, where known. If ``path`` exists, they are
+    allocated before writing: a rename over an existing file waits for ext4 to allocate and
+    start writing out the new file's blocks (its ``auto_da_alloc``), ~10 ms for 15 MB, unless
+    they are allocated already. The file then ends where the writing ended, whatever ``size``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     target = Path(tmp, "x.csv")
+    ...     _ = target.write_bytes(b"old")
+    ...     with atomic_binary_file(target, size=100) as f:
+    ...         _ = f.write(b"new")
+    ...     target.read_bytes()
+    b'new'
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb", buffering=1 << 20) as f:
+            allocated = size is not None and _allocate(f.fileno(), size, path)
             yield f
+            if allocated:
+                f.truncate()  # where the writing ended
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _allocate(fd: int, size: int, replaced: Path) -> bool:
+    """Allocate ``size`` bytes of the file ``fd`` if it will replace an existing ``replaced``
+    (see :func:`atomic_binary_file`); whether it did."""
+    if size <= 0 or not hasattr(os, "posix_fallocate") or not replaced.exists():
+        return False
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError:  # e.g. no room for it (the writes would say so); where the file system
+        return False  # has no fallocate, glibc allocates by writing a byte per block
+    return True
 
 
 @contextlib.contextmanager

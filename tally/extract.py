@@ -18,7 +18,9 @@ import functools
 import json
 import operator
 import os
+import queue
 import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -1253,6 +1255,10 @@ def _write_extract_csvs(
         for k, line in enumerate(header_lines)
     ]
     with contextlib.ExitStack() as stack:
+        # Another thread removes each part once copied, while this one copies the next: the
+        # kernel takes about as long to free a part's pages as to copy them, on a core that is
+        # idle after the last block. (Entered first: it finishes while the files are closed.)
+        copied = stack.enter_context(_removed_in_background())
         files = [
             stack.enter_context(atomic_binary_file(path, size))
             for path, size in zip(paths, sizes, strict=True)
@@ -1271,4 +1277,33 @@ def _write_extract_csvs(
                     else:  # as it is: copied by the kernel where it can
                         append_span(f, source.fileno(), start, length)
                     start += length
-            os.unlink(part)
+            copied.put(part)
+
+
+@contextlib.contextmanager
+def _removed_in_background() -> Iterator[queue.SimpleQueue[str]]:
+    """A queue of files that another thread removes, all of them by the end of the block.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "part")
+    ...     open(path, "wb").close()
+    ...     with _removed_in_background() as files:
+    ...         files.put(path)
+    ...     os.path.exists(path)
+    False
+    """
+    files: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def remove() -> None:
+        while (path := files.get()) is not None:
+            with contextlib.suppress(OSError):  # (the scratch directory's removal takes it)
+                os.unlink(path)
+
+    remover = threading.Thread(target=remove, name="tally-remove-parts", daemon=True)
+    remover.start()
+    try:
+        yield files  # type: ignore[misc]
+    finally:
+        files.put(None)
+        remover.join()

@@ -1044,12 +1044,16 @@ def extract_file(
 
         def jobs() -> Iterator[BlockJob]:
             # made when a worker is about to need one, with the stats of the blocks before
-            sizes = _block_sizes(cpu_count, lambda: total_rows > 0)
-            for i, (offset, length) in enumerate(blocks.spans(sizes)):
-                while again_early:
+            spans = enumerate(blocks.spans(_block_sizes(cpu_count, lambda: total_rows > 0)))
+            while True:
+                while again_early:  # (before finding the next block's end, which takes a while)
                     job = parts[again_early.popleft()][0]._replace(guess=guess_now())
                     jobs_sent.append(job)
                     yield job
+                span = next(spans, None)
+                if span is None:
+                    return
+                i, (offset, length) = span
                 job = BlockJob(i, offset, length, guess_now())
                 jobs_sent.append(job)
                 yield job

@@ -12,7 +12,6 @@ parent concatenates the blocks' lines, in input order whatever ``-c`` is.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import functools
 import json
@@ -1040,7 +1039,9 @@ def extract_file(
             # the stats of every block merged so far (results come back in input order)
             if not total_rows:
                 return None
-            return FormatGuess(tuple(map(_copy_stats, stats)), copy.deepcopy(kinds))
+            info = ReadKinds(INFO_SOURCES)  # a snapshot of the kinds' flags (all a guess reads)
+            info.merge(kinds)
+            return FormatGuess(tuple(map(_copy_stats, stats)), info)
 
         def jobs() -> Iterator[BlockJob]:
             # made when a worker is about to need one, with the stats of the blocks before

@@ -1253,10 +1253,10 @@ def _write_extract_csvs(
         for i, lengths in zip(again, redone, strict=True):
             written[i] = (lengths, (0,) * len(keys))
     header_lines = [(",".join(map(csv_field, header)) + "\n").encode("utf-8") for header in headers]
-    done = [pieces for pieces in written if pieces is not None]  # all of them by now
+    chunks = [pieces for pieces in written if pieces is not None]  # all of them by now
     # each file's size, known unless a chunk's lines get cells appended
     sizes = [
-        None if any(extra[k] for _, extra in done) else len(line) + sum(n[k] for n, _ in done)
+        None if any(extra[k] for _, extra in chunks) else len(line) + sum(n[k] for n, _ in chunks)
         for k, line in enumerate(header_lines)
     ]
     with contextlib.ExitStack() as stack:

@@ -1,5 +1,5 @@
-"""Build the compiled HDBSCAN steps, cell-text steps, point extractor cells, annotation grouping
-and CSV splitter.
+"""Build the compiled HDBSCAN steps, cell-text steps, point extractor cells, annotation grouping,
+CSV splitter and the workers' parent-death signal.
 
 The rest of the build is in pyproject.toml. The extensions are optional: without a C compiler the
 install still succeeds and Tally runs the same steps in Python (core/reducers/_hdbscan.py,
@@ -35,6 +35,9 @@ extensions = cythonize(
             extra_compile_args=FLAGS,
         ),
         Extension("tally._csv_compiled", ["tally/_csv_compiled.pyx"], extra_compile_args=FLAGS),
+        Extension(
+            "tally._process_compiled", ["tally/_process_compiled.pyx"], extra_compile_args=FLAGS
+        ),
         Extension(
             "core.extractors._point_compiled",
             ["core/extractors/_point_compiled.pyx"],

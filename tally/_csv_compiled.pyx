@@ -263,18 +263,19 @@ cdef inline uint64_t _byte_flags(uint64_t word, uint64_t pattern):
     return (~(y | x | _LOW7)) >> 7
 
 
-def count_byte(bytes data, unsigned char byte, Py_ssize_t start=0, end=None):
-    """``data.count(bytes([byte]), start, end)`` for ``0 <= start``, ``end`` None or ``>= 0``.
+def count_byte(const unsigned char[::1] data, unsigned char byte, Py_ssize_t start=0, end=None):
+    """``data.count(bytes([byte]), start, end)`` for ``0 <= start``, ``end`` None or ``>= 0``
+    (``data``: bytes, or a bytearray that ``CsvBlocks.spans`` reads blocks into).
     ``bytes.count`` looks at one byte at a time: the parent of ``tally extract`` counts every
     quote of the export to find record ends (``tally.tables.CsvBlocks.spans``, 40 ms for a
     50 MB export), the workers the line ends of what they write. This reads 16 at a time
     (SSE2; else 8).
 
-    >>> count_byte(b'a"b""c"', 34), count_byte(b'a"b""c"', 34, 2), count_byte(b'a"b""c"', 34, 2, 4)
+    >>> count_byte(b'a"b""c"', 34), count_byte(b'a"b""c"', 34, 2), count_byte(bytearray(b'a"b""c"'), 34, 2, 4)
     (4, 3, 1)
     """
-    cdef const unsigned char *chars = <const unsigned char *>PyBytes_AS_STRING(data)
-    cdef Py_ssize_t stop = PyBytes_GET_SIZE(data), i, words, w, run
+    cdef Py_ssize_t stop = data.shape[0], i, words, w, run
+    cdef const unsigned char *chars = &data[0] if stop else NULL
     cdef Py_ssize_t found = 0
     cdef uint64_t word, counts, pattern = _ONES * byte
     if end is not None and <Py_ssize_t>end < stop:

@@ -12,14 +12,15 @@ parent concatenates the blocks' lines, in input order whatever ``-c`` is.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import functools
 import json
 import operator
 import os
+import queue
 import sys
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -48,6 +49,7 @@ from tally.progress import progress_bar
 from tally.scratch import scratch_dir
 from tally.tables import (
     CsvBlocks,
+    append_span,
     atomic_binary_file,
     count_byte,
     csv_field,
@@ -198,7 +200,7 @@ def load_plan(path: str) -> ExtractPlan:
             no_version.append(bool(entry.get("no_version", False)))
     clean = {**document, "extractor_config": stripped}
     try:
-        pipeline = Pipeline.from_configs(clean, [])
+        pipeline = Pipeline.from_configs(clean, [], digest=False)
     except TallyError as exc:
         raise InputError(f"{path}: {exc}") from None
     try:
@@ -307,7 +309,7 @@ class _Layout(NamedTuple):
 def _init_worker(
     document: dict[str, Any], no_version: tuple[bool, ...], part_dir: str, layout: _Layout
 ) -> None:
-    pipeline = Pipeline.from_configs(document, [])
+    pipeline = Pipeline.from_configs(document, [], digest=False)
     keys = list(document["extractor_config"])
     _WORKER["key_names"] = tuple(keys)
     _WORKER["entries"] = [
@@ -1022,16 +1024,39 @@ def extract_file(
                 )
             summary.add(row_number, cid, reason, whole=whole)
 
-        jobs_sent: dict[int, BlockJob] = {}
+        jobs_sent: deque[BlockJob] = deque()  # in the order their results come back
+        # A block whose text does not fit the layout of the blocks merged so far cannot fit the
+        # final one (a layout only grows: columns are added, kinds widen): a worker extracts it
+        # again now, guessed from the merged blocks, rather than this process after the last
+        # block. (Chiefly the first blocks, sent before any result was back: see _block_sizes.)
+        again_early: deque[int] = deque()  # indexes into parts, not sent yet
+        sent_again: set[int] = set()  # indexes into parts
+        layout_so_far: FinalLayout | None = None
+        part_of: dict[int, int] = {}  # block index -> its position in parts
+        blocks_merged = 0
+
+        def guess_now() -> FormatGuess | None:
+            # the stats of every block merged so far (results come back in input order)
+            if not total_rows:
+                return None
+            info = ReadKinds(INFO_SOURCES)  # a snapshot of the kinds' flags (all a guess reads)
+            info.merge(kinds)
+            return FormatGuess(tuple(map(_copy_stats, stats)), info)
 
         def jobs() -> Iterator[BlockJob]:
-            # made when a worker is about to need one, with the stats of every block before
-            # (only those already merged here: results come back in input order)
-            for i, (offset, length) in enumerate(blocks.spans(_block_sizes(cpu_count))):
-                guess = None
-                if total_rows:
-                    guess = FormatGuess(tuple(map(_copy_stats, stats)), copy.deepcopy(kinds))
-                jobs_sent[i] = job = BlockJob(i, offset, length, guess)
+            # made when a worker is about to need one, with the stats of the blocks before
+            spans = enumerate(blocks.spans(_block_sizes(cpu_count, lambda: total_rows > 0)))
+            while True:
+                while again_early:  # (before finding the next block's end, which takes a while)
+                    job = parts[again_early.popleft()][0]._replace(guess=guess_now())
+                    jobs_sent.append(job)
+                    yield job
+                span = next(spans, None)
+                if span is None:
+                    return
+                i, (offset, length) = span
+                job = BlockJob(i, offset, length, guess_now())
+                jobs_sent.append(job)
                 yield job
 
         bar = progress_bar(
@@ -1040,27 +1065,40 @@ def extract_file(
         with bar:
             bar.update(blocks.data_start)
             worker_setup = (plan.document, plan.no_version, tmp, layout)
-            for index, block in enumerate(
-                ordered_map(
-                    _extract_block,
-                    jobs(),
-                    workers=cpu_count,
-                    initializer=_init_worker,
-                    initargs=worker_setup,
-                    busy=cpu_count + 1,
-                )
+            for block in ordered_map(
+                _extract_block,
+                jobs(),
+                workers=cpu_count,
+                initializer=_init_worker,
+                initargs=worker_setup,
+                busy=cpu_count + 1,
             ):
                 result = block.chunk
+                job = jobs_sent.popleft()
+                if job.index < blocks_merged:  # extracted again early: only its text is new
+                    position = part_of[job.index]
+                    parts[position] = (parts[position][0], result.part, result.text)
+                    continue
+                blocks_merged += 1
                 for row_number, cid, reason, detail, whole in result.skips:
                     bad_row(total_rows + row_number, cid, reason, detail, whole)
-                job = jobs_sent.pop(index)
-                if result.part is not None:
-                    assert result.text is not None
-                    parts.append((job, result.part, result.text))
                 for key_index, key_stats in enumerate(result.stats):
                     stats[key_index].merge(key_stats)
                     counts[key_index] += result.counts[key_index]
                 kinds.merge(block.kinds)
+                if result.part is not None:
+                    assert result.text is not None
+                    part_of[job.index] = len(parts)
+                    parts.append((job, result.part, result.text))
+                if cpu_count > 1 and parts:
+                    _, so_far = _merged_layout(stats, kinds.kinds(), order)
+                    # (a layout that changed may refuse texts that fitted it before)
+                    suspects = range(len(parts)) if so_far != layout_so_far else [len(parts) - 1]
+                    layout_so_far = so_far
+                    for i in suspects:
+                        if i not in sent_again and parts[i][2].fits(*so_far) is None:
+                            sent_again.add(i)
+                            again_early.append(i)
                 workflows_seen.update(block.workflows)
                 versions_seen.update(block.versions)
                 total_rows += block.rows
@@ -1119,24 +1157,29 @@ def _no_match_error(
     )
 
 
-def _block_sizes(workers: int) -> Callable[[int, int], int] | None:
+def _block_sizes(
+    workers: int, guessing: Callable[[], bool] = lambda: True
+) -> Callable[[int, int], int] | None:
     """Block sizes for ``workers`` processes (None: every block ``CsvBlocks``' default).
 
     The first blocks are small, so that the layout guess (:class:`FormatGuess`) sent with the
-    big ones has the columns of a block before them; towards the end blocks shrink with the
-    bytes left, so that the workers finish together rather than one waiting for the other's
-    last 4 MB.
+    big ones has the columns of a block before them; so is every block sent while
+    ``guessing()`` is false (no result back yet: a big block would have no guess, and its text
+    would not fit). Towards the end blocks shrink with the bytes left, so that the workers
+    finish together rather than one waiting for the other's last 4 MB.
 
     >>> size = _block_sizes(2)
     >>> [size(i, left) // 1024 for i, left in ((0, 50 << 20), (3, 50 << 20), (9, 10 << 20), (12, 3 << 20))]
     [256, 4096, 2560, 768]
+    >>> _block_sizes(2, lambda: False)(3, 50 << 20) // 1024
+    256
     """
     if workers <= 1:
         return None
     small, full = BLOCK_BYTES // 16, BLOCK_BYTES
 
     def size(index: int, left: int) -> int:
-        if index <= workers:
+        if index <= workers or not guessing():
             return small
         return max(small, min(full, left // (2 * workers)))
 
@@ -1163,6 +1206,16 @@ def _layout_of(
     return headers, columns, tuple(key_stats.kinds() for key_stats in stats)
 
 
+def _merged_layout(
+    stats: list[ColumnStats], info_kinds: Mapping[str, str], order: bool
+) -> tuple[list[list[str]], FinalLayout]:
+    """Per extractor key the header of the blocks merged into ``stats`` (and ``info_kinds``),
+    and their layout: the final one once every block is merged."""
+    headers, columns, data_kinds = _layout_of(stats, order)
+    source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
+    return headers, FinalLayout(columns, data_kinds, source_kinds)
+
+
 def _write_extract_csvs(
     paths: list[Path],
     keys: list[str],
@@ -1179,41 +1232,83 @@ def _write_extract_csvs(
 
     A chunk holds all keys' rows, so each classification's info cells are formatted once.
     """
-    headers, columns, data_kinds = _layout_of(stats, order)
-    source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
-    final = FinalLayout(columns, data_kinds, source_kinds)
+    headers, final = _merged_layout(stats, info_kinds, order)
     written: list[tuple[tuple[int, ...], tuple[int, ...]] | None] = []  # (lengths, extra cells)
     again: list[int] = []
     for i, (_, _, text) in enumerate(parts):
-        extra = text.fits(columns, data_kinds, source_kinds)
+        extra = text.fits(*final)
         if extra is None:
             written.append(None)
             again.append(i)
         else:
             written.append((text.lengths, extra))
-    jobs = (parts[i][0]._replace(guess=None, final=final) for i in again)
-    # a few small blocks (the first ones, guessed from less) are quicker here than in a pool
-    again_bytes = sum(parts[i][0].length for i in again)
-    workers = min(cpu_count, len(again)) if again_bytes > 2 * BLOCK_BYTES else 1
-    redone = ordered_map(
-        _extract_again, jobs, workers=workers, initializer=_init_worker, initargs=worker_setup
-    )
-    for i, lengths in zip(again, redone, strict=True):
-        written[i] = (lengths, (0,) * len(keys))
+    if again:
+        jobs = (parts[i][0]._replace(guess=None, final=final) for i in again)
+        # a few small blocks (the first ones, guessed from less) are quicker here than in a pool
+        again_bytes = sum(parts[i][0].length for i in again)
+        workers = min(cpu_count, len(again)) if again_bytes > 2 * BLOCK_BYTES else 1
+        redone = ordered_map(
+            _extract_again, jobs, workers=workers, initializer=_init_worker, initargs=worker_setup
+        )
+        for i, lengths in zip(again, redone, strict=True):
+            written[i] = (lengths, (0,) * len(keys))
+    header_lines = [(",".join(map(csv_field, header)) + "\n").encode("utf-8") for header in headers]
+    chunks = [pieces for pieces in written if pieces is not None]  # all of them by now
+    # each file's size, known unless a chunk's lines get cells appended
+    sizes = [
+        None if any(extra[k] for _, extra in chunks) else len(line) + sum(n[k] for n, _ in chunks)
+        for k, line in enumerate(header_lines)
+    ]
     with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(atomic_binary_file(path)) for path in paths]
-        for f, header in zip(files, headers, strict=True):
-            f.write((",".join(map(csv_field, header)) + "\n").encode("utf-8"))
+        # Another thread removes each part once copied, while this one copies the next: the
+        # kernel takes about as long to free a part's pages as to copy them, on a core that is
+        # idle after the last block. (Entered first: it finishes while the files are closed.)
+        copied = stack.enter_context(_removed_in_background())
+        files = [
+            stack.enter_context(atomic_binary_file(path, size))
+            for path, size in zip(paths, sizes, strict=True)
+        ]
+        for f, line in zip(files, header_lines, strict=True):
+            f.write(line)
         for (_, part, _), done in zip(parts, written, strict=True):
             assert done is not None
             lengths, extra = done
-            path = Path(part)
-            data = path.read_bytes()
-            start = 0
-            for f, length, cells in zip(files, lengths, extra, strict=True):
-                piece = data[start : start + length]
-                start += length
-                if cells:
-                    piece = piece.replace(b"\n", b"," * cells + b"\n")
-                f.write(piece)
-            path.unlink()
+            with open(part, "rb") as source:
+                start = 0
+                for f, length, cells in zip(files, lengths, extra, strict=True):
+                    if cells:
+                        piece = os.pread(source.fileno(), length, start)
+                        f.write(piece.replace(b"\n", b"," * cells + b"\n"))
+                    else:  # as it is: copied by the kernel where it can
+                        append_span(f, source.fileno(), start, length)
+                    start += length
+            copied.put(part)
+
+
+@contextlib.contextmanager
+def _removed_in_background() -> Iterator[queue.SimpleQueue[str]]:
+    """A queue of files that another thread removes, all of them by the end of the block.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "part")
+    ...     open(path, "wb").close()
+    ...     with _removed_in_background() as files:
+    ...         files.put(path)
+    ...     os.path.exists(path)
+    False
+    """
+    files: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def remove() -> None:
+        while (path := files.get()) is not None:
+            with contextlib.suppress(OSError):  # (the scratch directory's removal takes it)
+                os.unlink(path)
+
+    remover = threading.Thread(target=remove, name="tally-remove-parts", daemon=True)
+    remover.start()
+    try:
+        yield files  # type: ignore[misc]
+    finally:
+        files.put(None)
+        remover.join()

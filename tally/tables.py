@@ -20,6 +20,7 @@ __all__ = [
     "CsvBlocks",
     "CsvSource",
     "Spill",
+    "append_span",
     "atomic_binary_file",
     "atomic_csv_writer",
     "atomic_text_file",
@@ -165,12 +166,14 @@ class CsvBlocks:
                 self.size = stat.st_size
                 #: which file this is: blocks are read by opening the path again (read_span)
                 self.identity = (stat.st_dev, stat.st_ino)
-                head = f.read(block_bytes)
+                # (the header only: a whole block's read allocated and faulted in 4 MB, ~3 ms)
+                step = min(block_bytes, 1 << 16)
+                head = f.read(step)
                 while True:
                     end = _first_record_end(head)
                     if end is not None:
                         break
-                    more = f.read(block_bytes)
+                    more = f.read(step)
                     if not more:
                         end = len(head)
                         break
@@ -206,27 +209,33 @@ class CsvBlocks:
             carried = 0  # bytes of the unfinished record since offset
             carried_quotes = 0
             index = 0
+            # one buffer for every read: a fresh 4 MB bytes per block cost more in page faults
+            # (~2 ms, the first few blocks) than reading and counting it
+            buffer = bytearray()
             while True:
                 if sizes is None:
                     want = self.block_bytes
                 else:  # (the carried bytes hold no record end: read at least half a block)
                     target = max(1, sizes(index, self.size - offset))
                     want = max(target - carried, (target + 1) // 2)
-                data = f.read(want)
-                if not data:
+                if len(buffer) < want:
+                    buffer = bytearray(want)
+                with memoryview(buffer) as view:
+                    got = f.readinto(view[:want])
+                if not got:
                     if carried:
                         yield offset, carried
                     return
-                end = _last_record_end(data, carried_quotes)
+                end = _last_record_end(buffer, carried_quotes, got)
                 if end is None:  # one record longer than a block: read on
-                    carried += len(data)
-                    carried_quotes += _count_quotes(data)
+                    carried += got
+                    carried_quotes += _count_quotes(buffer, 0, got)
                     continue
                 yield offset, carried + end
                 index += 1
                 offset += carried + end
-                carried = len(data) - end
-                carried_quotes = _count_quotes(data, end)
+                carried = got - end
+                carried_quotes = _count_quotes(buffer, end, got)
 
 
 def read_span(
@@ -248,6 +257,44 @@ def read_span(
     if len(data) != length:
         raise InputError(f"{path} changed while it was read (it is shorter than before)")
     return data
+
+
+def append_span(target: io.BufferedWriter, source: int, offset: int, length: int) -> None:
+    """Append the ``length`` bytes at ``offset`` of the file open as ``source`` (a descriptor)
+    to ``target``.
+
+    The kernel copies them where it can (``os.copy_file_range``: Linux, one file system), so
+    they never pass through this process's memory; elsewhere they are read and written.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     Path(tmp, "part").write_bytes(b"0123456789")
+    ...     with open(Path(tmp, "out"), "wb") as out, open(Path(tmp, "part"), "rb") as part:
+    ...         _ = out.write(b"head:")
+    ...         append_span(out, part.fileno(), 2, 5)
+    ...         _ = out.write(b":tail")
+    ...     Path(tmp, "out").read_bytes()
+    10
+    b'head:23456:tail'
+    """
+    if length and _copy_file_range is not None:
+        target.flush()
+        try:
+            while length:
+                copied = _copy_file_range(source, target.fileno(), length, offset)
+                if not copied:  # the source ends early: what is left is read (and is short)
+                    break
+                offset += copied
+                length -= copied
+        except OSError:  # not between these files (another file system, an old kernel)
+            pass
+        # (the writer's next bytes go where the copy ended: it writes, and tells, at the file's
+        # own position)
+    if length:
+        target.write(os.pread(source, length, offset))
+
+
+_copy_file_range = getattr(os, "copy_file_range", None)
 
 
 def _check_same_file(path: str | os.PathLike[str], fd: int, identity: tuple[int, int]) -> None:
@@ -289,36 +336,47 @@ def _first_record_end(buffer: bytes) -> int | None:
         start = end + 1
 
 
-def _line_end_before(buffer: bytes, stop: int) -> int:
+def _line_end_before(buffer: bytes | bytearray, stop: int, size: int | None = None) -> int:
     r"""Position of the last line end before ``stop`` (-1: none): a ``\n``, or a lone ``\r``.
 
-    A ``\r`` counts only when the byte after it is in ``buffer`` and is not ``\n``: files with
-    ``\n`` or ``\r\n`` line ends are cut exactly where they always were, and classic-Mac files
-    (``\r`` only) are cut too, rather than read as one block.
+    A ``\r`` counts only when the byte after it is in ``buffer[:size]`` (default: all of it)
+    and is not ``\n``: files with ``\n`` or ``\r\n`` line ends are cut exactly where they
+    always were, and classic-Mac files (``\r`` only) are cut too, rather than read as one block.
 
     >>> _line_end_before(b"a\r\nb\rc\r", 8), _line_end_before(b"a\r\nb", 5), _line_end_before(b"a\r", 2)
     (4, 2, -1)
+    >>> _line_end_before(b"a\rb\r\n", 2, 2)  # the byte after the \r is not read yet
+    -1
     """
+    if size is None:
+        size = len(buffer)
     newline = buffer.rfind(b"\n", 0, stop)
     # no \n between newline and stop: a \r there is lone unless the next byte is unknown or \n
     cr = buffer.rfind(b"\r", newline + 1, stop)
-    while cr != -1 and (cr + 1 == len(buffer) or buffer[cr + 1] == 10):
+    while cr != -1 and (cr + 1 == size or buffer[cr + 1] == 10):
         cr = buffer.rfind(b"\r", newline + 1, cr)
     return newline if cr == -1 else cr
 
 
-def _last_record_end(buffer: bytes, quotes_before: int = 0) -> int | None:
-    r"""Just past the last line end outside quotes (``quotes_before``: ``"`` already open).
+def _last_record_end(
+    buffer: bytes | bytearray, quotes_before: int = 0, size: int | None = None
+) -> int | None:
+    r"""Just past the last line end outside quotes in ``buffer[:size]`` (default: all of it;
+    ``quotes_before``: ``"`` already open).
 
     >>> _last_record_end(b'a\n"b\nc"\nd'), _last_record_end(b'a\r"b\rc"\rd'), _last_record_end(b"ab")
     (8, 8, None)
+    >>> _last_record_end(bytearray(b'a\nb\nc\n'), 0, 3)  # the bytes read so far: "a\nb"
+    2
     """
-    end = _line_end_before(buffer, len(buffer))
+    if size is None:
+        size = len(buffer)
+    end = _line_end_before(buffer, size, size)
     if end == -1:
         return None
     quotes = quotes_before + _count_quotes(buffer, 0, end)
     while quotes % 2:  # that line end is inside a quoted field: step back one line
-        previous = _line_end_before(buffer, end)
+        previous = _line_end_before(buffer, end, size)
         if previous == -1:
             return None
         quotes -= _count_quotes(buffer, previous, end)
@@ -373,7 +431,7 @@ except ImportError:  # pragma: no cover - depends on the install
     count_byte = _count_byte_py
 
 
-def _count_quotes(data: bytes, start: int = 0, end: int | None = None) -> int:
+def _count_quotes(data: bytes | bytearray, start: int = 0, end: int | None = None) -> int:
     return count_byte(data, 34, start, end)  # '"'
 
 
@@ -496,17 +554,49 @@ def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[io.TextIOWrapper]
 
 
 @contextlib.contextmanager
-def atomic_binary_file(path: str | os.PathLike[str]) -> Iterator[io.BufferedWriter]:
-    """A file opened for bytes that replaces ``path`` only when the block finishes cleanly."""
+def atomic_binary_file(
+    path: str | os.PathLike[str], size: int | None = None
+) -> Iterator[io.BufferedWriter]:
+    """A file opened for bytes that replaces ``path`` only when the block finishes cleanly.
+
+    ``size``: the bytes the block will write, where known. If ``path`` exists, they are
+    allocated before writing: a rename over an existing file waits for ext4 to allocate and
+    start writing out the new file's blocks (its ``auto_da_alloc``), ~10 ms for 15 MB, unless
+    they are allocated already. The file then ends where the writing ended, whatever ``size``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     target = Path(tmp, "x.csv")
+    ...     _ = target.write_bytes(b"old")
+    ...     with atomic_binary_file(target, size=100) as f:
+    ...         _ = f.write(b"new")
+    ...     target.read_bytes()
+    b'new'
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb", buffering=1 << 20) as f:
+            allocated = size is not None and _allocate(f.fileno(), size, path)
             yield f
+            if allocated:
+                f.truncate()  # where the writing ended
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _allocate(fd: int, size: int, replaced: Path) -> bool:
+    """Allocate ``size`` bytes of the file ``fd`` if it will replace an existing ``replaced``
+    (see :func:`atomic_binary_file`); whether it did."""
+    if size <= 0 or not hasattr(os, "posix_fallocate") or not replaced.exists():
+        return False
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError:  # e.g. no room for it (the writes would say so); where the file system
+        return False  # has no fallocate, glibc allocates by writing a byte per block
+    return True
 
 
 @contextlib.contextmanager

@@ -98,6 +98,63 @@ def test_many_blocks_write_the_bytes_of_one(monkeypatch, tmp_path, anonymous_lat
     assert _run(monkeypatch, tmp_path, "c3", export, config, 4096, "-c", "3", *order) == expected
 
 
+def test_first_blocks_are_extracted_again_by_the_workers(monkeypatch, tmp_path):
+    """The first blocks go out before any result is back, each formatted in its own layout
+    (here: the answers' columns in another order than the file's); a worker extracts them again
+    as soon as their results show it, not this process after the last block."""
+    rng = random.Random(5)
+    rows = [
+        export_row(cid, 100 + cid % 7, answer("T0", rng.choice(["Yes", "No", "Maybe"])))
+        for cid in range(1, 401)
+    ]
+    export = write_export(tmp_path / "export.csv", rows)
+    config = extractor_config(tmp_path / "c.yaml", {"question_extractor": [{"task": "T0"}]})
+    calls = []
+    again = extract_module._extract_again
+
+    def spy(job):
+        calls.append(job.index)
+        return again(job)
+
+    monkeypatch.setattr(extract_module, "_extract_again", spy)
+    out = {}
+    for name, block_bytes, args in (("one", 1 << 30, ()), ("c2", 2048, ("-c", "2"))):
+        (tmp_path / name).mkdir()
+        monkeypatch.setattr(extract_module, "BLOCK_BYTES", block_bytes)
+        result = run_tally("extract", export, config, "-d", tmp_path / name, "-hb", *args)
+        assert result.code == 0, result.err
+        out[name] = (tmp_path / name / "question_extractor_extractions.csv").read_bytes()
+    assert out["c2"] == out["one"]
+    assert calls == []
+
+
+def test_files_written_over_earlier_ones_are_the_same_bytes(monkeypatch, tmp_path):
+    """A run over an earlier run's files allocates each file's known size first (see
+    atomic_binary_file) and copies the chunks' lines with the kernel: the bytes must be those
+    of a run into an empty directory, also where lines get cells appended."""
+    import tally.tables as tables_module
+
+    export = _export(tmp_path / "export.csv", 400, anonymous_late=False)
+    config = _config(tmp_path / "c.yaml")
+    expected = _run(monkeypatch, tmp_path, "one", export, config, 1 << 30)
+    allocated = []
+    allocate = tables_module._allocate
+
+    def spy(fd, size, replaced):
+        allocated.append(allocate(fd, size, replaced))
+        return allocated[-1]
+
+    monkeypatch.setattr(tables_module, "_allocate", spy)
+    out = tmp_path / "again"
+    out.mkdir()
+    monkeypatch.setattr(extract_module, "BLOCK_BYTES", 2048)
+    for _ in range(2):
+        result = run_tally("extract", export, config, "-d", out, "-hb", "-c", "2")
+        assert result.code == 0, result.err
+        assert {key: (out / f"{key}_extractions.csv").read_bytes() for key in KEYS} == expected
+    assert True in allocated  # the second run's files of known size (those without cells added)
+
+
 def test_text_with_line_ends_is_not_patched():
     """Appending cells at each line end would also append inside a quoted cell."""
     text = GuessedText((10,), (("a",),), ({"a": "object"},), ("str",), (False,))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import pytest
 
@@ -96,3 +97,42 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path):
     for pid in still:
         os.kill(pid, signal.SIGKILL)
     assert not still, "workers outlived their killed parent"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_compiled_and_ctypes_death_signals_agree(monkeypatch):
+    """tally._process_compiled (when built) and the ctypes fallback set the same signal."""
+    import ctypes
+
+    from tally import parallel
+
+    def current() -> int:  # PR_GET_PDEATHSIG, asked through ctypes
+        sig = ctypes.c_int(-1)
+        assert ctypes.CDLL(None).prctl(2, ctypes.byref(sig)) == 0
+        return sig.value
+
+    before = current()
+    forms = {}
+    parallel._prctl.cache_clear()
+    forms["first choice"] = parallel._prctl()
+    parallel._prctl.cache_clear()
+    monkeypatch.setitem(sys.modules, "tally._process_compiled", None)  # not built: ctypes
+    forms["ctypes"] = parallel._prctl()
+    monkeypatch.undo()
+    parallel._prctl.cache_clear()
+    try:
+        for name, form in forms.items():
+            assert form is not None, name
+            assert form(signal.SIGUSR2) == 0 and current() == signal.SIGUSR2, name
+            assert form(0) == 0 and current() == 0, name
+            assert form(100000) == -1 and current() == 0, name  # not a signal: refused
+    finally:
+        forms["ctypes"](before)
+    try:
+        from tally._process_compiled import parent_death_signal, set_parent_death_signal
+    except ImportError:  # pragma: no cover - not built here
+        return
+    assert forms["first choice"] is set_parent_death_signal
+    set_parent_death_signal(signal.SIGUSR1)
+    assert parent_death_signal() == current() == signal.SIGUSR1
+    set_parent_death_signal(before)

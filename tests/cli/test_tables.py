@@ -173,6 +173,9 @@ def test_count_byte_is_bytes_count(data, byte, start, end):
 
     assert count_byte(data, byte, start, end) == data.count(byte, start, end)
     assert _count_byte_py(data, byte, start, end) == data.count(byte, start, end)
+    # CsvBlocks.spans counts in a reused bytearray
+    assert count_byte(bytearray(data), byte, start, end) == data.count(byte, start, end)
+    assert _count_byte_py(bytearray(data), byte, start, end) == data.count(byte, start, end)
 
 
 def _csv_module_rows(block: bytes) -> list[list[str]]:
@@ -316,3 +319,32 @@ def test_split_records_reads_long_unquoted_cells(rows, ending, cut):
         found = split_records(data)
         if found is not None or (data == block and b"\x00" not in data):
             assert found == _csv_module_rows(data)
+
+
+def test_spans_are_the_same_with_the_python_byte_counter(tmp_path, monkeypatch):
+    """CsvBlocks.spans counts quotes in a reused bytearray, with the compiled counter or its
+    Python form (machines without the extension): the same block ends."""
+    import random
+
+    from tally import tables
+
+    rng = random.Random(4)
+    rows = [
+        [f"{i}", rng.choice(['a "quoted", text', "two\nlines", "plain", ""])] for i in range(400)
+    ]
+    path = tmp_path / "x.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([["h1", "h2"], *rows])
+
+    def sizes(index, left):
+        return rng.choice([7, 64, 300, 1000])
+
+    rng.seed(1)
+    compiled = list(CsvBlocks(path, block_bytes=256).spans(sizes))
+    monkeypatch.setattr(tables, "count_byte", tables._count_byte_py)
+    rng.seed(1)
+    assert list(CsvBlocks(path, block_bytes=256).spans(sizes)) == compiled
+    parsed = [
+        row for o, n in compiled for row in parse_block(tables.read_span(path, o, n), path, o)
+    ]
+    assert parsed == rows

@@ -86,7 +86,10 @@ def _quiet_pool_class() -> type:
 
     class QuietPool(multiprocessing.pool.Pool):
         def _get_sentinels(self) -> list[Any]:  # (CPython's adds self._outqueue._reader)
-            return [self._change_notifier._reader]  # noqa: SLF001 - the base class does the same
+            notifier = getattr(self, "_change_notifier", None)
+            if notifier is None:  # a Python whose Pool is built otherwise: keep its own
+                return super()._get_sentinels()  # type: ignore[misc]
+            return [notifier._reader]  # noqa: SLF001 - the base class does the same
 
     return QuietPool
 

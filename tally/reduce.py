@@ -1630,8 +1630,11 @@ def reduce_file(
             run_file.unlink(missing_ok=True)
             return output_path
         header, columns = _reduction_columns(stats, order, front)
-        with atomic_binary_file(output_path) as f:  # (UTF-8: _format_bucket)
-            f.write(_csv_text([header]).encode("utf-8"))
+        header_bytes = _csv_text([header]).encode("utf-8")
+        planned = len(line_plan.get("columns", ()))
+        size = len(header_bytes) + _output_size(results, len(columns) - planned)
+        with atomic_binary_file(output_path, size=size) as f:  # (UTF-8: _format_bucket)
+            f.write(header_bytes)
             # Formatting is a tenth of a point reduce: the workers format a bucket each
             # (forked now, they share ``results``), the parent only writes the text. In memory,
             # the first bucket is a probe: a small output is formatted here.
@@ -1647,7 +1650,7 @@ def reduce_file(
                     workflow_cell,
                     plan.name,
                     results,
-                    len(line_plan.get("columns", ())),
+                    planned,
                 ),
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
             )
@@ -1711,6 +1714,35 @@ def _init_formatter(
         results=results,
         planned_columns=planned_columns,
     )
+
+
+def _output_size(results: Sequence[BucketResult], blanks: int) -> int:
+    """About the bytes the buckets will take in the output, with ``blanks`` cells appended to
+    each ready line, for :func:`tally.tables.atomic_binary_file`: it allocates them when the
+    output replaces an earlier one, as ext4 would otherwise write the whole new file out inside
+    the rename (~10 ms for the 12 MB of a 20k point reduction) if any of it was not allocated.
+
+    Ready lines (:func:`_lines_here`) are counted (text lines in characters), the others
+    estimated from them by rows, and an eighth added: the file ends where the writing ends,
+    so too much costs nothing and too little only that wait.
+
+    >>> ready = BucketResult("", ColumnStats(), 1, lines=["a,b\\n", "c,d\\n"])
+    >>> _output_size([ready], 1)
+    11
+    """
+    size = rows = unread_rows = 0
+    for result in results:
+        if result.lines_file is not None:
+            size += os.path.getsize(result.lines_file) + blanks * result.stats.rows
+            rows += result.stats.rows
+        elif result.lines is not None:
+            size += sum(map(len, result.lines)) + blanks * len(result.lines)
+            rows += len(result.lines)
+        else:
+            unread_rows += result.stats.rows
+    if rows:
+        size += unread_rows * size // rows
+    return size + size // 8
 
 
 def _bucket_bytes(index: int) -> bytes:

@@ -125,3 +125,36 @@ def test_forked_workers_send_lines_in_a_file_unless_a_cell_holds_a_line_end(tmp_
     monkeypatch.setitem(reduce_module._WORKER, "planned_columns", 1)
     assert reduce_module._bucket_bytes(0) == b'7,3,T0,r,x,\n8,3,T0,r,"a,b",\n'
     assert reduce_module._bucket_bytes(1) == b'7,3,T0,r,"x\ny",\n'
+
+
+def test_a_reduce_over_its_earlier_output_allocates_it_and_writes_the_same_bytes(
+    tmp_path, monkeypatch
+):
+    # The second run replaces the first one's file: atomic_binary_file allocates the estimated
+    # size first (_output_size) and ends the file where the writing ended, shorter or longer.
+    from tally import tables
+
+    extracted, config = _sparse_point_extractions(tmp_path)
+    allocated: list[int] = []
+    allocate = tables._allocate
+
+    def spy(fd, size, replaced):
+        done = allocate(fd, size, replaced)
+        if done:
+            allocated.append(size)
+        return done
+
+    monkeypatch.setattr(tables, "_allocate", spy)
+    monkeypatch.setattr(reduce_module, "SERIAL_SECONDS", 0.0)  # forked: lines come in files
+    outputs = []
+    for _ in range(2):
+        result = run_tally(
+            "reduce", extracted, config, "-d", tmp_path, "-hb", "-F", "all", "-c", "2"
+        )
+        assert result.code == 0, result.err
+        outputs.append((tmp_path / "point_reducer_hdbscan_reductions.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+    if hasattr(tables.os, "posix_fallocate"):
+        # an estimate (the probe's and odd buckets' lines are not known before they are
+        # written), never the cause of a different file
+        assert len(allocated) == 1 and allocated[0] > 0

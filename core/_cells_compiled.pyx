@@ -10,8 +10,12 @@ characters instead. ``tests/cli/test_csv_layout.py`` checks that both forms agre
 
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from libc.string cimport memchr, memcpy
+from cpython.set cimport PySet_Add
+from libc.stdlib cimport qsort
+from libc.string cimport memchr, memcmp, memcpy
 from cpython.unicode cimport (
     Py_UCS1,
     PyUnicode_1BYTE_DATA,
@@ -450,9 +454,6 @@ def group_rows(list rows, Py_ssize_t column, object block, dict groups, Py_ssize
     return export_times
 
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.ref cimport PyObject
-from cpython.set cimport PySet_Add
 
 
 cdef extern from "Python.h":
@@ -525,14 +526,11 @@ def column_texts(list rows, list columns):
 # ------------------------------------------------------------------------------------------
 # one subject of a counting reduce (question_reducer, shortcut_reducer) in one step
 
-from libc.stdlib cimport qsort
-from libc.string cimport memcmp
-from cpython.list cimport PyList_GET_SIZE
 
 
 cdef extern from "Python.h":
     # borrowed references, never counted: the members hold every object read here
-    PyObject *_list_item "PyList_GET_ITEM"(object, Py_ssize_t)
+    # (_list_item: declared above)
     PyObject *_tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t)
     bint PyLong_CheckExact(object)
 
@@ -735,7 +733,7 @@ cdef class SubjectCounter:
     def __dealloc__(self):
         PyMem_Free(self.indices)
 
-    def __call__(self, list members, stats=None):
+    def __call__(self, list members not None, stats=None):
         # stats: a ColumnStats to add the reduction to (as its add does), if one is made
         cdef Py_ssize_t n = PyList_GET_SIZE(members)
         cdef Py_ssize_t k, c, j, n_columns = self.n_columns

@@ -26,9 +26,6 @@ from cpython.ref cimport Py_INCREF
 
 cdef extern from "Python.h":
     int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, void *) except -1
-
-
-cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     object PyUnicode_New(Py_ssize_t size, unsigned int maxchar)
     bint PyUnicode_IS_COMPACT_ASCII(object text)
@@ -244,9 +241,6 @@ def split_records(bytes block):
         PyMem_Free(unescaped)
     return rows
 
-
-from libc.stdint cimport uint64_t
-from libc.string cimport memcpy
 
 cdef uint64_t _LOW7 = 0x7F7F7F7F7F7F7F7FULL
 cdef uint64_t _QUOTES = 0x2222222222222222ULL  # '"' in every byte

@@ -1161,10 +1161,11 @@ def _lines_here(
     columns (in first-appearance order) are then the probe's, followed by any that only later
     buckets have, whose cells a bucket without them leaves blank (``_format_bucket`` appends
     them). So the lines hold if this bucket has no column outside the plan, and every column's
-    cells read the same whatever its kind in the whole output: all of kind ``object`` here (str
-    values, or none at all) is that (a column with a str anywhere is of kind ``object``; a
-    missing cell is blank in every kind). Sending lines back instead of the reductions saves
-    pickling them, and a second fork to format them.
+    cells read the same whatever its kind in the whole output: every column of kind ``object``
+    here is that. Such a column either holds a value that makes it ``object`` in the whole
+    output too (a str, list, bool, ...: any non-number), or no value at all here, and a missing
+    cell is blank in every kind. Sending lines back instead of the reductions saves pickling
+    them, and a second fork to format them.
     """
     plan = _WORKER.get("line_plan")
     if not plan:
@@ -1188,7 +1189,8 @@ def _lines_result(index: int, stats: ColumnStats, subjects: int, lines: list[str
         if text.count("\n") == len(lines):
             try:
                 data = text.encode("utf-8")
-            except UnicodeEncodeError:  # (a lone surrogate) the parent raises it as it writes
+            except UnicodeEncodeError:  # (a lone surrogate) raised where the parent encodes
+                # the lines for the output (_bucket_bytes), as before this path existed
                 return BucketResult("", stats, subjects, lines=lines)
             path = os.path.join(part_dir, f"bucket{index:08d}.lines")
             with open(path, "wb") as f:
@@ -1587,6 +1589,9 @@ def reduce_file(
                     line_plan.update(
                         part_dir=late_dirs.enter_context(scratch_dir(output_dir, "reduce"))
                     )
+                    # after an error or SIGTERM the workers stop before the directory goes
+                    # (callbacks run last in, first out); a no-op after the close further down
+                    late_dirs.callback(lambda: reduced.close())
 
         try:
             with progress_bar("Reducing", total=len(pending), unit="subject", hide=hide_bar) as bar:
@@ -1605,6 +1610,7 @@ def reduce_file(
                 )
                 # every result, without finishing the map yet: the pool's end waits for its
                 # workers to exit (~10 ms for one killed while idle), which they do meanwhile
+                # if the map has found its items' end (ordered_map closes the pool then)
                 for result in reduced:
                     results.append(result)
                     stats.merge(result.stats)
@@ -1864,7 +1870,8 @@ def _probed_map(
         spent = time.process_time() - started
         estimate = spent * sum(weights[1:]) / max(weights[0], 1)
         if after_probe is not None:
-            after_probe(first, estimate >= SERIAL_SECONDS)
+            # (one item left runs here: ordered_map forks for two or more)
+            after_probe(first, estimate >= SERIAL_SECONDS and len(items) > 2)
         yield first
         items = items[1:]
         if estimate < SERIAL_SECONDS:

@@ -158,3 +158,25 @@ def test_a_reduce_over_its_earlier_output_allocates_it_and_writes_the_same_bytes
         # an estimate (the probe's and odd buckets' lines are not known before they are
         # written), never the cause of a different file
         assert len(allocated) == 1 and allocated[0] > 0
+
+
+def test_a_failing_bucket_in_a_forked_worker_leaves_no_line_files(tmp_path, monkeypatch):
+    # The workers' line files live in a directory made when they fork; a bucket that fails
+    # stops the workers before that directory is removed, and the run reports the failure.
+    from tally.errors import InputError
+
+    extracted, config = _sparse_point_extractions(tmp_path)
+    reduce_subjects = reduce_module._reduce_subjects
+
+    def failing(job):
+        if job.index == 2:
+            raise InputError("bucket 2 failed on purpose")
+        return reduce_subjects(job)
+
+    monkeypatch.setattr(reduce_module, "_reduce_subjects", failing)
+    monkeypatch.setattr(reduce_module, "SERIAL_SECONDS", 0.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all", "-c", "2")
+    assert result.code == 1 and "bucket 2 failed on purpose" in result.err
+    assert list(out.iterdir()) == []

@@ -24,14 +24,19 @@ from cpython.unicode cimport (
 )
 
 
+from core._borrowed cimport (
+    _is_str,
+    _list_item,
+    _text_copy,
+    _text_data,
+    _text_kind,
+    _text_length,
+    _tuple_item,
+)
+
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
-    PyObject *_list_item "PyList_GET_ITEM"(object row, Py_ssize_t i)
-    bint _is_str "PyUnicode_CheckExact"(PyObject *o)
-    Py_ssize_t _text_length "PyUnicode_GET_LENGTH"(PyObject *o)
-    int _text_kind "PyUnicode_KIND"(PyObject *o)
-    void *_text_data "PyUnicode_DATA"(PyObject *o)
-    str _text_copy "PyUnicode_FromKindAndData"(int kind, const void *data, Py_ssize_t size)
 
 # orjson, imported at first use (_import_orjson): its import, with the uuid, platform and
 # datetime modules it loads, is 12 M instructions of every reduce's start, and the question and
@@ -529,9 +534,8 @@ def column_texts(list rows, list columns):
 
 
 cdef extern from "Python.h":
-    # borrowed references, never counted: the members hold every object read here
-    # (_list_item: declared above)
-    PyObject *_tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t)
+    # (_list_item, _tuple_item: borrowed references, never counted: the members hold every
+    # object read here)
     bint PyLong_CheckExact(object)
 
 

@@ -24,15 +24,16 @@ from libc.math cimport isfinite
 
 from core.reducers._hdbscan_compiled cimport hdbscan_core, summaries_core
 
-cdef extern from "Python.h":
-    # On borrowed pointers: reading a cell of a row must not write to it (see PointCells._cell)
-    PyObject *_list_item "PyList_GET_ITEM"(object row, Py_ssize_t i)
-    PyObject *_tuple_item "PyTuple_GET_ITEM"(object row, Py_ssize_t i)
-    bint _is_str "PyUnicode_CheckExact"(PyObject *o)
-    Py_ssize_t _text_length "PyUnicode_GET_LENGTH"(PyObject *o)
-    int _text_kind "PyUnicode_KIND"(PyObject *o)
-    void *_text_data "PyUnicode_DATA"(PyObject *o)
-    str _text_copy "PyUnicode_FromKindAndData"(int kind, const void *data, Py_ssize_t size)
+# On borrowed pointers: reading a cell of a row must not write to it (see PointCells._cell)
+from core._borrowed cimport (
+    _is_str,
+    _list_item,
+    _text_copy,
+    _text_data,
+    _text_kind,
+    _text_length,
+    _tuple_item,
+)
 
 #: Above this many marks the Python path hands the tool to scikit-learn (``_hdbscan.MAX_POINTS``).
 DEF MAX_POINTS = 2000

@@ -533,25 +533,25 @@ def test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_pa
 _CELL_TEXT = st.text(alphabet="ab, \"\n\r\t[]'é\u4e00", max_size=6)
 
 
+def _reduction_rows(value: st.SearchStrategy) -> st.SearchStrategy:
+    """Up to 5 reduction rows ``(subject cell, task cell, {a|b|c: value})``."""
+    return st.lists(
+        st.tuples(_CELL_TEXT, _CELL_TEXT, st.dictionaries(st.sampled_from(["a", "b", "c"]), value)),
+        max_size=5,
+    )
+
+
 @settings(max_examples=400, deadline=None)
 @given(
-    rows=st.lists(
-        st.tuples(
+    rows=_reduction_rows(
+        st.one_of(
             _CELL_TEXT,
-            _CELL_TEXT,
-            st.dictionaries(
-                st.sampled_from(["a", "b", "c"]),
-                st.one_of(
-                    _CELL_TEXT,
-                    st.none(),
-                    st.integers(),
-                    st.floats(),
-                    st.booleans(),
-                    st.lists(st.integers(), max_size=2),
-                ),
-            ),
-        ),
-        max_size=5,
+            st.none(),
+            st.integers(),
+            st.floats(),
+            st.booleans(),
+            st.lists(st.integers(), max_size=2),
+        )
     ),
     names=st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
     workflow=_CELL_TEXT,
@@ -574,23 +574,15 @@ def test_compiled_object_lines_are_the_python_lines(rows, names, workflow):
 
 @settings(max_examples=400, deadline=None)
 @given(
-    rows=st.lists(
-        st.tuples(
+    rows=_reduction_rows(
+        st.one_of(
             _CELL_TEXT,
-            _CELL_TEXT,
-            st.dictionaries(
-                st.sampled_from(["a", "b", "c"]),
-                st.one_of(
-                    _CELL_TEXT,
-                    st.none(),
-                    st.integers(-(2**70), 2**70),
-                    st.floats(),
-                    st.booleans(),
-                    st.lists(st.integers(), max_size=2),
-                ),
-            ),
-        ),
-        max_size=5,
+            st.none(),
+            st.integers(-(2**70), 2**70),
+            st.floats(),
+            st.booleans(),
+            st.lists(st.integers(), max_size=2),
+        )
     ),
     columns=st.lists(
         st.tuples(
@@ -646,30 +638,33 @@ def test_a_counting_reduce_with_and_without_compiled_lines_gives_the_same_bytes(
     test_a_reduce_with_and_without_the_answer_counter_gives_the_same_bytes(
         tmp_path, monkeypatch, "question_reducer", "all"
     )
-    monkeypatch.undo()
-    expected = (tmp_path / "out0" / "question_reducer_reductions.csv").read_bytes()
-    monkeypatch.setattr(reduce_module, "_reduction_text", None)
-    out = tmp_path / "python_lines"
-    out.mkdir()
-    extracted = tmp_path / "question_extractor_extractions.csv"
-    result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
-    assert result.code == 0, result.err
-    assert (out / "question_reducer_reductions.csv").read_bytes() == expected
+    _same_bytes_with_python_lines(tmp_path, monkeypatch, "question", ["_reduction_text"])
 
 
 def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp_path, monkeypatch):
     test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch)
+    _same_bytes_with_python_lines(
+        tmp_path, monkeypatch, "point", ["_object_lines", "_reduction_text"]
+    )
+
+
+def _same_bytes_with_python_lines(tmp_path, monkeypatch, kind, compiled_writers):
+    """Reduce the test's ``<kind>`` extraction file again (``-F all``) with the compiled line
+    writers switched off: the bytes of its first run (in ``out0``)."""
     monkeypatch.undo()
-    first = tmp_path / "out0" / "point_reducer_hdbscan_reductions.csv"
-    expected = first.read_bytes()
-    monkeypatch.setattr(reduce_module, "_object_lines", None)
-    monkeypatch.setattr(reduce_module, "_reduction_text", None)
+    extractor, reducer = {
+        "question": ("question_extractor", "question_reducer"),
+        "point": ("point_extractor_by_frame", "point_reducer_hdbscan"),
+    }[kind]
+    expected = (tmp_path / "out0" / f"{reducer}_reductions.csv").read_bytes()
+    for name in compiled_writers:
+        monkeypatch.setattr(reduce_module, name, None)
     out = tmp_path / "python_lines"
     out.mkdir()
-    extracted = tmp_path / "point_extractor_by_frame_extractions.csv"
+    extracted = tmp_path / f"{extractor}_extractions.csv"
     result = run_tally("reduce", extracted, tmp_path / "red.yaml", "-d", out, "-hb", "-F", "all")
     assert result.code == 0, result.err
-    assert (out / "point_reducer_hdbscan_reductions.csv").read_bytes() == expected
+    assert (out / f"{reducer}_reductions.csv").read_bytes() == expected
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tally import reduce as reduce_module
 from tests.cli.cli_support import run_tally, write_yaml
-from tests.cli.test_reduce_fast_paths import _CELL_TEXT
+from tests.cli.test_reduce_fast_paths import _CELL_TEXT, _reduction_rows
 
 
 def _sparse_point_extractions(tmp_path):
@@ -79,14 +79,7 @@ def test_lines_formatted_where_the_bucket_was_reduced_give_the_same_bytes(tmp_pa
 
 @settings(max_examples=200, deadline=None)
 @given(
-    rows=st.lists(
-        st.tuples(
-            _CELL_TEXT,
-            _CELL_TEXT,
-            st.dictionaries(st.sampled_from(["a", "b", "c"]), st.one_of(_CELL_TEXT, st.none())),
-        ),
-        max_size=5,
-    ),
+    rows=_reduction_rows(st.one_of(_CELL_TEXT, st.none())),
     names=st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
     workflow=_CELL_TEXT,
 )

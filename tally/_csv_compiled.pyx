@@ -433,21 +433,6 @@ cdef inline int _append_field(list pieces, str text, object field) except -1:
     return 0
 
 
-def object_lines(
-    object rows, list names, str workflow_cell, str reducer, object format_object, object field
-):
-    """The CSV text of reduction rows whose columns are all of kind ``object``: the compiled
-    form of ``tally.reduce._csv_text(_reduction_lines(rows, [(name, format_object) ...],
-    workflow_cell, reducer))`` (the same text), for Python 3.11's csv module, as
-    :func:`extract_lines`. ``rows``: ``(subject cell, task cell, flattened reduction)``; a
-    value that is not a ``str`` goes through ``format_object`` (``csv_layout._format_object``).
-    One join of the pieces: the cells (most are long lists) are copied once.
-    """
-    return reduction_text(
-        rows, names, [format_object] * len(names), workflow_cell, reducer, field
-    )
-
-
 def reduction_text(
     object rows, list names, list formatters, str workflow_cell, str reducer, object field
 ):

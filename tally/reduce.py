@@ -1771,16 +1771,7 @@ def _bucket_bytes(index: int) -> bytes:
 def _format_bucket(index: int) -> str:
     """One bucket's reductions as CSV text (the output file's lines, in order)."""
     columns = _WORKER["format_columns"]
-    if _object_lines is not None and all(f is _format_object for _, f in columns):
-        return _object_lines(  # the same text, compiled (the point reduce's every column)
-            _WORKER["results"][index].rows(),
-            [c for c, _ in columns],
-            _WORKER["workflow_cell"],
-            _WORKER["reducer"],
-            _format_object,
-            csv_field,
-        )
-    if _reduction_text is not None:  # the same text, compiled (e.g. the counting reduces)
+    if _reduction_text is not None:  # the same text, compiled
         return _reduction_text(
             _WORKER["results"][index].rows(),
             [c for c, _ in columns],
@@ -1796,16 +1787,12 @@ def _format_bucket(index: int) -> str:
     )
 
 
-try:  # the compiled form of _csv_text(_reduction_lines(...)) for object columns (optional)
-    from tally._csv_compiled import object_lines as _object_lines
-except ImportError:  # pragma: no cover - depends on the install
-    _object_lines = None
-try:  # ... and for columns of any kind
+try:  # the compiled form of _csv_text(_reduction_lines(...)) (optional)
     from tally._csv_compiled import reduction_text as _reduction_text
 except ImportError:  # pragma: no cover - depends on the install
     _reduction_text = None
 if csv_field.__name__ != "_csv_field_3_11":  # it quotes as Python 3.11's csv module does
-    _object_lines = _reduction_text = None
+    _reduction_text = None
 
 
 def _object_line_texts(
@@ -1819,9 +1806,10 @@ def _object_line_texts(
     >>> _object_line_texts([("7", "T0", {"a": "x,y", "b": None})], ["a", "b"], "3", "r")
     ['7,3,T0,r,"x,y",\n']
     """
-    if _object_lines is not None:
+    if _reduction_text is not None:
+        every_object = [_format_object] * len(names)
         return [
-            _object_lines((row,), names, workflow_cell, reducer, _format_object, csv_field)
+            _reduction_text((row,), names, every_object, workflow_cell, reducer, csv_field)
             for row in rows
         ]
     formatters = [(name, _format_object) for name in names]

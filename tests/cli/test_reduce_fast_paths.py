@@ -547,37 +547,6 @@ def _reduction_rows(value: st.SearchStrategy) -> st.SearchStrategy:
         st.one_of(
             _CELL_TEXT,
             st.none(),
-            st.integers(),
-            st.floats(),
-            st.booleans(),
-            st.lists(st.integers(), max_size=2),
-        )
-    ),
-    names=st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
-    workflow=_CELL_TEXT,
-)
-def test_compiled_object_lines_are_the_python_lines(rows, names, workflow):
-    from core.csv_layout import _format_object
-    from tally.tables import csv_field
-
-    if reduce_module._object_lines is None:
-        pytest.skip("needs the compiled extension and Python 3.11's csv quoting")
-    formatters = [(name, _format_object) for name in names]
-    expected = reduce_module._csv_text(
-        reduce_module._reduction_lines(iter(rows), formatters, workflow, "point_reducer")
-    )
-    compiled = reduce_module._object_lines(
-        rows, names, workflow, "point_reducer", _format_object, csv_field
-    )
-    assert compiled == expected
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    rows=_reduction_rows(
-        st.one_of(
-            _CELL_TEXT,
-            st.none(),
             st.integers(-(2**70), 2**70),
             st.floats(),
             st.booleans(),
@@ -643,9 +612,7 @@ def test_a_counting_reduce_with_and_without_compiled_lines_gives_the_same_bytes(
 
 def test_a_point_reduce_with_and_without_compiled_lines_gives_the_same_bytes(tmp_path, monkeypatch):
     test_a_point_reduce_with_and_without_point_cells_gives_the_same_bytes(tmp_path, monkeypatch)
-    _same_bytes_with_python_lines(
-        tmp_path, monkeypatch, "point", ["_object_lines", "_reduction_text"]
-    )
+    _same_bytes_with_python_lines(tmp_path, monkeypatch, "point", ["_reduction_text"])
 
 
 def _same_bytes_with_python_lines(tmp_path, monkeypatch, kind, compiled_writers):

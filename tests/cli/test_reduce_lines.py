@@ -53,18 +53,18 @@ def test_lines_formatted_where_the_bucket_was_reduced_give_the_same_bytes(tmp_pa
 
     monkeypatch.setattr(reduce_module, "_lines_here", spy)
     runs = {
-        "c1": (["-c", "1"], float("inf"), reduce_module._object_lines),
-        "c2": (["-c", "2"], float("inf"), reduce_module._object_lines),
+        "c1": (["-c", "1"], float("inf"), reduce_module._reduction_text),
+        "c2": (["-c", "2"], float("inf"), reduce_module._reduction_text),
         "c2-python-lines": (["-c", "2"], float("inf"), None),
-        "c2-forked": (["-c", "2"], 0.0, reduce_module._object_lines),
-        "c2-stream": (["-c", "2", "-s"], float("inf"), reduce_module._object_lines),
-        "c1-ordered": (["-c", "1", "-O"], float("inf"), reduce_module._object_lines),
-        "c2-ordered": (["-c", "2", "-O"], 0.0, reduce_module._object_lines),
+        "c2-forked": (["-c", "2"], 0.0, reduce_module._reduction_text),
+        "c2-stream": (["-c", "2", "-s"], float("inf"), reduce_module._reduction_text),
+        "c1-ordered": (["-c", "1", "-O"], float("inf"), reduce_module._reduction_text),
+        "c2-ordered": (["-c", "2", "-O"], 0.0, reduce_module._reduction_text),
     }
     outputs = {}
-    for name, (flags, serial, object_lines) in runs.items():
+    for name, (flags, serial, reduction_text) in runs.items():
         monkeypatch.setattr(reduce_module, "SERIAL_SECONDS", serial)
-        monkeypatch.setattr(reduce_module, "_object_lines", object_lines)
+        monkeypatch.setattr(reduce_module, "_reduction_text", reduction_text)
         out = tmp_path / name
         out.mkdir()
         result = run_tally("reduce", extracted, config, "-d", out, "-hb", "-F", "all", *flags)
@@ -93,11 +93,11 @@ def test_object_line_texts_are_the_lines_of_the_bucket_text(rows, names, workflo
     )
     compiled = reduce_module._object_line_texts(rows, names, workflow, "point_reducer")
     assert "".join(compiled) == text and len(compiled) == len(rows)
-    saved, reduce_module._object_lines = reduce_module._object_lines, None
+    saved, reduce_module._reduction_text = reduce_module._reduction_text, None
     try:
         python = reduce_module._object_line_texts(rows, names, workflow, "point_reducer")
     finally:
-        reduce_module._object_lines = saved
+        reduce_module._reduction_text = saved
     assert python == compiled
 
 

@@ -66,6 +66,7 @@ from tally.tables import (
     CsvBlocks,
     CsvSource,
     Spill,
+    append_span,
     atomic_binary_file,
     atomic_csv_writer,
     atomic_text_file,
@@ -1660,8 +1661,13 @@ def reduce_file(
                 ),
                 in_flight=cpu_count + 1,  # a bucket's text can be tens of MB
             )
-            for data in formatted:
-                f.write(data)
+            for index, data in enumerate(formatted):
+                if data is None:  # a worker's lines file as it is: copied by the kernel
+                    lines_file = results[index].lines_file
+                    with open(lines_file, "rb") as source:  # type: ignore[arg-type]
+                        append_span(f, source.fileno(), 0, os.fstat(source.fileno()).st_size)
+                else:
+                    f.write(data)
         reduced.close()
     run_file.unlink(missing_ok=True)  # an unfinished -s run's settings: this file replaced it
     return output_path
@@ -1751,17 +1757,19 @@ def _output_size(results: Sequence[BucketResult], blanks: int) -> int:
     return size + size // 8
 
 
-def _bucket_bytes(index: int) -> bytes:
-    """One bucket's part of the output file (its lines, in order), in UTF-8."""
+def _bucket_bytes(index: int) -> bytes | None:
+    """One bucket's part of the output file (its lines, in order), in UTF-8; None where that
+    is its worker's lines file as it is (the caller copies the file)."""
     result: BucketResult = _WORKER["results"][index]
     if result.lines is None and result.lines_file is None:
         return _format_bucket(index).encode("utf-8")
     # formatted by its worker for the probe's columns (_lines_here); the columns that only
     # later buckets have are blank in this one
     blanks = "," * (len(_WORKER["format_columns"]) - _WORKER["planned_columns"]) + "\n"
-    if result.lines_file is not None:  # its UTF-8 bytes as they are (no cell holds a line end)
-        data = Path(result.lines_file).read_bytes()
-        return data if blanks == "\n" else data.replace(b"\n", blanks.encode())
+    if result.lines_file is not None:  # its UTF-8 bytes (no cell holds a line end)
+        if blanks == "\n":
+            return None
+        return Path(result.lines_file).read_bytes().replace(b"\n", blanks.encode())
     assert result.lines is not None
     if blanks == "\n":
         return "".join(result.lines).encode("utf-8")

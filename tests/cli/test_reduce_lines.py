@@ -118,6 +118,10 @@ def test_forked_workers_send_lines_in_a_file_unless_a_cell_holds_a_line_end(tmp_
     monkeypatch.setitem(reduce_module._WORKER, "planned_columns", 1)
     assert reduce_module._bucket_bytes(0) == b'7,3,T0,r,x,\n8,3,T0,r,"a,b",\n'
     assert reduce_module._bucket_bytes(1) == b'7,3,T0,r,"x\ny",\n'
+    # with every column planned, a lines file is copied as it is (by reduce_file: None here)
+    monkeypatch.setitem(reduce_module._WORKER, "planned_columns", 2)
+    assert reduce_module._bucket_bytes(0) is None
+    assert reduce_module._bucket_bytes(1) == b'7,3,T0,r,"x\ny"\n'
 
 
 def test_a_reduce_over_its_earlier_output_allocates_it_and_writes_the_same_bytes(

@@ -15,7 +15,6 @@ the rows or the error. ``tests/cli/test_tables.py`` checks that whenever it retu
 are the csv module's.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport uint64_t
@@ -138,7 +137,7 @@ cdef inline int _put_cell(list row, Py_ssize_t column, object cell) except -1:
     return 0
 
 
-def split_records(bytes block):
+def split_records(const unsigned char[::1] block not None):
     """The non-blank records of ``block`` as lists of cells, as the csv module reads them
     (``[row for row in csv.reader(io.StringIO(block.decode(), newline="")) if row]``), or
     None where that needs the csv module.
@@ -150,9 +149,11 @@ def split_records(bytes block):
     >>> rows = split_records(b'1,T0\\n2,T0\\n')  # a cell as the record before: the same str
     >>> rows[0][1] is rows[1][1]
     True
+    >>> split_records(memoryview(bytearray(b'1,T0\\n2,T1\\n'))[:5])  # any bytes-like block
+    [['1', 'T0']]
     """
-    cdef const char *data = PyBytes_AS_STRING(block)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
+    cdef Py_ssize_t n = block.shape[0]
+    cdef const char *data = NULL
     cdef Py_ssize_t i = 0, start, m, column
     cdef int skip
     cdef char c
@@ -163,6 +164,7 @@ def split_records(bytes block):
     cdef bint ascii
     if n == 0:
         return rows
+    data = <const char *> &block[0]
     if memchr(data, 0, n) != NULL:
         return None
     ascii = _all_ascii(data, n)

@@ -342,7 +342,7 @@ class _FirstRows:
 class ScanJob(NamedTuple):
     index: int
     offset: int
-    data: bytes
+    data: bytes | memoryview  # (a view: CsvBlocks.views, scanned in this process)
     path: str  # the extraction file, for messages
     spill_dir: str | None  # None: return the rows instead of spilling them
     columns: tuple[int, int, int, int, int]  # width, subject, task, created_at, workflow_id
@@ -1462,7 +1462,9 @@ def reduce_file(
                 (width, i_subject, i_task, i_created, i_workflow),
                 index.get("classification_id"),
             )
-            for i, (offset, data) in enumerate(blocks)
+            # in memory, the blocks are scanned here one after the other: each read once, into
+            # one buffer (a view of it, parsed before the next block is read)
+            for i, (offset, data) in enumerate(blocks.views() if in_memory else blocks)
         )
         with progress_bar(
             "Reading", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True

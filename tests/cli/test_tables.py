@@ -92,6 +92,12 @@ def test_blocks_are_whole_records_as_before(tmp_path_factory, rows, block_bytes,
     parsed = [row for offset, data in got for row in parse_block(data, path, offset)]
     with open(path, encoding="utf-8", newline="") as f:
         assert parsed == [row for row in csv.reader(f) if row][1:]  # as the whole file parses
+    # read once into one reused buffer: whole records too, each view parsed before the next
+    viewed = [(offset, bytes(view)) for offset, view in blocks.views()]
+    assert b"".join(data for _, data in viewed) == path.read_bytes()[blocks.data_start :]
+    assert [row for offset, view in blocks.views() for row in parse_block(view, path, offset)] == (
+        parsed
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -222,10 +228,12 @@ def test_split_records_answers_for_what_csv_writer_writes(rows, ending, last_end
     assert parse_block(block, Path("x.csv"), 0) == expected
 
 
-def test_parse_block_falls_back_to_the_csv_module_and_its_errors():
-    assert parse_block(b'1,a"b\n"c"d,2\n', Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
+@pytest.mark.parametrize("kind", [bytes, lambda data: memoryview(bytearray(data))])
+def test_parse_block_falls_back_to_the_csv_module_and_its_errors(kind):
+    # (a view of a buffer too: CsvBlocks.views)
+    assert parse_block(kind(b'1,a"b\n"c"d,2\n'), Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
     with pytest.raises(InputError, match=r"x.csv is not UTF-8 text \(byte b'\\xff' at byte 12\)"):
-        parse_block(b"1,\xff\n", Path("x.csv"), 10)
+        parse_block(kind(b"1,\xff\n"), Path("x.csv"), 10)
 
 
 @pytest.mark.parametrize(
@@ -246,6 +254,8 @@ def test_every_data_row_after_a_header_ended_by_a_lone_cr(tmp_path, content, blo
     blocks = CsvBlocks(path, block_bytes=block_bytes)
     expected = _csv_module_rows(content)
     assert [blocks.header] + [row for o, b in blocks for row in parse_block(b, path, o)] == expected
+    viewed = [row for o, view in blocks.views() for row in parse_block(view, path, o)]
+    assert [blocks.header] + viewed == expected
 
 
 def test_a_file_with_lone_cr_line_ends_is_cut_into_blocks(tmp_path):

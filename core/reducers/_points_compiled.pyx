@@ -388,6 +388,7 @@ cdef class PointCells:
     cdef list frames
     cdef list text
     cdef frozenset missing
+    cdef Py_ssize_t longest_missing  # characters of the longest text in missing
     cdef Py_ssize_t min_cluster_size, min_samples
     cdef bint leaf
     cdef object details, no_reducer, version, list_text, plain_json, loads, decode_error
@@ -414,6 +415,7 @@ cdef class PointCells:
         self.frames = frames
         self.text = text
         self.missing = missing
+        self.longest_missing = max(map(len, missing), default=-1)
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.leaf = leaf
@@ -458,7 +460,9 @@ cdef class PointCells:
             return None
         else:
             text = _text_copy(_text_kind(cell), _text_data(cell), _text_length(cell))
-        if PyUnicode_GET_LENGTH(text) == 0 or text in self.missing:
+        # (a text longer than every missing mark, e.g. coordinates, is not hashed to tell)
+        cdef Py_ssize_t length = PyUnicode_GET_LENGTH(text)
+        if length == 0 or (length <= self.longest_missing and text in self.missing):
             return None
         if not self.text[i]:
             return _DECLINE  # a number column's value: not a list

@@ -212,7 +212,8 @@ class CsvBlocks:
             _check_same_file(self.path, f.fileno(), self.identity)
             f.seek(self.data_start)
             offset = self.data_start
-            buffer = bytearray(self.block_bytes)
+            # (no larger than the data: bytearray() writes every byte of it, faulting its pages in)
+            buffer = bytearray(max(1, min(self.block_bytes, self.size - self.data_start)))
             held = 0  # bytes at the buffer's start: the unfinished record after the last block
             while True:
                 if held == len(buffer):  # one record longer than the buffer: a larger one (the

@@ -161,6 +161,8 @@ def split_records(const unsigned char[::1] block not None):
     cdef list row
     cdef list previous = None  # the record before, whose equal cells are reused
     cdef char *unescaped
+    cdef const char *quote
+    cdef object cell
     cdef bint ascii
     if n == 0:
         return rows
@@ -182,22 +184,30 @@ def split_records(const unsigned char[::1] block not None):
             while True:  # the record's cells
                 if i < n and data[i] == b'"':
                     i += 1
-                    m = 0
-                    while True:  # copy up to the closing quote, a doubled quote as one
-                        if i >= n:
+                    start = i
+                    m = -1  # the cell's bytes in unescaped once a doubled quote was seen
+                    while True:  # up to the closing quote (memchr), a doubled quote as one
+                        quote = <const char *> memchr(data + i, b'"', n - i)
+                        if quote == NULL:
                             return None  # unterminated: the csv module's end-of-data rules
-                        c = data[i]
-                        if c == b'"':
-                            if i + 1 < n and data[i + 1] == b'"':
-                                unescaped[m] = c
-                                m += 1
-                                i += 2
-                                continue
-                            break
-                        unescaped[m] = c
-                        m += 1
-                        i += 1
-                    _put_cell(row, column, _cell_after(unescaped, m, previous, column, ascii))
+                        if quote + 1 < data + n and quote[1] == b'"':
+                            if m < 0:
+                                m = 0
+                                i = start
+                            memcpy(unescaped + m, data + i, quote + 1 - (data + i))
+                            m += quote + 1 - (data + i)
+                            i = quote + 2 - data
+                            continue
+                        if m >= 0:
+                            memcpy(unescaped + m, data + i, quote - (data + i))
+                            m += quote - (data + i)
+                        i = quote - data
+                        break
+                    if m < 0:  # no doubled quote: the cell is the bytes between the quotes
+                        cell = _cell_after(data + start, i - start, previous, column, ascii)
+                    else:
+                        cell = _cell_after(unescaped, m, previous, column, ascii)
+                    _put_cell(row, column, cell)
                     column += 1
                     i += 1
                     if i < n:

@@ -223,6 +223,10 @@ class CsvBlocks:
                     got = f.readinto(view[held:])
                 size = held + got
                 if not got:
+                    if offset + held < self.size:  # as read_span says it
+                        raise InputError(
+                            f"{self.path} changed while it was read (it is shorter than before)"
+                        )
                     if held:
                         yield offset, memoryview(buffer)[:held]
                     return

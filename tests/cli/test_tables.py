@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,18 @@ def test_a_file_renamed_over_the_path_is_not_read_at_the_old_offsets(tmp_path):
         read_span(path, *spans[1], blocks.identity)
     with pytest.raises(InputError, match="replaced by another file"):
         list(blocks)  # tally reduce's blocks
+
+
+def test_views_say_that_a_file_was_cut_short_while_read(tmp_path):
+    """As read_span does for the blocks of spans(): not fewer rows without a word."""
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"h\n" + b"".join(b"%d\n" % i for i in range(100_000)))
+    views = CsvBlocks(path, block_bytes=64).views()
+    next(views)
+    os.truncate(path, 20_000)
+    with pytest.raises(InputError, match="changed while it was read"):
+        for _ in views:
+            pass
 
 
 def test_compiled_splitter_is_built_and_in_use():

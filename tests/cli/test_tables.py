@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tally import tables
 from tally.errors import InputError
 from tally.tables import CsvBlocks, csv_field, parse_block, read_span
 
@@ -241,9 +242,13 @@ def test_split_records_answers_for_what_csv_writer_writes(rows, ending, last_end
     assert parse_block(block, Path("x.csv"), 0) == expected
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("kind", [bytes, lambda data: memoryview(bytearray(data))])
-def test_parse_block_falls_back_to_the_csv_module_and_its_errors(kind):
-    # (a view of a buffer too: CsvBlocks.views)
+def test_parse_block_falls_back_to_the_csv_module_and_its_errors(kind, compiled, monkeypatch):
+    # (a view of a buffer too: CsvBlocks.views; and without the compiled splitter)
+    if not compiled:
+        monkeypatch.setattr(tables, "_split_records", None)
+        assert parse_block(kind(b'1,"a,b"\n'), Path("x.csv"), 0) == [["1", "a,b"]]
     assert parse_block(kind(b'1,a"b\n"c"d,2\n'), Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
     with pytest.raises(InputError, match=r"x.csv is not UTF-8 text \(byte b'\\xff' at byte 12\)"):
         parse_block(kind(b"1,\xff\n"), Path("x.csv"), 10)

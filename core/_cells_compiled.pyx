@@ -14,8 +14,7 @@ from cpython.list cimport PyList_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.set cimport PySet_Add
-from libc.stdlib cimport qsort
-from libc.string cimport memchr, memcmp, memcpy
+from libc.string cimport memchr, memcpy
 from cpython.unicode cimport (
     Py_UCS1,
     PyUnicode_1BYTE_DATA,
@@ -32,6 +31,13 @@ from core._borrowed cimport (
     _text_kind,
     _text_length,
     _tuple_item,
+)
+from core._members cimport (
+    _Member,
+    _distinct_ids,
+    _export_form,
+    _p_plain_id,
+    _sort_members,
 )
 
 
@@ -358,6 +364,9 @@ def rows_by_created(list members, Py_ssize_t i_created):
     >>> rows_by_created([(0, ["b"]), (1, ["a"]), (2, ["b"])], 0)
     [['a'], ['b'], ['b']]
     """
+    cdef list rows = _rows_by_export_time(members, i_created)
+    if rows is not None:
+        return rows
     cdef list decorated = []
     cdef object member, row, created
     cdef PyObject *cell
@@ -376,6 +385,41 @@ def rows_by_created(list members, Py_ssize_t i_created):
         decorated.append((created, member[0], row))
     decorated.sort()
     return [(<tuple> item)[2] for item in decorated]
+
+
+cdef extern from "Python.h":
+    void _p_incref "Py_INCREF"(PyObject *o)
+    void _p_set_item "PyList_SET_ITEM"(object list, Py_ssize_t i, PyObject *o)
+    list _p_new_list "PyList_New"(Py_ssize_t size)
+
+
+cdef list _rows_by_export_time(list members, Py_ssize_t i_created):
+    """``rows_by_created(members, i_created)`` where ``_sort_members`` sorts them; None
+    otherwise.
+
+    The members, their rows and row orders are read through borrowed pointers and sorted in C:
+    a forked worker then writes only to the rows it returns (their counts), not to the members'
+    tuples, which it counted and decorated before (half of a worker's copy-on-write faults in
+    its first buckets: the members of both workers' subjects share pages).
+    """
+    cdef Py_ssize_t k, n = PyList_GET_SIZE(members)
+    cdef _Member *order
+    cdef list rows
+    if n == 0:
+        return []
+    order = <_Member *> PyMem_Malloc(n * sizeof(_Member))
+    if order == NULL:
+        raise MemoryError()
+    try:
+        if not _sort_members(members, i_created, 0, order):
+            return None
+        rows = _p_new_list(n)
+        for k in range(n):
+            _p_incref(order[k].cells)
+            _p_set_item(rows, k, order[k].cells)
+        return rows
+    finally:
+        PyMem_Free(order)
 
 
 def count_held(object rows, list columns, list held, object holds):
@@ -406,23 +450,6 @@ def count_held(object rows, list columns, list held, object holds):
                 count = counts.get(key)
                 counts[key] = 1 if count is None else count + 1
     return counts
-
-
-cdef extern from *:
-    """
-    /* Whether t[0:23] is "dddd-dd-dd dd:dd:dd UTC" with ASCII digits for d: every byte
-       checked, without a branch per byte. */
-    #define _TALLY_D(k) ((unsigned int)(unsigned char)(t[k] - '0') > 9)
-    static inline int _tally_export_form(const unsigned char *t) {
-        return !(_TALLY_D(0) | _TALLY_D(1) | _TALLY_D(2) | _TALLY_D(3) | (t[4] != '-')
-                 | _TALLY_D(5) | _TALLY_D(6) | (t[7] != '-') | _TALLY_D(8) | _TALLY_D(9)
-                 | (t[10] != ' ') | _TALLY_D(11) | _TALLY_D(12) | (t[13] != ':')
-                 | _TALLY_D(14) | _TALLY_D(15) | (t[16] != ':') | _TALLY_D(17) | _TALLY_D(18)
-                 | (t[19] != ' ') | (t[20] != 'U') | (t[21] != 'T') | (t[22] != 'C'));
-    }
-    #undef _TALLY_D
-    """
-    bint _export_form "_tally_export_form"(const unsigned char *text) nogil
 
 
 cdef bint _export_time(object cell):
@@ -531,98 +558,6 @@ def column_texts(list rows, list columns):
 # ------------------------------------------------------------------------------------------
 # one subject of a counting reduce (question_reducer, shortcut_reducer) in one step
 
-
-
-cdef extern from "Python.h":
-    # (_list_item, _tuple_item: borrowed references, never counted: the members hold every
-    # object read here)
-    bint PyLong_CheckExact(object)
-
-
-cdef struct _Member:
-    const char *created  # the created_at text: 23 ASCII bytes in the export's form
-    Py_ssize_t block, row  # the member's row order, (block, row in block); 0 until needed
-    Py_ssize_t position  # in the subject's members (the sort is stable: last tie-break)
-    PyObject *cells  # the row
-    PyObject *row_order  # (block, row in block)
-    unsigned long long cid  # the classification id's value
-
-
-cdef int _id_order(const void *a, const void *b) noexcept nogil:
-    cdef unsigned long long x = (<const unsigned long long *> a)[0]
-    cdef unsigned long long y = (<const unsigned long long *> b)[0]
-    return -1 if x < y else (1 if x > y else 0)
-
-
-cdef bint _distinct_ids(_Member *order, Py_ssize_t n):
-    """Whether the members' ``cid`` values are distinct (pairs compared, or sorted)."""
-    cdef Py_ssize_t k, j
-    cdef unsigned long long *ids
-    cdef bint distinct = True
-    if n <= 32:
-        for k in range(1, n):
-            for j in range(k):
-                if order[j].cid == order[k].cid:
-                    return False
-        return True
-    ids = <unsigned long long *> PyMem_Malloc(n * sizeof(unsigned long long))
-    if ids == NULL:
-        raise MemoryError()
-    for k in range(n):
-        ids[k] = order[k].cid
-    qsort(ids, n, sizeof(unsigned long long), _id_order)
-    for k in range(1, n):
-        if ids[k - 1] == ids[k]:
-            distinct = False
-            break
-    PyMem_Free(ids)
-    return distinct
-
-
-cdef int _member_order(const void *a, const void *b) noexcept nogil:
-    cdef const _Member *x = <const _Member *> a
-    cdef const _Member *y = <const _Member *> b
-    cdef int by_text = memcmp(x.created, y.created, 23)
-    if by_text != 0:
-        return by_text
-    if x.block != y.block:
-        return -1 if x.block < y.block else 1
-    if x.row != y.row:
-        return -1 if x.row < y.row else 1
-    return -1 if x.position < y.position else (1 if x.position > y.position else 0)
-
-
-cdef inline bint _plain_id(object cell, unsigned long long *value):
-    """Whether ``cell`` is ASCII digits without a leading zero (nor ``0``), at most 19 of them
-    (``*value``: the integer): distinct such texts are distinct integers
-    (``_plain_texts("int")`` in ``tally/reduce.py``)."""
-    cdef const char *text
-    cdef Py_ssize_t k, size
-    cdef unsigned long long number = 0
-    if type(cell) is not str or not PyUnicode_IS_ASCII(cell):
-        return False
-    size = PyUnicode_GET_LENGTH(cell)
-    text = <const char *> PyUnicode_1BYTE_DATA(cell)
-    if size == 0 or size > 19 or text[0] == b'0':
-        return False
-    for k in range(size):
-        if text[k] < b'0' or text[k] > b'9':
-            return False
-        number = 10 * number + <unsigned long long> (text[k] - 48)  # the digit's value
-    value[0] = number
-    return True
-
-
-cdef inline bint _small_int(PyObject *item, Py_ssize_t *out):
-    """``*out = int(item)`` for an int that fits; False for anything else."""
-    cdef object value = <object> item
-    if not PyLong_CheckExact(value):
-        return False
-    try:
-        out[0] = value
-    except OverflowError:
-        return False
-    return True
 
 
 cdef extern from *:
@@ -741,15 +676,13 @@ cdef class SubjectCounter:
         # stats: a ColumnStats to add the reduction to (as its add does), if one is made
         cdef Py_ssize_t n = PyList_GET_SIZE(members)
         cdef Py_ssize_t k, c, j, n_columns = self.n_columns
-        cdef _Member *order = NULL
+        cdef _Member *order = NULL  # sorted (_sort_members)
         cdef Py_ssize_t *tally = NULL  # rows holding each column's key
         cdef Py_ssize_t *first = NULL  # the first of them, in sorted order
         cdef PyObject **last_cell = NULL  # per column, the cell read last, and whether it holds
         cdef char *last_present = NULL
-        cdef PyObject *member
-        cdef PyObject *row_order
         cdef PyObject *p
-        cdef object row, cell, present
+        cdef object cell, present
         cdef bint with_ids = n > 1  # drop_duplicates keeps every row of distinct plain ids
         cdef dict counts, seen
         if n == 0:
@@ -765,42 +698,16 @@ cdef class SubjectCounter:
             _prefetch_members(members, n, self.fetched, 2 if self.i_cid >= 0 else 1)
             if with_ids and self.i_cid < 0:
                 return None
-            for k in range(n):
-                member = _list_item(members, k)
-                if type(<object> member) is not tuple or len(<tuple> member) != 2:
-                    return None
-                row = <object> _tuple_item(<object> member, 1)
-                if type(row) is not list or PyList_GET_SIZE(row) < self.width:
-                    return None
-                order[k].row_order = _tuple_item(<object> member, 0)
-                order[k].block = order[k].row = 0
-                cell = <object> _list_item(row, self.i_created)
-                if not _export_time(cell):
-                    return None
-                order[k].created = <const char *> PyUnicode_1BYTE_DATA(cell)
-                order[k].position = k
-                order[k].cells = <PyObject *> row
-                if with_ids and not _plain_id(<object> _list_item(row, self.i_cid), &order[k].cid):
-                    return None
-            if with_ids and not _distinct_ids(order, n):
+            if not _sort_members(members, self.i_created, self.width, order):
                 return None
-            # by created_at (and members order); the row orders are read only where two rows
-            # have the same created_at (few do: they are objects the sort would otherwise
-            # fetch from memory for every row)
-            qsort(order, n, sizeof(_Member), _member_order)
-            for k in range(1, n):
-                if memcmp(order[k - 1].created, order[k].created, 23) == 0:
-                    for j in range(n):
-                        row_order = order[j].row_order
-                        if type(<object> row_order) is not tuple or len(<tuple> row_order) != 2:
-                            return None
-                        if not (
-                            _small_int(_tuple_item(<object> row_order, 0), &order[j].block)
-                            and _small_int(_tuple_item(<object> row_order, 1), &order[j].row)
-                        ):
-                            return None
-                    qsort(order, n, sizeof(_Member), _member_order)
-                    break
+            if with_ids:
+                for k in range(n):
+                    if not _p_plain_id(
+                        _list_item(<object> order[k].cells, self.i_cid), &order[k].cid
+                    ):
+                        return None
+                if not _distinct_ids(order, n):
+                    return None
             for c in range(n_columns):
                 tally[c] = 0
                 last_cell[c] = NULL

@@ -15,7 +15,6 @@ the rows or the error. ``tests/cli/test_tables.py`` checks that whenever it retu
 are the csv module's.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport uint64_t
@@ -138,7 +137,7 @@ cdef inline int _put_cell(list row, Py_ssize_t column, object cell) except -1:
     return 0
 
 
-def split_records(bytes block):
+def split_records(const unsigned char[::1] block not None):
     """The non-blank records of ``block`` as lists of cells, as the csv module reads them
     (``[row for row in csv.reader(io.StringIO(block.decode(), newline="")) if row]``), or
     None where that needs the csv module.
@@ -150,9 +149,11 @@ def split_records(bytes block):
     >>> rows = split_records(b'1,T0\\n2,T0\\n')  # a cell as the record before: the same str
     >>> rows[0][1] is rows[1][1]
     True
+    >>> split_records(memoryview(bytearray(b'1,T0\\n2,T1\\n'))[:5])  # any bytes-like block
+    [['1', 'T0']]
     """
-    cdef const char *data = PyBytes_AS_STRING(block)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
+    cdef Py_ssize_t n = block.shape[0]
+    cdef const char *data = NULL
     cdef Py_ssize_t i = 0, start, m, column
     cdef int skip
     cdef char c
@@ -160,9 +161,12 @@ def split_records(bytes block):
     cdef list row
     cdef list previous = None  # the record before, whose equal cells are reused
     cdef char *unescaped
+    cdef const char *quote
+    cdef object cell
     cdef bint ascii
     if n == 0:
         return rows
+    data = <const char *> &block[0]
     if memchr(data, 0, n) != NULL:
         return None
     ascii = _all_ascii(data, n)
@@ -180,22 +184,30 @@ def split_records(bytes block):
             while True:  # the record's cells
                 if i < n and data[i] == b'"':
                     i += 1
-                    m = 0
-                    while True:  # copy up to the closing quote, a doubled quote as one
-                        if i >= n:
+                    start = i
+                    m = -1  # the cell's bytes in unescaped once a doubled quote was seen
+                    while True:  # up to the closing quote (memchr), a doubled quote as one
+                        quote = <const char *> memchr(data + i, b'"', n - i)
+                        if quote == NULL:
                             return None  # unterminated: the csv module's end-of-data rules
-                        c = data[i]
-                        if c == b'"':
-                            if i + 1 < n and data[i + 1] == b'"':
-                                unescaped[m] = c
-                                m += 1
-                                i += 2
-                                continue
-                            break
-                        unescaped[m] = c
-                        m += 1
-                        i += 1
-                    _put_cell(row, column, _cell_after(unescaped, m, previous, column, ascii))
+                        if quote + 1 < data + n and quote[1] == b'"':
+                            if m < 0:
+                                m = 0
+                                i = start
+                            memcpy(unescaped + m, data + i, quote + 1 - (data + i))
+                            m += quote + 1 - (data + i)
+                            i = quote + 2 - data
+                            continue
+                        if m >= 0:
+                            memcpy(unescaped + m, data + i, quote - (data + i))
+                            m += quote - (data + i)
+                        i = quote - data
+                        break
+                    if m < 0:  # no doubled quote: the cell is the bytes between the quotes
+                        cell = _cell_after(data + start, i - start, previous, column, ascii)
+                    else:
+                        cell = _cell_after(unescaped, m, previous, column, ascii)
+                    _put_cell(row, column, cell)
                     column += 1
                     i += 1
                     if i < n:

@@ -342,7 +342,7 @@ class _FirstRows:
 class ScanJob(NamedTuple):
     index: int
     offset: int
-    data: bytes
+    data: bytes | memoryview  # (a view: CsvBlocks.views, scanned in this process)
     path: str  # the extraction file, for messages
     spill_dir: str | None  # None: return the rows instead of spilling them
     columns: tuple[int, int, int, int, int]  # width, subject, task, created_at, workflow_id
@@ -619,6 +619,7 @@ def _init_worker(
         return  # forked after the probe: this state is the parent's, set up for the same run
     spec = get_reducer(layout.reducer)
     params = spec.parse_params(layout.keywords)
+    point_cells = _point_cells(layout, params)
     _WORKER.update(
         grouped=grouped,
         line_plan=line_plan,
@@ -627,7 +628,8 @@ def _init_worker(
         params=params,
         count_answers=_answer_counter(layout, params),
         count_subject=_subject_counter(layout, params),
-        point_cells=_point_cells(layout, params),
+        point_cells=point_cells,
+        point_members=_point_members(layout, point_cells),
         index=layout.index,
         make_record=_record_maker(layout),
         drop_duplicates=_duplicate_dropper(layout.header, layout.kinds),
@@ -1019,6 +1021,43 @@ def _point_cells(
     )
 
 
+def _point_members(
+    layout: _Layout, point_cells: Any
+) -> Callable[[list[tuple[Any, list[str]]], ColumnStats], dict[str, Any] | None] | None:
+    """``(members, stats) -> flattened reduction`` of one subject of a one-task point reduce,
+    straight from its members (``PointCells.from_members``: sorted and checked for duplicates
+    in C, without writing to the members, rows or cells a forked worker shares with its
+    parent), added to ``stats``; None from it: the general path. None where it does not apply:
+    no :func:`_point_cells`, several tasks or blank ones.
+
+    >>> from core.reducers.point_reducer_hdbscan import PointHdbscanParams
+    >>> layout = _Layout(("task", "created_at", "data.frame0.T0_tool0_x",
+    ...     "data.frame0.T0_tool0_y"), {"task": 0, "created_at": 1}, {}, ("T0",),
+    ...     "point_reducer_hdbscan", {}, False, "all")
+    >>> reduce_members = _point_members(layout, _point_cells(layout, PointHdbscanParams()))
+    >>> reduce_members([((0, 1), ["T0", "2024-02-01 00:00:09 UTC", "[1.5]", "[3.0]"])],
+    ...     ColumnStats())["frame0.T0_tool0_points_x"]
+    '[1.5]'
+    """
+    if point_cells is None or len(layout.tasks) != 1 or layout.blank_tasks:
+        return None
+    from_members = point_cells.from_members
+    i_created = layout.index["created_at"]
+    # distinct ids tell rows apart only in an int column (drop_duplicates' common case)
+    int_ids = layout.kinds.get("classification_id") == "int"
+    i_cid = layout.index["classification_id"] if int_ids else -1
+
+    def reduce_members(
+        members: list[tuple[Any, list[str]]], stats: ColumnStats
+    ) -> dict[str, Any] | None:
+        flat = from_members(members, i_created, i_cid)
+        if flat is not None:
+            stats.add(flat)
+        return flat
+
+    return reduce_members
+
+
 def _natural_order(names: Iterable[str], natural_key: Callable[[str], Any]) -> list[str]:
     """``names`` sorted by ``natural_key``; ValueError if two have the same key (their order
     would then be the hash order of a set, which only the records path reproduces).
@@ -1083,11 +1122,14 @@ def _reduce_subjects(job: BucketJob) -> BucketResult:
     sort_key = subject_sort_key(subject_kind)
     n_subjects = len(groups)
     one_task = layout.tasks[0] if len(layout.tasks) == 1 and not layout.blank_tasks else None
-    count_subject = _WORKER["count_subject"] if one_task is not None else None
+    # the usual counting or point reduce: a subject in one step from its members (or None)
+    one_step = None
+    if one_task is not None:
+        one_step = _WORKER["count_subject"] or _WORKER["point_members"]
     for subject in sorted(groups, key=sort_key):
         members = groups.pop(subject)
-        if count_subject is not None:  # the usual counting reduce, one step (or None)
-            flat = count_subject(members, stats)  # (added to stats if not None)
+        if one_step is not None:
+            flat = one_step(members, stats)  # (added to stats if not None)
             if flat is not None:
                 batch.append((subject, one_task, flat))
                 if out is not None and len(batch) >= SPILL_ROWS:  # as after the general path
@@ -1462,7 +1504,9 @@ def reduce_file(
                 (width, i_subject, i_task, i_created, i_workflow),
                 index.get("classification_id"),
             )
-            for i, (offset, data) in enumerate(blocks)
+            # in memory, the blocks are scanned here one after the other: each read once, into
+            # one buffer (a view of it, parsed before the next block is read)
+            for i, (offset, data) in enumerate(blocks.views() if in_memory else blocks)
         )
         with progress_bar(
             "Reading", total=blocks.size, unit="B", hide=hide_bar, unit_scale=True

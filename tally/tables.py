@@ -195,6 +195,50 @@ class CsvBlocks:
         for offset, length in self.spans():
             yield offset, read_span(self.path, offset, length, self.identity)
 
+    def views(self) -> Iterator[tuple[int, memoryview]]:
+        """``(offset, bytes)`` of each block, read once, as a view of one buffer that the next
+        block reuses: a caller done with each block before asking for the next (a scan in this
+        process) reads the file once, into memory the kernel zeroes once. Iterating the blocks
+        reads it twice (here to find the ends, then each block), each block into fresh memory:
+        the page faults alone cost ~4 ms per 4 MB block on a VM.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = Path(tmp, "x.csv").write_bytes(b'h\\n1\\n"2\\n3"\\n4')
+        ...     [(offset, bytes(view)) for offset, view in CsvBlocks(Path(tmp, "x.csv"), block_bytes=4).views()]
+        [(2, b'1\\n'), (4, b'"2\\n3"\\n'), (10, b'4')]
+        """
+        with open(self.path, "rb") as f:
+            _check_same_file(self.path, f.fileno(), self.identity)
+            f.seek(self.data_start)
+            offset = self.data_start
+            # (no larger than the data: bytearray() writes every byte of it, faulting its pages in)
+            buffer = bytearray(max(1, min(self.block_bytes, self.size - self.data_start)))
+            held = 0  # bytes at the buffer's start: the unfinished record after the last block
+            while True:
+                if held == len(buffer):  # one record longer than the buffer: a larger one (the
+                    # views given out keep the old one alive, which cannot be resized)
+                    buffer = buffer[:held] + bytearray(len(buffer))
+                with memoryview(buffer) as view:
+                    got = f.readinto(view[held:])
+                size = held + got
+                if not got:
+                    if offset + held < self.size:  # as read_span says it
+                        raise InputError(
+                            f"{self.path} changed while it was read (it is shorter than before)"
+                        )
+                    if held:
+                        yield offset, memoryview(buffer)[:held]
+                    return
+                end = _last_record_end(buffer, 0, size)
+                if end is None:  # no record ends in it yet: read on
+                    held = size
+                    continue
+                yield offset, memoryview(buffer)[:end]
+                offset += end
+                held = size - end
+                buffer[:held] = buffer[end:size]  # (the same size: allowed under views)
+
     def spans(self, sizes: Callable[[int, int], int] | None = None) -> Iterator[tuple[int, int]]:
         """``(offset, length)`` of each block, without keeping its bytes.
 
@@ -384,7 +428,7 @@ def _last_record_end(
     return end + 1
 
 
-def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
+def parse_block(block: bytes | memoryview, path: Path, offset: int) -> list[list[str]]:
     """The non-blank records of a block from :class:`CsvBlocks` (``offset``: where it starts).
 
     The compiled splitter reads the usual CSV; the csv module reads the rest (and names what
@@ -399,6 +443,7 @@ def parse_block(block: bytes, path: Path, offset: int) -> list[list[str]]:
         rows = _split_records(block)
         if rows is not None:
             return rows
+    block = bytes(block)  # (a view of a buffer: CsvBlocks.views)
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError as exc:

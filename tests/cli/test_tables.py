@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tally import tables
 from tally.errors import InputError
 from tally.tables import CsvBlocks, csv_field, parse_block, read_span
 
@@ -92,6 +94,12 @@ def test_blocks_are_whole_records_as_before(tmp_path_factory, rows, block_bytes,
     parsed = [row for offset, data in got for row in parse_block(data, path, offset)]
     with open(path, encoding="utf-8", newline="") as f:
         assert parsed == [row for row in csv.reader(f) if row][1:]  # as the whole file parses
+    # read once into one reused buffer: whole records too, each view parsed before the next
+    viewed = [(offset, bytes(view)) for offset, view in blocks.views()]
+    assert b"".join(data for _, data in viewed) == path.read_bytes()[blocks.data_start :]
+    assert [row for offset, view in blocks.views() for row in parse_block(view, path, offset)] == (
+        parsed
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -144,6 +152,18 @@ def test_a_file_renamed_over_the_path_is_not_read_at_the_old_offsets(tmp_path):
         read_span(path, *spans[1], blocks.identity)
     with pytest.raises(InputError, match="replaced by another file"):
         list(blocks)  # tally reduce's blocks
+
+
+def test_views_say_that_a_file_was_cut_short_while_read(tmp_path):
+    """As read_span does for the blocks of spans(): not fewer rows without a word."""
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"h\n" + b"".join(b"%d\n" % i for i in range(100_000)))
+    views = CsvBlocks(path, block_bytes=64).views()
+    next(views)
+    os.truncate(path, 20_000)
+    with pytest.raises(InputError, match="changed while it was read"):
+        for _ in views:
+            pass
 
 
 def test_compiled_splitter_is_built_and_in_use():
@@ -222,10 +242,16 @@ def test_split_records_answers_for_what_csv_writer_writes(rows, ending, last_end
     assert parse_block(block, Path("x.csv"), 0) == expected
 
 
-def test_parse_block_falls_back_to_the_csv_module_and_its_errors():
-    assert parse_block(b'1,a"b\n"c"d,2\n', Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("kind", [bytes, lambda data: memoryview(bytearray(data))])
+def test_parse_block_falls_back_to_the_csv_module_and_its_errors(kind, compiled, monkeypatch):
+    # (a view of a buffer too: CsvBlocks.views; and without the compiled splitter)
+    if not compiled:
+        monkeypatch.setattr(tables, "_split_records", None)
+        assert parse_block(kind(b'1,"a,b"\n'), Path("x.csv"), 0) == [["1", "a,b"]]
+    assert parse_block(kind(b'1,a"b\n"c"d,2\n'), Path("x.csv"), 0) == [["1", 'a"b'], ["cd", "2"]]
     with pytest.raises(InputError, match=r"x.csv is not UTF-8 text \(byte b'\\xff' at byte 12\)"):
-        parse_block(b"1,\xff\n", Path("x.csv"), 10)
+        parse_block(kind(b"1,\xff\n"), Path("x.csv"), 10)
 
 
 @pytest.mark.parametrize(
@@ -246,6 +272,8 @@ def test_every_data_row_after_a_header_ended_by_a_lone_cr(tmp_path, content, blo
     blocks = CsvBlocks(path, block_bytes=block_bytes)
     expected = _csv_module_rows(content)
     assert [blocks.header] + [row for o, b in blocks for row in parse_block(b, path, o)] == expected
+    viewed = [row for o, view in blocks.views() for row in parse_block(view, path, o)]
+    assert [blocks.header] + viewed == expected
 
 
 def test_a_file_with_lone_cr_line_ends_is_cut_into_blocks(tmp_path):

@@ -700,7 +700,7 @@ def _guessed_text(
     kinds_seen.merge(info_kinds)
     info = kinds_seen.kinds()
     source_kinds = tuple(info[name] for name in INFO_SOURCES)
-    _, columns, data_kinds = _layout_of(merged, layout.order)
+    columns, data_kinds = _layout_of(merged, layout.order)
     texts = _format_rows(infos, per_key, _WORKER["key_names"], columns, data_kinds, source_kinds)
     own_kinds = tuple(
         {c: kinds[c] for c in own.columns()} for own, kinds in zip(stats, data_kinds, strict=True)
@@ -1193,17 +1193,32 @@ def _copy_stats(stats: ColumnStats) -> ColumnStats:
 
 def _layout_of(
     stats: list[ColumnStats], order: bool
-) -> tuple[list[list[str]], tuple[tuple[str, ...], ...], tuple[dict[str, str], ...]]:
-    """Per extractor key: the file's header, its data columns (without ``data.``), their kinds."""
-    headers = []
-    for key_stats in stats:
-        header = list(EXTRACT_INFO_COLUMNS) + [DATA_PREFIX + c for c in key_stats.columns()]
-        headers.append(order_columns(header, front=("choice",)) if order else header)
-    columns = tuple(
-        tuple(name[len(DATA_PREFIX) :] for name in header[len(EXTRACT_INFO_COLUMNS) :])
-        for header in headers
-    )
-    return headers, columns, tuple(key_stats.kinds() for key_stats in stats)
+) -> tuple[tuple[tuple[str, ...], ...], tuple[dict[str, str], ...]]:
+    """Per extractor key: its data columns (without ``data.``), and their kinds.
+
+    (Each block's worker and this process after each block take it: the file's headers,
+    which only the end needs, are made from the columns there, by :func:`_merged_layout`.)
+
+    >>> stats = ColumnStats()
+    >>> stats.add({"b": 1, "choice": "x", "a": 1.5})
+    >>> _layout_of([stats], False)
+    ((('b', 'choice', 'a'),), ({'b': 'int', 'choice': 'object', 'a': 'float'},))
+    >>> _layout_of([stats], True)[0]
+    (('choice', 'a', 'b'),)
+    """
+    if order:
+        columns = tuple(
+            tuple(
+                name[len(DATA_PREFIX) :]
+                for name in order_columns(
+                    [DATA_PREFIX + c for c in key_stats.columns()], front=("choice",)
+                )
+            )
+            for key_stats in stats
+        )
+    else:
+        columns = tuple(tuple(key_stats.columns()) for key_stats in stats)
+    return columns, tuple(key_stats.kinds() for key_stats in stats)
 
 
 def _merged_layout(
@@ -1211,7 +1226,10 @@ def _merged_layout(
 ) -> tuple[list[list[str]], FinalLayout]:
     """Per extractor key the header of the blocks merged into ``stats`` (and ``info_kinds``),
     and their layout: the final one once every block is merged."""
-    headers, columns, data_kinds = _layout_of(stats, order)
+    columns, data_kinds = _layout_of(stats, order)
+    headers = [
+        [*EXTRACT_INFO_COLUMNS, *(DATA_PREFIX + c for c in key_columns)] for key_columns in columns
+    ]
     source_kinds = tuple(info_kinds[name] for name in INFO_SOURCES)
     return headers, FinalLayout(columns, data_kinds, source_kinds)
 

@@ -981,7 +981,8 @@ def extract_file(
     blocks = CsvBlocks(
         classification_csv, what="Panoptes classification export", block_bytes=BLOCK_BYTES
     )
-    with scratch_dir(output_dir, "extract") as tmp:
+    # (the pool ends, with the exit stack, after the outputs are written: see below)
+    with scratch_dir(output_dir, "extract") as tmp, contextlib.ExitStack() as pool_end:
         header = blocks.header
         position = require_columns(
             header, REQUIRED_COLUMNS, path=blocks.path, what="Panoptes classification export"
@@ -1034,6 +1035,7 @@ def extract_file(
         layout_so_far: FinalLayout | None = None
         part_of: dict[int, int] = {}  # block index -> its position in parts
         blocks_merged = 0
+        all_sent = False  # jobs() has ended: the pool is closed, its workers exit when done
 
         def guess_now() -> FormatGuess | None:
             # the stats of every block merged so far (results come back in input order)
@@ -1045,6 +1047,7 @@ def extract_file(
 
         def jobs() -> Iterator[BlockJob]:
             # made when a worker is about to need one, with the stats of the blocks before
+            nonlocal all_sent
             spans = enumerate(blocks.spans(_block_sizes(cpu_count, lambda: total_rows > 0)))
             while True:
                 while again_early:  # (before finding the next block's end, which takes a while)
@@ -1053,6 +1056,7 @@ def extract_file(
                     yield job
                 span = next(spans, None)
                 if span is None:
+                    all_sent = True
                     return
                 i, (offset, length) = span
                 job = BlockJob(i, offset, length, guess_now())
@@ -1065,19 +1069,27 @@ def extract_file(
         with bar:
             bar.update(blocks.data_start)
             worker_setup = (plan.document, plan.no_version, tmp, layout)
-            for block in ordered_map(
+            # The map is left after its last result rather than run to its end, which ends the
+            # pool: that waits for the workers to exit (3-6 ms), which they do meanwhile (the
+            # pool is closed once every job is sent) while this process writes the outputs.
+            extracted = ordered_map(
                 _extract_block,
                 jobs(),
                 workers=cpu_count,
                 initializer=_init_worker,
                 initargs=worker_setup,
                 busy=cpu_count + 1,
-            ):
+            )
+            pool_end.enter_context(contextlib.closing(extracted))
+            for block in extracted:
                 result = block.chunk
                 job = jobs_sent.popleft()
+                last = all_sent and not jobs_sent
                 if job.index < blocks_merged:  # extracted again early: only its text is new
                     position = part_of[job.index]
                     parts[position] = (parts[position][0], result.part, result.text)
+                    if last:
+                        break
                     continue
                 blocks_merged += 1
                 for row_number, cid, reason, detail, whole in result.skips:
@@ -1109,6 +1121,8 @@ def extract_file(
                 bar.set_postfix(
                     classifications=f"{matched:,}", skipped=f"{summary.rows:,}", refresh=False
                 )
+                if last:
+                    break
         if matched == 0:
             raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
         written = [Path(output_dir) / f"{key}_{base}.csv" for key in keys]

@@ -474,7 +474,7 @@ def _extract_block(job: BlockJob) -> BlockResult:
             (workflow_column, version_column, annotations_column, metadata_column),
             workflow_match,
             version_match,
-            kinds.add,
+            _KindsAdder(kinds, NA_STRINGS),
             workflows,
             versions,
             keep,
@@ -884,6 +884,7 @@ def _extract_lines_py(
 
 
 try:  # setup.py builds it; optional, for machines without a C compiler
+    from tally._csv_compiled import KindsAdder as _KindsAdder
     from tally._csv_compiled import extract_lines as _compiled_extract_lines
     from tally._csv_compiled import extract_rows as _extract_rows_compiled
     from tally._csv_compiled import filter_rows as _filter_rows_compiled
@@ -892,7 +893,7 @@ try:  # setup.py builds it; optional, for machines without a C compiler
 except ImportError:  # pragma: no cover - depends on the install
     _compiled_extract_lines = _compiled_info_heads = None
     _metadata_stand_in = None  # the metadata is parsed
-    _filter_rows_compiled = _extract_rows_compiled = None
+    _filter_rows_compiled = _extract_rows_compiled = _KindsAdder = None
 # the compiled forms quote as Python 3.11's csv module does (tally.tables picks csv_field so)
 _csv_3_11 = _compiled_extract_lines is not None and csv_field.__name__ == "_csv_field_3_11"
 _extract_lines = _compiled_extract_lines if _csv_3_11 else _extract_lines_py

@@ -15,6 +15,7 @@ the rows or the error. ``tests/cli/test_tables.py`` checks that whenever it retu
 are the csv module's.
 """
 
+cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport uint64_t
@@ -665,6 +666,93 @@ cdef inline void _count(object counter, object key) except *:
     PyDict_SetItem(counter, key, 1 if found == NULL else <object>found + 1)
 
 
+cdef class KindsAdder:
+    """``ReadKinds.add`` of one ``ReadKinds`` (``core.csv_layout``), for ``filter_rows``: the
+    same observations, made in C for the usual cells (a text repeated from the row before, an NA
+    text, plain ASCII digits); ``ReadKinds.add_cell`` gets every other one. ``na``: its
+    ``NA_STRINGS``. It reads and writes the ``ReadKinds``' own lists, so calls of its ``add``
+    may come in between (``filter_row`` takes the unusual rows).
+
+    >>> from core.csv_layout import NA_STRINGS, ReadKinds
+    >>> kinds = ReadKinds(["a", "b", "c", "d"])
+    >>> add = KindsAdder(kinds, NA_STRINGS)
+    >>> for row in (("1", "1", "True", "x"), ("2", "", "false", "1")):
+    ...     add(row)
+    >>> kinds.kinds()
+    {'a': 'int', 'b': 'float', 'c': 'bool', 'd': 'str'}
+    """
+
+    cdef object kinds
+    cdef frozenset na
+    cdef bint digits_na  # an NA text of plain digits: test NA first, as ReadKinds.add does
+    cdef list is_na, not_int, not_float, not_bool, last
+
+    def __init__(self, kinds, frozenset na):
+        self.kinds = kinds
+        self.na = na
+        self.digits_na = any(_ascii_digits(text) for text in na)
+        self.is_na = kinds.na
+        self.not_int = kinds.not_int
+        self.not_float = kinds.not_float
+        self.not_bool = kinds.not_bool
+        self.last = kinds._last
+        n = len(kinds.names)
+        if not all(len(flags) == n for flags in (self.is_na, self.not_int, self.not_float,
+                                                 self.not_bool, self.last)):
+            raise ValueError("a ReadKinds whose lists do not match its names")
+
+    def __call__(self, tuple cells):
+        self.add(cells)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef add(self, tuple cells):
+        cdef list open_columns = self.kinds._open
+        cdef bint settled = False
+        cdef Py_ssize_t i
+        for column in open_columns:
+            i = column
+            text = cells[i]
+            previous = self.last[i]
+            if text is previous or text == previous:
+                continue
+            self.last[i] = text
+            # (plain digits are no NA text unless digits_na: the set lookup only for the others)
+            if not self.digits_na and _ascii_digits(text):
+                if self.not_int[i]:
+                    self.kinds.add_cell(i, text)
+                    settled = settled or (self.not_float[i] and self.not_bool[i])
+                else:
+                    self.not_bool[i] = True
+            elif text in self.na:
+                self.is_na[i] = True
+            elif self.not_int[i] or not _ascii_digits(text):
+                self.kinds.add_cell(i, text)
+                settled = settled or (self.not_float[i] and self.not_bool[i])
+            else:  # plain digits: an int
+                self.not_bool[i] = True
+        if settled:  # text columns: nothing can change their kind any more
+            self.kinds._open = [
+                i for i in open_columns if not (self.not_float[i] and self.not_bool[i])
+            ]
+
+
+cdef inline bint _ascii_digits(object text):
+    """``text.isdigit() and text.isascii()`` for a str."""
+    cdef Py_ssize_t n, i
+    cdef const Py_UCS1 *chars
+    if type(text) is not str:
+        return text.isdigit() and text.isascii()
+    n = PyUnicode_GET_LENGTH(text)
+    if n == 0 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
+        return False
+    chars = PyUnicode_1BYTE_DATA(text)
+    for i in range(n):
+        if chars[i] < b'0' or chars[i] > b'9':
+            return False
+    return True
+
+
 def filter_rows(
     list rows,
     Py_ssize_t width,
@@ -682,7 +770,8 @@ def filter_rows(
 ):
     """``_extract_block``'s row filter (``filter_row`` on each row, numbered from 0) for rows
     whose workflow and version were seen before, with a classification and a subject id:
-    ``kinds_add`` their info cells (at ``info_index``, every one there), count their workflow and
+    ``kinds_add`` their info cells (at ``info_index``, every one there; a ``KindsAdder`` is called
+    from C), count their workflow and
     version, ``keep`` those of the workflow (``workflow_match``) and versions
     (``version_match``) as (row number, info cells, annotations, metadata) (``columns``:
     workflow, version, annotations, metadata). ``filter_row`` gets every other row.
@@ -739,7 +828,10 @@ def filter_rows(
                 cell = row[where[k]]
                 Py_INCREF(cell)
                 PyTuple_SET_ITEM(info, k, cell)
-            kinds_add(info)
+            if type(kinds_add) is KindsAdder:
+                (<KindsAdder>kinds_add).add(info)
+            else:
+                kinds_add(info)
             _count(workflows, workflow)
             if ok != NULL:
                 _count(versions, version)

@@ -114,8 +114,11 @@ def ordered_map(
     huge input never piles up in the pool's queue. ``busy`` bounds the items sent and not yet
     finished (default: ``in_flight``): with ``busy=workers + 1`` an item is pulled only when a
     worker is about to need it, after the results before it were consumed, so the caller can
-    make later items from earlier results. ``workers <= 1``, or a single item, runs in this
-    process (a pool would only add its start-up time).
+    make later items from earlier results. Items are pulled after each result taken, so the
+    source's end is found (and the pool closed: its workers exit once idle) before the last
+    result of results that came together; a caller that knows it has the last one may stop there
+    and close the iterator later. ``workers <= 1``, or a single item, runs in this process (a
+    pool would only add its start-up time).
     Closing the iterator early terminates the pool. Workers get SIGTERM when the thread that
     created them ends (Linux's parent-death signal follows the forking thread), so call this
     from a thread that outlives the iteration, as the batch commands' main thread does.
@@ -160,15 +163,9 @@ def ordered_map(
 
         unfinished = 0
         exhausted = False
-        while True:
-            while True:  # count what finished meanwhile (the pool's thread puts the entries)
-                try:
-                    finished.get_nowait()
-                except queue.Empty:
-                    break
-                unfinished -= 1
-            while pending and pending[0].ready():
-                yield pending.popleft().get()
+
+        def send() -> None:  # as many items as may be sent now
+            nonlocal unfinished, exhausted
             while not exhausted and len(pending) < limit and unfinished < most_busy:
                 try:
                     item = next(source)
@@ -180,6 +177,22 @@ def ordered_map(
                     break
                 pending.append(pool.apply_async(func, (item,), callback=done, error_callback=done))
                 unfinished += 1
+
+        while True:
+            while True:  # count what finished meanwhile (the pool's thread puts the entries)
+                try:
+                    finished.get_nowait()
+                except queue.Empty:
+                    break
+                unfinished -= 1
+            while pending and pending[0].ready():
+                yield pending.popleft().get()
+                # the next items after each result the caller took, not after all that were
+                # ready: so the source's end, and the pool's close, come before the last result
+                # of a burst, and the caller can leave the map there (it need not wait for the
+                # pool's end: see tally.extract)
+                send()
+            send()
             if not pending:
                 return
             # Nothing more may be sent: wait until any item finishes (not just the first)

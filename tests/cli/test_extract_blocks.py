@@ -192,3 +192,27 @@ def test_an_export_replaced_while_it_is_read_stops_the_run(monkeypatch, tmp_path
     assert result.code != 0
     assert "was replaced by another file while it was read" in result.err
     assert not list(out.iterdir())
+
+
+def test_workers_keep_the_set_up_made_before_their_fork(monkeypatch, tmp_path):
+    """extract_file sets the workers' state up before the pool forks them: the pool's
+    initializer, run again in each worker (and here for blocks extracted again in this
+    process), keeps it for the same run and makes it anew for another."""
+    config = _config(tmp_path / "c.yaml")
+    plan = extract_module.load_plan(str(config))
+    made = []
+    from_configs = extract_module.Pipeline.from_configs
+
+    def spy(*args, **kwargs):
+        made.append(True)
+        return from_configs(*args, **kwargs)
+
+    monkeypatch.setattr(extract_module.Pipeline, "from_configs", spy)
+    layout = extract_module._Layout("x.csv", 1, (0,) * 6, 0, 0, 0, 0, 1, plan.versions)
+    setup = (plan.document, plan.no_version, str(tmp_path), layout)
+    extract_module._init_worker(*setup)
+    entries = extract_module._WORKER["entries"]
+    extract_module._init_worker(*setup)
+    assert len(made) == 1 and extract_module._WORKER["entries"] is entries
+    extract_module._init_worker(*setup[:3], layout._replace())  # another run's (equal) layout
+    assert len(made) == 2

@@ -108,3 +108,31 @@ def test_the_compiled_loops_write_what_the_python_loops_write(monkeypatch, tmp_p
         outputs.append((result.code, files, result.err))
     monkeypatch.undo()
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+_KIND_TEXTS = ["", "NA", "nan", "1", "01", "12", "-3", "1.5", "1e3", "True", "false", "x", "\u00b2"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            *[st.sampled_from(_KIND_TEXTS).map(lambda text: (text + "!")[:-1])] * 4  # new objects
+        ),
+        max_size=30,
+    ),
+    st.lists(st.booleans(), max_size=30),
+)
+def test_kinds_adder_observes_as_read_kinds(rows, by_python):
+    """``KindsAdder`` (what the compiled ``filter_rows`` calls per row) leaves a ``ReadKinds`` as
+    its ``add`` does, also with ``add`` called in between (``filter_row``'s rows)."""
+    from tally._csv_compiled import KindsAdder
+
+    from core.csv_layout import NA_STRINGS, ReadKinds
+
+    names = ["a", "b", "c", "d"]
+    expected, got = ReadKinds(names), ReadKinds(names)
+    add = KindsAdder(got, NA_STRINGS)
+    for row, python in zip(rows, (by_python + [False] * len(rows))[: len(rows)], strict=True):
+        expected.add(row)
+        (got.add if python else add)(row)
+    assert vars(got) == vars(expected)

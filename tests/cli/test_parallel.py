@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 
 import pytest
 
@@ -33,6 +34,31 @@ def test_items_are_pulled_lazily():
     assert next(results) == 0
     assert len(pulled) <= 5
     results.close()
+
+
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_the_source_ends_before_the_last_result_of_a_burst():
+    """Items are pulled after each result the caller takes: when the last results are ready
+    together, the source's end (and the pool's close, which lets the workers exit) comes before
+    the last one, so a caller can stop there (tally.extract writes its outputs meanwhile)."""
+    ended = []
+
+    def items():
+        yield 0.1
+        yield 0.3  # done while the caller still holds the first result: the two come together
+        ended.append(True)
+
+    seen = []
+    results = ordered_map(_sleep, items(), workers=2, busy=2)
+    for result in results:
+        seen.append((result, bool(ended)))
+        if len(seen) == 1:
+            time.sleep(0.6)
+    assert seen == [(0.1, False), (0.3, True)]
 
 
 @pytest.mark.timeout(300)

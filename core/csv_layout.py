@@ -39,15 +39,17 @@ reference's ``unflatten_data``:
 
 from __future__ import annotations
 
-import ast
 import math
 import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import TallyError
+
+if TYPE_CHECKING:
+    import ast
 
 __all__ = [
     "AGGREGATION_VERSION",
@@ -819,6 +821,8 @@ class _NotLiteral(Exception):
 def _literal(
     node: ast.AST, names: Mapping[str, Any], calls: Mapping[str, Callable[..., Any]]
 ) -> Any:
+    import ast  # here, as in python_literal
+
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.List):
@@ -871,6 +875,8 @@ def python_literal(
     >>> python_literal("OrderedDict([('a', 1), ('b', OrderedDict())])", calls={"OrderedDict": dict})
     {'a': 1, 'b': {}}
     """
+    import ast  # here: only cells that are not JSON read it (ast's import: 19 M instructions)
+
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal" for "[1x]"
             warnings.simplefilter("ignore")

@@ -122,18 +122,19 @@ class Params:
             declared = cls.__dict__[name]
             field = declared if isinstance(declared, ParamField) else ParamField(declared)
             field.name = name
-            setattr(cls, name, field.default)  # an instance not given it reads the class's
+            setattr(cls, name, field.default)  # the class reads as its defaults, as a dataclass
             fields[name] = field
         cls.__params_fields__ = fields
 
     def __init__(self, **values: Any) -> None:
         fields = self.__params_fields__
-        for name, value in values.items():
+        for name in values:
             if name not in fields:
                 raise TypeError(
                     f"{type(self).__name__}() got an unexpected keyword argument {name!r}"
                 )
-            object.__setattr__(self, name, value)
+        # every keyword in the instance's dict, as a dataclass's: reads find it there first
+        vars(self).update({name: values.get(name, f.default) for name, f in fields.items()})
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:
             post_init()

@@ -39,15 +39,18 @@ reference's ``unflatten_data``:
 
 from __future__ import annotations
 
-import ast
+import functools
 import math
 import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import TallyError
+
+if TYPE_CHECKING:
+    import ast
 
 __all__ = [
     "AGGREGATION_VERSION",
@@ -819,6 +822,8 @@ class _NotLiteral(Exception):
 def _literal(
     node: ast.AST, names: Mapping[str, Any], calls: Mapping[str, Callable[..., Any]]
 ) -> Any:
+    import ast  # here, as in python_literal
+
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.List):
@@ -871,6 +876,8 @@ def python_literal(
     >>> python_literal("OrderedDict([('a', 1), ('b', OrderedDict())])", calls={"OrderedDict": dict})
     {'a': 1, 'b': {}}
     """
+    import ast  # here: only cells that are not JSON read it (ast's import: 19 M instructions)
+
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal" for "[1x]"
             warnings.simplefilter("ignore")
@@ -880,17 +887,37 @@ def python_literal(
         raise ValueError(f"not a Python literal: {text!r:.200}") from None
 
 
-# One token of a Python repr that JSON reads the same way; atomic and possessive, so a
-# non-matching cell fails in linear time.
-_JSON_TOKENS = re.compile(
-    r"(?>\s|[\[\]{}:,]|'[^'\\\"\r\n]*+'|-?[0-9]++(?:\.[0-9]++)?+(?:[eE][+-]?[0-9]++)?+"
-    r"|True|False|None|nan|null|true|false)*+"
-)
-_JSON_REWRITE = re.compile(r"'[^']*+'|True|False|None|nan")
 _JSON_WORD_VALUES = {"True": "true", "False": "false", "None": "null", "nan": "null"}
-_LETTER_OR_QUOTE = re.compile(r"[A-Za-z']")
-_LETTER = re.compile(r"[A-Za-z]")
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+class _JsonRegexes:
+    """The patterns that tell which Python-literal cells JSON reads the same way.
+
+    Compiled when a cell first needs them (:func:`_json_regexes`): most runs read none (the
+    compiled readers take the plain cells), and compiling them cost every start ≈ 4 M
+    instructions.
+    """
+
+    def __init__(self) -> None:
+        # One token of a Python repr that JSON reads the same way; atomic and possessive, so a
+        # non-matching cell fails in linear time.
+        self.tokens = re.compile(
+            r"(?>\s|[\[\]{}:,]|'[^'\\\"\r\n]*+'|-?[0-9]++(?:\.[0-9]++)?+(?:[eE][+-]?[0-9]++)?+"
+            r"|True|False|None|nan|null|true|false)*+"
+        )
+        self.rewrite = re.compile(r"'[^']*+'|True|False|None|nan")
+        self.letter_or_quote = re.compile(r"[A-Za-z']")
+        self.letter = re.compile(r"[A-Za-z]")
+        self.long_digits = re.compile(r"[0-9]{19}")
+        # Text of brackets, numbers and letter-free quoted keys ("[1.5, -2]", "[[{'0': 1}]]"),
+        # with at most 18 digits in a row: _as_json's answer for it is the text with ' as ", by
+        # its first rules.
+        self.plain = re.compile(r"[\[\]{}:, '.+\-]*+(?:[0-9]{1,18}+(?![0-9])[\[\]{}:, '.+\-]*+)*+")
+
+
+@functools.cache
+def _json_regexes() -> _JsonRegexes:
+    return _JsonRegexes()
 
 
 def _json_token(match: re.Match[str]) -> str:
@@ -900,20 +927,15 @@ def _json_token(match: re.Match[str]) -> str:
     return _JSON_WORD_VALUES[token]
 
 
-# Text of brackets, numbers and letter-free quoted keys ("[1.5, -2]", "[[{'0': 1}]]"), with at
-# most 18 digits in a row: _as_json's answer for it is the text with ' as ", by its first rules.
-_PLAIN_JSON = re.compile(r"[\[\]{}:, '.+\-]*+(?:[0-9]{1,18}+(?![0-9])[\[\]{}:, '.+\-]*+)*+")
-
-
 def _plain_json_py(text: str) -> str | None:
-    """``text`` with ``'`` as ``"`` if it is plain (see ``_PLAIN_JSON``), else None.
+    """``text`` with ``'`` as ``"`` if it is plain (see ``_JsonRegexes.plain``), else None.
 
     ``_plain_json`` is the compiled form (``core/_cells_compiled.pyx``) when it is built.
 
     >>> _plain_json_py("[[{'0': 1}], [{'1': 2}]]"), _plain_json_py("[1.5, -2]"), _plain_json_py("[a]")
     ('[[{"0": 1}], [{"1": 2}]]', '[1.5, -2]', None)
     """
-    if _PLAIN_JSON.fullmatch(text) is None:
+    if _json_regexes().plain.fullmatch(text) is None:
         return None
     return text.replace("'", '"') if "'" in text else text
 
@@ -946,17 +968,18 @@ def _as_json(text: str) -> str | None:
     >>> _as_json("[-9223372036854775809]") is None
     True
     """
-    if _LONG_DIGITS.search(text):
+    regexes = _json_regexes()
+    if regexes.long_digits.search(text):
         return None  # orjson reads integers beyond 64 bits as floats
-    if not _LETTER_OR_QUOTE.search(text):
+    if not regexes.letter_or_quote.search(text):
         return text  # numbers and brackets only
-    if '"' not in text and "\\" not in text and not _LETTER.search(text):
+    if '"' not in text and "\\" not in text and not regexes.letter.search(text):
         # Quoted strings without letters, quotes or escapes inside (subtask counts such as
         # "[[{'0': 1}]]"): every ' delimits a string, and the string means the same in JSON.
         return text.replace("'", '"')
-    if _JSON_TOKENS.fullmatch(text) is None:
+    if regexes.tokens.fullmatch(text) is None:
         return None
-    return _JSON_REWRITE.sub(_json_token, text)
+    return regexes.rewrite.sub(_json_token, text)
 
 
 def literal_cell(text: str) -> Any:

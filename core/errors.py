@@ -11,7 +11,10 @@ unknown extractor 'question_extracter'; did you mean 'question_extractor'? Valid
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3-4 ms of tally config)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AnnotationParseError",

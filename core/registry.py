@@ -23,8 +23,6 @@ core.errors.UnknownReducerError: unknown reducer 'question_reducr'; did you mean
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import pkgutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -149,6 +147,8 @@ class _Family(dict):  # type: ignore[type-arg]
 
     def load_all(self) -> None:
         if not self.complete:
+            import pkgutil  # here: a batch command loads one module by name (pkgutil: 2-20 M)
+
             package = importlib.import_module(self.package)
             for module in pkgutil.iter_modules(package.__path__):
                 if not module.name.startswith("_"):
@@ -161,6 +161,8 @@ class _Family(dict):  # type: ignore[type-arg]
             return
         if isinstance(name, str) and name.isidentifier() and not name.startswith("_"):
             module = f"{self.package}.{name}"
+            import importlib.util  # here: see load_all
+
             if importlib.util.find_spec(module) is not None:
                 importlib.import_module(module)
 

@@ -12,7 +12,6 @@ parent concatenates the blocks' lines, in input order whatever ``-c`` is.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import operator
@@ -95,8 +94,7 @@ BLOCK_BYTES = 4 << 20
 # ~1.7 ms at import, for its generated methods, a NamedTuple ~0.1 ms; they pickle smaller too.)
 
 
-@dataclasses.dataclass(frozen=True)
-class VersionFilter:
+class VersionFilter(NamedTuple):
     """The workflow versions an extractor config covers, as the reference reads ``workflow_version``.
 
     ``'16.55'`` means exactly 16.55; a major-only ``'16'`` means 16 up to and including 17;
@@ -904,7 +902,6 @@ _info_heads = _info_heads_compiled if _csv_3_11 else _info_heads_py
 # the command
 
 
-@dataclasses.dataclass
 class _SkipSummary:
     """What was skipped: whole classifications, and single extractor entries of others.
 
@@ -918,10 +915,11 @@ class _SkipSummary:
       (run with -vv to print each one, or --strict to stop at the first)
     """
 
-    counts: Counter = dataclasses.field(default_factory=Counter)
-    ids: dict[str, list[str]] = dataclasses.field(default_factory=dict)
-    whole: set[int] = dataclasses.field(default_factory=set)
-    partial: set[int] = dataclasses.field(default_factory=set)
+    def __init__(self) -> None:  # a plain class: a dataclass costs every start ~1 ms to make
+        self.counts: Counter[str] = Counter()
+        self.ids: dict[str, list[str]] = {}  # the first SHOW_FIRST_IDS ids of each reason
+        self.whole: set[int] = set()  # rows skipped whole
+        self.partial: set[int] = set()  # rows that lost some entries
 
     def add(self, row_number: int, cid: str, reason: str, *, whole: bool) -> None:
         self.counts[reason] += 1

@@ -22,9 +22,8 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.classification import Classification
 from core.errors import InvalidParameterError
@@ -45,8 +44,7 @@ Mark = tuple[int, Mapping[str, Any]]
 _DRAWING_TYPES = ("drawing", "dataVisAnnotation")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DrawnAnnotation:
+class DrawnAnnotation(NamedTuple):  # not a dataclass: ~1 ms less at every extract's start
     """One drawing annotation: its task id (as written in the annotation) and its marks."""
 
     task: Any

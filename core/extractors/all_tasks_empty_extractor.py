@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from core.classification import Classification
 from core.extractors._common import task_annotations
+from core.params import Params
 from core.registry import extractor
 
 __all__ = ["AllTasksEmptyParams", "all_tasks_empty_extractor"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class AllTasksEmptyParams:
+class AllTasksEmptyParams(Params):
     task: str = "all"
 
 

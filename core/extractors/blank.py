@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from core.classification import Classification
 from core.extractors._caesar import caesar_annotations
+from core.params import Params
 from core.registry import extractor
 from core.ruby import blank as ruby_blank
 
 __all__ = ["BlankParams", "blank"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class BlankParams:
+class BlankParams(Params):
     """Keywords of ``blank``.
 
     task

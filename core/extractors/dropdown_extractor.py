@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from core.classification import Classification
@@ -13,6 +12,7 @@ from core.extractors._common import (
     first_annotation,
     iter_json,
 )
+from core.params import Params
 from core.registry import extractor
 
 __all__ = ["DropdownParams", "dropdown_extractor"]
@@ -20,8 +20,7 @@ __all__ = ["DropdownParams", "dropdown_extractor"]
 _SIMPLE = "dropdown-simple"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DropdownParams:
+class DropdownParams(Params):
     task: str = "all"
 
 

@@ -29,7 +29,6 @@ Recursive descent (``..``), slices and filters (``?()``) are rejected with an er
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 from core.classification import Classification
 from core.errors import InvalidParameterError
 from core.extractors._caesar import prepare
-from core.params import field_with
+from core.params import Params, field_with
 from core.registry import extractor
 
 __all__ = ["PluckFieldParams", "compile_path", "evaluate", "pluck_field"]
@@ -121,8 +120,7 @@ def evaluate(segments: tuple, document: Any) -> list[Any]:
     return nodes
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PluckFieldParams:
+class PluckFieldParams(Params):
     """Keywords of ``pluck_field``.
 
     field_map

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -15,14 +14,14 @@ from core.extractors._subtasks import (
     finish_drawing_extract,
 )
 from core.extractors._tools import check_details, drawing_task, frame_key, mark_field
+from core.params import Params
 from core.registry import extractor
 from core.slug import slug
 
 __all__ = ["PointByFrameParams", "point_cells", "point_extractor_by_frame"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PointByFrameParams:
+class PointByFrameParams(Params):
     task: str = "all"
     tools: tuple[int, ...] | None = None
     details: dict[str, Any] | None = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from core.classification import Classification
 from core.csv_layout import Cells, render_cells
 from core.extractors._common import annotation_value, count_answers, first_annotation
+from core.params import Params
 from core.registry import extractor
 
 __all__ = ["UNANSWERED", "QuestionCells", "QuestionParams", "question_cells", "question_extractor"]
@@ -16,8 +16,7 @@ __all__ = ["UNANSWERED", "QuestionCells", "QuestionParams", "question_cells", "q
 CACHED_ANSWERS = 4096
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class QuestionParams:
+class QuestionParams(Params):
     task: str = "all"
 
 

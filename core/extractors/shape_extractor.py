@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any
 
@@ -10,7 +9,7 @@ from core.classification import Classification
 from core.errors import InvalidParameterError
 from core.extractors._subtasks import finish_drawing_extract
 from core.extractors._tools import check_details, drawing_task
-from core.params import field_with
+from core.params import Params, field_with
 from core.registry import extractor
 from core.shapes import SHAPE_PARAMS, SHAPES
 
@@ -22,8 +21,7 @@ def _output_keys(prefix: str, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{prefix}_{name}" for name in names)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ShapeParams:
+class ShapeParams(Params):
     task: str = "all"
     shape: str | None = field_with(None, choices=SHAPES)
     tools: tuple[int, ...] | None = None

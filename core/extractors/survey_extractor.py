@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from core.classification import Classification
@@ -13,14 +12,14 @@ from core.extractors._common import (
     first_annotation,
     iter_json,
 )
+from core.params import Params
 from core.registry import extractor
 from core.slug import slug
 
 __all__ = ["SurveyParams", "survey_extractor"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SurveyParams:
+class SurveyParams(Params):
     task: str = "all"
 
 

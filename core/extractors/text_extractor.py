@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from core.classification import Classification
 from core.extractors._common import annotation_value, first_annotation
+from core.params import Params
 from core.registry import extractor
 
 __all__ = ["TextParams", "text_extractor"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TextParams:
+class TextParams(Params):
     task: str = "all"
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from core.classification import Classification
+from core.params import Params
 from core.registry import extractor
 
 __all__ = ["WhoParams", "who"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class WhoParams:
+class WhoParams(Params):
     """``who`` takes no keywords."""
 
 

@@ -7,18 +7,16 @@ order-sensitive and its state is just those first ``n`` flags.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from core.params import field_with
+from core.params import Params, field_with
 from core.registry import ExtractRecord
 
 __all__ = ["FirstNFlags", "FirstNParams", "first_flags"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class FirstNParams:
+class FirstNParams(Params):
     """Keywords of the first-n reducers.
 
     n

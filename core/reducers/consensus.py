@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import MalformedExtractError
+from core.params import Params
 from core.registry import ExtractRecord, reducer
 from core.ruby import blank, kind
 
@@ -17,8 +17,7 @@ _NAME = "consensus"
 IGNORED_KEYS = frozenset({"aggregation_version"})
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ConsensusParams:
+class ConsensusParams(Params):
     """Keywords of ``consensus``.
 
     ignore_empty_extracts

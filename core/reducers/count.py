@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from core.params import Params
 from core.registry import ExtractRecord, reducer
 
 __all__ = ["CountParams", "CountTally", "count"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class CountParams:
+class CountParams(Params):
     """``count`` takes no keywords."""
 
 

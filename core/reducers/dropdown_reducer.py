@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from core.errors import MalformedExtractError
+from core.params import Params
 from core.reducers._counting import add_counts, as_counts
 from core.registry import ExtractRecord, reducer
 
@@ -15,8 +15,7 @@ __all__ = ["DropdownCounter", "DropdownReducerParams", "dropdown_reducer"]
 _NAME = "dropdown_reducer"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DropdownReducerParams:
+class DropdownReducerParams(Params):
     """``dropdown_reducer`` takes no keywords."""
 
 

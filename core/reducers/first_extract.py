@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.params import Params
 from core.registry import ExtractRecord, reducer
 
 __all__ = ["FirstExtract", "FirstExtractParams", "first_extract"]
@@ -16,8 +16,7 @@ _NAME = "first_extract"
 IGNORED_KEYS = frozenset({"aggregation_version"})
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class FirstExtractParams:
+class FirstExtractParams(Params):
     """``first_extract`` takes no keywords."""
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from core.errors import InvalidParameterError
-from core.params import field_with
+from core.params import Params, field_with
 from core.reducers._clustering import (
     ALGORITHMS,
     METRICS,
@@ -26,8 +25,7 @@ __all__ = ["PointDbscanParams", "point_reducer_dbscan"]
 NAME = "point_reducer_dbscan"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PointDbscanParams:
+class PointDbscanParams(Params):
     eps: float = field_with(5.0, doc="neighbourhood radius, in pixels; must be > 0")
     min_samples: int = field_with(3, minimum=1, doc="marks needed to form a cluster core")
     metric: str = field_with("euclidean", choices=METRICS)

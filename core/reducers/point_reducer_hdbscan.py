@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from core.params import field_with
+from core.params import Params, field_with
 from core.reducers._clustering import (
     ALGORITHMS,
     METRICS,
@@ -26,8 +25,7 @@ __all__ = ["PointHdbscanParams", "point_reducer_hdbscan"]
 NAME = "point_reducer_hdbscan"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PointHdbscanParams:
+class PointHdbscanParams(Params):
     min_cluster_size: int = field_with(
         5, minimum=2, doc="smallest group of marks kept as a cluster"
     )

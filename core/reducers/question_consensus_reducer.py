@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from core.params import Params
 from core.reducers._counting import add_counts, answer_keys
 from core.registry import ExtractRecord, reducer
 
 __all__ = ["QuestionConsensusCounter", "QuestionConsensusParams", "question_consensus_reducer"]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class QuestionConsensusParams:
+class QuestionConsensusParams(Params):
     """Keywords of ``question_consensus_reducer``.
 
     pairs

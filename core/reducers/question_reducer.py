@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.params import Params
 from core.reducers._counting import VERSION_KEY, add_counts, answer_keys
 from core.registry import ExtractRecord, reducer
 
@@ -18,8 +18,7 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class QuestionReducerParams:
+class QuestionReducerParams(Params):
     """Keywords of ``question_reducer`` (and ``shortcut_reducer``).
 
     pairs

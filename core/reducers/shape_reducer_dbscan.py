@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidParameterError, MalformedExtractError
-from core.params import field_with
+from core.params import Params, field_with
 from core.reducers._clustering import (
     ALGORITHMS,
     cluster_order,
@@ -33,8 +32,7 @@ NAME = "shape_reducer_dbscan"
 _TOOL = re.compile(r"(T[0-9]+)_(tool[Index]*[0-9]+)")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ShapeDbscanParams:
+class ShapeDbscanParams(Params):
     shape: str | None = field_with(None, doc="the drawn shape (required), e.g. 'point', 'circle'")
     symmetric: bool = field_with(False, doc="treat symmetric drawings of a shape as the same")
     eps: float = field_with(5.0, doc="neighbourhood radius in shape-parameter space; > 0")

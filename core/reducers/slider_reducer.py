@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import heapq
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from core.errors import MalformedExtractError
+from core.params import Params
 from core.registry import ExtractRecord, reducer
 
 __all__ = ["SliderCollector", "SliderReducerParams", "slider_reducer"]
@@ -18,8 +18,7 @@ _NAME = "slider_reducer"
 _NAN = float("nan")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SliderReducerParams:
+class SliderReducerParams(Params):
     """``slider_reducer`` takes no keywords."""
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import MalformedExtractError
+from core.params import Params
 from core.reducers._caesar import grow, merge_partials, total
 from core.registry import ExtractRecord, reducer
 from core.ruby import kind
@@ -18,8 +18,7 @@ _NAME = "stats"
 IGNORED_KEYS = frozenset({"aggregation_version"})
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class StatsParams:
+class StatsParams(Params):
     """``stats`` takes no keywords."""
 
 

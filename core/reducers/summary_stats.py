@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import heapq
 import math
 from collections import Counter
@@ -11,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import InvalidParameterError, MalformedExtractError
+from core.params import Params
 from core.registry import ExtractRecord, reducer
 from core.ruby import RubyTypeError, blank, kind, to_f
 
@@ -27,8 +27,7 @@ OPERATIONS = (
 _NEED_VALUES = frozenset({"sum", "product", "mean", "sse", "variance", "stdev", "median", "mode"})
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SummaryStatsParams:
+class SummaryStatsParams(Params):
     """Keywords of ``summary_stats`` (both required).
 
     summarize_field

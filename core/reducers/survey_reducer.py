@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from core.errors import MalformedExtractError
+from core.params import Params
 from core.reducers._counting import VERSION_KEY, add_counts, as_counts
 from core.registry import ExtractRecord, reducer
 
@@ -15,8 +15,7 @@ __all__ = ["SurveyCounter", "SurveyReducerParams", "survey_reducer"]
 _NAME = "survey_reducer"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SurveyReducerParams:
+class SurveyReducerParams(Params):
     """``survey_reducer`` takes no keywords."""
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import InvalidParameterError, MalformedExtractError
+from core.params import Params
 from core.registry import ExtractRecord, reducer
 from core.ruby import RubyTypeError, kind, sort_join
 
@@ -16,8 +16,7 @@ __all__ = ["UniqueCountParams", "UniqueItems", "unique_count"]
 _NAME = "unique_count"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class UniqueCountParams:
+class UniqueCountParams(Params):
     """Keywords of ``unique_count``.
 
     field

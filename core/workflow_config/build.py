@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from core.errors import WorkflowConfigError
 from core.workflow_config.extractor_config import workflow_extractor_config
@@ -26,6 +25,7 @@ from core.workflow_config.reducer_config import workflow_reducer_configs
 from core.workflow_config.task_labels import task_labels
 from core.workflow_config.versions import parse_workflow_id, select_workflow_version
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3-4 ms of tally config)
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any

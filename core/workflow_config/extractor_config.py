@@ -24,10 +24,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from core.errors import WorkflowConfigError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3-4 ms of tally config)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -15,10 +15,10 @@ The reference matches task ids as string prefixes, so configuring ``T1`` also pu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from core.errors import WorkflowConfigError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3-4 ms of tally config)
 if TYPE_CHECKING:
     from typing import Any
 

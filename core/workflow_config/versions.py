@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
 
 from core.errors import WorkflowVersionError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3-4 ms of tally config)
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any

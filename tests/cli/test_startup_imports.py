@@ -3,7 +3,7 @@
 Each command runs in a fresh interpreter on a small simulated project; the modules it imported
 are those in ``sys.modules`` when it exits (``-X importtime`` misses ``importlib.import_module``).
 A module appearing here again costs every run its import time: numpy 80-120 ms, dataclasses with
-inspect 10 ms, orjson 3-4 ms, the stream commands' parser modules. (PyYAML, 12-15 ms, is imported by every command
+inspect and ast 10 ms, orjson 3-4 ms, the stream commands' parser modules. (PyYAML, 12-15 ms, is imported by every command
 that reads or writes a config: the project reads YAML with the library, not by hand.)
 """
 
@@ -74,7 +74,8 @@ def test_config_imports_neither_dataclasses_nor_numpy(project):
             project / "out" / "config",
         )  # fmt: skip
     )
-    unwanted = modules & ({"dataclasses", "inspect", "numpy", "orjson"} | NEVER)
+    # typing (3-4 ms): its modules import it only for type checkers (TYPE_CHECKING = False)
+    unwanted = modules & ({"dataclasses", "inspect", "numpy", "orjson", "typing"} | NEVER)
     assert not unwanted
     assert "tally.commands.config" in modules and "tally.commands.reduce" not in modules
 
@@ -106,9 +107,13 @@ def _reduce_imports(project: Path, extractor: str) -> set[str]:
 @pytest.mark.parametrize("extractor", ["question_extractor", "shortcut_extractor"])
 def test_counting_reducers_import_no_numpy(project, extractor):
     # orjson (with uuid and platform, 12 M instructions): they never read or write a JSON cell;
-    # queue (with threading, 1.5 ms): a small reduce makes no pool
+    # queue (with threading, 1.5 ms): a small reduce makes no pool; dataclasses, inspect and
+    # ast (≈ 45 M, a seventh of the start): params are core.params.Params, and Python-literal
+    # cells are read without them; pkgutil: the registry loads one reducer module by name
     unwanted = _reduce_imports(project, extractor) & (
-        {"numpy", "multiprocessing", "orjson", "queue", "threading"} | NEVER
+        {"numpy", "multiprocessing", "orjson", "queue", "threading"}
+        | {"dataclasses", "inspect", "ast", "pkgutil"}
+        | NEVER
     )
     assert not unwanted
 

@@ -13,7 +13,6 @@ A known, explained failure goes in ``EXPECTED_FAILURES`` and runs as a strict xf
 from __future__ import annotations
 
 import copy
-import dataclasses
 import doctest
 import functools
 import inspect
@@ -27,6 +26,7 @@ import pytest
 from core.classification import Classification
 from core.csv_layout import AGGREGATION_VERSION, flatten, with_version
 from core.errors import InvalidParameterError, TallyError
+from core.params import Params, param_fields
 from core.reducers.summary_stats import OPERATIONS
 from core.registry import EXTRACTORS, REDUCERS, ExtractRecord, get_extractor
 from tests.core.golden_divergences import DIVERGENCES
@@ -222,20 +222,28 @@ def check_docstring_example_runs(kind: str, spec: Any) -> None:
 
 
 def check_params_frozen_with_defaults(kind: str, spec: Any) -> None:
-    """Params are a frozen, keyword-only dataclass with a default for every field."""
-    assert dataclasses.is_dataclass(spec.params)
-    assert spec.params.__dataclass_params__.frozen, "use @dataclass(frozen=True, kw_only=True)"
-    for f in dataclasses.fields(spec.params):
-        assert f.kw_only, f"{f.name} must be keyword-only"
-        has_default = f.default is not dataclasses.MISSING
-        assert has_default or f.default_factory is not dataclasses.MISSING, f"{f.name}: no default"
+    """Params are a frozen, keyword-only :class:`Params` class with a default for every field."""
+    assert issubclass(spec.params, Params), "declare the keywords as a core.params.Params class"
+    fields = param_fields(spec.params)
+    for name, f in fields.items():  # Params refuses a keyword without a default at class creation
+        assert getattr(spec.params, name) == f.default, f"{name}: the class holds its default"
+    with pytest.raises(TypeError):
+        spec.params(None)  # keywords only
+    try:
+        params = spec.params()
+    except TallyError:  # a required keyword (e.g. pluck_field's field_map): not made bare
+        return
+    assert params == spec.params() and repr(params).startswith(spec.params.__name__ + "(")
+    for name in fields:
+        with pytest.raises(AttributeError):
+            setattr(params, name, getattr(params, name))
 
 
 def check_rejects_unknown_keyword(kind: str, spec: Any) -> None:
     """An unknown keyword raises InvalidParameterError listing the valid keywords."""
     with pytest.raises(InvalidParameterError) as info:
         spec.parse_params({"no_such_keyword": 1})
-    valid = ", ".join(sorted(f.name for f in dataclasses.fields(spec.params))) or "(none)"
+    valid = ", ".join(sorted(param_fields(spec.params))) or "(none)"
     assert f"Valid keywords: {valid}" in str(info.value)
 
 

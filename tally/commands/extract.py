@@ -7,7 +7,6 @@ The implementation, and how the export is streamed through ``-c`` workers, is in
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from typing import Any
 
@@ -81,34 +80,23 @@ def run(args: argparse.Namespace) -> int:
     if wrong_order is not None:
         print(wrong_order, file=sys.stderr)
         return 2
-    from tally.parallel import available_workers, collector_paused
+    from tally.extract import extract_file
+    from tally.parallel import available_workers
+    from tally.scratch import note_leftovers
 
-    # The cyclic collector stays paused for the whole run: the start makes some 10^5 objects
-    # that live until the end (modules, the config's extractors, the worker pool's), and its
-    # 31 passes over them found nothing (7 ms of the serial start before the first block, 12 M
-    # instructions); extracting a block leaves no cycles (none at 20k), and worker processes
-    # forked meanwhile keep it paused, as they do for their blocks anyway.
-    with collector_paused():
-        from tally.extract import extract_file
-        from tally.scratch import note_leftovers
+    note_leftovers(args.dir, "extract")
 
-        note_leftovers(args.dir, "extract")
-
-        paths = extract_file(
-            args.classification_csv,
-            args.extractor_config,
-            output_dir=args.dir,
-            output_name=args.output,
-            order=args.order,
-            cpu_count=available_workers(args.cpu_count, "extract"),
-            verbose=args.verbose,
-            hide_bar=args.hide_bar,
-            strict=args.strict,
-        )
-        # out of the collector's reach before it resumes, or its first pass would be the full
-        # traversal of the run's objects that the pause avoided (they are still freed by
-        # reference counting)
-        gc.freeze()
+    paths = extract_file(
+        args.classification_csv,
+        args.extractor_config,
+        output_dir=args.dir,
+        output_name=args.output,
+        order=args.order,
+        cpu_count=available_workers(args.cpu_count, "extract"),
+        verbose=args.verbose,
+        hide_bar=args.hide_bar,
+        strict=args.strict,
+    )
     for path in paths:
         print(f"Saved extractions to {path}")
     return 0

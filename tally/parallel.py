@@ -166,6 +166,16 @@ def ordered_map(
 
         def send() -> None:  # as many items as may be sent now
             nonlocal unfinished, exhausted
+            # Count what finished meanwhile (the pool's thread puts the entries, each before its
+            # result is ready): every result taken so far is then no longer counted as busy.
+            # Counted only once per pass of the loop below, a burst of results taken together
+            # still counted as busy, and with nothing pending the map ended with items unsent.
+            while True:
+                try:
+                    finished.get_nowait()
+                except queue.Empty:
+                    break
+                unfinished -= 1
             while not exhausted and len(pending) < limit and unfinished < most_busy:
                 try:
                     item = next(source)
@@ -179,12 +189,6 @@ def ordered_map(
                 unfinished += 1
 
         while True:
-            while True:  # count what finished meanwhile (the pool's thread puts the entries)
-                try:
-                    finished.get_nowait()
-                except queue.Empty:
-                    break
-                unfinished -= 1
             while pending and pending[0].ready():
                 yield pending.popleft().get()
                 # the next items after each result the caller took, not after all that were
@@ -193,7 +197,7 @@ def ordered_map(
                 # pool's end: see tally.extract)
                 send()
             send()
-            if not pending:
+            if not pending:  # (then the source has ended: send() had room for an item)
                 return
             # Nothing more may be sent: wait until any item finishes (not just the first)
             if unfinished:

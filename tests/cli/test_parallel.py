@@ -61,6 +61,19 @@ def test_the_source_ends_before_the_last_result_of_a_burst():
     assert seen == [(0.1, False), (0.3, True)]
 
 
+def test_no_item_is_left_unsent_after_a_burst_of_results():
+    """Every item is mapped when all the items in flight finish while the caller still holds a
+    result. The count of items in flight once went stale across such a burst (each taken
+    result was still counted as busy), so the map could end with items never sent: a -s -c 2
+    reduce lost its last bucket about one run in two."""
+    results = ordered_map(_square, range(12), workers=2, busy=3)
+    seen = []
+    for result in results:
+        seen.append(result)
+        time.sleep(0.05)  # meanwhile every item in flight finishes
+    assert seen == [x * x for x in range(12)]
+
+
 @pytest.mark.timeout(300)
 def test_pools_shut_down_while_workers_are_still_starting():
     """With a Python SIGTERM handler in the parent (as `tally` installs), a pool terminated while

@@ -1130,6 +1130,11 @@ def extract_file(
                 )
                 if last:
                     break
+        if not all_sent or jobs_sent:  # a map that ended early would drop rows unnoticed
+            raise RuntimeError(
+                f"internal error: the extraction of {blocks.path} ended before every block came "
+                "back; please report it"
+            )
         if matched == 0:
             raise _no_match_error(blocks.path, total_rows, plan, workflows_seen, versions_seen)
         written = [Path(output_dir) / f"{key}_{base}.csv" for key in keys]

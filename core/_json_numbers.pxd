@@ -153,21 +153,42 @@ cdef extern from *:
        (c) always hold (DBL_DIG: two strings of 15 digits never read as the same double), so
        only 16 to 19 digits need the arithmetic, done exactly in 128-bit integers
        (_tally_binary). */
+    static inline int _tally_repr_shape(const _tally_number *num);
+    #if defined(__SIZEOF_INT128__)
+    static inline int _tally_repr_near(uint64_t digits, uint64_t m, int s, _tally_i128 error,
+                                       _tally_u128 power);
+    #endif
+
     static inline int _tally_repr_digits(const _tally_number *num) {
-        int count = num->count, frac = num->frac, lead;
-        if (count == 0 || count > 19 || num->last_zero) return 0;  /* zero, "1.0", "2.50" */
-        lead = count - frac - 1;  /* the decimal exponent of the first digit */
-        if (lead < -4 || lead > 15) return 0;  /* repr writes an exponent */
-        if (count <= 15) return 1;
+        if (!_tally_repr_shape(num)) return 0;
+        if (num->count <= 15) return 1;
     #if !defined(__SIZEOF_INT128__)
         return 0;  /* (no 128-bit integers: Python writes repr) */
     #else
-        uint64_t digits = num->digits, m;
+        uint64_t m;
         int s;
-        _tally_u128 power, off;
+        _tally_u128 power;
         _tally_i128 error;
         /* frac <= 22: below 2^74 */
-        if (!_tally_binary(digits, frac, &m, &s, &error, &power)) return 0;  /* large |d|: Python */
+        if (!_tally_binary(num->digits, num->frac, &m, &s, &error, &power)) return 0;  /* large |d|: Python */
+        return _tally_repr_near(num->digits, m, s, error, power);
+    #endif
+    }
+
+    /* (a) of _tally_repr_digits: a nonzero number of at most 19 digits that repr writes in
+       fixed notation, without a trailing zero. */
+    static inline int _tally_repr_shape(const _tally_number *num) {
+        int count = num->count, lead;
+        if (count == 0 || count > 19 || num->last_zero) return 0;  /* zero, "1.0", "2.50" */
+        lead = count - num->frac - 1;  /* the decimal exponent of the first digit */
+        return lead >= -4 && lead <= 15;  /* else repr writes an exponent */
+    }
+
+    #if defined(__SIZEOF_INT128__)
+    /* (b) and (c) of _tally_repr_digits for 16 to 19 digits, from _tally_binary's results. */
+    static inline int _tally_repr_near(uint64_t digits, uint64_t m, int s, _tally_i128 error,
+                                       _tally_u128 power) {
+        _tally_u128 off;
         if (m == ((uint64_t)1 << 52) || m >= ((uint64_t)1 << 53)) return 0;  /* at a power of 2 */
         /* error = D 2^s - m 10^frac, the distance of D from d in units of 2^-s / 10^frac */
         off = 2 * (_tally_u128)(error < 0 ? -error : error);
@@ -177,8 +198,8 @@ cdef extern from *:
         if (_tally_rounds_to(error - ((_tally_i128)(digits % 10) << s), power, m)) return 0;
         if (_tally_rounds_to(error + ((_tally_i128)(10 - digits % 10) << s), power, m)) return 0;
         return 1;
-    #endif
     }
+    #endif
 
     /* 10^k for k <= 22: the powers of 10 that doubles hold exactly */
     static const double _tally_exact_powers_of_10[23] = {
@@ -188,11 +209,12 @@ cdef extern from *:
     /* 1 and the double of the JSON number with a fraction read into num (its sign aside), in
        *value, correctly rounded as float() and orjson read it; 0 where it is not found here
        (more than 19 significant digits; more than 15 and |d| from 2^50 or so up; no 128-bit
-       integers).
+       integers). *is_repr: _tally_repr_digits(num), from the same arithmetic.
        Up to 15 digits and 10^22 both digits and power are exact doubles, and one division
        rounds correctly (Clinger's fast path); 16 to 19 digits: _tally_binary. */
-    static inline int _tally_number_double(const _tally_number *num, double *value) {
+    static inline int _tally_number_double(const _tally_number *num, double *value, int *is_repr) {
         int count = num->count, frac = num->frac;
+        *is_repr = 0;
         if (count == 0) {
             *value = 0.0;
             return 1;
@@ -200,6 +222,7 @@ cdef extern from *:
         if (count > 19) return 0;
         if (count <= 15 && frac <= 22) {
             *value = (double)num->digits / _tally_exact_powers_of_10[frac];
+            *is_repr = _tally_repr_shape(num);
             return 1;
         }
     #if !defined(__SIZEOF_INT128__)
@@ -213,6 +236,7 @@ cdef extern from *:
         if (!_tally_binary(num->digits, frac, &m, &s, &error, &power) || s >= 1023) return 0;
         scale.bits = (uint64_t)(1023 - s) << 52;
         *value = (double)m * scale.value;  /* exact: m is below 2^53, or 2^53; d is normal */
+        *is_repr = _tally_repr_shape(num) && _tally_repr_near(num->digits, m, s, error, power);
         return 1;
     #endif
     }
@@ -230,4 +254,4 @@ cdef extern from *:
     Py_ssize_t _read_number "_tally_read_number"(const unsigned char *p, Py_ssize_t i, Py_ssize_t n, Number *number)
     bint _repr_digits "_tally_repr_digits"(const Number *number)
     bint _is_float_repr "_tally_is_float_repr"(const unsigned char *p, Py_ssize_t n)
-    bint _number_double "_tally_number_double"(const Number *number, double *value)
+    bint _number_double "_tally_number_double"(const Number *number, double *value, int *is_repr)

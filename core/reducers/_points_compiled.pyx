@@ -17,10 +17,11 @@ with the marks, a tool without complete marks, HDBSCAN's or the summaries' speci
 returns None and the caller takes the Python path, which alone raises or handles those.
 """
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.unicode cimport PyUnicode_GET_LENGTH
+from cpython.unicode cimport Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH, PyUnicode_New
 from libc.math cimport isfinite
+from libc.string cimport memcpy
 
 from core._members cimport (
     _Member,
@@ -44,7 +45,14 @@ from core._borrowed cimport (
 )
 
 cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
     Py_ssize_t _p_length "PyObject_Length"(PyObject *o) except -1
+
+from cpython.float cimport PyFloat_FromDouble
+from cpython.list cimport PyList_Append
+from cpython.long cimport PyLong_FromLongLong
+
+from core._json_numbers cimport Number, _number_double, _read_number
 
 
 #: Above this many marks the Python path hands the tool to scikit-learn (``_hdbscan.MAX_POINTS``).
@@ -90,6 +98,11 @@ cdef class _Marks:
     cdef bint has_int, has_float
     cdef list labels  # set once clustered: HDBSCAN's labels 0 .. clusters - 1, -1 for noise
     cdef Py_ssize_t clusters
+    # PointCells: the x and y cells (borrowed from the rows) of each extract added, 2 apiece,
+    # while every one is str() of its list (verbatim; see PointCells._cell)
+    cdef PyObject **cells
+    cdef Py_ssize_t n_cells, cells_capacity
+    cdef bint verbatim
 
     def __cinit__(self):
         self.xs = []
@@ -101,9 +114,66 @@ cdef class _Marks:
         self.capacity = 0
         self.labels = None
         self.clusters = 0
+        self.cells = NULL
+        self.n_cells = 0
+        self.cells_capacity = 0
+        self.verbatim = True
 
     def __dealloc__(self):
         PyMem_Free(self.points)
+        PyMem_Free(self.cells)
+
+    cdef int add_cells(self, PyObject *x, PyObject *y) except -1:
+        """Keep the x and y cells of the extract just added (NULL: not verbatim)."""
+        cdef PyObject **grown
+        if not self.verbatim:
+            return 0
+        if x == NULL or y == NULL:
+            self.verbatim = False
+            PyMem_Free(self.cells)
+            self.cells = NULL
+            return 0
+        if self.n_cells + 2 > self.cells_capacity:
+            grown = <PyObject **> PyMem_Realloc(
+                self.cells, (2 * self.cells_capacity + 16) * sizeof(PyObject *)
+            )
+            if grown == NULL:
+                raise MemoryError()
+            self.cells = grown
+            self.cells_capacity = 2 * self.cells_capacity + 16
+        self.cells[self.n_cells] = x
+        self.cells[self.n_cells + 1] = y
+        self.n_cells += 2
+        return 0
+
+    cdef str joined_cells(self, Py_ssize_t which):
+        """``str()`` of the x (``which`` 0) or y (1) values of the verbatim cells kept: their
+        texts without brackets, joined by ``", "`` in brackets (``[]`` cells add nothing)."""
+        cdef Py_ssize_t k, length, size = 2, j = 1
+        cdef bint first = True
+        cdef const char *text
+        for k in range(which, self.n_cells, 2):
+            length = _text_length(self.cells[k])
+            if length > 2:
+                size += length - 2 + (0 if first else 2)
+                first = False
+        cdef str out = PyUnicode_New(size, 127)
+        cdef Py_UCS1 *dest = PyUnicode_1BYTE_DATA(out)
+        dest[0] = b'['
+        first = True
+        for k in range(which, self.n_cells, 2):
+            length = _text_length(self.cells[k])
+            if length > 2:
+                if not first:
+                    dest[j] = b','
+                    dest[j + 1] = b' '
+                    j += 2
+                text = <const char *> _text_data(self.cells[k])
+                memcpy(dest + j, text + 1, length - 2)
+                j += length - 2
+                first = False
+        dest[j] = b']'
+        return out
 
     cdef int add(self, list xs, list ys) except -1:
         """Append one extract's marks; 1 if a value is not a finite float or an exact int."""
@@ -363,6 +433,95 @@ cdef bint _subtasks(dict out, str tool, _Marks marks, object functions, str no_r
 
 cdef object _DECLINE = object()  # a cell the records path must read: take that path
 
+#: Digits in a row ``plain_json`` takes (``_cells_compiled.MAX_DIGIT_RUN``): a longer run is not
+#: a plain cell, and this reader leaves it to the path that declines it.
+DEF MAX_DIGIT_RUN = 18
+
+
+def number_list(str text):
+    """``orjson.loads(plain_json(text))`` for a coordinate cell that is a flat list of JSON
+    numbers written as ``str()`` writes lists (``[`` number (``, `` number)* ``]`` or
+    ``[]``), read in one pass here; None for any other text (then read as before). For tests.
+
+    >>> number_list("[512.25, -87.5, 13, -0]"), number_list("[]"), number_list("[1e5]")
+    ([512.25, -87.5, 13, 0], [], None)
+    """
+    cdef bint verbatim
+    if not PyUnicode_IS_ASCII(text):
+        return None
+    return _number_list(<const unsigned char *> PyUnicode_1BYTE_DATA(text),
+                        PyUnicode_GET_LENGTH(text), &verbatim)
+
+
+def number_list_is_str(str text):
+    """Whether ``number_list`` reads ``text`` and finds it to be ``str()`` of its list: each
+    int in its digits (not ``-0``), each float proven ``repr`` of its double (the check extract
+    makes before copying a coordinate's text, ``_repr_digits``); False where not sure. For tests.
+
+    >>> number_list_is_str("[512.25, -87, 1436.6048727342159]"), number_list_is_str("[2048.0]")
+    (True, False)
+    >>> number_list_is_str("[0.10000000000000001]"), number_list_is_str("[-0]")
+    (False, False)
+    """
+    cdef bint verbatim = False
+    if not PyUnicode_IS_ASCII(text):
+        return False
+    value = _number_list(<const unsigned char *> PyUnicode_1BYTE_DATA(text),
+                         PyUnicode_GET_LENGTH(text), &verbatim)
+    return value is not None and verbatim
+
+
+cdef list _number_list(const unsigned char *p, Py_ssize_t n, bint *verbatim):
+    """The ints and floats of the cell text ``p[0:n]`` as orjson reads them, or None if it is
+    not ``[`` number (``, `` number)* ``]`` or ``[]`` with every number in JSON's syntax
+    without an exponent (``-?(0|[1-9][0-9]*)(.[0-9]+)?``), runs of at most 18 digits (those
+    ``plain_json`` passes unchanged) and, for a float, at most 19 significant digits.
+
+    plain_json's scan and orjson's were two passes and a call over each of the ~300,000
+    coordinate cells of the 20k point reduce; this is one. Ints: their value (``-0`` is 0);
+    floats: the correctly rounded double (``_number_double``), as orjson and ``float()`` read
+    them (-0.0 included). Anything else, even where orjson would read it, is left to orjson.
+    ``verbatim`` is set to whether the text is proven to be ``str()`` of the list
+    (``number_list_is_str``), which ``list_text`` writes: then it is written as it is.
+    """
+    cdef Number number
+    cdef Py_ssize_t i = 1, start, end, whole
+    cdef bint negative
+    cdef int is_repr
+    cdef double value
+    cdef list out
+    verbatim[0] = True
+    if n < 2 or p[0] != b'[' or p[n - 1] != b']':
+        return None
+    out = []
+    if n == 2:
+        return out
+    while True:
+        start = i
+        negative = p[i] == b'-'
+        end = _read_number(p, i, n - 1, &number)  # (never past the closing "]")
+        if end < 0:
+            return None
+        whole = end - start - negative - (number.frac + 1 if number.fraction else 0)
+        if whole > MAX_DIGIT_RUN or number.frac > MAX_DIGIT_RUN:
+            return None
+        if number.fraction:
+            if not _number_double(&number, &value, &is_repr):
+                return None
+            PyList_Append(out, PyFloat_FromDouble(-value if negative else value))
+            if not is_repr:
+                verbatim[0] = False
+        else:  # at most 18 digits: a long long
+            if negative and number.digits == 0:  # "-0": str() writes 0
+                verbatim[0] = False
+            PyList_Append(out, PyLong_FromLongLong(
+                -<long long> number.digits if negative else <long long> number.digits))
+        if end == n - 1:
+            return out
+        if p[end] != b',' or p[end + 1] != b' ':  # (p[end + 1] is at most the "]")
+            return None
+        i = end + 2
+
 
 cdef class PointCells:
     """``rows -> flatten(point_reducer_hdbscan(records of the rows), version)`` from the cells.
@@ -394,6 +553,7 @@ cdef class PointCells:
     cdef object details, no_reducer, version, list_text, plain_json, loads, decode_error
     cdef dict subtask_cells, subtask_texts
     cdef object subtask_text  # of the subtask cell read last (see _keep)
+    cdef PyObject *verbatim_cell  # the cell read last if str() of its list, else NULL
     cdef dict flat_keys  # frame -> key -> "frame.key", one str object per column
 
     def __init__(
@@ -433,7 +593,10 @@ cdef class PointCells:
     cdef object _cell(self, PyObject *row, Py_ssize_t i, bint subtasks):
         """The list in cell ``i`` of ``row``, None if missing, ``_DECLINE`` for anything else.
 
-        Subtask cells are kept with their text (:meth:`_keep`), in ``self.subtask_text``."""
+        Subtask cells are kept with their text (:meth:`_keep`), in ``self.subtask_text``; a
+        coordinate cell that is ``str()`` of its list (``number_list_is_str``) is pointed to by
+        ``self.verbatim_cell`` (the row's own cell, only read), which is NULL otherwise."""
+        self.verbatim_cell = NULL
         if i < 0:
             return None
         if i >= _p_length(row):  # (tally reduce refuses short rows before; never read past one)
@@ -443,7 +606,8 @@ cdef class PointCells:
         # the hash in it) would write to its page, which the kernel then copies for the worker
         # (~5 us a page here, most of the pages of the rows); a copy is ~0.1 us.
         cdef PyObject *cell
-        cdef object text
+        cdef object text, value
+        cdef bint verbatim
         if _p_list(row):
             cell = _list_item(<object> row, i)
         elif _p_tuple(row):
@@ -459,6 +623,19 @@ cdef class PointCells:
         elif _text_length(cell) == 0:
             return None
         else:
+            # A coordinate cell ("[512.25, 87.5]") read straight from the row's characters,
+            # without a copy (longer than every missing mark, so not one of them); any other
+            # cell is copied and read as below.
+            if not subtasks and _text_kind(cell) == 1 and self.text[i] and (
+                _text_length(cell) > self.longest_missing
+            ):
+                value = _number_list(
+                    <const unsigned char *> _text_data(cell), _text_length(cell), &verbatim
+                )
+                if value is not None:
+                    if verbatim:
+                        self.verbatim_cell = cell
+                    return value
             text = _text_copy(_text_kind(cell), _text_data(cell), _text_length(cell))
         # (a text longer than every missing mark, e.g. coordinates, is not hashed to tell)
         cdef Py_ssize_t length = PyUnicode_GET_LENGTH(text)
@@ -466,7 +643,6 @@ cdef class PointCells:
             return None
         if not self.text[i]:
             return _DECLINE  # a number column's value: not a list
-        cdef object value
         if subtasks:  # the same few texts again and again; the values are only read
             value = self.subtask_cells.get(text)
             if value is not None:
@@ -564,6 +740,8 @@ cdef class PointCells:
         cdef bint with_details, present
         cdef Py_ssize_t k
         cdef object xs, ys, answers
+        cdef PyObject *x_cell
+        cdef PyObject *y_cell
         for frame, tools in self.frames:
             frame_out = {}
             marks_of = {}
@@ -575,7 +753,9 @@ cdef class PointCells:
                 present = False
                 for k in range(n):
                     xs = self._cell(rows[k], ix, False)
+                    x_cell = self.verbatim_cell
                     ys = self._cell(rows[k], iy, False)
+                    y_cell = self.verbatim_cell
                     answers = self._cell(rows[k], idetails, True)
                     if xs is _DECLINE or ys is _DECLINE or answers is _DECLINE:
                         return None
@@ -599,6 +779,7 @@ cdef class PointCells:
                                 marks.detail_texts.append(self.subtask_text)
                     if marks.add(<list> xs, <list> ys):
                         return None
+                    marks.add_cells(x_cell, y_cell)
                 if not present:  # no record has the tool in this frame
                     continue
                 if marks.n == 0:  # the Python path raises: a tool without complete marks
@@ -623,6 +804,12 @@ cdef class PointCells:
             # <tool>_details: the cells' own texts joined, where each is the list_text of its
             # value (the list_text of the concatenation, without writing it again)
             texts = {}
+            # <tool>_points_x|y: likewise the coordinate cells' own texts where every one is
+            # str() of its list, and no int of them becomes a float (_cluster: ints and floats)
+            for tool, marks in marks_of.items():
+                if marks.verbatim and not (marks.has_int and marks.has_float):
+                    texts[tool + "_points_x"] = marks.joined_cells(0)
+                    texts[tool + "_points_y"] = marks.joined_cells(1)
             if self.details is not None:
                 for tool in self.details:
                     marks = marks_of.get(tool)

@@ -1130,7 +1130,9 @@ def extract_file(
                 )
                 if last:
                     break
-        if not all_sent or jobs_sent:  # a map that ended early would drop rows unnoticed
+        # (the loop above leaves the map at what it takes for the last result: if that were
+        # ever wrong, the blocks still out would be missing from the outputs)
+        if not all_sent or jobs_sent:
             raise RuntimeError(
                 f"internal error: the extraction of {blocks.path} ended before every block came "
                 "back; please report it"

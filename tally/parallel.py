@@ -197,7 +197,12 @@ def ordered_map(
                 # pool's end: see tally.extract)
                 send()
             send()
-            if not pending:  # (then the source has ended: send() had room for an item)
+            if not pending:
+                if not exhausted:  # never: send() had room for an item; ending here would drop
+                    # the items left (as a stale count of busy items once did: a lost bucket)
+                    raise RuntimeError(
+                        "internal error: ordered_map ended with items unsent; please report it"
+                    )
                 return
             # Nothing more may be sent: wait until any item finishes (not just the first)
             if unfinished:
